@@ -1,0 +1,167 @@
+"""The `Example` record and its JSONL I/O.
+
+One example is one user-specific task instance (ARCHITECTURE.md, "Formats"):
+
+    {"id": str, "persona": str | [str], "query": str, "response": str,
+     "user_id"?: str, "task"?: str, "meta"?: {}}
+
+`persona` is everything user-specific (persona sentences, retrieved profile items, writing
+history); `query` is the task input. Removing `persona` from the prompt is the intervention that
+PerContrast measures. Unknown or missing fields are errors that name the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from percontrast.errors import DataError
+
+REQUIRED_FIELDS = ("id", "persona", "query", "response")
+OPTIONAL_FIELDS = ("user_id", "task", "meta")
+ALLOWED_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+
+
+@dataclass
+class Example:
+    """One personalised task instance.
+
+    Attributes:
+        id: unique id within its file.
+        persona: persona sentences or profile items, most relevant first (a plain string is one item).
+        query: the task input, the part of the prompt that stays when the persona is removed.
+        response: the target text (reference answer).
+        user_id: optional id of the user the persona belongs to.
+        task: optional task name (e.g. ``LongLaMP_review``).
+        meta: free-form extra information, copied through unchanged.
+    """
+
+    id: str
+    persona: list[str]
+    query: str
+    response: str
+    user_id: str | None = None
+    task: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def persona_text(self) -> str:
+        """The persona items joined by a space, as a single string."""
+        return " ".join(self.persona)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: optional fields left out when empty."""
+        record = asdict(self)
+        for key in OPTIONAL_FIELDS:
+            if record[key] in (None, {}):
+                del record[key]
+        return record
+
+    @classmethod
+    def from_dict(
+        cls,
+        record: Any,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        allow_empty_response: bool = False,
+    ) -> Example:
+        """Validate one JSON record and build an `Example`; errors name the file, line and field."""
+
+        def fail(message: str, field_name: str | None = None) -> DataError:
+            return DataError(message, path=path, line=line, field=field_name)
+
+        if not isinstance(record, dict):
+            raise fail(f"expected a JSON object, got {type(record).__name__}")
+        unknown = sorted(set(record) - set(ALLOWED_FIELDS))
+        if unknown:
+            raise fail(f"unknown field(s) {unknown}; allowed fields are {list(ALLOWED_FIELDS)}", unknown[0])
+        for name in REQUIRED_FIELDS:
+            if name not in record:
+                raise fail("missing required field", name)
+        example_id = record["id"]
+        if isinstance(example_id, int) and not isinstance(example_id, bool):
+            example_id = str(example_id)
+        if not isinstance(example_id, str) or not example_id:
+            raise fail("expected a non-empty string", "id")
+        persona = record["persona"]
+        if isinstance(persona, str):
+            persona = [persona]
+        if not isinstance(persona, list) or not all(isinstance(p, str) for p in persona):
+            raise fail("expected a string or a list of strings", "persona")
+        persona = [p for p in persona if p.strip()]
+        if not persona:
+            raise fail("persona is empty; PerContrast needs user-specific text to remove", "persona")
+        for name in ("query", "response"):
+            if not isinstance(record[name], str):
+                raise fail(f"expected a string, got {type(record[name]).__name__}", name)
+        if not record["response"].strip() and not allow_empty_response:
+            raise fail("response is empty", "response")
+        for name in ("user_id", "task"):
+            value = record.get(name)
+            if value is not None and not isinstance(value, str):
+                raise fail("expected a string", name)
+        meta = record.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise fail("expected a JSON object", "meta")
+        return cls(
+            id=example_id,
+            persona=persona,
+            query=record["query"],
+            response=record["response"],
+            user_id=record.get("user_id"),
+            task=record.get("task"),
+            meta=meta,
+        )
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, parsed_json)`` for each non-blank line; bad JSON names the line."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", path=str(path))
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=str(path), line=line_number) from None
+
+
+def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
+    """Read and validate a JSONL file of examples; duplicate ids are an error naming both lines."""
+    examples: list[Example] = []
+    first_line: dict[str, int] = {}
+    for line_number, record in iter_jsonl(path):
+        example = Example.from_dict(record, path=str(path), line=line_number, allow_empty_response=allow_empty_response)
+        if example.id in first_line:
+            raise DataError(
+                f"duplicate id {example.id!r} (first seen on line {first_line[example.id]})",
+                path=str(path),
+                line=line_number,
+                field="id",
+            )
+        first_line[example.id] = line_number
+        examples.append(example)
+    if not examples:
+        raise DataError("no examples in file", path=str(path))
+    return examples
+
+
+def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
+    """Write dicts (or objects with ``to_dict``) as JSON Lines; returns the number written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            if hasattr(record, "to_dict"):
+                record = record.to_dict()
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count

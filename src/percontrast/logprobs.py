@@ -1,0 +1,180 @@
+"""Per-token log-probabilities of the response, computed at response positions only.
+
+The model's own forward would materialise float32 logits for every position, (B, T, V): for a
+LongLaMP-sized prompt that is most of the memory of a step. Instead we run the model's forward with
+``logits_to_keep=1``, capture the decoder's final hidden states with a forward hook (so wrappers such
+as DDP and PEFT still see a normal forward call and keep working), gather the hidden states that
+predict response tokens, and project them to the vocabulary in chunks of rows, with log-softmax and
+gather per chunk (invariant 3). Under autograd each chunk is checkpointed, so only one
+(chunk, V) block of logits is alive at a time.
+
+FSDP shards the output embedding outside the forward call, so this path does not support FSDP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The underlying ``PreTrainedModel`` behind DDP, ``torch.compile`` and PEFT wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):  # DDP / DataParallel
+            model = model.module
+        elif hasattr(model, "_orig_mod"):  # torch.compile
+            model = model._orig_mod
+        elif hasattr(model, "get_base_model") and callable(model.get_base_model):  # PEFT
+            model = model.get_base_model()
+        else:
+            return model
+
+
+@dataclass
+class OutputHead:
+    """The output projection of a causal LM and its post-processing of logits."""
+
+    weight: torch.Tensor  # (V, H)
+    bias: torch.Tensor | None
+    softcap: float | None  # Gemma-2 style final logit soft-capping
+    scale: float | None  # Granite style division of the logits
+
+    @classmethod
+    def of(cls, model: nn.Module) -> OutputHead:
+        base = unwrap_model(model)
+        head = base.get_output_embeddings()
+        if not isinstance(head, nn.Linear):
+            raise TypeError(f"unsupported output head {type(head).__name__}; expected nn.Linear")
+        config = base.config
+        return cls(
+            weight=head.weight,
+            bias=head.bias,
+            softcap=getattr(config, "final_logit_softcapping", None),
+            scale=getattr(config, "logits_scaling", None),
+        )
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(N, H) -> float32 (N, V)."""
+        logits = nn.functional.linear(hidden, self.weight, self.bias).float()
+        if self.scale:
+            logits = logits / self.scale
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+
+def _chunk_logprobs(hidden: torch.Tensor, targets: torch.Tensor, head: OutputHead, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = head.logits(hidden)  # (n, V) float32
+    log_normalizer = torch.logsumexp(logits, dim=-1)  # (n,)
+    logp = logits.gather(-1, targets[:, None]).squeeze(-1) - log_normalizer
+    if with_entropy:
+        with torch.no_grad():  # entropy only feeds detached weights
+            probs = torch.softmax(logits, dim=-1)
+            entropy = log_normalizer - (probs * logits).sum(-1)
+    else:
+        entropy = torch.zeros_like(logp)
+    return logp, entropy.detach()
+
+
+def chunked_logprobs(
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    head: OutputHead,
+    *,
+    chunk_size: int = 512,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of each target token, and optionally the predictive entropy.
+
+    Args:
+        hidden: (N, H) final hidden states at the positions that predict ``targets``.
+        targets: (N,) token ids.
+        head: the output projection.
+        chunk_size: rows projected to the vocabulary at a time.
+        with_entropy: also return the entropy of the predictive distribution (no gradient).
+
+    Returns:
+        ``(logp, entropy)``, each (N,) float32; entropy is zeros unless asked for.
+    """
+    logps, entropies = [], []
+    use_checkpoint = torch.is_grad_enabled() and (hidden.requires_grad or head.weight.requires_grad)
+    for start in range(0, hidden.shape[0], chunk_size):
+        rows = slice(start, start + chunk_size)
+        if use_checkpoint:
+            logp, entropy = checkpoint(_chunk_logprobs, hidden[rows], targets[rows], head, with_entropy, use_reentrant=False)
+        else:
+            logp, entropy = _chunk_logprobs(hidden[rows], targets[rows], head, with_entropy)
+        logps.append(logp)
+        entropies.append(entropy)
+    if not logps:
+        empty = hidden.new_zeros(0, dtype=torch.float32)
+        return empty, empty
+    return torch.cat(logps), torch.cat(entropies)
+
+
+def final_hidden_states(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+    """(B, T, H) hidden states after the final norm, from a normal forward call of ``model``.
+
+    The call goes through every wrapper (DDP's gradient hooks, PEFT adapters) with
+    ``logits_to_keep=1``, and a forward hook on the decoder catches its last hidden state.
+    """
+    decoder = unwrap_model(model).get_decoder()
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+        captured.append(output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0])
+
+    handle = decoder.register_forward_hook(hook)
+    try:
+        model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, logits_to_keep=1)
+    finally:
+        handle.remove()
+    if len(captured) != 1:
+        raise RuntimeError(f"expected the decoder to run once, it ran {len(captured)} times")
+    return captured[0]
+
+
+def response_logprobs(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    position_ids: torch.Tensor,
+    response_start: torch.Tensor,
+    response_ids: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    chunk_size: int = 512,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs of the response tokens under the model, laid out by response position.
+
+    Args:
+        model: a causal LM (possibly wrapped).
+        input_ids, attention_mask, position_ids: (B, T) the padded ``prompt + response`` batch.
+        response_start: (B,) index in the sequence of each row's first response token.
+        response_ids: (B, R) the response tokens, padded.
+        response_mask: (B, R) 1 on real response tokens.
+        chunk_size: rows of the vocabulary projection computed at a time.
+        with_entropy: also return the predictive entropy at each response position.
+
+    Returns:
+        ``(logp, entropy)``, each (B, R) float32 and zero where ``response_mask`` is 0.
+    """
+    hidden = final_hidden_states(model, input_ids, attention_mask, position_ids)  # (B, T, H)
+    batch, width = response_ids.shape
+    # The hidden state at t - 1 predicts the token at t.
+    source = (response_start[:, None] - 1 + torch.arange(width, device=hidden.device)[None, :]).clamp(0, hidden.shape[1] - 1)
+    mask = response_mask.bool()
+    rows = torch.arange(batch, device=hidden.device)[:, None].expand(batch, width)
+    selected = hidden[rows[mask], source[mask]]  # (N, H)
+    logp_flat, entropy_flat = chunked_logprobs(
+        selected, response_ids[mask], OutputHead.of(model), chunk_size=chunk_size, with_entropy=with_entropy
+    )
+    logp = torch.zeros((batch, width), dtype=torch.float32, device=hidden.device)
+    entropy = torch.zeros_like(logp)
+    logp = logp.masked_scatter(mask, logp_flat)
+    entropy = entropy.masked_scatter(mask, entropy_flat)
+    return logp, entropy

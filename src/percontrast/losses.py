@@ -1,0 +1,167 @@
+"""Token weights and the token-weighted cross-entropy: CE, PerCE, LossCE and EntCE.
+
+Paper, Eq. 4 (PerCE):  L = (1/n) * sum_i w_i * NLL_i(with persona),  w_i = clip(PIR_i, m, M),
+with PIR from Eq. 2 computed by the model being trained, detached (m = 0.8, M = 5 in the paper).
+The baselines reweight by the token's own loss (LossCE) or by its predictive entropy (EntCE).
+
+Everything here is a pure tensor function on (B, R) tensors laid out by response position, with a
+``response_mask`` (B, R) marking real response tokens. Weights never carry gradient. Reweighting
+statistics that depend on a reference mean (soft LossCE / EntCE) or on a top-fraction (hard modes)
+are computed per sequence, so a sequence's weights do not depend on what else is in its batch; that
+keeps gradient accumulation and data parallelism exact (invariant 5).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from percontrast.errors import ConfigError
+from percontrast.scoring import PIR_FORMS, pir_from_logprobs
+
+LOSS_KINDS = ("ce", "perce", "lossce", "entce")
+WEIGHT_MODES = ("soft", "hard")
+DEFAULT_MODE = {"ce": "soft", "perce": "soft", "lossce": "soft", "entce": "hard"}
+DEFAULT_HARD_FRACTION = {"lossce": 0.6, "entce": 0.2}
+LossKind = Literal["ce", "perce", "lossce", "entce"]
+
+
+def _masked_mean_per_row(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, R), (B, R) bool -> (B, 1) mean over each row's masked entries."""
+    count = mask.sum(-1, keepdim=True).clamp(min=1)
+    return (values * mask).sum(-1, keepdim=True) / count
+
+
+def soft_clip_weights(score: torch.Tensor, mask: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """``clip(score_i / mean_row(score), low, high)`` on masked entries, 0 elsewhere."""
+    ratio = score / _masked_mean_per_row(score, mask).clamp(min=1e-12)
+    return torch.where(mask, ratio.clamp(low, high), torch.zeros_like(ratio))
+
+
+def top_fraction_weights(score: torch.Tensor, mask: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Per row, weight ``1/fraction`` on the ``ceil(fraction * n)`` highest-scoring tokens, 0 elsewhere.
+
+    Ties are broken by position (earlier first) so the selection is deterministic.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"hard fraction must be in (0, 1], got {fraction}")
+    masked = torch.where(mask, score, torch.full_like(score, -math.inf))
+    order = torch.argsort(masked, dim=-1, descending=True, stable=True)
+    rank = torch.empty_like(order)
+    rank.scatter_(-1, order, torch.arange(score.shape[-1], device=score.device).expand_as(order))
+    keep = torch.ceil(fraction * mask.sum(-1, keepdim=True).float()).long()  # (B, 1)
+    selected = (rank < keep) & mask
+    return selected.float() / fraction
+
+
+def token_weights(
+    kind: LossKind,
+    *,
+    logp_with: torch.Tensor,
+    response_mask: torch.Tensor,
+    logp_without: torch.Tensor | None = None,
+    entropy: torch.Tensor | None = None,
+    m: float = 0.8,
+    M: float = 5.0,
+    pir_form: str = "log",
+    mode: str | None = None,
+    hard_fraction: float | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Per-token weights for one loss kind, detached, with their statistics.
+
+    Args:
+        kind: ``ce`` (all 1), ``perce`` (clip(PIR, m, M)), ``lossce`` (from the token's NLL) or
+            ``entce`` (from the predictive entropy).
+        logp_with: (B, R) log-probs of the response tokens with persona (the trained sequence).
+        response_mask: (B, R) 1 on real response tokens.
+        logp_without: (B, R) log-probs without persona; needed for ``perce``.
+        entropy: (B, R) predictive entropy with persona; needed for ``entce``.
+        m, M: the clipping range.
+        pir_form: ``log`` (Eq. 2) or ``ratio`` (exp of it), for ``perce``.
+        mode: ``soft`` (clip of score / row mean) or ``hard`` (top fraction) for ``lossce`` and
+            ``entce``; defaults: lossce soft, entce hard.
+        hard_fraction: share of tokens kept in hard mode (defaults: lossce 0.6, entce 0.2).
+
+    Returns:
+        ``(weights, stats)``: weights (B, R) float32, 0 off the mask; stats holds ``weight_mean``,
+        ``weight_std``, ``clipped_low`` and ``clipped_high`` (shares of tokens at m and at M; for
+        hard modes the share not selected and selected), plus ``pir_mean`` for ``perce``.
+    """
+    if kind not in LOSS_KINDS:
+        raise ConfigError(f"loss kind must be one of {LOSS_KINDS}, got {kind!r}")
+    if not m <= M:
+        raise ConfigError(f"clipping range needs m <= M, got m={m}, M={M}")
+    mode = mode or DEFAULT_MODE[kind]
+    if mode not in WEIGHT_MODES:
+        raise ConfigError(f"weight mode must be one of {WEIGHT_MODES}, got {mode!r}")
+    if pir_form not in PIR_FORMS:
+        raise ConfigError(f"pir form must be one of {PIR_FORMS}, got {pir_form!r}")
+    mask = response_mask.bool()
+    stats: dict[str, float] = {}
+    with torch.no_grad():
+        logp_with = logp_with.detach().float()
+        if kind == "ce":
+            weights = mask.float()
+            low_hit, high_hit = torch.zeros_like(mask), torch.zeros_like(mask)
+        elif kind == "perce":
+            if logp_without is None:
+                raise ConfigError("perce weights need logp_without (the persona-free forward)")
+            pir = pir_from_logprobs(logp_with, logp_without.detach().float(), pir_form)
+            weights = torch.where(mask, pir.clamp(m, M), torch.zeros_like(pir))
+            low_hit, high_hit = (pir <= m) & mask, (pir >= M) & mask
+            stats["pir_mean"] = float(pir[mask].mean()) if mask.any() else 0.0
+        else:
+            if kind == "lossce":
+                score = -logp_with
+            else:
+                if entropy is None:
+                    raise ConfigError("entce weights need the predictive entropy")
+                score = entropy.detach().float()
+            if mode == "soft":
+                ratio = score / _masked_mean_per_row(score, mask).clamp(min=1e-12)
+                weights = torch.where(mask, ratio.clamp(m, M), torch.zeros_like(ratio))
+                low_hit, high_hit = (ratio <= m) & mask, (ratio >= M) & mask
+            else:
+                fraction = hard_fraction if hard_fraction is not None else DEFAULT_HARD_FRACTION[kind]
+                weights = top_fraction_weights(score, mask, fraction)
+                low_hit, high_hit = (weights == 0) & mask, (weights > 0) & mask
+        count = int(mask.sum())
+        if count:
+            values = weights[mask]
+            stats["weight_mean"] = float(values.mean())
+            stats["weight_std"] = float(values.std(unbiased=False))
+            stats["clipped_low"] = float(low_hit.sum()) / count
+            stats["clipped_high"] = float(high_hit.sum()) / count
+        else:
+            stats.update(weight_mean=0.0, weight_std=0.0, clipped_low=0.0, clipped_high=0.0)
+    return weights.detach(), stats
+
+
+def weighted_ce(
+    logp: torch.Tensor,
+    weights: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    normalizer: float | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Token-weighted cross-entropy ``sum_i w_i * NLL_i / normalizer``.
+
+    Args:
+        logp: (B, R) log-probs of the response tokens (with grad).
+        weights: (B, R) token weights (detached here whatever is passed).
+        response_mask: (B, R) 1 on real response tokens.
+        normalizer: what the weighted sum is divided by. ``None``: the local count of response
+            tokens (a plain mean). Under gradient accumulation or data parallelism pass the global
+            count of response tokens in the optimizer step (transformers' ``num_items_in_batch``),
+            or the global sum of the weights for the weight-normalised variant.
+
+    Returns:
+        A scalar loss.
+    """
+    mask = response_mask.bool()
+    total = (weights.detach() * -logp).masked_fill(~mask, 0.0).sum()
+    if normalizer is None:
+        normalizer = mask.sum().clamp(min=1)
+    return total / normalizer

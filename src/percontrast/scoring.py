@@ -1,0 +1,200 @@
+"""PerContrast: the Personal Influence Ratio of every response token.
+
+Paper: "Rethinking Personalization in Large Language Models at the Token Level", Eq. 2:
+
+    PIR(y_i) = log P(y_i | persona, x, y_<i) - log P(y_i | x, y_<i)
+
+The same model scores the same response token ids twice, once after the prompt with the user's
+persona and once after the prompt without it. `score_examples` does this in length-bucketed
+batches, with logits only at response positions (see `percontrast.logprobs`).
+
+CLI: ``percontrast score --model smollm2-135m-instruct --data ex.jsonl --out scores.jsonl --html heatmap.html``
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from percontrast.data.schema import Example
+from percontrast.encoding import EncodedExample, encode_example, pad_pairs
+from percontrast.errors import ConfigError, DataError
+from percontrast.logprobs import response_logprobs
+from percontrast.modeling import max_context
+from percontrast.templates import DEFAULT_TEMPLATE, PromptTemplate
+
+logger = logging.getLogger(__name__)
+
+PirForm = Literal["log", "ratio"]
+PIR_FORMS = ("log", "ratio")
+
+
+def pir_from_logprobs(logp_with: torch.Tensor, logp_without: torch.Tensor, form: PirForm = "log") -> torch.Tensor:
+    """PIR from the two log-probs: ``log`` is Eq. 2 (a log-ratio); ``ratio`` is its ``exp``."""
+    if form not in PIR_FORMS:
+        raise ConfigError(f"pir form must be one of {PIR_FORMS}, got {form!r}")
+    log_ratio = logp_with - logp_without
+    return log_ratio if form == "log" else torch.exp(log_ratio)
+
+
+@dataclass
+class TokenScores:
+    """Token scores of one example (ARCHITECTURE.md, "Formats")."""
+
+    id: str
+    tokens: list[str]
+    token_ids: list[int]
+    offsets: list[list[int]]
+    logp_with: list[float]
+    logp_without: list[float]
+    pir: list[float]
+    response: str
+    prompt_with: str
+    prompt_without: str
+    pir_form: str = "log"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
+        """The k tokens with the highest PIR, as ``(token, pir)``."""
+        order = sorted(range(len(self.pir)), key=lambda i: self.pir[i], reverse=True)[:k]
+        return [(self.tokens[i], self.pir[i]) for i in order]
+
+
+def length_buckets(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length, longest first.
+
+    A batch holds at most ``max_batch_size`` sequences and ``max_batch_tokens`` padded tokens
+    (a single longer sequence still gets a batch of its own).
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch: list[int] = []
+    for index in order:
+        width = lengths[batch[0]] if batch else lengths[index]
+        if batch and (len(batch) + 1 > max_batch_size or (len(batch) + 1) * width > max_batch_tokens):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
+
+
+@torch.no_grad()
+def score_encoded(
+    model: PreTrainedModel,
+    encoded: list[EncodedExample],
+    pad_id: int,
+    *,
+    padding_side: str = "right",
+    chunk_size: int = 512,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(logp_with, logp_without)`` per example, each (R_i,), for one batch of encoded examples."""
+    device = next(model.parameters()).device
+    batch = {key: value.to(device) for key, value in pad_pairs(encoded, pad_id, padding_side).items()}
+    results = {}
+    for prefix in ("with", "without"):
+        logp, _ = response_logprobs(
+            model,
+            batch[f"{prefix}_input_ids"],
+            batch[f"{prefix}_attention_mask"],
+            batch[f"{prefix}_position_ids"],
+            batch[f"{prefix}_response_start"],
+            batch["response_ids"],
+            batch["response_mask"],
+            chunk_size=chunk_size,
+        )
+        results[prefix] = logp.cpu()
+    lengths = batch["response_mask"].sum(-1).tolist()
+    return [(results["with"][row, :n], results["without"][row, :n]) for row, n in enumerate(lengths)]
+
+
+def score_examples(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    *,
+    template: PromptTemplate | str = DEFAULT_TEMPLATE,
+    pir_form: PirForm = "log",
+    max_batch_size: int = 16,
+    max_batch_tokens: int = 8192,
+    padding_side: str = "right",
+    max_length: int | None = None,
+    chunk_size: int = 512,
+    progress: bool = True,
+) -> list[TokenScores]:
+    """Score every response token of every example with PerContrast.
+
+    Args:
+        model: a causal LM in eval mode.
+        tokenizer: its tokenizer.
+        examples: the examples; results come back in the same order.
+        template: prompt template (name or object).
+        pir_form: ``"log"`` (Eq. 2) or ``"ratio"``.
+        max_batch_size: most sequences per forward.
+        max_batch_tokens: most padded tokens per forward (batches are length-bucketed).
+        padding_side: ``"right"`` or ``"left"``; results are the same either way.
+        max_length: truncate the persona so prompt plus response fits (invariant 6); default: the
+            model's context, and a response that cannot fit is an error.
+        chunk_size: rows of the vocabulary projection computed at a time.
+        progress: show a progress bar.
+
+    Returns:
+        One `TokenScores` per example.
+    """
+    if pir_form not in PIR_FORMS:
+        raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
+    context = max_context(model, tokenizer)
+    encoded = []
+    for example in examples:
+        item = encode_example(example, tokenizer, template, max_length=max_length)
+        if max_length is None and item.length_with > context:
+            raise DataError(
+                f"prompt with persona plus response is {item.length_with} tokens, longer than the model's context "
+                f"({context}); pass max_length to truncate the persona (the response is never cut)",
+                record_id=example.id,
+            )
+        encoded.append(item)
+    truncated = sum(1 for item in encoded if item.truncation is not None and item.truncation.truncated)
+    if truncated:
+        logger.info("persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    lengths = [max(item.length_with, item.length_without) for item in encoded]
+    results: list[TokenScores | None] = [None] * len(encoded)
+    total_tokens = sum(len(item.response_ids) for item in encoded)
+    with tqdm(total=total_tokens, unit="tok", desc="scoring", disable=not progress) as bar:
+        for indices in length_buckets(lengths, max_batch_size, max_batch_tokens):
+            batch = [encoded[i] for i in indices]
+            for index, item, (logp_with, logp_without) in zip(indices, batch, score_encoded(model, batch, pad_id, padding_side=padding_side, chunk_size=chunk_size)):
+                results[index] = _token_scores(examples[index], item, tokenizer, logp_with, logp_without, pir_form)
+            bar.update(sum(len(item.response_ids) for item in batch))
+    return results  # type: ignore[return-value]
+
+
+def _token_scores(example: Example, item: EncodedExample, tokenizer: PreTrainedTokenizerBase, logp_with: torch.Tensor, logp_without: torch.Tensor, pir_form: PirForm) -> TokenScores:
+    pir = pir_from_logprobs(logp_with, logp_without, pir_form)
+    values = [logp_with.tolist(), logp_without.tolist(), pir.tolist()]
+    for series in values:
+        if not all(math.isfinite(v) for v in series):
+            raise FloatingPointError(f"non-finite log-prob in example {example.id!r}")
+    return TokenScores(
+        id=example.id,
+        tokens=[tokenizer.decode([token_id]) for token_id in item.response_ids],
+        token_ids=list(item.response_ids),
+        offsets=[list(offset) for offset in item.response_offsets],
+        logp_with=values[0],
+        logp_without=values[1],
+        pir=values[2],
+        response=example.response,
+        prompt_with=item.prompt_with,
+        prompt_without=item.prompt_without,
+        pir_form=pir_form,
+    )

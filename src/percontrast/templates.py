@@ -1,0 +1,134 @@
+"""Prompt templates: the same example rendered with and without the user's persona.
+
+PerContrast's intervention is to remove the persona and keep everything else. A template renders an
+`Example` twice:
+
+- chat templates put the persona into the system message; without persona, the persona block is
+  removed and the rest of the system message (the task instruction) stays, so the persona-free
+  prompt is still a well-formed chat prompt for the model;
+- text templates (for base models, and the official LaMP / LongLaMP text prompts) put the persona
+  before the query; without persona only the query part remains.
+
+Templates are registered by name in `TEMPLATES`; `get_template(name)` looks one up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from percontrast.data.schema import Example
+from percontrast.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """How to turn an example into a prompt, with or without its persona.
+
+    Attributes:
+        name: registry name.
+        kind: ``"chat"`` (rendered with the tokenizer's chat template) or ``"text"``.
+        with_persona: the system message (chat) or the whole prompt (text), with the fields
+            ``{persona}`` and, for text templates, ``{query}``.
+        without_persona: the same with the persona part removed.
+        user: the user message of chat templates (field ``{query}``).
+        item_format: how one persona item is rendered (field ``{item}``, 1-based ``{index}``).
+        item_separator: what joins the rendered items into ``{persona}``.
+        response_prefix: text put before the response when it is tokenized (a space for text
+            prompts that end in ``Answer:``); token offsets still index into the bare response.
+    """
+
+    name: str
+    kind: Literal["chat", "text"]
+    with_persona: str
+    without_persona: str
+    user: str = "{query}"
+    item_format: str = "{item}"
+    item_separator: str = " "
+    response_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("chat", "text"):
+            raise ConfigError(f"template {self.name!r}: kind must be 'chat' or 'text', got {self.kind!r}")
+        if "{persona}" not in self.with_persona:
+            raise ConfigError(f"template {self.name!r}: with_persona must contain {{persona}}")
+        if "{persona}" in self.without_persona:
+            raise ConfigError(f"template {self.name!r}: without_persona must not contain {{persona}}")
+
+    def persona_block(self, persona: list[str]) -> str:
+        """The persona items rendered and joined."""
+        return self.item_separator.join(
+            self.item_format.format(item=item, index=index) for index, item in enumerate(persona, start=1)
+        )
+
+    def render(self, example: Example, with_persona: bool, tokenizer: PreTrainedTokenizerBase | None = None) -> str:
+        """The prompt text for `example`, ending where the response starts.
+
+        Args:
+            example: the example.
+            with_persona: include the persona (True) or remove it (False).
+            tokenizer: needed for chat templates (its chat template renders the messages).
+        """
+        return self.render_persona_block(self.persona_block(example.persona) if with_persona else None, example.query, tokenizer)
+
+    def render_persona_block(self, persona_block: str | None, query: str, tokenizer: PreTrainedTokenizerBase | None) -> str:
+        """Render from an already joined persona block (None: without persona)."""
+        if persona_block is None:
+            head = self.without_persona
+        else:
+            head = self.with_persona.replace("{persona}", persona_block)
+        if self.kind == "text":
+            return head.replace("{query}", query)
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"template {self.name!r} is a chat template but the tokenizer has no chat template; "
+                "use a text template (for example --template persona_text)"
+            )
+        messages = []
+        if head:
+            messages.append({"role": "system", "content": head})
+        messages.append({"role": "user", "content": self.user.replace("{query}", query)})
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+TEMPLATES: dict[str, PromptTemplate] = {}
+
+
+def register_template(template: PromptTemplate) -> PromptTemplate:
+    """Add a template to the registry (a name can be registered once)."""
+    if template.name in TEMPLATES:
+        raise ConfigError(f"template {template.name!r} is already registered")
+    TEMPLATES[template.name] = template
+    return template
+
+
+def get_template(name: str | PromptTemplate) -> PromptTemplate:
+    """Look up a template by name; unknown names list the registered ones."""
+    if isinstance(name, PromptTemplate):
+        return name
+    if name not in TEMPLATES:
+        raise ConfigError(f"unknown template {name!r}; registered templates: {sorted(TEMPLATES)}")
+    return TEMPLATES[name]
+
+
+# Persona-grounded QA (the paper's synthetic setting, Synthetic-Persona-Chat personas).
+register_template(
+    PromptTemplate(
+        name="persona_chat",
+        kind="chat",
+        with_persona="You are a person with this persona: {persona}\nAnswer the user's question in the first person, in one sentence.",
+        without_persona="Answer the user's question in the first person, in one sentence.",
+    )
+)
+register_template(
+    PromptTemplate(
+        name="persona_text",
+        kind="text",
+        with_persona="Persona: {persona}\nQuestion: {query}\nAnswer:",
+        without_persona="Question: {query}\nAnswer:",
+        response_prefix=" ",
+    )
+)
+DEFAULT_TEMPLATE = "persona_chat"
