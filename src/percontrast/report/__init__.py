@@ -1,0 +1,1 @@
+"""Reports: HTML heatmaps of token scores, plots and markdown tables."""

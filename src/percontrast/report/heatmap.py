@@ -1,0 +1,80 @@
+"""HTML heatmap of PerContrast token scores, in the spirit of the paper's Figure 2.
+
+Each response token is coloured by its PIR on a diverging scale (blue: the persona made the token
+less likely; white: no influence; red: the persona made it more likely), with both log-probs and the
+PIR on hover, a legend, and the two prompts folded under each example. Self-contained: no scripts,
+no external assets.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from percontrast.scoring import TokenScores
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; max-width: 60em; color: #222; }
+h1 { font-size: 1.3em; } .example { margin: 1.2em 0; padding: .6em .8em; border: 1px solid #ddd; border-radius: 6px; }
+.meta { color: #666; font-size: .85em; margin-bottom: .4em; } .persona { color: #444; font-size: .9em; margin-bottom: .4em; }
+.tokens { font-family: ui-monospace, monospace; font-size: 1.05em; line-height: 2; white-space: pre-wrap; }
+.tok { padding: .15em 0; border-radius: 3px; } .tok:hover { outline: 1px solid #333; }
+.legend { display: flex; align-items: center; gap: .5em; font-size: .85em; margin: 1em 0; }
+.bar { width: 16em; height: 1em; border: 1px solid #aaa; }
+details { font-size: .8em; color: #555; } pre { white-space: pre-wrap; background: #f7f7f7; padding: .4em; }
+.top { font-size: .85em; color: #333; margin-top: .3em; }
+"""
+
+
+def pir_colour(value: float, scale: float) -> str:
+    """Diverging colour for a PIR value: red above 0, blue below, white at 0; saturates at ``scale``."""
+    strength = min(abs(value) / scale, 1.0) if scale > 0 else 0.0
+    fade = round(255 * (1 - 0.85 * strength))
+    return f"rgb(255,{fade},{fade})" if value >= 0 else f"rgb({fade},{fade},255)"
+
+
+def render_heatmap(scores: Sequence[TokenScores], title: str = "PerContrast token scores", scale: float | None = None, top_k: int = 3) -> str:
+    """The heatmap as an HTML string; ``scale`` is the |PIR| of full colour (default: 95th percentile)."""
+    if scale is None:
+        magnitudes = sorted(abs(w - wo) for item in scores for w, wo in zip(item.logp_with, item.logp_without))
+        scale = magnitudes[int(0.95 * (len(magnitudes) - 1))] if magnitudes else 1.0
+        scale = max(scale, 0.5)
+    form = scores[0].pir_form if scores else "log"
+    label = "PIR = log P(y|persona,x) - log P(y|x)" if form == "log" else "PIR ratio = P(y|persona,x) / P(y|x)"
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<div class='legend'><span>persona lowers the token</span>"
+        f"<span class='bar' style='background: linear-gradient(to right, {pir_colour(-scale, scale)}, #fff, {pir_colour(scale, scale)})'></span>"
+        f"<span>persona raises the token</span><span>({html.escape(label)}; full colour at |{scale:.2f}|; hover a token for its log-probs)</span></div>",
+    ]
+    for item in scores:
+        parts.append("<div class='example'>")
+        parts.append(f"<div class='meta'>{html.escape(item.id)}</div><div class='tokens'>")
+        for token, logp_with, logp_without, value in zip(item.tokens, item.logp_with, item.logp_without, item.pir):
+            hover = f"PIR {value:+.3f} | log P with persona {logp_with:.3f} | without {logp_without:.3f}"
+            log_ratio = value if form == "log" else math.log(max(value, 1e-30))
+            colour = pir_colour(log_ratio, scale)
+            parts.append(f"<span class='tok' style='background:{colour}' title='{html.escape(hover, quote=True)}'>{html.escape(token)}</span>")
+        parts.append("</div>")
+        top = ", ".join(f"{html.escape(token.strip() or repr(token))} ({value:+.2f})" for token, value in item.top_tokens(top_k))
+        parts.append(f"<div class='top'>most personal: {top}</div>")
+        parts.append(
+            "<details><summary>prompts</summary>"
+            f"<b>with persona</b><pre>{html.escape(item.prompt_with)}</pre>"
+            f"<b>without persona</b><pre>{html.escape(item.prompt_without)}</pre></details>"
+        )
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_heatmap(scores: Sequence[TokenScores], path: str | Path, **kwargs) -> Path:
+    """Write `render_heatmap` to ``path`` and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_heatmap(scores, **kwargs), encoding="utf-8")
+    return path
