@@ -283,3 +283,66 @@ def build_examples(
 def _item_id(item: dict[str, Any], index: int) -> str:
     """The item's own id where it has one, else its position in the profile."""
     return str(item["id"]) if item.get("id") is not None else f"#{index}"
+
+
+def build_benchmark(
+    benchmark: str,
+    task: str,
+    input_path: str | None,
+    *,
+    outputs_path: str | None = None,
+    config: str | None = None,
+    split: str = "val",
+    retriever: str = "bm25",
+    k: int = 4,
+    template: str | None = None,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    skip_invalid: bool = False,
+    dense_model: str = "minilm",
+) -> tuple[list[Example], BuildSummary]:
+    """Read a LaMP or LongLaMP file and build examples: what ``percontrast data`` runs.
+
+    Args:
+        benchmark: ``lamp`` or ``longlamp``.
+        task: the task (``LaMP_4``, ``product_review``, ...).
+        input_path: the LaMP questions file or the LongLaMP rows file (LongLaMP: None reads the hub).
+        outputs_path: the LaMP outputs file.
+        config, split: the hub config and split, for LongLaMP without ``input_path``.
+        retriever, k, template, tokenizer, max_length, sample, seed, skip_invalid: see `build_examples`.
+        dense_model: the encoder of the dense retriever (see `retrieval.load_encoder`).
+    """
+    from percontrast.data.lamp import read_lamp
+    from percontrast.data.longlamp import read_longlamp
+    from percontrast.data.retrieval import make_retriever
+
+    reader_skipped: dict[str, int] = {}
+    if benchmark == "lamp":
+        if input_path is None:
+            raise ConfigError("LaMP needs --input (the questions file)")
+        from percontrast.data.lamp import lamp_task
+
+        spec = lamp_task(task)
+        records, reader_skipped = read_lamp(input_path, outputs_path, spec, skip_unmatched=skip_invalid)
+    elif benchmark == "longlamp":
+        spec, records = read_longlamp(task, input_path, config=config, split=split)
+    else:
+        raise ConfigError(f"unknown benchmark {benchmark!r}; use 'lamp' or 'longlamp'")
+    ranker = make_retriever(retriever, date_field=spec.date_field, seed=seed, dense_model=dense_model)
+    examples, summary = build_examples(
+        records,
+        spec,
+        ranker,
+        k=k,
+        template=template,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        sample=sample,
+        seed=seed,
+        skip_invalid=skip_invalid,
+    )
+    for reason, count in reader_skipped.items():
+        summary.skipped[reason] = summary.skipped.get(reason, 0) + count
+    return examples, summary
