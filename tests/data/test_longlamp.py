@@ -36,7 +36,10 @@ def test_task_names_and_queries() -> None:
     with pytest.raises(ConfigError, match="supported"):
         longlamp_task("email_generation")
     spec = longlamp_task("abstract")[1]
-    assert spec.query('Generate an abstract for the title "T" using the following items: 1. a 2. b') == "1. a 2. b"
+    assert (
+        spec.query('Generate an abstract for the title "T" using the following items: 1. a 2. b')
+        == "1. a 2. b"
+    )
 
 
 def test_missing_user_field_and_bad_types(tmp_path: Path) -> None:
@@ -44,10 +47,17 @@ def test_missing_user_field_and_bad_types(tmp_path: Path) -> None:
     path.write_text(json.dumps({"input": "x", "output": "y", "profile": []}) + "\n")
     with pytest.raises(DataError, match=r"rows.jsonl:1.*field 'reviewerId'"):
         read_longlamp("product_review", path)
-    row = {"reviewerId": "r", "input": "x", "output": "y", "profile": [{"overall": "5", "summary": "s", "description": "d"}]}
+    row = {
+        "reviewerId": "r",
+        "input": "x",
+        "output": "y",
+        "profile": [{"overall": "5", "summary": "s", "description": "d"}],
+    }
     path.write_text(json.dumps(row) + "\n")
     spec, records = read_longlamp("product_review", path)
-    with pytest.raises(DataError, match=r"rows.jsonl:1, record 'product_review-rows-0', field 'profile\[0\]\.reviewText'"):
+    with pytest.raises(
+        DataError, match=r"rows.jsonl:1, record 'product_review-rows-0', field 'profile\[0\]\.reviewText'"
+    ):
         validate_record(records[0], spec)
 
 

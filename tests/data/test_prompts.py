@@ -32,18 +32,32 @@ def test_lamp4_text_prompt_is_the_official_one() -> None:
 @pytest.mark.parametrize(
     ("template", "items", "expected"),
     [
-        ("LaMP_5_text", [{"title": "A", "abstract": "B"}], '"A" is a title for "B" . Following the given patterns Q'),
-        ("LaMP_7_text", [{"text": "t1"}, {"text": "t2"}], '"t1" , and "t2"  are written by a person. Following the given patterns Q'),
+        (
+            "LaMP_5_text",
+            [{"title": "A", "abstract": "B"}],
+            '"A" is a title for "B" . Following the given patterns Q',
+        ),
+        (
+            "LaMP_7_text",
+            [{"text": "t1"}, {"text": "t2"}],
+            '"t1" , and "t2"  are written by a person. Following the given patterns Q',
+        ),
         (
             "LongLaMP_product_review_text",
             [{"overall": 5.0, "description": "D", "summary": "S", "reviewText": "R"}],
             '"5.0" is a rating for the product with description "D". "S" is summary for "R" . Following the given patterns Q',
         ),
-        ("LongLaMP_topic_writing_text", [{"summary": "S", "content": "C"}], '"S" is a summary for "C" . Following the given patterns, Q'),
+        (
+            "LongLaMP_topic_writing_text",
+            [{"summary": "S", "content": "C"}],
+            '"S" is a summary for "C" . Following the given patterns, Q',
+        ),
         (
             "LongLaMP_abstract_generation_text",
             [{"title": "T", "abstract": "w " * 800}],
-            '"' + " ".join(["w"] * 750) + '" is the abstract for the title "T". Use the above abstracts as context to '
+            '"'
+            + " ".join(["w"] * 750)
+            + '" is the abstract for the title "T". Use the above abstracts as context to '
             "understand the style and language of the user and, Q",
         ),
     ],
@@ -63,7 +77,10 @@ def test_paper_chat_template_with_and_without_persona(tiny) -> None:
         "Title: T\nAbstract: An abstract.\nBased on these examples, compose a new abstract that is consistent with the "
         "user's preferred style and language."
     ) in with_persona
-    assert "<|im_start|>system\nYour task is to write abstracts for the user's paper. Compose a new abstract.<|im_end|>" in without
+    assert (
+        "<|im_start|>system\nYour task is to write abstracts for the user's paper. Compose a new abstract.<|im_end|>"
+        in without
+    )
     assert "An abstract." not in without
     assert without.endswith("<|im_start|>user\nWrite it.<|im_end|>\n<|im_start|>assistant\n")
 

