@@ -19,7 +19,7 @@ class DataError(PercontrastError, ValueError):
         record_id: str | None = None,
         field: str | None = None,
     ) -> None:
-        self.path, self.line, self.record_id, self.field = path, line, record_id, field
+        self.message, self.path, self.line, self.record_id, self.field = message, path, line, record_id, field
         where = []
         if path is not None:
             where.append(f"{path}" + (f":{line}" if line is not None else ""))

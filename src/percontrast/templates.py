@@ -132,3 +132,7 @@ register_template(
     )
 )
 DEFAULT_TEMPLATE = "persona_chat"
+
+# The LaMP / LongLaMP templates live with the data layer; importing them here registers them wherever
+# templates are looked up by name (e.g. `percontrast score --template LaMP_4_text`).
+import percontrast.data.prompts  # noqa: E402,F401

@@ -1,0 +1,348 @@
+"""From benchmark records to `Example`s: validate, sample, retrieve the top k, render, truncate, summarise.
+
+The LaMP and LongLaMP readers (`percontrast.data.lamp`, `percontrast.data.longlamp`) turn the
+official files into `RawRecord`s; `build_examples` does the rest for both:
+
+1. validate every record against its task's `TaskSpec` (an error names the file, record id and
+   field, or, with ``skip_invalid``, the record is skipped and the reason counted);
+2. optionally sample N records with a seed (the paper: 2,000 training and 500 test per task);
+3. rank the profile with a retriever (`percontrast.data.retrieval`) and keep the top k; the persona
+   list order is the retrieval rank, most relevant first;
+4. render each kept item for the chosen template (`percontrast.data.prompts`);
+5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.truncate_persona`
+   (invariant 6) and measure prompt lengths with and without persona, as the paper's Table 6.
+
+Everything dropped, skipped or cut is counted in the `BuildSummary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from percontrast.data import prompts
+from percontrast.data.retrieval import Retriever
+from percontrast.data.schema import Example
+from percontrast.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+STRING = (str,)
+NUMBER = (int, float, str)  # ratings and years: numbers in some releases, strings in others
+ID = (str, int)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one benchmark task looks like and how the official code retrieves for it.
+
+    Attributes:
+        name: the task name written to `Example.task` (``LaMP_4``, ``LongLaMP_product_review``).
+        item_fields: required profile item fields and their allowed types.
+        document: the text a retriever indexes for one profile item.
+        query: the retrieval query from the task input; None when the input lacks the expected marker.
+        date_field: the item field recency sorts by (optional in the data).
+    """
+
+    name: str
+    item_fields: dict[str, tuple[type, ...]]
+    document: Callable[[dict[str, Any]], str]
+    query: Callable[[str], str | None]
+    date_field: str | None = None
+
+
+@dataclass
+class RawRecord:
+    """One benchmark record before retrieval, with where it came from."""
+
+    id: str
+    input: Any
+    output: Any
+    profile: Any
+    user_id: str | None
+    path: str
+    line: int | None = None
+
+
+@dataclass
+class BuildSummary:
+    """Counts and mean token lengths of one build (mean over the examples written)."""
+
+    task: str
+    retriever: str
+    k: int
+    template: str
+    records_read: int = 0
+    records_sampled: int = 0
+    examples_written: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    query_fallbacks: int = 0
+    examples_truncated: int = 0
+    items_dropped: int = 0
+    item_tokens_cut: int = 0
+    mean_profile_items: float | None = None
+    mean_persona_items: float | None = None
+    mean_prompt_tokens_with_persona: float | None = None
+    mean_prompt_tokens_without_persona: float | None = None
+    mean_response_tokens: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        """A Markdown row in the style of the paper's Table 6 (prompt tokens with / without persona)."""
+
+        def fmt(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f}"
+
+        head = "| task | examples | prompt tokens with persona | prompt tokens without persona | response tokens |"
+        rule = "|---|---:|---:|---:|---:|"
+        row = (
+            f"| {self.task} | {self.examples_written} | {fmt(self.mean_prompt_tokens_with_persona)} | "
+            f"{fmt(self.mean_prompt_tokens_without_persona)} | {fmt(self.mean_response_tokens)} |"
+        )
+        return "\n".join([head, rule, row])
+
+
+def validate_record(record: RawRecord, spec: TaskSpec) -> list[dict[str, Any]]:
+    """Check a record's fields and types; return its profile. Errors name file, line, record and field."""
+
+    def fail(message: str, field_name: str) -> DataError:
+        return DataError(message, path=record.path, line=record.line, record_id=record.id, field=field_name)
+
+    for name in ("input", "output", "profile"):
+        if getattr(record, name) is None:
+            raise fail("missing required field", name)
+    for name in ("input", "output"):
+        value = getattr(record, name)
+        if not isinstance(value, str):
+            raise fail(f"expected a string, got {type(value).__name__}", name)
+        if not value.strip():
+            raise fail("is empty", name)
+    if not isinstance(record.profile, list):
+        raise fail(f"expected a list of profile items, got {type(record.profile).__name__}", "profile")
+    if not record.profile:
+        raise fail("the profile is empty: nothing to personalise with", "profile")
+    for index, item in enumerate(record.profile):
+        if not isinstance(item, dict):
+            raise fail(f"expected an object, got {type(item).__name__}", f"profile[{index}]")
+        for key, types in spec.item_fields.items():
+            if key not in item or item[key] is None:
+                raise fail(f"missing required field (needed by {spec.name})", f"profile[{index}].{key}")
+            if not isinstance(item[key], types) or isinstance(item[key], bool):
+                allowed = "/".join(t.__name__ for t in types)
+                raise fail(f"expected {allowed}, got {type(item[key]).__name__}", f"profile[{index}].{key}")
+    return record.profile
+
+
+def sample_records(records: list[RawRecord], n: int | None, seed: int) -> list[RawRecord]:
+    """A seeded sample of ``n`` records, in file order; all of them when ``n`` is None or too large."""
+    if n is None or n >= len(records):
+        if n is not None:
+            logger.warning("asked to sample %d records but only %d are there: keeping all", n, len(records))
+        return list(records)
+    if n <= 0:
+        raise ConfigError(f"sample size must be positive, got {n}")
+    chosen = sorted(random.Random(seed).sample(range(len(records)), n))
+    return [records[i] for i in chosen]
+
+
+def build_examples(
+    records: list[RawRecord],
+    spec: TaskSpec,
+    retriever: Retriever,
+    *,
+    k: int = 4,
+    template: str | None = None,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    skip_invalid: bool = False,
+) -> tuple[list[Example], BuildSummary]:
+    """Turn validated records into `Example`s with the top-k retrieved, rendered profile items.
+
+    Args:
+        records: the reader's records.
+        spec: the task.
+        retriever: ranks each profile for its query.
+        k: profile items kept per example (the paper: 4).
+        template: a template registered for this task (default: `prompts.DEFAULT_TEMPLATES`).
+        tokenizer: if given, prompt lengths are measured and ``max_length`` is applied.
+        max_length: longest prompt-with-persona plus response, in tokens (needs ``tokenizer``).
+        sample: keep a seeded sample of this many records (before retrieval).
+        seed: the sampling seed.
+        skip_invalid: skip (and count) bad records instead of raising.
+
+    Returns:
+        The examples and a `BuildSummary`.
+    """
+    from percontrast.encoding import encode_example, tokenize_response, truncate_persona
+    from percontrast.templates import get_template
+
+    if k < 1:
+        raise ConfigError(f"k must be >= 1, got {k}")
+    if max_length is not None and tokenizer is None:
+        raise ConfigError("max_length needs a tokenizer (pass --model)")
+    template_name = template or prompts.DEFAULT_TEMPLATES.get(spec.name)
+    if template_name not in prompts.ITEM_RENDERERS or prompts.TEMPLATE_TASKS[template_name] != spec.name:
+        raise ConfigError(
+            f"template {template_name!r} does not render {spec.name} profiles; use one of {prompts.templates_for(spec.name)}"
+        )
+    prompt_template = get_template(template_name)
+    render_item = prompts.ITEM_RENDERERS[template_name]
+    summary = BuildSummary(
+        task=spec.name, retriever=retriever.name, k=k, template=template_name, records_read=len(records)
+    )
+    skipped: Counter[str] = Counter()
+    chosen = sample_records(records, sample, seed)
+    summary.records_sampled = len(chosen)
+    examples: list[Example] = []
+    lengths: list[tuple[int, int, int]] = []
+    profile_sizes: list[int] = []
+    for record in chosen:
+        try:
+            profile = validate_record(record, spec)
+        except DataError as exc:
+            if not skip_invalid:
+                raise
+            skipped[f"invalid {exc.field}: {exc.message}"] += 1
+            continue
+        query = spec.query(record.input)
+        if query is None:
+            summary.query_fallbacks += 1
+            query = record.input
+        documents = [spec.document(item) for item in profile]
+        order = retriever.rank(query, documents, profile, record.id)[:k]
+        persona = [render_item(profile[i]) for i in order]
+        example = Example(
+            id=record.id,
+            persona=persona,
+            query=record.input,
+            response=record.output,
+            user_id=record.user_id,
+            task=spec.name,
+            meta={
+                "retriever": retriever.name,
+                "k": k,
+                "profile_size": len(profile),
+                "retrieved": [_item_id(profile[i], i) for i in order],
+            },
+        )
+        if tokenizer is not None:
+            try:
+                if max_length is not None:
+                    response_ids, _ = tokenize_response(
+                        tokenizer, example.response, prompt_template, add_eos=False
+                    )
+                    kept, report = truncate_persona(
+                        example, tokenizer, prompt_template, max_length - len(response_ids)
+                    )
+                    if report.truncated:
+                        example.persona = kept
+                        example.meta["truncation"] = {
+                            "items_dropped": report.items_dropped,
+                            "last_item_tokens_cut": report.last_item_tokens_cut,
+                        }
+                        summary.examples_truncated += 1
+                        summary.items_dropped += report.items_dropped
+                        summary.item_tokens_cut += report.last_item_tokens_cut
+                    if not example.persona:
+                        raise DataError(
+                            "no persona item fits in max_length", record_id=record.id, field="profile"
+                        )
+                encoded = encode_example(example, tokenizer, prompt_template)
+            except DataError as exc:
+                if not skip_invalid:
+                    raise DataError(str(exc), path=record.path, line=record.line) from None
+                skipped[
+                    f"does not fit max_length={max_length}" if max_length else f"cannot encode: {exc}"
+                ] += 1
+                continue
+            lengths.append(
+                (len(encoded.prompt_with_ids), len(encoded.prompt_without_ids), len(encoded.response_ids))
+            )
+        profile_sizes.append(len(profile))
+        examples.append(example)
+    summary.skipped = dict(skipped)
+    summary.examples_written = len(examples)
+    if examples:
+        summary.mean_profile_items = sum(profile_sizes) / len(examples)
+        summary.mean_persona_items = sum(len(e.persona) for e in examples) / len(examples)
+    if lengths:
+        summary.mean_prompt_tokens_with_persona = sum(x[0] for x in lengths) / len(lengths)
+        summary.mean_prompt_tokens_without_persona = sum(x[1] for x in lengths) / len(lengths)
+        summary.mean_response_tokens = sum(x[2] for x in lengths) / len(lengths)
+    return examples, summary
+
+
+def _item_id(item: dict[str, Any], index: int) -> str:
+    """The item's own id where it has one, else its position in the profile."""
+    return str(item["id"]) if item.get("id") is not None else f"#{index}"
+
+
+def build_benchmark(
+    benchmark: str,
+    task: str,
+    input_path: str | None,
+    *,
+    outputs_path: str | None = None,
+    config: str | None = None,
+    split: str = "val",
+    retriever: str = "bm25",
+    k: int = 4,
+    template: str | None = None,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    skip_invalid: bool = False,
+    dense_model: str = "minilm",
+) -> tuple[list[Example], BuildSummary]:
+    """Read a LaMP or LongLaMP file and build examples: what ``percontrast data`` runs.
+
+    Args:
+        benchmark: ``lamp`` or ``longlamp``.
+        task: the task (``LaMP_4``, ``product_review``, ...).
+        input_path: the LaMP questions file or the LongLaMP rows file (LongLaMP: None reads the hub).
+        outputs_path: the LaMP outputs file.
+        config, split: the hub config and split, for LongLaMP without ``input_path``.
+        retriever, k, template, tokenizer, max_length, sample, seed, skip_invalid: see `build_examples`.
+        dense_model: the encoder of the dense retriever (see `retrieval.load_encoder`).
+    """
+    from percontrast.data.lamp import read_lamp
+    from percontrast.data.longlamp import read_longlamp
+    from percontrast.data.retrieval import make_retriever
+
+    reader_skipped: dict[str, int] = {}
+    if benchmark == "lamp":
+        if input_path is None:
+            raise ConfigError("LaMP needs --input (the questions file)")
+        from percontrast.data.lamp import lamp_task
+
+        spec = lamp_task(task)
+        records, reader_skipped = read_lamp(input_path, outputs_path, spec, skip_unmatched=skip_invalid)
+    elif benchmark == "longlamp":
+        spec, records = read_longlamp(task, input_path, config=config, split=split)
+    else:
+        raise ConfigError(f"unknown benchmark {benchmark!r}; use 'lamp' or 'longlamp'")
+    ranker = make_retriever(retriever, date_field=spec.date_field, seed=seed, dense_model=dense_model)
+    examples, summary = build_examples(
+        records,
+        spec,
+        ranker,
+        k=k,
+        template=template,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        sample=sample,
+        seed=seed,
+        skip_invalid=skip_invalid,
+    )
+    for reason, count in reader_skipped.items():
+        summary.skipped[reason] = summary.skipped.get(reason, 0) + count
+    return examples, summary
