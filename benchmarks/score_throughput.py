@@ -80,7 +80,7 @@ def main() -> None:
         baseline(model, tokenizer, examples)
         plain = time.perf_counter() - start
         ratios.append(plain / ours)
-        print(f"repeat {repeat}: score_examples {n_tokens / ours:8.1f} tok/s   plain loop {n_tokens / plain:8.1f} tok/s   ratio {plain / ours:.2f}")
+        print(f"repeat {repeat}: score_examples {n_tokens / ours:8.1f} tok/s   plain loop {n_tokens / plain:8.1f} tok/s   ratio {plain / ours:.2f}", flush=True)
     print(f"median over {args.repeats} repeats")
     print(f"throughput_ratio={statistics.median(ratios):.2f}")
 
