@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint format bench clean
+.PHONY: venv demo test test-all lint format bench clean wordnet
 
 venv: $(STAMP)
 
@@ -21,7 +21,13 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(VENV)/bin/percontrast demo
 
-test: venv
+# WordNet 3.0 for METEOR, read offline from Debian's packages (percontrast.evaluation.wordnet).
+wordnet:
+	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
+	fi
+
+test: venv wordnet
 	$(PY) -m pytest -q
 
 lint: venv

@@ -1,0 +1,172 @@
+"""ROUGE and METEOR with the official settings, per example, averaged, and optionally bootstrapped.
+
+The paper reports ROUGE-1, ROUGE-L and METEOR on LongLaMP. LongLaMP's evaluation strips every text,
+drops pairs where the prediction or the reference is empty (we count them), and calls the
+``evaluate`` package, which wraps:
+
+- ROUGE: ``rouge_score.rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)``, the
+  F1 (``fmeasure``) of each pair. ``evaluate`` reports by default the ``mid`` of a
+  ``rouge_score.scoring.BootstrapAggregator`` (1000 resamples, unseeded); here the default is the
+  plain mean of per-example scores, and ``bootstrap=True`` gives the aggregator's ``mid`` with a fixed
+  seed instead.
+- METEOR: ``nltk.translate.meteor_score.meteor_score([word_tokenize(ref)], word_tokenize(pred),
+  alpha=0.9, beta=3, gamma=0.5)`` per pair and the plain mean (``evaluate`` never bootstraps METEOR,
+  so neither do we). WordNet and Punkt are read offline (`percontrast.evaluation.wordnet`).
+
+Scores are fractions in [0, 1]; reports multiply by 100 only when printing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from percontrast.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+LEXICAL_METRICS = ("rouge1", "rougeL", "meteor")
+METEOR_PARAMS = {"alpha": 0.9, "beta": 3.0, "gamma": 0.5}
+
+
+@dataclass
+class PairFilter:
+    """The pairs kept after stripping, and why the others were dropped.
+
+    Attributes:
+        kept: indices into the input lists of the pairs that are scored.
+        predictions: the stripped predictions of the kept pairs.
+        references: the stripped references of the kept pairs.
+        skipped: reason -> count (``empty_prediction``, ``empty_reference``; a pair with both empty
+            counts as ``empty_prediction``).
+    """
+
+    kept: list[int]
+    predictions: list[str]
+    references: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def filter_pairs(predictions: Sequence[str], references: Sequence[str]) -> PairFilter:
+    """Strip every text and drop pairs with an empty side, counting why (as LongLaMP's evaluation)."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
+    kept, kept_predictions, kept_references, skipped = [], [], [], Counter()
+    for index, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
+        prediction, reference = prediction.strip(), reference.strip()
+        if not prediction:
+            skipped["empty_prediction"] += 1
+        elif not reference:
+            skipped["empty_reference"] += 1
+        else:
+            kept.append(index)
+            kept_predictions.append(prediction)
+            kept_references.append(reference)
+    return PairFilter(kept, kept_predictions, kept_references, dict(skipped))
+
+
+def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, list[float]]:
+    """Per-pair ROUGE-1 and ROUGE-L F1 (rouge-score, no stemmer, its default tokenizer).
+
+    The texts are scored as given: call `filter_pairs` first to strip and drop empties.
+    """
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    scores: dict[str, list[float]] = {"rouge1": [], "rougeL": []}
+    for prediction, reference in zip(predictions, references, strict=True):
+        result = scorer.score(reference, prediction)  # score(target, prediction)
+        scores["rouge1"].append(result["rouge1"].fmeasure)
+        scores["rougeL"].append(result["rougeL"].fmeasure)
+    return scores
+
+
+def meteor_scores(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    alpha: float = 0.9,
+    beta: float = 3.0,
+    gamma: float = 0.5,
+) -> list[float]:
+    """Per-pair METEOR from NLTK on ``word_tokenize`` tokens, as the ``evaluate`` package computes it."""
+    from nltk.tokenize import word_tokenize
+    from nltk.translate.meteor_score import meteor_score
+
+    from percontrast.evaluation.wordnet import ensure_nltk_data
+
+    ensure_nltk_data()
+    return [
+        float(
+            meteor_score(
+                [word_tokenize(reference)], word_tokenize(prediction), alpha=alpha, beta=beta, gamma=gamma
+            )
+        )
+        for prediction, reference in zip(predictions, references, strict=True)
+    ]
+
+
+def bootstrap_rouge(
+    predictions: Sequence[str], references: Sequence[str], seed: int = 0, n_samples: int = 1000
+) -> dict[str, float]:
+    """The ``evaluate`` package's default ROUGE figure: the ``mid`` F1 of rouge-score's BootstrapAggregator.
+
+    The aggregator draws from NumPy's global generator; it is seeded with ``seed`` here and its
+    previous state restored afterwards, so the figure is reproducible.
+    """
+    from rouge_score import rouge_scorer, scoring
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    aggregator = scoring.BootstrapAggregator(n_samples=n_samples)
+    for prediction, reference in zip(predictions, references, strict=True):
+        aggregator.add_scores(scorer.score(reference, prediction))
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        result = aggregator.aggregate()
+    finally:
+        np.random.set_state(state)
+    return {key: float(value.mid.fmeasure) for key, value in result.items()}
+
+
+def lexical_metrics(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    metrics: Sequence[str] = LEXICAL_METRICS,
+    *,
+    bootstrap: bool = False,
+    seed: int = 0,
+) -> dict:
+    """ROUGE-1, ROUGE-L and METEOR over a corpus.
+
+    Returns:
+        ``{"rouge1": mean, "rougeL": mean, "meteor": mean, "n": kept, "n_skipped": {reason: count},
+        "per_example": {metric: [score per kept pair]}, "kept": [index]}``; with ``bootstrap`` also
+        ``"bootstrap": {"rouge1": mid, "rougeL": mid, "seed": seed}``. Metrics not asked for are left out.
+    """
+    unknown = sorted(set(metrics) - set(LEXICAL_METRICS))
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(LEXICAL_METRICS)}")
+    pairs = filter_pairs(predictions, references)
+    if pairs.skipped:
+        logger.warning(
+            "dropped %d pair(s) with an empty side: %s", sum(pairs.skipped.values()), pairs.skipped
+        )
+    per_example: dict[str, list[float]] = {}
+    if {"rouge1", "rougeL"} & set(metrics):
+        for key, values in rouge_scores(pairs.predictions, pairs.references).items():
+            if key in metrics:
+                per_example[key] = values
+    if "meteor" in metrics:
+        per_example["meteor"] = meteor_scores(pairs.predictions, pairs.references, **METEOR_PARAMS)
+    result: dict = {key: (float(np.mean(values)) if values else None) for key, values in per_example.items()}
+    result.update(n=len(pairs.kept), n_skipped=pairs.skipped, per_example=per_example, kept=pairs.kept)
+    if bootstrap and {"rouge1", "rougeL"} & set(metrics) and pairs.kept:
+        figures = bootstrap_rouge(pairs.predictions, pairs.references, seed=seed)
+        result["bootstrap"] = {key: value for key, value in figures.items() if key in metrics} | {
+            "seed": seed
+        }
+    return result

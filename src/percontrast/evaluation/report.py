@@ -1,0 +1,105 @@
+"""`evaluate_predictions`: the library call behind ``percontrast evaluate``.
+
+Reads a predictions file, optionally checks it against the examples it was generated from (the
+judge needs their queries), computes ROUGE-1 / ROUGE-L / METEOR and the judge's criteria, and
+returns the metrics dict; `markdown_table` renders it.
+
+Output keys: ``rouge1``, ``rougeL``, ``meteor`` (means of per-example scores, fractions),
+``judge_<criterion>`` (mean 1-5), ``n``, ``n_skipped`` (reason -> count), ``judge`` (details with
+parse-failure counts), ``bootstrap`` (if asked).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from percontrast.errors import ConfigError
+from percontrast.evaluation.metrics import LEXICAL_METRICS, lexical_metrics
+from percontrast.evaluation.predictions import check_against_references, read_predictions
+
+ALL_METRICS = LEXICAL_METRICS + ("rouge", "judge")
+
+
+def parse_metrics(spec: str) -> list[str]:
+    """``"rouge,meteor,judge"`` -> the metric names (``rouge`` means rouge1 and rougeL)."""
+    names: list[str] = []
+    for name in (part.strip() for part in spec.split(",") if part.strip()):
+        if name not in ALL_METRICS:
+            raise ConfigError(f"unknown metric {name!r}; choose from {list(ALL_METRICS)}")
+        names.extend(["rouge1", "rougeL"] if name == "rouge" else [name])
+    return list(dict.fromkeys(names))
+
+
+def evaluate_predictions(
+    predictions_path: str | Path,
+    metrics: list[str],
+    *,
+    data_path: str | Path | None = None,
+    judge=None,
+    judge_criteria: tuple[str, ...] | None = None,
+    bootstrap: bool = False,
+    seed: int = 0,
+) -> dict:
+    """Score a predictions file; see the module docstring for the keys."""
+    predictions = read_predictions(predictions_path)
+    queries = None
+    if data_path is not None:
+        from percontrast.data.schema import read_examples
+
+        examples = {example.id: example for example in read_examples(data_path)}
+        check_against_references(predictions, set(examples), predictions_path)
+        queries = [examples[p.id].query for p in predictions]
+    lexical = [m for m in metrics if m in LEXICAL_METRICS]
+    result = lexical_metrics(
+        [p.prediction for p in predictions],
+        [p.reference for p in predictions],
+        lexical,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    kept = result.pop("kept")
+    result.pop("per_example")
+    if "judge" in metrics:
+        from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_predictions
+
+        if judge is None:
+            raise ConfigError("metric 'judge' needs a judge (--judge-model or --judge-url)")
+        if queries is None:
+            raise ConfigError(
+                "metric 'judge' needs --data, the examples file with the task inputs the judge reads"
+            )
+        details = judge_predictions(
+            judge,
+            [queries[i] for i in kept],
+            [predictions[i].prediction.strip() for i in kept],
+            [predictions[i].reference.strip() for i in kept],
+            judge_criteria or JUDGE_CRITERIA,
+        )
+        for criterion, values in details.items():
+            result[f"judge_{criterion}"] = values["mean"]
+        result["judge"] = {
+            "backend": judge.backend.name,
+            "mode": judge.mode,
+            "n_samples": judge.n_samples,
+        } | {criterion: {k: v for k, v in values.items()} for criterion, values in details.items()}
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    """A one-row markdown table of the headline numbers (ROUGE/METEOR x 100, judge 1-5)."""
+    columns, values = [], []
+    for key in ("rouge1", "rougeL", "meteor"):
+        if key in result and result[key] is not None:
+            columns.append({"rouge1": "ROUGE-1", "rougeL": "ROUGE-L", "meteor": "METEOR"}[key])
+            values.append(f"{100 * result[key]:.2f}")
+    for key, value in result.items():
+        if key.startswith("judge_"):
+            columns.append(f"judge {key[6:]}")
+            values.append("n/a" if value is None else f"{value:.3f}")
+            unparsed = result["judge"][key[6:]]["n_unparsed"]
+            if unparsed:
+                values[-1] += f" ({unparsed} unparsed)"
+    columns += ["n", "skipped"]
+    skipped = ", ".join(f"{k}: {v}" for k, v in result["n_skipped"].items()) or "0"
+    values += [str(result["n"]), skipped]
+    return "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n| " + " | ".join(values) + " |\n"

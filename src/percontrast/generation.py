@@ -1,0 +1,294 @@
+"""Batched generation: ``percontrast generate`` turns a JSONL of examples into a predictions file.
+
+Each example is rendered with its prompt template (with persona by default, as the personalized
+model sees it; ``with_persona=False`` is the ablation), tokenized with `encoding.tokenize_prompt`,
+left-padded with explicit attention masks and passed to ``model.generate``. The defaults are the
+paper's sampling: temperature 0.4 and at most 512 new tokens (pure temperature sampling: no top-k,
+top-p 1). ``greedy=True`` decodes greedily.
+
+The output is ``{"id", "prediction", "reference"}`` per line, in input order, appended and flushed
+after every batch; a rerun skips the ids already written (resume). Sampling is seeded per batch with
+``seed + index of the batch's first example``, so a resumed run draws what an uninterrupted one would.
+
+An optional vLLM backend (``backend="vllm"``, for GPU users; not installed by default) takes the same
+token ids.
+
+    percontrast generate --model smollm2-135m-instruct --data test.jsonl --out preds.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig as HFGenerationConfig
+from transformers import PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from percontrast.data.schema import Example, iter_jsonl
+from percontrast.encoding import tokenize_prompt
+from percontrast.errors import ConfigError, DataError
+from percontrast.templates import DEFAULT_TEMPLATE, get_template
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("transformers", "vllm")
+
+
+@dataclass
+class SamplingConfig:
+    """How to decode.
+
+    Attributes:
+        max_new_tokens: most tokens generated per answer (paper: 512).
+        temperature: sampling temperature (paper: 0.4); ignored when ``greedy``.
+        greedy: decode greedily instead of sampling.
+        seed: base seed of the sampler.
+    """
+
+    max_new_tokens: int = field(default=512, metadata={"help": "most new tokens per answer"})
+    temperature: float = field(default=0.4, metadata={"help": "sampling temperature"})
+    greedy: bool = field(default=False, metadata={"help": "greedy decoding"})
+    seed: int = field(default=0, metadata={"help": "sampling seed"})
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not self.greedy and self.temperature <= 0:
+            raise ConfigError(
+                f"temperature must be > 0 when sampling, got {self.temperature}; use greedy=True instead"
+            )
+
+    def hf_config(self, tokenizer: PreTrainedTokenizerBase) -> HFGenerationConfig:
+        """A complete transformers GenerationConfig (nothing left to the model's defaults)."""
+        common = dict(
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        if self.greedy:
+            return HFGenerationConfig(do_sample=False, **common)
+        return HFGenerationConfig(do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0, **common)
+
+
+@dataclass
+class GenerationConfig:
+    """``percontrast generate``'s settings.
+
+    Attributes:
+        sampling: decoding settings.
+        template: prompt template name.
+        with_persona: include the persona in the prompt (False: the no-persona ablation).
+        batch_size: examples per ``generate`` call.
+        backend: ``transformers`` or ``vllm`` (optional, GPU).
+    """
+
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "prompt template"})
+    with_persona: bool = field(default=True, metadata={"help": "persona in the prompt"})
+    batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
+    backend: str = field(default="transformers", metadata={"help": f"one of {BACKENDS}"})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        get_template(self.template)
+
+
+@dataclass
+class GenerationStats:
+    """What a run did: examples generated and skipped, tokens, time."""
+
+    generated: int = 0
+    skipped: int = 0
+    new_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def left_pad(
+    prompts: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Left-pad token id lists: ``input_ids`` and ``attention_mask`` (B, T), 0 on padding."""
+    width = max(len(ids) for ids in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, ids in enumerate(prompts):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, width - len(ids) :] = 1
+    return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
+
+
+@torch.no_grad()
+def generate_from_ids(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[list[int]],
+    sampling: SamplingConfig,
+    seed: int | None = None,
+) -> tuple[list[str], int]:
+    """Generate one continuation per prompt (one left-padded batch).
+
+    Args:
+        prompts: token ids of each prompt, no padding.
+        seed: seeds torch's generator before sampling (default ``sampling.seed``).
+
+    Returns:
+        The decoded continuations (special tokens removed, cut at EOS) and the number of new
+        tokens generated up to and including each row's EOS.
+    """
+    if not prompts or any(not ids for ids in prompts):
+        raise ValueError("every prompt needs at least one token")
+    batch = left_pad(prompts, tokenizer.pad_token_id, model.device)
+    torch.manual_seed(sampling.seed if seed is None else seed)
+    output = model.generate(**batch, generation_config=sampling.hf_config(tokenizer))  # (B, T + new)
+    new_ids = output[:, batch["input_ids"].shape[1] :]
+    texts, n_tokens = [], 0
+    for row in new_ids.tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id) + 1]
+        n_tokens += len(row)
+        texts.append(tokenizer.decode(row, skip_special_tokens=True))
+    return texts, n_tokens
+
+
+def done_ids(path: str | Path, known_ids: set[str]) -> set[str]:
+    """Ids already in an output file (for resuming); ids unknown to the data are an error."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    done: set[str] = set()
+    for line, record in iter_jsonl(path):
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise DataError(
+                "expected a prediction record with a string id", path=str(path), line=line, field="id"
+            )
+        if record["id"] not in known_ids:
+            raise DataError(
+                f"id {record['id']!r} is not in the data: is this output file from another data file?",
+                path=str(path),
+                line=line,
+                field="id",
+            )
+        done.add(record["id"])
+    return done
+
+
+def render_prompts(
+    examples: list[Example], tokenizer: PreTrainedTokenizerBase, template: str, with_persona: bool
+) -> list[list[int]]:
+    """Prompt token ids of each example (with or without persona)."""
+    prompt_template = get_template(template)
+    return [
+        tokenize_prompt(
+            tokenizer,
+            prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer),
+            prompt_template,
+        )
+        for example in examples
+    ]
+
+
+def generate_predictions(
+    model: PreTrainedModel | str,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[Example],
+    out: str | Path,
+    config: GenerationConfig | None = None,
+    progress: bool = True,
+) -> GenerationStats:
+    """Generate an answer for every example not yet in ``out`` and append them there.
+
+    Args:
+        model: the model (transformers backend) or its path / hub id (vLLM backend).
+        tokenizer: its tokenizer.
+        examples: the examples, in output order.
+        out: the predictions JSONL; existing ids are skipped.
+        config: generation settings (default: the paper's sampling).
+        progress: show a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or GenerationConfig()
+    out = Path(out)
+    done = done_ids(out, {example.id for example in examples})
+    todo = [(index, example) for index, example in enumerate(examples) if example.id not in done]
+    stats = GenerationStats(skipped=len(examples) - len(todo))
+    if stats.skipped:
+        logger.info("resuming: %d of %d examples already in %s", stats.skipped, len(examples), out)
+    if not todo:
+        return stats
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prompts = render_prompts(
+        [example for _, example in todo], tokenizer, config.template, config.with_persona
+    )
+    generate_batch = _vllm_generator(model, tokenizer, config) if config.backend == "vllm" else None
+    bar = tqdm(total=len(examples), initial=stats.skipped, desc="generate", unit="ex", disable=not progress)
+    started = time.perf_counter()
+    with out.open("a", encoding="utf-8") as handle:
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start : start + config.batch_size]
+            batch_prompts = prompts[start : start + config.batch_size]
+            seed = config.sampling.seed + batch[0][0]
+            if generate_batch is not None:
+                texts, n_tokens = generate_batch(batch_prompts, seed)
+            else:
+                texts, n_tokens = generate_from_ids(
+                    model, tokenizer, batch_prompts, config.sampling, seed=seed
+                )
+            for (_, example), text in zip(batch, texts, strict=True):
+                record = {"id": example.id, "prediction": text, "reference": example.response}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            stats.generated += len(batch)
+            stats.new_tokens += n_tokens
+            bar.update(len(batch))
+    stats.seconds = time.perf_counter() - started
+    bar.close()
+    logger.info(
+        "generated %d answers, %d tokens, %.1f tokens/s",
+        stats.generated,
+        stats.new_tokens,
+        stats.tokens_per_second,
+    )
+    return stats
+
+
+def _vllm_generator(
+    model: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, config: GenerationConfig
+):
+    """A ``(prompts, seed) -> (texts, n_tokens)`` function backed by vLLM (optional dependency)."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise ConfigError(
+            "backend 'vllm' needs the vllm package (GPU): `pip install vllm`; or use --backend transformers"
+        ) from None
+    if not isinstance(model, str):
+        raise ConfigError(
+            "the vllm backend loads the model itself: pass a local directory or hub id, not a loaded model"
+        )
+    engine = LLM(model=model, seed=config.sampling.seed)
+    sampling = config.sampling
+
+    def generate(prompts: list[list[int]], seed: int) -> tuple[list[str], int]:
+        params = SamplingParams(
+            temperature=0.0 if sampling.greedy else sampling.temperature,
+            top_p=1.0,
+            max_tokens=sampling.max_new_tokens,
+            seed=seed,
+        )
+        outputs = engine.generate([{"prompt_token_ids": ids} for ids in prompts], params, use_tqdm=False)
+        texts = [output.outputs[0].text for output in outputs]
+        return texts, sum(len(output.outputs[0].token_ids) for output in outputs)
+
+    return generate

@@ -1,0 +1,186 @@
+"""The judge: score parsing, exact probability-weighted scores, and the HTTP backend against a real server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+
+from percontrast.errors import ConfigError
+from percontrast.evaluation.backends import BackendError, OpenAIChat, TransformersChat
+from percontrast.evaluation.judge import Judge, judge_predictions, judge_prompt, parse_score
+
+PARSE_CASES = [
+    ("4", 4),
+    ("5.", 5),
+    (" 3/5", 3),
+    ("Score: 2", 2),
+    ("I would give it a score of 1 out of 5.", 1),
+    ("The answer is fine.", None),
+    ("10", None),
+    ("3.5", None),
+    ("0", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PARSE_CASES)
+def test_parse_score(text: str, expected: int | None) -> None:
+    assert parse_score(text) == expected
+
+
+def test_probability_score_is_the_expectation_over_digit_tokens(tiny) -> None:
+    """Independent reference: one forward of the un-padded prompt, softmax, the five digit ids."""
+    model, tokenizer = tiny
+    backend = TransformersChat(model, tokenizer, batch_size=2)
+    conversations = [
+        judge_prompt("fluency", "q", "short answer", "ref"),
+        judge_prompt("personalization", "a longer query here", "p", "r"),
+    ]
+    judgements = Judge(backend).score(conversations)
+    digit_ids = [tokenizer("12345"[i], add_special_tokens=False)["input_ids"][0] for i in range(5)]
+    for conversation, judgement in zip(conversations, judgements, strict=True):
+        ids = torch.tensor([backend.prompt_ids(conversation)])
+        with torch.no_grad():
+            probs = torch.softmax(model(ids).logits[0, -1], -1)[digit_ids]
+        assert judgement.mass == pytest.approx(float(probs.sum()), rel=1e-4)
+        expected = float((probs / probs.sum()) @ torch.arange(1.0, 6.0))
+        assert judgement.score == pytest.approx(expected, rel=1e-4)
+        assert 1.0 <= judgement.score <= 5.0
+
+
+def test_probability_mode_needs_a_local_backend() -> None:
+    with pytest.raises(ConfigError, match="local judge"):
+        Judge(OpenAIChat("http://127.0.0.1:9/v1", "m"), mode="probability")
+
+
+class _Server:
+    """An OpenAI-style /v1/chat/completions server on loopback: scripted replies or the tiny model."""
+
+    def __init__(self, replies=None, chat=None, fail_first: int = 0) -> None:
+        self.replies, self.chat, self.fail_first = list(replies or []), chat, fail_first
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(
+                    payload | {"_path": self.path, "_auth": self.headers.get("Authorization")}
+                )
+                if len(server.requests) <= server.fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    self.wfile.write(b"busy")
+                    return
+                if self.path != "/v1/chat/completions":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if server.chat is not None:
+                    texts = server.chat.chat(
+                        [payload["messages"]],
+                        max_new_tokens=payload["max_tokens"],
+                        temperature=payload["temperature"],
+                        n=payload["n"],
+                    )[0]
+                else:
+                    texts = [server.replies.pop(0) for _ in range(payload["n"])]
+                body = {
+                    "choices": [
+                        {"index": i, "message": {"role": "assistant", "content": t}}
+                        for i, t in enumerate(texts)
+                    ]
+                }
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_http_backend_serves_the_tiny_model(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same chat route vLLM and llama.cpp expose, answered by a real model on loopback."""
+    monkeypatch.setenv("TEST_JUDGE_KEY", "secret")
+    with _Server(chat=TransformersChat(*tiny)) as server:
+        backend = OpenAIChat(server.url, "tiny", api_key_env="TEST_JUDGE_KEY")
+        replies = backend.chat(
+            [[{"role": "user", "content": "Hello"}]], max_new_tokens=5, temperature=1.0, n=2
+        )
+    assert len(replies) == 1 and len(replies[0]) == 2 and all(isinstance(r, str) for r in replies[0])
+    assert server.requests[0]["model"] == "tiny" and server.requests[0]["_auth"] == "Bearer secret"
+    assert server.requests[0]["_path"] == "/v1/chat/completions"
+
+
+def test_http_sampled_scores_count_parse_failures() -> None:
+    replies = ["4", "5", "no idea", "gibberish", "Score: 2", "2"]
+    with _Server(replies=replies) as server:
+        judge = Judge(OpenAIChat(server.url, "judge"), n_samples=2)
+        result = judge_predictions(
+            judge, ["q1", "q2", "q3"], ["p1", "p2", "p3"], ["r1", "r2", "r3"], criteria=("personalization",)
+        )
+    details = result["personalization"]
+    assert details["per_example"] == [4.5, None, 2.0]  # the unparsable pair is None, never 0
+    assert details["mean"] == pytest.approx(3.25)
+    assert details["n"] == 2 and details["n_unparsed"] == 1 and details["n_failed_replies"] == 2
+
+
+def test_http_retries_with_backoff_then_succeeds() -> None:
+    with _Server(replies=["3"], fail_first=2) as server:
+        backend = OpenAIChat(server.url, "judge", max_retries=3, backoff=0.01)
+        assert backend.chat([[{"role": "user", "content": "x"}]], max_new_tokens=2, temperature=0, n=1) == [
+            ["3"]
+        ]
+    assert len(server.requests) == 3
+
+
+def test_http_failure_is_reported_not_scored() -> None:
+    with _Server(replies=[], fail_first=100) as server:
+        judge = Judge(OpenAIChat(server.url, "judge", max_retries=2, backoff=0.01))
+        with pytest.raises(BackendError, match="after 3 attempts: HTTP 503"):
+            judge.score([[{"role": "user", "content": "x"}]])
+    closed = OpenAIChat(server.url, "judge", max_retries=1, backoff=0.01)  # server is gone now
+    with pytest.raises(BackendError, match="URLError|ConnectionRefused"):
+        closed.chat([[{"role": "user", "content": "x"}]], max_new_tokens=2, temperature=0)
+
+
+def test_http_client_errors_are_not_retried() -> None:
+    with _Server(replies=[]) as server:
+        backend = OpenAIChat(server.url.replace("/v1", "/wrong"), "judge", max_retries=3, backoff=0.01)
+        with pytest.raises(BackendError, match="HTTP 404"):
+            backend.chat([[{"role": "user", "content": "x"}]], max_new_tokens=2, temperature=0)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+def test_smollm2_judge_prefers_the_good_answer(smollm2) -> None:
+    judge = Judge(TransformersChat(*smollm2))
+    query = "Write a short review of the blender you bought."
+    reference = "I use this blender every morning for my smoothies. It handles ice without trouble, though the noise wakes my kids."
+    good = "This blender makes my morning smoothies in seconds and crushes ice easily, but it is loud enough to wake my kids."
+    bad = "asdf the the purple calculator seventeen banana no."
+    result = judge_predictions(
+        judge, [query, query], [good, bad], [reference, reference], criteria=("personalization",)
+    )
+    good_score, bad_score = result["personalization"]["per_example"]
+    assert good_score > bad_score
