@@ -39,15 +39,22 @@ def test_batched_equals_unbatched_on_real_model(smollm2):
             assert many.logp_with == pytest.approx(one.logp_with, abs=1e-4)
 
 
-def test_cached_model_equals_gguf_model(smollm2):
-    """The safetensors cache holds exactly the dequantized GGUF weights."""
+def test_first_load_and_cached_load_equal_the_gguf_model(tmp_path, monkeypatch):
+    """First load (dequantize + convert + cache) and cached load both give the GGUF model's logits."""
     from transformers import AutoModelForCausalLM
 
-    from percontrast.modeling import smollm2_gguf_path
+    from percontrast.modeling import load_model, smollm2_gguf_path
 
-    model, tokenizer = smollm2
+    monkeypatch.setenv("PERCONTRAST_CACHE", str(tmp_path))
+    first, tokenizer = load_model("smollm2-135m-instruct")
+    assert any(tmp_path.glob("models/*/model.safetensors"))
+    cached, cached_tokenizer = load_model("smollm2-135m-instruct")
+    text = "<|im_start|>user\nI usually stitch clothes or crafts.<|im_end|>\n"
+    ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
+    assert cached_tokenizer(text, add_special_tokens=False)["input_ids"] == ids[0].tolist()
     path = smollm2_gguf_path()
     reference = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    ids = torch.tensor([tokenizer("I usually stitch clothes or crafts.")["input_ids"]])
     with torch.no_grad():
-        torch.testing.assert_close(model(ids).logits, reference(ids).logits, rtol=0, atol=0)
+        expected = reference(ids).logits
+        torch.testing.assert_close(first(ids).logits, expected, rtol=0, atol=0)
+        torch.testing.assert_close(cached(ids).logits, expected, rtol=0, atol=0)

@@ -145,9 +145,9 @@ def _load_smollm2() -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config._name_or_path = SMOLLM2_ALIAS
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(gguf_model.state_dict(), assign=True, strict=True)
+    # Built on the CPU, not the meta device: non-persistent buffers (rotary inv_freq) must be real.
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(gguf_model.state_dict(), strict=True)
     model.tie_weights()
     del gguf_model
     try:
