@@ -25,7 +25,7 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import EncodedExample, encode_example, pad_pairs
+from percontrast.encoding import EncodedExample, encode_example, pad_sequences
 from percontrast.errors import ConfigError, DataError
 from percontrast.logprobs import response_logprobs
 from percontrast.modeling import max_context
@@ -89,6 +89,38 @@ def length_buckets(lengths: Sequence[int], max_batch_size: int, max_batch_tokens
 
 
 @torch.no_grad()
+def score_sequences(
+    model: PreTrainedModel,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    pad_id: int,
+    *,
+    padding_side: str = "right",
+    chunk_size: int = 512,
+) -> list[torch.Tensor]:
+    """Log-probs (R_i,) of each response after its prompt, for independent sequences in one padded batch."""
+    device = next(model.parameters()).device
+    batch = {key: value.to(device) for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items()}
+    width = max(len(response) for response in responses)
+    response_ids = torch.full((len(responses), width), pad_id, dtype=torch.long)
+    response_mask = torch.zeros((len(responses), width), dtype=torch.long)
+    for row, response in enumerate(responses):
+        response_ids[row, : len(response)] = torch.tensor(response, dtype=torch.long)
+        response_mask[row, : len(response)] = 1
+    logp, _ = response_logprobs(
+        model,
+        batch["input_ids"],
+        batch["attention_mask"],
+        batch["position_ids"],
+        batch["response_start"],
+        response_ids.to(device),
+        response_mask.to(device),
+        chunk_size=chunk_size,
+    )
+    logp = logp.cpu()
+    return [logp[row, : len(response)] for row, response in enumerate(responses)]
+
+
 def score_encoded(
     model: PreTrainedModel,
     encoded: list[EncodedExample],
@@ -97,24 +129,11 @@ def score_encoded(
     padding_side: str = "right",
     chunk_size: int = 512,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(logp_with, logp_without)`` per example, each (R_i,), for one batch of encoded examples."""
-    device = next(model.parameters()).device
-    batch = {key: value.to(device) for key, value in pad_pairs(encoded, pad_id, padding_side).items()}
-    results = {}
-    for prefix in ("with", "without"):
-        logp, _ = response_logprobs(
-            model,
-            batch[f"{prefix}_input_ids"],
-            batch[f"{prefix}_attention_mask"],
-            batch[f"{prefix}_position_ids"],
-            batch[f"{prefix}_response_start"],
-            batch["response_ids"],
-            batch["response_mask"],
-            chunk_size=chunk_size,
-        )
-        results[prefix] = logp.cpu()
-    lengths = batch["response_mask"].sum(-1).tolist()
-    return [(results["with"][row, :n], results["without"][row, :n]) for row, n in enumerate(lengths)]
+    """``(logp_with, logp_without)`` per example, each (R_i,), with both sequences in one batch."""
+    prompts = [e.prompt_with_ids for e in encoded] + [e.prompt_without_ids for e in encoded]
+    responses = [e.response_ids for e in encoded] * 2
+    logps = score_sequences(model, prompts, responses, pad_id, padding_side=padding_side, chunk_size=chunk_size)
+    return list(zip(logps[: len(encoded)], logps[len(encoded) :]))
 
 
 def score_examples(
@@ -167,16 +186,23 @@ def score_examples(
     if truncated:
         logger.info("persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    lengths = [max(item.length_with, item.length_without) for item in encoded]
-    results: list[TokenScores | None] = [None] * len(encoded)
-    total_tokens = sum(len(item.response_ids) for item in encoded)
-    with tqdm(total=total_tokens, unit="tok", desc="scoring", disable=not progress) as bar:
-        for indices in length_buckets(lengths, max_batch_size, max_batch_tokens):
-            batch = [encoded[i] for i in indices]
-            for index, item, (logp_with, logp_without) in zip(indices, batch, score_encoded(model, batch, pad_id, padding_side=padding_side, chunk_size=chunk_size)):
-                results[index] = _token_scores(examples[index], item, tokenizer, logp_with, logp_without, pir_form)
-            bar.update(sum(len(item.response_ids) for item in batch))
-    return results  # type: ignore[return-value]
+    # The with- and without-persona sequences are scored as independent units, bucketed by their own
+    # length: the persona-free ones are much shorter and would be mostly padding beside their partners.
+    units = [(index, prefix) for index in range(len(encoded)) for prefix in ("with", "without")]
+    prompts = [encoded[i].prompt_with_ids if prefix == "with" else encoded[i].prompt_without_ids for i, prefix in units]
+    lengths = [len(prompt) + len(encoded[i].response_ids) for prompt, (i, _) in zip(prompts, units)]
+    logps: list[torch.Tensor | None] = [None] * len(units)
+    with tqdm(total=2 * sum(len(item.response_ids) for item in encoded), unit="tok", desc="scoring", disable=not progress) as bar:
+        for bucket in length_buckets(lengths, max_batch_size, max_batch_tokens):
+            responses = [encoded[units[u][0]].response_ids for u in bucket]
+            values = score_sequences(model, [prompts[u] for u in bucket], responses, pad_id, padding_side=padding_side, chunk_size=chunk_size)
+            for u, value in zip(bucket, values):
+                logps[u] = value
+            bar.update(sum(len(response) for response in responses))
+    return [
+        _token_scores(examples[i], encoded[i], tokenizer, logps[2 * i], logps[2 * i + 1], pir_form)
+        for i in range(len(encoded))
+    ]
 
 
 def _token_scores(example: Example, item: EncodedExample, tokenizer: PreTrainedTokenizerBase, logp_with: torch.Tensor, logp_without: torch.Tensor, pir_form: PirForm) -> TokenScores:
