@@ -22,11 +22,29 @@ WORKER = Path(__file__).parent / "ddp_worker.py"
 @pytest.fixture(scope="module")
 def ddp_gradients(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    )
     with socket.socket() as probe:  # a free loopback port (torchrun's port 0 hangs the static rendezvous)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port), str(WORKER), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        str(WORKER),
+        str(out),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, f"torchrun failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return out
@@ -37,7 +55,12 @@ def ddp_gradients(tmp_path_factory) -> Path:
 def test_two_processes_equal_one(tmp_path, ddp_gradients, kind, normalization):
     torch.set_num_threads(1)
     one_process = step_gradients(
-        tmp_path, make_examples(4), loss=kind, normalization=normalization, per_device_train_batch_size=4, **KIND_OPTIONS[kind]
+        tmp_path,
+        make_examples(4),
+        loss=kind,
+        normalization=normalization,
+        per_device_train_batch_size=4,
+        **KIND_OPTIONS[kind],
     )
     rank0 = torch.load(ddp_gradients / f"{kind}-{normalization}-rank0.pt")
     rank1 = torch.load(ddp_gradients / f"{kind}-{normalization}-rank1.pt")

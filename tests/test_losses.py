@@ -40,7 +40,9 @@ def test_perce_with_m_equal_M_equal_1_is_exactly_ce():
     logits, targets, mask, logp = random_batch(1)
     logp_without = logp + torch.randn(logp.shape)  # any persona-free log-probs
     ce_weights, _ = token_weights("ce", logp_with=logp, response_mask=mask)
-    weights, _ = token_weights("perce", logp_with=logp, logp_without=logp_without, response_mask=mask, m=1.0, M=1.0)
+    weights, _ = token_weights(
+        "perce", logp_with=logp, logp_without=logp_without, response_mask=mask, m=1.0, M=1.0
+    )
     assert torch.equal(weights, ce_weights)
     assert torch.equal(weighted_ce(logp, weights, mask), weighted_ce(logp, ce_weights, mask))
     torch.testing.assert_close(weighted_ce(logp, weights, mask), reference_ce(logits, targets, mask))
@@ -57,7 +59,9 @@ def test_perce_weights_by_hand(pir_form):
         pir = [[math.exp(v) for v in row] for row in pir]
     clip = lambda v: min(max(v, 0.8), 5.0)  # noqa: E731
     expected = torch.tensor([[clip(v) for v in pir[0]], [clip(v) for v in pir[1]] + [0.0, 0.0]])
-    weights, stats = token_weights("perce", logp_with=logp_with, logp_without=logp_without, response_mask=mask, pir_form=pir_form)
+    weights, stats = token_weights(
+        "perce", logp_with=logp_with, logp_without=logp_without, response_mask=mask, pir_form=pir_form
+    )
     torch.testing.assert_close(weights, expected)
     flat = pir[0] + pir[1]
     assert stats["clipped_low"] == pytest.approx(sum(v <= 0.8 for v in flat) / 6)
@@ -66,7 +70,7 @@ def test_perce_weights_by_hand(pir_form):
     assert stats["weight_mean"] == pytest.approx(float(expected.sum()) / 6)
     # The weighted CE, by hand: sum_i w_i * (-logp_i) / n.
     nll = [1.0, 2.0, 0.5, 3.0, 1.0, 1.0]
-    by_hand = sum(w * l for w, l in zip(expected[mask.bool()].tolist(), nll)) / 6
+    by_hand = sum(w * value for w, value in zip(expected[mask.bool()].tolist(), nll, strict=True)) / 6
     assert weighted_ce(logp_with, weights, mask).item() == pytest.approx(by_hand)
     assert weighted_ce(logp_with, weights, mask, normalizer=10.0).item() == pytest.approx(by_hand * 6 / 10)
 
@@ -77,7 +81,9 @@ def test_weights_are_detached_and_the_gradient_is_minus_w_over_n(kind):
     logp_with = logp.clone().requires_grad_(True)
     logp_without = (logp + 0.3 * torch.randn(logp.shape)).requires_grad_(True)
     entropy = torch.rand(logp.shape).requires_grad_(True)
-    weights, _ = token_weights(kind, logp_with=logp_with, logp_without=logp_without, entropy=entropy, response_mask=mask)
+    weights, _ = token_weights(
+        kind, logp_with=logp_with, logp_without=logp_without, entropy=entropy, response_mask=mask
+    )
     assert not weights.requires_grad
     loss = weighted_ce(logp_with, weights, mask, normalizer=5.0)
     loss.backward()
@@ -100,14 +106,20 @@ def test_soft_lossce_by_hand():
 def test_hard_mode_keeps_the_top_fraction_per_row(kind, score_name):
     scores = torch.tensor([[0.1, 0.9, 0.5, 0.7, 0.3], [2.0, 1.0, 3.0, 0.0, 0.0]])
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    inputs = {"logp_with": -scores} if score_name == "nll" else {"logp_with": torch.zeros_like(scores), "entropy": scores}
+    inputs = (
+        {"logp_with": -scores}
+        if score_name == "nll"
+        else {"logp_with": torch.zeros_like(scores), "entropy": scores}
+    )
     weights, stats = token_weights(kind, response_mask=mask, mode="hard", hard_fraction=0.4, **inputs)
     # ceil(0.4 * 5) = 2 of row 0 (0.9, 0.7), ceil(0.4 * 3) = 2 of row 1 (3.0, 2.0); weight 1 / 0.4.
     expected = torch.tensor([[0, 2.5, 0, 2.5, 0], [2.5, 0, 2.5, 0, 0]])
     torch.testing.assert_close(weights, expected)
     assert stats["clipped_high"] == pytest.approx(4 / 8)
     # A row's weights do not depend on the other rows of the batch.
-    alone, _ = token_weights(kind, response_mask=mask[1:], mode="hard", hard_fraction=0.4, **{k: v[1:] for k, v in inputs.items()})
+    alone, _ = token_weights(
+        kind, response_mask=mask[1:], mode="hard", hard_fraction=0.4, **{k: v[1:] for k, v in inputs.items()}
+    )
     torch.testing.assert_close(alone, expected[1:])
 
 

@@ -10,9 +10,16 @@ from percontrast.perce_config import PerCEConfig
 
 def test_yaml_values_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("loss: entce\nweight_mode: hard\nhard_fraction: 0.3\nlearning_rate: 0.0001\nlora_target_modules: [q_proj, v_proj]\n")
+    path.write_text(
+        "loss: entce\nweight_mode: hard\nhard_fraction: 0.3\nlearning_rate: 0.0001\nlora_target_modules: [q_proj, v_proj]\n"
+    )
     config = PerCEConfig.from_yaml(path, output_dir=str(tmp_path), hard_fraction=0.5)
-    assert (config.loss, config.weight_mode, config.hard_fraction, config.learning_rate) == ("entce", "hard", 0.5, 1e-4)
+    assert (config.loss, config.weight_mode, config.hard_fraction, config.learning_rate) == (
+        "entce",
+        "hard",
+        0.5,
+        1e-4,
+    )
     assert config.lora_target_modules == ["q_proj", "v_proj"]
     assert config.remove_unused_columns is False  # the collator's columns must reach compute_loss
 

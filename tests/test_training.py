@@ -54,7 +54,13 @@ def test_twenty_steps_loss_falls_and_every_parameter_changes(tmp_path, kind):
     assert not unchanged, f"parameters that did not change: {unchanged}"
     if kind == "perce":
         for entry in logs:
-            assert config.clip_min <= entry["weight_min"] <= entry["weight_mean"] <= entry["weight_max"] <= config.clip_max
+            assert (
+                config.clip_min
+                <= entry["weight_min"]
+                <= entry["weight_mean"]
+                <= entry["weight_max"]
+                <= config.clip_max
+            )
             assert 0.0 <= entry["clipped_low"] <= 1.0 and 0.0 <= entry["clipped_high"] <= 1.0
             assert "pir_mean" in entry
     if kind == "ce":
@@ -66,8 +72,12 @@ def test_twenty_steps_loss_falls_and_every_parameter_changes(tmp_path, kind):
 def test_accumulation_4x1_equals_batch_4(tmp_path, kind, normalization):
     examples = make_examples(4)  # one optimizer step sees all four, of different lengths
     options = dict(loss=kind, normalization=normalization, **KIND_OPTIONS[kind])
-    batched = step_gradients(tmp_path / "a", examples, per_device_train_batch_size=4, gradient_accumulation_steps=1, **options)
-    accumulated = step_gradients(tmp_path / "b", examples, per_device_train_batch_size=1, gradient_accumulation_steps=4, **options)
+    batched = step_gradients(
+        tmp_path / "a", examples, per_device_train_batch_size=4, gradient_accumulation_steps=1, **options
+    )
+    accumulated = step_gradients(
+        tmp_path / "b", examples, per_device_train_batch_size=1, gradient_accumulation_steps=4, **options
+    )
     assert_same_gradients(batched, accumulated)
 
 
@@ -86,7 +96,9 @@ def test_normalisations_differ_by_the_mean_weight(tmp_path):
 def test_perce_with_m_equal_M_equal_1_is_ce(tmp_path):
     examples = make_examples(4)
     ce = step_gradients(tmp_path / "a", examples, loss="ce", per_device_train_batch_size=4)
-    perce = step_gradients(tmp_path / "b", examples, loss="perce", clip_min=1.0, clip_max=1.0, per_device_train_batch_size=4)
+    perce = step_gradients(
+        tmp_path / "b", examples, loss="perce", clip_min=1.0, clip_max=1.0, per_device_train_batch_size=4
+    )
     assert_same_gradients(ce, perce)
 
 
@@ -111,7 +123,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
     assert checkpoint.is_dir()
     config = make_config(tmp_path / "resumed", resume_from_checkpoint=str(checkpoint), **options)
     train(config, model=resumed_model, tokenizer=tokenizer, examples=examples)
-    for (name, expected), actual in zip(model.named_parameters(), resumed_model.parameters()):
+    for (name, expected), actual in zip(model.named_parameters(), resumed_model.parameters(), strict=True):
         torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6, msg=name)
 
 
@@ -120,7 +132,16 @@ def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
 
     model, tokenizer = load_model("tiny", seed=0)
     base_before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
-    config = make_config(tmp_path, loss="perce", use_lora=True, lora_r=4, lora_alpha=8, lora_target_modules=["q_proj", "v_proj"], max_steps=5, learning_rate=1e-2)
+    config = make_config(
+        tmp_path,
+        loss="perce",
+        use_lora=True,
+        lora_r=4,
+        lora_alpha=8,
+        lora_target_modules=["q_proj", "v_proj"],
+        max_steps=5,
+        learning_rate=1e-2,
+    )
     run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
     peft_model = run.trainer.model
     trainable = {name for name, parameter in peft_model.named_parameters() if parameter.requires_grad}
@@ -135,7 +156,14 @@ def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
     _, outputs = run.trainer.compute_loss(peft_model, batch, return_outputs=True)
     from percontrast.logprobs import response_logprobs
 
-    keys = ["without_input_ids", "without_attention_mask", "without_position_ids", "without_response_start", "response_ids", "response_mask"]
+    keys = [
+        "without_input_ids",
+        "without_attention_mask",
+        "without_position_ids",
+        "without_response_start",
+        "response_ids",
+        "response_mask",
+    ]
     with torch.no_grad():
         with_adapters, _ = response_logprobs(peft_model, *(batch[key] for key in keys))
         with peft_model.disable_adapter():
@@ -146,7 +174,9 @@ def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
 
 def test_skipped_examples_are_listed_and_an_unusable_file_is_an_error(tmp_path):
     model, tokenizer = load_model("tiny", seed=0)
-    examples = make_examples(3) + [Example(id="too-long", persona=["I sew."], query="Why?", response="I sew red clothes. " * 40)]
+    examples = make_examples(3) + [
+        Example(id="too-long", persona=["I sew."], query="Why?", response="I sew red clothes. " * 40)
+    ]
     config = make_config(tmp_path, loss="ce", max_length=160)
     run = train(config, model=model, tokenizer=tokenizer, examples=examples)
     assert [item.id for item in run.dataset.skipped] == ["too-long"]
@@ -157,11 +187,15 @@ def test_skipped_examples_are_listed_and_an_unusable_file_is_an_error(tmp_path):
     assert info["data"] == {"used": 3, "skipped": 1, "persona_truncated": info["data"]["persona_truncated"]}
     assert info["config"]["loss"] == "ce" and "torch" in info["versions"]
     with pytest.raises(DataError, match="no usable training example"):
-        train(make_config(tmp_path / "none", max_length=20), model=model, tokenizer=tokenizer, examples=examples)
+        train(
+            make_config(tmp_path / "none", max_length=20), model=model, tokenizer=tokenizer, examples=examples
+        )
 
 
 def test_bad_values_name_the_field_and_the_allowed_values(tmp_path):
-    with pytest.raises(ConfigError, match=r"loss must be one of \('ce', 'perce', 'lossce', 'entce'\), got 'perc'"):
+    with pytest.raises(
+        ConfigError, match=r"loss must be one of \('ce', 'perce', 'lossce', 'entce'\), got 'perc'"
+    ):
         make_config(tmp_path, loss="perc")
     with pytest.raises(ConfigError, match="normalization must be one of"):
         make_config(tmp_path, normalization="mean")
@@ -169,7 +203,12 @@ def test_bad_values_name_the_field_and_the_allowed_values(tmp_path):
         make_config(tmp_path, clip_min=2.0, clip_max=1.0)
     with pytest.raises(ConfigError, match="probe_example 'nope'"):
         model, tokenizer = load_model("tiny", seed=0)
-        train(make_config(tmp_path, probe_steps=1, probe_example="nope"), model=model, tokenizer=tokenizer, examples=make_examples(2))
+        train(
+            make_config(tmp_path, probe_steps=1, probe_example="nope"),
+            model=model,
+            tokenizer=tokenizer,
+            examples=make_examples(2),
+        )
 
 
 def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
@@ -178,21 +217,63 @@ def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
     data = tmp_path / "train.jsonl"
     write_jsonl(data, [example.to_dict() for example in make_examples(4)])
     config = tmp_path / "run.yaml"
-    config.write_text("loss: lossce\nlearning_rate: 0.002\nmax_steps: 3\nprobe_steps: 2\nlogging_steps: 1\nreport_to: none\n")
+    config.write_text(
+        "loss: lossce\nlearning_rate: 0.002\nmax_steps: 3\nprobe_steps: 2\nlogging_steps: 1\nreport_to: none\n"
+    )
     output = tmp_path / "run"
-    code = main(["train", "--model", "tiny", "--data", str(data), "--output-dir", str(output), "--config", str(config),
-                 "--max_steps", "2", "--per_device_train_batch_size", "2", "--use_cpu", "--disable_tqdm", "true"])
+    code = main(
+        [
+            "train",
+            "--model",
+            "tiny",
+            "--data",
+            str(data),
+            "--output-dir",
+            str(output),
+            "--config",
+            str(config),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--use_cpu",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
     assert code == 0
     info = json.loads((output / "run_config.json").read_text())["config"]
     assert info["loss"] == "lossce" and info["learning_rate"] == 0.002  # from the YAML file
     assert info["max_steps"] == 2 and info["per_device_train_batch_size"] == 2  # flags win over the file
     assert (output / "model.safetensors").exists()
-    state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text()) if (output / "checkpoint-2").exists() else None
+    state = (
+        json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+        if (output / "checkpoint-2").exists()
+        else None
+    )
     assert state is None or state["global_step"] == 2
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("loss: ce\nlearnin_rate: 0.1\n")
-    assert main(["train", "--model", "tiny", "--data", str(data), "--output-dir", str(output), "--config", str(bad)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "tiny",
+                "--data",
+                str(data),
+                "--output-dir",
+                str(output),
+                "--config",
+                str(bad),
+            ]
+        )
+        == 2
+    )
     assert "unknown config keys ['learnin_rate']" in capsys.readouterr().err
-    assert main(["train", "--model", "tiny", "--data", str(data), "--output-dir", str(output), "--loss", "perc"]) == 2
+    assert (
+        main(["train", "--model", "tiny", "--data", str(data), "--output-dir", str(output), "--loss", "perc"])
+        == 2
+    )
     assert "loss must be one of" in capsys.readouterr().err

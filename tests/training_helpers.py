@@ -100,11 +100,16 @@ def sharpened_tiny():
 
 def step_gradients(output_dir, examples, **overrides) -> dict[str, torch.Tensor]:
     """Gradients of the first optimizer step of a run on a freshly loaded tiny model."""
-    from percontrast.modeling import load_model
     from percontrast.training import train
 
     model, tokenizer = sharpened_tiny()
     capture = GradientCapture()
-    train(make_config(output_dir, **overrides), model=model, tokenizer=tokenizer, examples=examples, callbacks=[capture])
+    train(
+        make_config(output_dir, **overrides),
+        model=model,
+        tokenizer=tokenizer,
+        examples=examples,
+        callbacks=[capture],
+    )
     assert capture.gradients, "no gradient was captured"
     return capture.gradients

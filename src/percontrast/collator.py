@@ -95,7 +95,12 @@ def encode_training_examples(
             ", ".join(item.id for item in dataset.skipped),
         )
     if dataset.truncated_ids:
-        logger.info("%s: persona truncated to fit max_length=%d in %d examples", source, max_length, len(dataset.truncated_ids))
+        logger.info(
+            "%s: persona truncated to fit max_length=%d in %d examples",
+            source,
+            max_length,
+            len(dataset.truncated_ids),
+        )
     if not dataset.examples:
         raise DataError(
             f"no usable training example: {len(examples)} read, {len(dataset.skipped)} skipped because query + response "
@@ -120,7 +125,9 @@ class PairedCollator:
     def __call__(self, encoded: list[EncodedExample]) -> dict[str, torch.Tensor]:
         batch = pad_pairs(encoded, self.pad_id, self.padding_side)
         labels = torch.full_like(batch["with_input_ids"], IGNORE_INDEX)  # (B, T)
-        positions = batch["with_response_start"][:, None] + torch.arange(batch["response_ids"].shape[1])[None, :]
+        positions = (
+            batch["with_response_start"][:, None] + torch.arange(batch["response_ids"].shape[1])[None, :]
+        )
         mask = batch["response_mask"].bool()
         rows = torch.arange(len(encoded))[:, None].expand_as(positions)
         labels[rows[mask], positions[mask]] = batch["response_ids"][mask]

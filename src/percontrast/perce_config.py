@@ -41,13 +41,21 @@ class PerCEConfig(TrainingArguments):
     )
     loss: str = field(
         default="perce",
-        metadata={"help": f"Loss kind, one of {LOSS_KINDS}: ce (plain), perce (PIR weights, the paper), lossce, entce."},
+        metadata={
+            "help": f"Loss kind, one of {LOSS_KINDS}: ce (plain), perce (PIR weights, the paper), lossce, entce."
+        },
     )
-    clip_min: float = field(default=0.8, metadata={"help": "m of the paper: lower clip of the token weights."})
-    clip_max: float = field(default=5.0, metadata={"help": "M of the paper: upper clip of the token weights."})
+    clip_min: float = field(
+        default=0.8, metadata={"help": "m of the paper: lower clip of the token weights."}
+    )
+    clip_max: float = field(
+        default=5.0, metadata={"help": "M of the paper: upper clip of the token weights."}
+    )
     pir_form: str = field(
         default="log",
-        metadata={"help": f"PIR form for perce, one of {PIR_FORMS}: log (Eq. 2, default) or ratio (exp of it)."},
+        metadata={
+            "help": f"PIR form for perce, one of {PIR_FORMS}: log (Eq. 2, default) or ratio (exp of it)."
+        },
     )
     weight_mode: str | None = field(
         default=None,
@@ -73,12 +81,18 @@ class PerCEConfig(TrainingArguments):
             "Examples whose query + response do not fit are skipped and listed. Default: the model's context."
         },
     )
-    add_eos: bool = field(default=True, metadata={"help": "Append EOS to each response so the model learns to stop."})
-    padding_side: str = field(default="right", metadata={"help": f"Padding side of batches, one of {PADDING_SIDES}."})
+    add_eos: bool = field(
+        default=True, metadata={"help": "Append EOS to each response so the model learns to stop."}
+    )
+    padding_side: str = field(
+        default="right", metadata={"help": f"Padding side of batches, one of {PADDING_SIDES}."}
+    )
     logprob_chunk_size: int = field(
         default=512, metadata={"help": "Response positions projected to the vocabulary at a time."}
     )
-    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+    use_lora: bool = field(
+        default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."}
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scaling = alpha / r)."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -87,15 +101,21 @@ class PerCEConfig(TrainingArguments):
         metadata={"help": "Modules that get adapters: names such as q_proj v_proj, or all-linear."},
     )
     probe_steps: int = field(
-        default=50, metadata={"help": "Every this many optimizer steps, log the top personal tokens of the probe (0: off)."}
+        default=50,
+        metadata={
+            "help": "Every this many optimizer steps, log the top personal tokens of the probe (0: off)."
+        },
     )
     probe_example: str | None = field(
-        default=None, metadata={"help": "Id of the probe example in the training data (default: the first one)."}
+        default=None,
+        metadata={"help": "Id of the probe example in the training data (default: the first one)."},
     )
     probe_top_k: int = field(default=5, metadata={"help": "How many top-PIR tokens of the probe to log."})
     report_to: None | str | list[str] = field(
         default="auto",
-        metadata={"help": "Logging integrations (as in transformers); auto: tensorboard when installed, else none."},
+        metadata={
+            "help": "Logging integrations (as in transformers); auto: tensorboard when installed, else none."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -120,7 +140,9 @@ class PerCEConfig(TrainingArguments):
         if self.weight_mode is not None:
             check_choice("weight_mode", WEIGHT_MODES)
         if not self.clip_min <= self.clip_max:
-            raise ConfigError(f"clip_min (m) must be <= clip_max (M), got clip_min={self.clip_min}, clip_max={self.clip_max}")
+            raise ConfigError(
+                f"clip_min (m) must be <= clip_max (M), got clip_min={self.clip_min}, clip_max={self.clip_max}"
+            )
         if self.hard_fraction is not None and not 0.0 < self.hard_fraction <= 1.0:
             raise ConfigError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
         for name in ("lora_r", "lora_alpha", "logprob_chunk_size", "probe_top_k"):
@@ -163,5 +185,7 @@ def load_yaml_values(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping of field: value, got {type(values).__name__}")
     unknown = sorted(set(values) - config_field_names())
     if unknown:
-        raise ConfigError(f"{path}: unknown config keys {unknown}; see `percontrast train --help` for the allowed fields")
+        raise ConfigError(
+            f"{path}: unknown config keys {unknown}; see `percontrast train --help` for the allowed fields"
+        )
     return values

@@ -42,7 +42,7 @@ from percontrast.perce_config import PerCEConfig
 logger = logging.getLogger(__name__)
 
 # Running sums of the token-weight statistics between two logging steps (local to a process).
-_STAT_KEYS = ("tokens", "weight_sum", "weight_sq_sum", "clipped_low", "clipped_high", "pir_sum")
+_STAT_KEYS = ("tokens", "weight_sum", "weight_sq_sum", "clipped_low", "clipped_high", "pir_sum", "nll_sum")
 
 
 def _without_ddp(model: nn.Module) -> nn.Module:
@@ -87,7 +87,9 @@ class PerCETrainer(Trainer):
         args: PerCEConfig = self.args
         response_ids, response_mask = inputs["response_ids"], inputs["response_mask"]  # (B, R)
 
-        def logprobs(module: nn.Module, prefix: str, with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        def logprobs(
+            module: nn.Module, prefix: str, with_entropy: bool = False
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             return response_logprobs(
                 module,
                 inputs[f"{prefix}_input_ids"],
@@ -132,7 +134,7 @@ class PerCETrainer(Trainer):
             # grad(global weighted sum) / global count.
             loss = loss * self.accelerator.num_processes
         if model.training:
-            self._record(weights, response_mask, stats)
+            self._record(weights, response_mask, stats, logp_with)
         if return_outputs:
             outputs = {"logp_with": logp_with.detach(), "weights": weights}
             if logp_without is not None:
@@ -140,13 +142,18 @@ class PerCETrainer(Trainer):
             return loss, outputs
         return loss
 
-    def _record(self, weights: torch.Tensor, response_mask: torch.Tensor, stats: dict[str, float]) -> None:
+    def _record(
+        self, weights: torch.Tensor, response_mask: torch.Tensor, stats: dict[str, float], logp: torch.Tensor
+    ) -> None:
         mask = response_mask.bool()
         count = float(mask.sum())
         values = weights[mask].double()
         self._step_weight_sum += values.sum().cpu()
         if values.numel():
-            self._weight_range = [min(self._weight_range[0], float(values.min())), max(self._weight_range[1], float(values.max()))]
+            self._weight_range = [
+                min(self._weight_range[0], float(values.min())),
+                max(self._weight_range[1], float(values.max())),
+            ]
         self._stats += torch.tensor(
             [
                 count,
@@ -155,6 +162,7 @@ class PerCETrainer(Trainer):
                 stats["clipped_low"] * count,
                 stats["clipped_high"] * count,
                 stats.get("pir_mean", 0.0) * count,
+                float(-logp.detach()[mask].double().sum()),
             ],
             dtype=torch.float64,
         )
@@ -162,7 +170,10 @@ class PerCETrainer(Trainer):
     # ------------------------------------------------------------------ weight-sum normalisation
 
     def training_step(
-        self, model: nn.Module, inputs: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None = None
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor:
         loss = super().training_step(model, inputs, num_items_in_batch)
         if self.args.normalization != "weights":
@@ -176,7 +187,10 @@ class PerCETrainer(Trainer):
         if self.accelerator.num_processes > 1:
             weight_sum = self.accelerator.reduce(weight_sum, reduction="sum")
         count = num_items_in_batch if num_items_in_batch is not None else weight_sum.new_tensor(1.0)
-        factor = (torch.as_tensor(count, dtype=torch.float64, device=weight_sum.device) / weight_sum.clamp(min=1e-12)).item()
+        factor = (
+            torch.as_tensor(count, dtype=torch.float64, device=weight_sum.device)
+            / weight_sum.clamp(min=1e-12)
+        ).item()
         for parameter in model.parameters():
             if parameter.grad is not None:
                 parameter.grad.mul_(factor)
@@ -202,12 +216,14 @@ class PerCETrainer(Trainer):
         if self.accelerator.num_processes > 1:
             stats = self.accelerator.reduce(stats, reduction="sum")
         # max(-min) and max in one all-reduce; a process without tokens contributes -inf.
-        extremes = torch.tensor([-self._weight_range[0], self._weight_range[1]], dtype=torch.float64, device=self.args.device)
+        extremes = torch.tensor(
+            [-self._weight_range[0], self._weight_range[1]], dtype=torch.float64, device=self.args.device
+        )
         if self.accelerator.num_processes > 1:
             torch.distributed.all_reduce(extremes, op=torch.distributed.ReduceOp.MAX)
         self._stats.zero_()
         self._weight_range = [float("inf"), float("-inf")]
-        tokens, weight_sum, weight_sq_sum, low, high, pir_sum = stats.tolist()
+        tokens, weight_sum, weight_sq_sum, low, high, pir_sum, nll_sum = stats.tolist()
         if tokens == 0:
             return {}
         mean = weight_sum / tokens
@@ -218,6 +234,7 @@ class PerCETrainer(Trainer):
             "weight_max": float(extremes[1]),
             "clipped_low": low / tokens,
             "clipped_high": high / tokens,
+            "nll_mean": nll_sum / tokens,  # unweighted CE of the response tokens: comparable across losses
         }
         if self.args.loss == "perce":
             result["pir_mean"] = pir_sum / tokens
@@ -247,12 +264,16 @@ class PerCETrainer(Trainer):
             model.train(was_training)
         top = scores.top_tokens(args.probe_top_k)
         text = " ".join(f"{token!r}:{pir:.2f}" for token, pir in top)
-        logger.info("step %d probe %s: top personal tokens %s", self.state.global_step, self.probe_example.id, text)
+        logger.info(
+            "step %d probe %s: top personal tokens %s", self.state.global_step, self.probe_example.id, text
+        )
         return {"probe_top_tokens": text, "probe_pir_mean": sum(scores.pir) / len(scores.pir)}
 
     def floating_point_ops(self, inputs: dict[str, torch.Tensor]) -> int:
         """6 N per token for the with-persona pass, 2 N per token for the no-grad pass (perce)."""
-        parameters = self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
+        parameters = (
+            self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
+        )
         flops = 6 * inputs["with_input_ids"].numel() * parameters
         if self.args.loss == "perce":
             flops += 2 * inputs["without_input_ids"].numel() * parameters
@@ -313,7 +334,9 @@ def train(
         examples = read_examples(config.data)
     source = config.data or "training examples"
     max_length = config.max_length or max_context(model, tokenizer)
-    dataset = encode_training_examples(examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source)
+    dataset = encode_training_examples(
+        examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
+    )
     probe = _probe_example(config, examples, dataset)
     if config.use_lora:
         model = apply_lora(model, config)
@@ -343,7 +366,9 @@ def _probe_example(config: PerCEConfig, examples: list[Example], dataset: Encode
     for example in examples:
         if example.id == config.probe_example:
             if example.id not in usable:
-                raise ConfigError(f"probe_example {config.probe_example!r} was skipped (it does not fit max_length)")
+                raise ConfigError(
+                    f"probe_example {config.probe_example!r} was skipped (it does not fit max_length)"
+                )
             return example
     raise ConfigError(f"probe_example {config.probe_example!r} is not an id of the training data")
 
@@ -363,7 +388,12 @@ def git_commit() -> str | None:
     """The git commit of the percontrast source tree, if it is a checkout."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=False
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None

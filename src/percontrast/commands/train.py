@@ -37,7 +37,9 @@ def build_parser():
     from percontrast.perce_config import PerCEConfig
 
     parser = HfArgumentParser(PerCEConfig, prog="percontrast train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=None, help="YAML file of config values; command-line flags win over it")
+    parser.add_argument(
+        "--config", default=None, help="YAML file of config values; command-line flags win over it"
+    )
     return parser
 
 
