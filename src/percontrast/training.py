@@ -186,9 +186,10 @@ class PerCETrainer(Trainer):
         weight_sum = self._step_weight_sum.to(self.args.device)
         if self.accelerator.num_processes > 1:
             weight_sum = self.accelerator.reduce(weight_sum, reduction="sum")
-        count = num_items_in_batch if num_items_in_batch is not None else weight_sum.new_tensor(1.0)
+        if num_items_in_batch is None:
+            raise ConfigError("normalization='weights' needs `labels` in the batch (PairedCollator adds them)")
         factor = (
-            torch.as_tensor(count, dtype=torch.float64, device=weight_sum.device)
+            torch.as_tensor(num_items_in_batch, dtype=torch.float64, device=weight_sum.device)
             / weight_sum.clamp(min=1e-12)
         ).item()
         for parameter in model.parameters():
