@@ -11,7 +11,7 @@ backward) plus an AdamW step at batch 1, and reports the median step time and it
 memory (max RSS). CE and PerCE processes alternate, round after round; the report gives medians over
 rounds. The last line is ``time_ratio=<x> memory_ratio=<y>`` for the long lengths.
 
-    python benchmarks/train_overhead.py                    # 2 rounds, 1 + 3 steps per process
+    python benchmarks/train_overhead.py                    # 2 rounds, 1 + 3 steps per process (~8 min on 2 CPU cores)
     python benchmarks/train_overhead.py --rounds 3 --warmup 3 --steps 5
 """
 
