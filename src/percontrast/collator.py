@@ -1,0 +1,135 @@
+"""The training data of PerCE: encoded examples with skip accounting, and the paired-batch collator.
+
+`encode_training_examples` tokenizes every example once (prompt with persona, prompt without
+persona, the response once, shared by both: invariant 1), truncating the persona to ``max_length``
+(invariant 6, in `percontrast.encoding`). Examples whose query plus response cannot fit are skipped,
+counted and listed by id, never dropped silently; a file with no usable example is an error.
+
+`PairedCollator` pads a list of encoded examples into the two batches that `PerCETrainer` needs
+(see `percontrast.encoding.pad_pairs`) and adds ``labels`` (B, T) for the with-persona sequence:
+the response tokens at their positions, -100 on the prompt and padding. ``labels`` only lets the
+Trainer count the response tokens of an optimizer step (``num_items_in_batch``, across micro-batches
+and processes); it is never passed to the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import Dataset
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from percontrast.data.schema import Example
+from percontrast.encoding import IGNORE_INDEX, EncodedExample, encode_example, pad_pairs
+from percontrast.errors import DataError
+from percontrast.templates import PromptTemplate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SkippedExample:
+    """An example left out of training, and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass
+class EncodedDataset(Dataset):
+    """Encoded training examples plus what was skipped or truncated on the way."""
+
+    examples: list[EncodedExample]
+    skipped: list[SkippedExample] = field(default_factory=list)
+    truncated_ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> EncodedExample:
+        return self.examples[index]
+
+
+def encode_training_examples(
+    examples: Sequence[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate | str,
+    *,
+    max_length: int,
+    add_eos: bool = True,
+    source: str = "training data",
+) -> EncodedDataset:
+    """Encode examples for training; skip (and list) those whose query + response cannot fit.
+
+    Args:
+        examples: the examples.
+        tokenizer: the model's tokenizer.
+        template: prompt template (name or object).
+        max_length: the longest sequence; the persona is truncated to fit (invariant 6).
+        add_eos: append EOS to each response.
+        source: how to name the data in messages (e.g. the file path).
+
+    Raises:
+        DataError: if no example is usable.
+    """
+    dataset = EncodedDataset(examples=[])
+    for example in examples:
+        try:
+            encoded = encode_example(example, tokenizer, template, max_length=max_length, add_eos=add_eos)
+        except DataError as exc:
+            dataset.skipped.append(SkippedExample(id=example.id, reason=str(exc)))
+            continue
+        if encoded.truncation is not None and encoded.truncation.truncated:
+            dataset.truncated_ids.append(example.id)
+        dataset.examples.append(encoded)
+    if dataset.skipped:
+        logger.warning(
+            "%s: skipped %d of %d examples whose query + response cannot fit max_length=%d: %s",
+            source,
+            len(dataset.skipped),
+            len(examples),
+            max_length,
+            ", ".join(item.id for item in dataset.skipped),
+        )
+    if dataset.truncated_ids:
+        logger.info(
+            "%s: persona truncated to fit max_length=%d in %d examples",
+            source,
+            max_length,
+            len(dataset.truncated_ids),
+        )
+    if not dataset.examples:
+        raise DataError(
+            f"no usable training example: {len(examples)} read, {len(dataset.skipped)} skipped because query + response "
+            f"cannot fit max_length={max_length}; raise max_length or check the file",
+            path=source,
+        )
+    return dataset
+
+
+@dataclass
+class PairedCollator:
+    """Pad encoded examples into the paired batch of PerCE (see the module docstring).
+
+    Returns ``with_*`` and ``without_*`` ``input_ids``, ``attention_mask``, ``position_ids``
+    (B, T_with) / (B, T_without) and ``response_start`` (B,); ``response_ids`` and
+    ``response_mask`` (B, R); and ``labels`` (B, T_with).
+    """
+
+    pad_id: int
+    padding_side: str = "right"
+
+    def __call__(self, encoded: list[EncodedExample]) -> dict[str, torch.Tensor]:
+        batch = pad_pairs(encoded, self.pad_id, self.padding_side)
+        labels = torch.full_like(batch["with_input_ids"], IGNORE_INDEX)  # (B, T)
+        positions = (
+            batch["with_response_start"][:, None] + torch.arange(batch["response_ids"].shape[1])[None, :]
+        )
+        mask = batch["response_mask"].bool()
+        rows = torch.arange(len(encoded))[:, None].expand_as(positions)
+        labels[rows[mask], positions[mask]] = batch["response_ids"][mask]
+        batch["labels"] = labels
+        return batch

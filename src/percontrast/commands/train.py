@@ -1,0 +1,82 @@
+"""``percontrast train``: PerCE (or CE, LossCE, EntCE) training of a causal LM.
+
+    percontrast train --model smollm2-135m-instruct --data train.jsonl --loss perce --output_dir runs/x \
+        [any Hugging Face TrainingArguments flag] [--config x.yaml]
+
+Flags come from `PerCEConfig` (our fields and every `transformers.TrainingArguments` field, as
+``--name`` or ``--name-with-dashes``). ``--config x.yaml`` gives values for the same fields; flags on
+the command line win over the file; unknown keys in the file are an error. ``percontrast train
+--help`` lists every flag. The command parses its own arguments so that the rest of the CLI does
+not import transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    # '+' as the prefix: every token after `train` (flags included) is handed to `main` unparsed.
+    parser = subparsers.add_parser(
+        "train",
+        help="train with PerCE (token weights from PIR) or a baseline loss; `percontrast train --help` for flags",
+        add_help=False,
+        prefix_chars="+",
+    )
+    parser.add_argument("train_argv", nargs="*", help=argparse.SUPPRESS)
+    return parser
+
+
+def build_parser():
+    """The `transformers.HfArgumentParser` over `PerCEConfig`, plus ``--config``."""
+    from transformers import HfArgumentParser
+
+    from percontrast.perce_config import PerCEConfig
+
+    parser = HfArgumentParser(PerCEConfig, prog="percontrast train", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--config", default=None, help="YAML file of config values; command-line flags win over it"
+    )
+    return parser
+
+
+def parse_config(argv: list[str]):
+    """Parse ``argv`` (YAML first, then flags) into a validated `PerCEConfig`."""
+    from percontrast.perce_config import load_yaml_values
+
+    parser = build_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.config:
+        # YAML values become the parser's defaults, so explicit flags override them.
+        parser.set_defaults(**load_yaml_values(known.config))
+    # Returns the config, a namespace holding --config, and the strings no flag took.
+    outputs = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    config, extra = outputs[0], outputs[-1]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return config
+
+
+def main(argv: list[str]) -> int:
+    """Parse the flags, train, and save the model in ``--output_dir``; returns the exit code."""
+    from percontrast.training import train
+
+    config = parse_config(argv)
+    run = train(config)
+    logger.info(
+        "trained %d steps on %d examples (%d skipped); model saved in %s",
+        run.trainer.state.global_step,
+        len(run.dataset),
+        len(run.dataset.skipped),
+        config.output_dir,
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return main(list(args.train_argv))

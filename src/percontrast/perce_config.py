@@ -1,0 +1,191 @@
+"""Configuration of PerCE training: `PerCEConfig`, a `transformers.TrainingArguments` with our fields.
+
+Every Hugging Face training flag (learning rate, schedule, gradient accumulation, checkpointing,
+mixed precision, ...) is inherited; the fields below add the model and data, the loss family of the
+paper (Eq. 4: ``w_i = clip(PIR_i, m, M)``, m = 0.8, M = 5) and its baselines, the normalisation,
+LoRA, and the probe that logs the most personal tokens of one example during training.
+
+Read from the command line (``percontrast train --help``) or a YAML file (`PerCEConfig.from_yaml`);
+unknown keys and bad values are errors naming the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import TrainingArguments
+
+from percontrast.errors import ConfigError
+from percontrast.losses import LOSS_KINDS, WEIGHT_MODES
+from percontrast.scoring import PIR_FORMS
+
+NORMALIZATIONS = ("tokens", "weights")
+PADDING_SIDES = ("right", "left")
+
+
+@dataclass
+class PerCEConfig(TrainingArguments):
+    """Training arguments of `percontrast train` (TrainingArguments plus the fields below)."""
+
+    model: str = field(
+        default="smollm2-135m-instruct",
+        metadata={"help": "Model: an alias (smollm2-135m-instruct, tiny), a local directory or a hub id."},
+    )
+    data: str | None = field(
+        default=None,
+        metadata={"help": "Training examples, JSONL of {id, persona, query, response} (required)."},
+    )
+    loss: str = field(
+        default="perce",
+        metadata={
+            "help": f"Loss kind, one of {LOSS_KINDS}: ce (plain), perce (PIR weights, the paper), lossce, entce."
+        },
+    )
+    clip_min: float = field(
+        default=0.8, metadata={"help": "m of the paper: lower clip of the token weights."}
+    )
+    clip_max: float = field(
+        default=5.0, metadata={"help": "M of the paper: upper clip of the token weights."}
+    )
+    pir_form: str = field(
+        default="log",
+        metadata={
+            "help": f"PIR form for perce, one of {PIR_FORMS}: log (Eq. 2, default) or ratio (exp of it)."
+        },
+    )
+    weight_mode: str | None = field(
+        default=None,
+        metadata={"help": f"For lossce/entce, one of {WEIGHT_MODES}; default: lossce soft, entce hard."},
+    )
+    hard_fraction: float | None = field(
+        default=None,
+        metadata={"help": "Share of tokens kept in hard mode, in (0, 1]; default: lossce 0.6, entce 0.2."},
+    )
+    normalization: str = field(
+        default="tokens",
+        metadata={
+            "help": f"One of {NORMALIZATIONS}: divide the weighted sum by the step's global count of response "
+            "tokens (the paper's 1/n) or by the step's global sum of the weights (removes the change of "
+            "effective learning rate that the weights bring)."
+        },
+    )
+    template: str = field(default="persona_chat", metadata={"help": "Prompt template name."})
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Longest sequence (prompt with persona + response); the persona is truncated to fit. "
+            "Examples whose query + response do not fit are skipped and listed. Default: the model's context."
+        },
+    )
+    add_eos: bool = field(
+        default=True, metadata={"help": "Append EOS to each response so the model learns to stop."}
+    )
+    padding_side: str = field(
+        default="right", metadata={"help": f"Padding side of batches, one of {PADDING_SIDES}."}
+    )
+    logprob_chunk_size: int = field(
+        default=512, metadata={"help": "Response positions projected to the vocabulary at a time."}
+    )
+    use_lora: bool = field(
+        default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."}
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scaling = alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata={"help": "Modules that get adapters: names such as q_proj v_proj, or all-linear."},
+    )
+    probe_steps: int = field(
+        default=50,
+        metadata={
+            "help": "Every this many optimizer steps, log the top personal tokens of the probe (0: off)."
+        },
+    )
+    probe_example: str | None = field(
+        default=None,
+        metadata={"help": "Id of the probe example in the training data (default: the first one)."},
+    )
+    probe_top_k: int = field(default=5, metadata={"help": "How many top-PIR tokens of the probe to log."})
+    report_to: None | str | list[str] = field(
+        default="auto",
+        metadata={
+            "help": "Logging integrations (as in transformers); auto: tensorboard when installed, else none."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        # Our collator emits columns the model does not take; Trainer must not drop them.
+        self.remove_unused_columns = False
+        if self.report_to == "auto" or self.report_to == ["auto"]:
+            self.report_to = "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
+        super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Check our fields; errors name the field and the allowed values."""
+
+        def check_choice(name: str, allowed: tuple[str, ...]) -> None:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+        check_choice("loss", LOSS_KINDS)
+        check_choice("pir_form", PIR_FORMS)
+        check_choice("normalization", NORMALIZATIONS)
+        check_choice("padding_side", PADDING_SIDES)
+        if self.weight_mode is not None:
+            check_choice("weight_mode", WEIGHT_MODES)
+        if not self.clip_min <= self.clip_max:
+            raise ConfigError(
+                f"clip_min (m) must be <= clip_max (M), got clip_min={self.clip_min}, clip_max={self.clip_max}"
+            )
+        if self.hard_fraction is not None and not 0.0 < self.hard_fraction <= 1.0:
+            raise ConfigError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
+        for name in ("lora_r", "lora_alpha", "logprob_chunk_size", "probe_top_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.probe_steps < 0:
+            raise ConfigError(f"probe_steps must be >= 0 (0 turns the probe off), got {self.probe_steps}")
+        if self.max_length is not None and self.max_length < 2:
+            raise ConfigError(f"max_length must be >= 2 or unset, got {self.max_length}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not self.average_tokens_across_devices:
+            # Without the global count, each process divides by its own count and DDP averages the
+            # per-process means: not the loss of the step (invariant 5).
+            raise ConfigError(
+                "average_tokens_across_devices must be True (allowed: True): PerCE normalises by the global "
+                "count of response tokens of the step"
+            )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> PerCEConfig:
+        """Read a config from YAML; ``overrides`` win over the file. Unknown keys are an error."""
+        values = load_yaml_values(path)
+        values.update(overrides)
+        return cls(**values)
+
+
+def config_field_names() -> set[str]:
+    """Every field a config accepts (ours and TrainingArguments')."""
+    return {item.name for item in fields(PerCEConfig) if item.init}
+
+
+def load_yaml_values(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML config file, checked against the known fields."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of field: value, got {type(values).__name__}")
+    unknown = sorted(set(values) - config_field_names())
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown config keys {unknown}; see `percontrast train --help` for the allowed fields"
+        )
+    return values

@@ -1,0 +1,424 @@
+"""PerCE training: `PerCETrainer` (a `transformers.Trainer`) and `train(config)`.
+
+Paper, Eq. 4: ``L = (1/n) sum_i w_i NLL_i(with persona)``, ``w_i = clip(PIR_i, m, M)``, where PIR is
+computed at every step by the model being trained (detached). That is an online EM loop: the E-step
+is the weights, from one extra no-grad forward on the persona-free prompt with the current
+parameters (adapters included); the M-step is the weighted CE on the with-persona sequence.
+
+Normalisation (ARCHITECTURE.md, invariant 5). ``tokens``: the weighted sum over the step's response
+tokens divided by their global count, transformers' ``num_items_in_batch`` (counted from ``labels``
+over every micro-batch of the optimizer step, summed over processes). DDP averages gradients over
+the W processes, so each process's loss is multiplied by W. ``weights``: the same backward, then,
+once the step's gradients are complete (last micro-batch, after DDP's all-reduce, before clipping
+and the optimizer), they are multiplied by ``n / sum(w)`` with ``sum(w)`` summed over micro-batches
+and all-reduced over processes. Both are exact, whatever the accumulation and the process count.
+
+CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_dir runs/x``
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel, Trainer, TrainerCallback, set_seed
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
+from percontrast.data.schema import Example, read_examples
+from percontrast.errors import ConfigError
+from percontrast.logprobs import response_logprobs
+from percontrast.losses import token_weights, weighted_ce
+from percontrast.modeling import load_model, max_context
+from percontrast.perce_config import PerCEConfig
+
+logger = logging.getLogger(__name__)
+
+# Running sums of the token-weight statistics between two logging steps (local to a process).
+_STAT_KEYS = ("tokens", "weight_sum", "weight_sq_sum", "clipped_low", "clipped_high", "pir_sum", "nll_sum")
+
+
+def _without_ddp(model: nn.Module) -> nn.Module:
+    """The module inside DDP (same parameters, PEFT adapters kept); other wrappers are kept."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+class PerCETrainer(Trainer):
+    """`transformers.Trainer` whose loss is the token-weighted CE of `percontrast.losses`.
+
+    The batch comes from `PairedCollator`. ``labels`` is only there for the Trainer to count the
+    response tokens of a step; the model never sees it (its own loss would materialise (B, T, V)
+    logits): log-probs are computed at response positions only (`percontrast.logprobs`).
+    """
+
+    # Our loss is already divided by the step's global token count: no further division by the
+    # number of accumulation steps.
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args: Any, probe_example: Example | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, PerCEConfig):
+            raise ConfigError(f"PerCETrainer needs a PerCEConfig as args, got {type(self.args).__name__}")
+        # Makes the Trainer count `labels != -100` over the step's micro-batches (and processes) into
+        # `num_items_in_batch`; we never pass those kwargs to the model.
+        self.model_accepts_loss_kwargs = True
+        self.probe_example = probe_example
+        self._stats = torch.zeros(len(_STAT_KEYS), dtype=torch.float64)
+        self._step_weight_sum = torch.zeros((), dtype=torch.float64)
+        self._step_loss_sum = torch.zeros((), dtype=torch.float64)
+        self._weight_range = [float("inf"), float("-inf")]  # min, max of the weights since the last log
+
+    # ------------------------------------------------------------------------------------ the loss
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        args: PerCEConfig = self.args
+        response_ids, response_mask = inputs["response_ids"], inputs["response_mask"]  # (B, R)
+
+        def logprobs(
+            module: nn.Module, prefix: str, with_entropy: bool = False
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            return response_logprobs(
+                module,
+                inputs[f"{prefix}_input_ids"],
+                inputs[f"{prefix}_attention_mask"],
+                inputs[f"{prefix}_position_ids"],
+                inputs[f"{prefix}_response_start"],
+                response_ids,
+                response_mask,
+                chunk_size=args.logprob_chunk_size,
+                with_entropy=with_entropy,
+            )
+
+        # M-step input: the with-persona sequence, with grad, in train mode. (B, R)
+        logp_with, entropy = logprobs(model, "with", with_entropy=args.loss == "entce")
+        logp_without = None
+        if args.loss == "perce":
+            # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
+            # the same mode as the pass above (train mode while training), so the PIR compares like
+            # with like: in eval mode it would compare a dropout-perturbed log-prob to a clean one.
+            # (SmolLM2 and tiny have no dropout, so the modes agree there.) DDP is bypassed: it has
+            # nothing to synchronise without backward, and its buffer broadcast would cost a collective.
+            with torch.no_grad():
+                logp_without, _ = logprobs(_without_ddp(model), "without")
+        weights, stats = token_weights(
+            args.loss,
+            logp_with=logp_with,
+            response_mask=response_mask,
+            logp_without=logp_without,
+            entropy=entropy,
+            m=args.clip_min,
+            M=args.clip_max,
+            pir_form=args.pir_form,
+            mode=args.weight_mode,
+            hard_fraction=args.hard_fraction,
+        )
+        if num_items_in_batch is None:  # no labels (e.g. a custom loop): a plain local mean
+            num_items_in_batch = response_mask.sum()
+        loss = weighted_ce(logp_with, weights, response_mask, normalizer=num_items_in_batch)
+        if self.accelerator.num_processes > 1:
+            # num_items_in_batch is global (average_tokens_across_devices is enforced) and DDP
+            # averages gradients over processes: undo the average so the step's gradient is
+            # grad(global weighted sum) / global count.
+            loss = loss * self.accelerator.num_processes
+        if model.training:
+            self._record(weights, response_mask, stats, logp_with)
+        if return_outputs:
+            outputs = {"logp_with": logp_with.detach(), "weights": weights}
+            if logp_without is not None:
+                outputs["logp_without"] = logp_without
+            return loss, outputs
+        return loss
+
+    def _record(
+        self, weights: torch.Tensor, response_mask: torch.Tensor, stats: dict[str, float], logp: torch.Tensor
+    ) -> None:
+        mask = response_mask.bool()
+        count = float(mask.sum())
+        values = weights[mask].double()
+        self._step_weight_sum += values.sum().cpu()
+        if values.numel():
+            self._weight_range = [
+                min(self._weight_range[0], float(values.min())),
+                max(self._weight_range[1], float(values.max())),
+            ]
+        self._stats += torch.tensor(
+            [
+                count,
+                float(values.sum()),
+                float((values**2).sum()),
+                stats["clipped_low"] * count,
+                stats["clipped_high"] * count,
+                stats.get("pir_mean", 0.0) * count,
+                float(-logp.detach()[mask].double().sum()),
+            ],
+            dtype=torch.float64,
+        )
+
+    # ------------------------------------------------------------------ weight-sum normalisation
+
+    def training_step(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.args.normalization != "weights":
+            return loss
+        self._step_loss_sum += loss.detach().double().cpu()
+        if not self.accelerator.gradient_state.sync_gradients:
+            return loss
+        # Last micro-batch of the step: gradients are complete (and all-reduced under DDP). Swap the
+        # token count for the global weight sum, before clipping and the optimizer step.
+        weight_sum = self._step_weight_sum.to(self.args.device)
+        if self.accelerator.num_processes > 1:
+            weight_sum = self.accelerator.reduce(weight_sum, reduction="sum")
+        if num_items_in_batch is None:
+            raise ConfigError("normalization='weights' needs `labels` in the batch (PairedCollator adds them)")
+        factor = (
+            torch.as_tensor(num_items_in_batch, dtype=torch.float64, device=weight_sum.device)
+            / weight_sum.clamp(min=1e-12)
+        ).item()
+        for parameter in model.parameters():
+            if parameter.grad is not None:
+                parameter.grad.mul_(factor)
+        # The logged loss: make this process's share of the step equal (its weighted sum) / sum(w).
+        step_loss = self._step_loss_sum.item()
+        corrected = loss + (step_loss * factor - step_loss)
+        self._step_weight_sum.zero_()
+        self._step_loss_sum.zero_()
+        return corrected.detach()
+
+    # ------------------------------------------------------------------------------------ logging
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training log: every process calls it, at the same step
+            logs.update(self._weight_statistics())
+            probe_every = self.args.probe_steps
+            if self.probe_example is not None and probe_every and self.state.global_step % probe_every == 0:
+                logs.update(self._probe())
+        super().log(logs, start_time)
+
+    def _weight_statistics(self) -> dict[str, float]:
+        stats = self._stats.to(self.args.device, copy=True)
+        if self.accelerator.num_processes > 1:
+            stats = self.accelerator.reduce(stats, reduction="sum")
+        # max(-min) and max in one all-reduce; a process without tokens contributes -inf.
+        extremes = torch.tensor(
+            [-self._weight_range[0], self._weight_range[1]], dtype=torch.float64, device=self.args.device
+        )
+        if self.accelerator.num_processes > 1:
+            torch.distributed.all_reduce(extremes, op=torch.distributed.ReduceOp.MAX)
+        self._stats.zero_()
+        self._weight_range = [float("inf"), float("-inf")]
+        tokens, weight_sum, weight_sq_sum, low, high, pir_sum, nll_sum = stats.tolist()
+        if tokens == 0:
+            return {}
+        mean = weight_sum / tokens
+        result = {
+            "weight_mean": mean,
+            "weight_std": max(weight_sq_sum / tokens - mean**2, 0.0) ** 0.5,
+            "weight_min": -float(extremes[0]),
+            "weight_max": float(extremes[1]),
+            "clipped_low": low / tokens,
+            "clipped_high": high / tokens,
+            "nll_mean": nll_sum / tokens,  # unweighted CE of the response tokens: comparable across losses
+        }
+        if self.args.loss == "perce":
+            result["pir_mean"] = pir_sum / tokens
+        return result
+
+    def _probe(self) -> dict[str, Any]:
+        """Top personal tokens of the probe example under the current parameters (main process)."""
+        if not self.is_world_process_zero():
+            return {}
+        from percontrast.scoring import score_examples
+
+        args: PerCEConfig = self.args
+        model = self.model  # not DDP-wrapped; PEFT adapters included
+        was_training = model.training
+        model.eval()
+        try:
+            scores = score_examples(
+                model,
+                self.processing_class,
+                [self.probe_example],
+                template=args.template,
+                pir_form=args.pir_form,
+                max_length=args.max_length,
+                progress=False,
+            )[0]
+        finally:
+            model.train(was_training)
+        top = scores.top_tokens(args.probe_top_k)
+        text = " ".join(f"{token!r}:{pir:.2f}" for token, pir in top)
+        logger.info(
+            "step %d probe %s: top personal tokens %s", self.state.global_step, self.probe_example.id, text
+        )
+        return {"probe_top_tokens": text, "probe_pir_mean": sum(scores.pir) / len(scores.pir)}
+
+    def floating_point_ops(self, inputs: dict[str, torch.Tensor]) -> int:
+        """6 N per token for the with-persona pass, 2 N per token for the no-grad pass (perce)."""
+        parameters = (
+            self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
+        )
+        flops = 6 * inputs["with_input_ids"].numel() * parameters
+        if self.args.loss == "perce":
+            flops += 2 * inputs["without_input_ids"].numel() * parameters
+        return flops
+
+
+# --------------------------------------------------------------------------------------- train()
+
+
+@dataclass
+class TrainingRun:
+    """What `train` returns: the trainer (model, state, log history), its output and the data."""
+
+    trainer: PerCETrainer
+    output: Any  # transformers.trainer_utils.TrainOutput
+    dataset: EncodedDataset
+
+
+def apply_lora(model: PreTrainedModel, config: PerCEConfig) -> nn.Module:
+    """Wrap ``model`` with LoRA adapters from the ``lora_*`` fields."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = config.lora_target_modules
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear" if targets == ["all-linear"] else list(targets),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def train(
+    config: PerCEConfig,
+    *,
+    model: PreTrainedModel | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    examples: list[Example] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+) -> TrainingRun:
+    """Train a model with the loss of ``config`` and save it in ``config.output_dir``.
+
+    Args:
+        config: the training configuration.
+        model, tokenizer: an already loaded model (default: ``load_model(config.model)``).
+        examples: the training examples (default: read from ``config.data``).
+        callbacks: extra Trainer callbacks.
+    """
+    set_seed(config.seed)
+    if model is None:
+        model, tokenizer = load_model(config.model, seed=config.seed)
+    elif tokenizer is None:
+        raise ConfigError("train(model=...) needs the tokenizer too")
+    if examples is None:
+        if config.data is None:
+            raise ConfigError("data is required: the JSONL file of training examples (--data)")
+        examples = read_examples(config.data)
+    source = config.data or "training examples"
+    max_length = config.max_length or max_context(model, tokenizer)
+    dataset = encode_training_examples(
+        examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
+    )
+    probe = _probe_example(config, examples, dataset)
+    if config.use_lora:
+        model = apply_lora(model, config)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    trainer = PerCETrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        data_collator=PairedCollator(pad_id=pad_id, padding_side=config.padding_side),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        probe_example=probe,
+    )
+    if trainer.is_world_process_zero():
+        write_run_info(config, dataset, max_length)
+    output = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    trainer.save_model()
+    return TrainingRun(trainer=trainer, output=output, dataset=dataset)
+
+
+def _probe_example(config: PerCEConfig, examples: list[Example], dataset: EncodedDataset) -> Example | None:
+    if not config.probe_steps:
+        return None
+    usable = {item.id for item in dataset.examples}
+    if config.probe_example is None:
+        return next(example for example in examples if example.id in usable)
+    for example in examples:
+        if example.id == config.probe_example:
+            if example.id not in usable:
+                raise ConfigError(
+                    f"probe_example {config.probe_example!r} was skipped (it does not fit max_length)"
+                )
+            return example
+    raise ConfigError(f"probe_example {config.probe_example!r} is not an id of the training data")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a run depends on."""
+    versions = {}
+    for name in ("percontrast", "torch", "transformers", "accelerate", "peft", "tokenizers"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str | None:
+    """The git commit of the percontrast source tree, if it is a checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def write_run_info(config: PerCEConfig, dataset: EncodedDataset, max_length: int) -> Path:
+    """Write ``run_config.json`` (resolved config, versions, commit, data counts) and ``skipped.jsonl``."""
+    output_dir = Path(config.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    info = {
+        "config": json.loads(config.to_json_string()),
+        "resolved_max_length": max_length,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "data": {
+            "used": len(dataset.examples),
+            "skipped": len(dataset.skipped),
+            "persona_truncated": len(dataset.truncated_ids),
+        },
+    }
+    path = output_dir / "run_config.json"
+    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    with open(output_dir / "skipped.jsonl", "w", encoding="utf-8") as handle:
+        for item in dataset.skipped:
+            handle.write(json.dumps({"id": item.id, "reason": item.reason}) + "\n")
+    return path

@@ -1,0 +1,279 @@
+"""PerCE training on the tiny model: smoke runs, normalisation under gradient accumulation
+(invariant 5), checkpoint resume, LoRA, skipped examples and the `percontrast train` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from training_helpers import (
+    KIND_OPTIONS,
+    LOSS_KINDS,
+    NORMALIZATIONS,
+    make_config,
+    make_examples,
+    sharpened_tiny,
+    step_gradients,
+)
+
+from percontrast.data.schema import Example, write_jsonl
+from percontrast.errors import ConfigError, DataError
+from percontrast.modeling import load_model
+from percontrast.training import train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Two OpenMP threads on a shared 2-core machine spin against each other (60x slower here).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def assert_same_gradients(expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor]) -> None:
+    """Equal within 1e-5 relative to the largest gradient entry of the step."""
+    assert expected.keys() == actual.keys()
+    scale = max(gradient.abs().max().item() for gradient in expected.values())
+    worst = max((expected[name] - actual[name]).abs().max().item() for name in expected)
+    assert worst <= 1e-5 * scale, f"gradients differ by {worst:.3g} (largest gradient {scale:.3g})"
+
+
+@pytest.mark.parametrize("kind", LOSS_KINDS)
+def test_twenty_steps_loss_falls_and_every_parameter_changes(tmp_path, kind):
+    model, tokenizer = load_model("tiny", seed=0)
+    before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    config = make_config(tmp_path, loss=kind, max_steps=20, learning_rate=3e-3)
+    run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(8))
+    logs = [entry for entry in run.trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 20
+    losses = [entry["loss"] for entry in logs]
+    assert sum(losses[-4:]) / 4 < 0.9 * sum(losses[:4]) / 4, losses
+    unchanged = [name for name, parameter in model.named_parameters() if torch.equal(parameter, before[name])]
+    assert not unchanged, f"parameters that did not change: {unchanged}"
+    if kind == "perce":
+        for entry in logs:
+            assert (
+                config.clip_min
+                <= entry["weight_min"]
+                <= entry["weight_mean"]
+                <= entry["weight_max"]
+                <= config.clip_max
+            )
+            assert 0.0 <= entry["clipped_low"] <= 1.0 and 0.0 <= entry["clipped_high"] <= 1.0
+            assert "pir_mean" in entry
+    if kind == "ce":
+        assert all(entry["weight_min"] == entry["weight_max"] == 1.0 for entry in logs)
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+@pytest.mark.parametrize("kind", LOSS_KINDS)
+def test_accumulation_4x1_equals_batch_4(tmp_path, kind, normalization):
+    examples = make_examples(4)  # one optimizer step sees all four, of different lengths
+    options = dict(loss=kind, normalization=normalization, **KIND_OPTIONS[kind])
+    batched = step_gradients(
+        tmp_path / "a", examples, per_device_train_batch_size=4, gradient_accumulation_steps=1, **options
+    )
+    accumulated = step_gradients(
+        tmp_path / "b", examples, per_device_train_batch_size=1, gradient_accumulation_steps=4, **options
+    )
+    assert_same_gradients(batched, accumulated)
+
+
+def test_normalisations_differ_by_the_mean_weight(tmp_path):
+    """Weight normalisation = token normalisation * n / sum(w): checks the rescale is not a no-op."""
+    examples = make_examples(4)
+    options = dict(loss="perce", per_device_train_batch_size=2, gradient_accumulation_steps=2)
+    by_tokens = step_gradients(tmp_path / "a", examples, normalization="tokens", **options)
+    by_weights = step_gradients(tmp_path / "b", examples, normalization="weights", **options)
+    ratios = [(by_tokens[name] / by_weights[name])[by_weights[name].abs() > 1e-3] for name in by_tokens]
+    ratio = torch.cat(ratios)
+    assert ratio.std() < 1e-4 * ratio.mean()  # a single factor, the mean weight of the step
+    assert abs(ratio.mean().item() - 1.0) > 1e-3
+
+
+def test_perce_with_m_equal_M_equal_1_is_ce(tmp_path):
+    examples = make_examples(4)
+    ce = step_gradients(tmp_path / "a", examples, loss="ce", per_device_train_batch_size=4)
+    perce = step_gradients(
+        tmp_path / "b", examples, loss="perce", clip_min=1.0, clip_max=1.0, per_device_train_batch_size=4
+    )
+    assert_same_gradients(ce, perce)
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
+    options = dict(
+        loss="perce",
+        normalization="weights",
+        max_steps=6,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=2,
+        save_strategy="steps",
+        save_steps=3,
+        max_grad_norm=0.0,  # clipping (to norm 1, below these gradients) would hide the gradient scale
+        optim="sgd",  # unlike Adam, sensitive to the scale of the gradients
+        learning_rate=0.01,
+    )
+    examples = make_examples(8)  # 4 steps per epoch: the checkpoint is mid-epoch, the run crosses an epoch
+    model, tokenizer = sharpened_tiny()
+    train(make_config(tmp_path / "full", **options), model=model, tokenizer=tokenizer, examples=examples)
+    resumed_model, tokenizer = sharpened_tiny()
+    checkpoint = tmp_path / "full" / "checkpoint-3"
+    assert checkpoint.is_dir()
+    config = make_config(tmp_path / "resumed", resume_from_checkpoint=str(checkpoint), **options)
+    train(config, model=resumed_model, tokenizer=tokenizer, examples=examples)
+    for (name, expected), actual in zip(model.named_parameters(), resumed_model.parameters(), strict=True):
+        torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6, msg=name)
+
+
+def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
+    from percontrast.collator import PairedCollator
+
+    model, tokenizer = load_model("tiny", seed=0)
+    base_before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    config = make_config(
+        tmp_path,
+        loss="perce",
+        use_lora=True,
+        lora_r=4,
+        lora_alpha=8,
+        lora_target_modules=["q_proj", "v_proj"],
+        max_steps=5,
+        learning_rate=1e-2,
+    )
+    run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
+    peft_model = run.trainer.model
+    trainable = {name for name, parameter in peft_model.named_parameters() if parameter.requires_grad}
+    assert trainable and all("lora_" in name for name in trainable)
+    assert any(("q_proj" in name) for name in trainable) and any(("v_proj" in name) for name in trainable)
+    for name, parameter in model.named_parameters():  # base weights untouched
+        if "lora_" not in name:
+            original = name.replace("base_model.model.", "").replace(".base_layer", "")
+            assert torch.equal(parameter, base_before[original]), name
+    # The E-step (persona-free pass) runs with the current adapters, not the bare base model.
+    batch = PairedCollator(pad_id=tokenizer.pad_token_id)(run.dataset.examples)
+    _, outputs = run.trainer.compute_loss(peft_model, batch, return_outputs=True)
+    from percontrast.logprobs import response_logprobs
+
+    keys = [
+        "without_input_ids",
+        "without_attention_mask",
+        "without_position_ids",
+        "without_response_start",
+        "response_ids",
+        "response_mask",
+    ]
+    with torch.no_grad():
+        with_adapters, _ = response_logprobs(peft_model, *(batch[key] for key in keys))
+        with peft_model.disable_adapter():
+            without_adapters, _ = response_logprobs(peft_model, *(batch[key] for key in keys))
+    torch.testing.assert_close(outputs["logp_without"], with_adapters)
+    assert (outputs["logp_without"] - without_adapters).abs().max() > 1e-4
+
+
+def test_skipped_examples_are_listed_and_an_unusable_file_is_an_error(tmp_path):
+    model, tokenizer = load_model("tiny", seed=0)
+    examples = make_examples(3) + [
+        Example(id="too-long", persona=["I sew."], query="Why?", response="I sew red clothes. " * 40)
+    ]
+    config = make_config(tmp_path, loss="ce", max_length=160)
+    run = train(config, model=model, tokenizer=tokenizer, examples=examples)
+    assert [item.id for item in run.dataset.skipped] == ["too-long"]
+    assert len(run.dataset) == 3
+    skipped = [json.loads(line) for line in (tmp_path / "skipped.jsonl").read_text().splitlines()]
+    assert [record["id"] for record in skipped] == ["too-long"] and "max_length" in skipped[0]["reason"]
+    info = json.loads((tmp_path / "run_config.json").read_text())
+    assert info["data"] == {"used": 3, "skipped": 1, "persona_truncated": info["data"]["persona_truncated"]}
+    assert info["config"]["loss"] == "ce" and "torch" in info["versions"]
+    with pytest.raises(DataError, match="no usable training example"):
+        train(
+            make_config(tmp_path / "none", max_length=20), model=model, tokenizer=tokenizer, examples=examples
+        )
+
+
+def test_bad_values_name_the_field_and_the_allowed_values(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"loss must be one of \('ce', 'perce', 'lossce', 'entce'\), got 'perc'"
+    ):
+        make_config(tmp_path, loss="perc")
+    with pytest.raises(ConfigError, match="normalization must be one of"):
+        make_config(tmp_path, normalization="mean")
+    with pytest.raises(ConfigError, match="clip_min"):
+        make_config(tmp_path, clip_min=2.0, clip_max=1.0)
+    with pytest.raises(ConfigError, match="probe_example 'nope'"):
+        model, tokenizer = load_model("tiny", seed=0)
+        train(
+            make_config(tmp_path, probe_steps=1, probe_example="nope"),
+            model=model,
+            tokenizer=tokenizer,
+            examples=make_examples(2),
+        )
+
+
+def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
+    from percontrast.cli import main
+
+    data = tmp_path / "train.jsonl"
+    write_jsonl(data, [example.to_dict() for example in make_examples(4)])
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "loss: lossce\nlearning_rate: 0.002\nmax_steps: 3\nprobe_steps: 2\nlogging_steps: 1\nreport_to: none\n"
+    )
+    output = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--model",
+            "tiny",
+            "--data",
+            str(data),
+            "--output-dir",
+            str(output),
+            "--config",
+            str(config),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--use_cpu",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
+    assert code == 0
+    info = json.loads((output / "run_config.json").read_text())["config"]
+    assert info["loss"] == "lossce" and info["learning_rate"] == 0.002  # from the YAML file
+    assert info["max_steps"] == 2 and info["per_device_train_batch_size"] == 2  # flags win over the file
+    assert (output / "model.safetensors").exists()
+    state = (
+        json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+        if (output / "checkpoint-2").exists()
+        else None
+    )
+    assert state is None or state["global_step"] == 2
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss: ce\nlearnin_rate: 0.1\n")
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "tiny",
+                "--data",
+                str(data),
+                "--output-dir",
+                str(output),
+                "--config",
+                str(bad),
+            ]
+        )
+        == 2
+    )
+    assert "unknown config keys ['learnin_rate']" in capsys.readouterr().err
+    assert (
+        main(["train", "--model", "tiny", "--data", str(data), "--output-dir", str(output), "--loss", "perc"])
+        == 2
+    )
+    assert "loss must be one of" in capsys.readouterr().err

@@ -1,0 +1,115 @@
+"""Shared by tests/test_training.py, tests/test_ddp.py and the torchrun worker tests/ddp_worker.py."""
+
+from __future__ import annotations
+
+import torch
+from transformers import TrainerCallback
+
+from percontrast.data.schema import Example
+
+LOSS_KINDS = ("ce", "perce", "lossce", "entce")
+NORMALIZATIONS = ("tokens", "weights")
+# Per-kind options of the normalisation tests (the paper's m and M for perce).
+KIND_OPTIONS = {
+    "ce": {},
+    "perce": {"clip_min": 0.8, "clip_max": 5.0},
+    "lossce": {},
+    "entce": {"weight_mode": "soft"},
+}
+
+_PERSONA = [
+    "I like to sew.",
+    "My favorite color is red.",
+    "I work in the emergency room.",
+    "I love to read books and bake bread.",
+    "I travel often.",
+]
+_RESPONSES = [
+    "I sew.",
+    "I usually stitch clothes in red, or crafts for my parents.",
+    "I work in the emergency room, so weekends are short.",
+    "I love to bake bread and walk my dogs in the mountains with friends on a free afternoon.",
+    "Red.",
+    "I travel often with my iphone and my headsets.",
+    "I read books.",
+    "I play guitar and go hiking with friends.",
+]
+
+
+def make_examples(n: int = 8) -> list[Example]:
+    """Examples of different persona and response lengths (so token counts differ by example)."""
+    return [
+        Example(
+            id=f"ex{i}",
+            persona=_PERSONA[: 1 + i % len(_PERSONA)],
+            query="What do you do on weekends?" if i % 2 else "Tell me about your free afternoons.",
+            response=_RESPONSES[i % len(_RESPONSES)],
+        )
+        for i in range(n)
+    ]
+
+
+def make_config(output_dir, **overrides):
+    from percontrast.perce_config import PerCEConfig
+
+    values = dict(
+        output_dir=str(output_dir),
+        model="tiny",
+        learning_rate=1e-3,
+        per_device_train_batch_size=2,
+        max_steps=1,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        probe_steps=0,
+        seed=0,
+        max_grad_norm=0.0,
+        use_cpu=True,
+        dataloader_pin_memory=False,
+    )
+    values.update(overrides)
+    return PerCEConfig(**values)
+
+
+class GradientCapture(TrainerCallback):
+    """Copies every parameter's gradient just before the first optimizer step."""
+
+    def __init__(self) -> None:
+        self.gradients: dict[str, torch.Tensor] | None = None
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        if self.gradients is None:
+            self.gradients = {
+                name: parameter.grad.detach().clone()
+                for name, parameter in model.named_parameters()
+                if parameter.grad is not None
+            }
+
+
+def sharpened_tiny():
+    """The tiny model with its output layer scaled up, so its predictions (and hence PIR, the token
+    losses and the entropies) differ strongly between tokens: the weights of every loss kind vary."""
+    from percontrast.modeling import load_model
+
+    model, tokenizer = load_model("tiny", seed=0)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40.0)
+    return model, tokenizer
+
+
+def step_gradients(output_dir, examples, **overrides) -> dict[str, torch.Tensor]:
+    """Gradients of the first optimizer step of a run on a freshly loaded tiny model."""
+    from percontrast.training import train
+
+    model, tokenizer = sharpened_tiny()
+    capture = GradientCapture()
+    train(
+        make_config(output_dir, **overrides),
+        model=model,
+        tokenizer=tokenizer,
+        examples=examples,
+        callbacks=[capture],
+    )
+    assert capture.gradients, "no gradient was captured"
+    return capture.gradients
