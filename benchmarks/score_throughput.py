@@ -33,7 +33,14 @@ def load_persona_qa(path: Path) -> list[Example]:
     examples = []
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        examples.append(Example(id=record["id"], persona=record["persona"], query=record["question"], response=record["answer"]))
+        examples.append(
+            Example(
+                id=record["id"],
+                persona=record["persona"],
+                query=record["question"],
+                response=record["answer"],
+            )
+        )
     return examples
 
 
@@ -65,22 +72,38 @@ def main() -> None:
     model, tokenizer = load_model(args.model)
     examples = load_persona_qa(args.data)
     n_tokens = sum(len(encode_example(e, tokenizer, "persona_chat").response_ids) for e in examples)
-    print(f"model={args.model} examples={len(examples)} response_tokens={n_tokens} threads={torch.get_num_threads()}")
+    print(
+        f"model={args.model} examples={len(examples)} response_tokens={n_tokens} threads={torch.get_num_threads()}"
+    )
     # Warm-up and a correctness check: both paths give the same PIR.
     warm = score_examples(model, tokenizer, examples[:8], progress=False)
     reference = baseline(model, tokenizer, examples[:8])
-    worst = max(abs(a - b) for item, ref in zip(warm, reference) for a, b in zip(item.pir, ref))
+    worst = max(
+        abs(a - b)
+        for item, ref in zip(warm, reference, strict=True)
+        for a, b in zip(item.pir, ref, strict=True)
+    )
     print(f"max |PIR difference| batched vs baseline on 8 examples: {worst:.2e}")
     ratios = []
     for repeat in range(args.repeats):
         start = time.perf_counter()
-        score_examples(model, tokenizer, examples, max_batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens, progress=False)
+        score_examples(
+            model,
+            tokenizer,
+            examples,
+            max_batch_size=args.batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            progress=False,
+        )
         ours = time.perf_counter() - start
         start = time.perf_counter()
         baseline(model, tokenizer, examples)
         plain = time.perf_counter() - start
         ratios.append(plain / ours)
-        print(f"repeat {repeat}: score_examples {n_tokens / ours:8.1f} tok/s   plain loop {n_tokens / plain:8.1f} tok/s   ratio {plain / ours:.2f}", flush=True)
+        print(
+            f"repeat {repeat}: score_examples {n_tokens / ours:8.1f} tok/s   plain loop {n_tokens / plain:8.1f} tok/s   ratio {plain / ours:.2f}",
+            flush=True,
+        )
     print(f"median over {args.repeats} repeats")
     print(f"throughput_ratio={statistics.median(ratios):.2f}")
 

@@ -18,7 +18,9 @@ _real_connect = socket.socket.connect
 def _guarded_connect(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else str(address)
     if self.family in (socket.AF_INET, socket.AF_INET6) and not str(host).startswith(_LOOPBACK):
-        raise RuntimeError(f"test tried to open a non-loopback connection to {address!r}; the test suite is offline")
+        raise RuntimeError(
+            f"test tried to open a non-loopback connection to {address!r}; the test suite is offline"
+        )
     return _real_connect(self, address)
 
 

@@ -10,7 +10,19 @@ from percontrast.commands.demo import demo_examples_path
 
 def test_score_writes_scores_and_heatmap(tmp_path):
     out, html = tmp_path / "scores.jsonl", tmp_path / "heatmap.html"
-    code = main(["score", "--model", "tiny", "--data", str(demo_examples_path()), "--out", str(out), "--html", str(html)])
+    code = main(
+        [
+            "score",
+            "--model",
+            "tiny",
+            "--data",
+            str(demo_examples_path()),
+            "--out",
+            str(out),
+            "--html",
+            str(html),
+        ]
+    )
     assert code == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 12 and records[0]["id"] == "paper_sew"
@@ -29,6 +41,8 @@ def test_bad_input_exits_2_with_file_line_field(tmp_path, capsys):
 
 
 def test_unknown_model_exits_2(tmp_path, capsys):
-    code = main(["score", "--model", "nope", "--data", str(demo_examples_path()), "--out", str(tmp_path / "o.jsonl")])
+    code = main(
+        ["score", "--model", "nope", "--data", str(demo_examples_path()), "--out", str(tmp_path / "o.jsonl")]
+    )
     assert code == 2
     assert "smollm2-135m-instruct" in capsys.readouterr().err

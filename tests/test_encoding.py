@@ -74,14 +74,20 @@ def test_pad_pairs_shares_response(tiny):
             n = len(item.response_ids)
             assert batch[f"{prefix}_input_ids"][row, start : start + n].tolist() == item.response_ids
     assert batch["response_mask"].sum(-1).tolist() == [len(e.response_ids) for e in encoded]
-    assert torch.equal(batch["response_ids"][0, : len(encoded[0].response_ids)], torch.tensor(encoded[0].response_ids))
+    assert torch.equal(
+        batch["response_ids"][0, : len(encoded[0].response_ids)], torch.tensor(encoded[0].response_ids)
+    )
 
 
 def test_truncation_drops_lowest_ranked_then_shortens(tiny):
     _, tokenizer = tiny
     template = get_template("persona_chat")
     full = encode_example(EXAMPLE, tokenizer, template)
-    bare = len(tokenizer(template.render_persona_block("", EXAMPLE.query, tokenizer), add_special_tokens=False)["input_ids"])
+    bare = len(
+        tokenizer(template.render_persona_block("", EXAMPLE.query, tokenizer), add_special_tokens=False)[
+            "input_ids"
+        ]
+    )
     for budget in range(bare, len(full.prompt_with_ids) + 1):
         persona, report = truncate_persona(EXAMPLE, tokenizer, template, budget)
         encoded = encode_example(EXAMPLE, tokenizer, template, max_length=budget + len(full.response_ids))

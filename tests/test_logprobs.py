@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percontrast.logprobs import OutputHead, chunked_logprobs, response_logprobs
 from percontrast.encoding import pad_sequences
+from percontrast.logprobs import OutputHead, chunked_logprobs, response_logprobs
 
 
 def reference(hidden, weight, targets):
@@ -29,7 +29,7 @@ def test_chunked_equals_full_log_softmax_and_gradients_match(chunk_size):
     assert not entropy.requires_grad
     grads = torch.autograd.grad(logp.sum(), (hidden, weight))
     expected_grads = torch.autograd.grad(expected.sum(), (hidden, weight))
-    for got, want in zip(grads, expected_grads):
+    for got, want in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(got, want.to(got.dtype), rtol=1e-5, atol=1e-6)
 
 
@@ -57,10 +57,16 @@ def test_response_logprobs_match_full_model_logits(tiny, side):
         response_mask[row, : len(response)] = 1
     with torch.no_grad():
         logp, _ = response_logprobs(
-            model, batch["input_ids"], batch["attention_mask"], batch["position_ids"], batch["response_start"],
-            response_ids, response_mask, chunk_size=2,
+            model,
+            batch["input_ids"],
+            batch["attention_mask"],
+            batch["position_ids"],
+            batch["response_start"],
+            response_ids,
+            response_mask,
+            chunk_size=2,
         )
-        for row, (prompt, response) in enumerate(zip(prompts, responses)):
+        for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
             # Independent reference: the model's own full logits for this sequence alone.
             logits = model(torch.tensor([prompt + response])).logits[0]
             full = torch.log_softmax(logits.float(), -1)

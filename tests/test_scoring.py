@@ -13,9 +13,19 @@ from percontrast.errors import ConfigError, DataError
 from percontrast.scoring import length_buckets, pir_from_logprobs, score_examples
 
 EXAMPLES = [
-    Example(id="a", persona=["I am short.", "I like to sew."], query="What do you do for fun?", response="I usually stitch clothes or crafts."),
+    Example(
+        id="a",
+        persona=["I am short.", "I like to sew."],
+        query="What do you do for fun?",
+        response="I usually stitch clothes or crafts.",
+    ),
     Example(id="b", persona=["I prefer headsets over earbuds."], query="Music device?", response="Big ones."),
-    Example(id="c", persona=["I work in tv.", "i like pepsi.", "I have two dogs and a cat at home."], query="Drink?", response="I always grab a cold Pepsi when I get home from the studio."),
+    Example(
+        id="c",
+        persona=["I work in tv.", "i like pepsi.", "I have two dogs and a cat at home."],
+        query="Drink?",
+        response="I always grab a cold Pepsi when I get home from the studio.",
+    ),
 ]
 
 
@@ -32,14 +42,16 @@ def brute_force_logprobs(model, prompt_ids, response_ids):
 def test_scores_equal_brute_force_loop(tiny):
     model, tokenizer = tiny
     scores = score_examples(model, tokenizer, EXAMPLES, max_batch_size=3, progress=False)
-    for example, item in zip(EXAMPLES, scores):
+    for example, item in zip(EXAMPLES, scores, strict=True):
         encoded = encode_example(example, tokenizer, "persona_chat")
         expected_with = brute_force_logprobs(model, encoded.prompt_with_ids, encoded.response_ids)
         expected_without = brute_force_logprobs(model, encoded.prompt_without_ids, encoded.response_ids)
         assert item.token_ids == encoded.response_ids
         assert item.logp_with == pytest.approx(expected_with, abs=1e-5)
         assert item.logp_without == pytest.approx(expected_without, abs=1e-5)
-        assert item.pir == pytest.approx([w - wo for w, wo in zip(expected_with, expected_without)], abs=2e-5)
+        assert item.pir == pytest.approx(
+            [w - wo for w, wo in zip(expected_with, expected_without, strict=True)], abs=2e-5
+        )
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -47,8 +59,10 @@ def test_scores_equal_brute_force_loop(tiny):
 def test_batched_and_padded_equal_one_at_a_time(tiny, side, batch_size):
     model, tokenizer = tiny
     alone = [score_examples(model, tokenizer, [example], progress=False)[0] for example in EXAMPLES]
-    batched = score_examples(model, tokenizer, EXAMPLES, max_batch_size=batch_size, padding_side=side, progress=False)
-    for one, many in zip(alone, batched):
+    batched = score_examples(
+        model, tokenizer, EXAMPLES, max_batch_size=batch_size, padding_side=side, progress=False
+    )
+    for one, many in zip(alone, batched, strict=True):
         assert one.id == many.id
         assert many.logp_with == pytest.approx(one.logp_with, abs=1e-5)
         assert many.logp_without == pytest.approx(one.logp_without, abs=1e-5)
@@ -66,9 +80,22 @@ def test_ratio_form_is_exp_of_log_form(tiny):
 def test_record_has_the_documented_fields(tiny):
     model, tokenizer = tiny
     record = score_examples(model, tokenizer, EXAMPLES[:1], progress=False)[0].to_dict()
-    for key in ("id", "tokens", "token_ids", "offsets", "logp_with", "logp_without", "pir", "prompt_with", "prompt_without"):
+    for key in (
+        "id",
+        "tokens",
+        "token_ids",
+        "offsets",
+        "logp_with",
+        "logp_without",
+        "pir",
+        "prompt_with",
+        "prompt_without",
+    ):
         assert key in record
-    assert len({len(record[k]) for k in ("tokens", "token_ids", "offsets", "logp_with", "logp_without", "pir")}) == 1
+    assert (
+        len({len(record[k]) for k in ("tokens", "token_ids", "offsets", "logp_with", "logp_without", "pir")})
+        == 1
+    )
 
 
 def test_response_longer_than_context_is_an_error(tiny):

@@ -22,7 +22,7 @@ PAPER_EXAMPLE = Example(
 def test_paper_example_stitch_is_personal(smollm2):
     model, tokenizer = smollm2
     scores = score_examples(model, tokenizer, [PAPER_EXAMPLE], progress=False)[0]
-    by_token = dict(zip(scores.tokens, scores.pir))
+    by_token = dict(zip(scores.tokens, scores.pir, strict=True))
     assert by_token[" stitch"] > 1.0
     # The persona-specific words beat the function words of the same answer.
     assert by_token[" stitch"] > max(by_token["I"], by_token[" or"])
@@ -33,8 +33,10 @@ def test_batched_equals_unbatched_on_real_model(smollm2):
     examples = read_examples(demo_examples_path())
     alone = [score_examples(model, tokenizer, [example], progress=False)[0] for example in examples[:4]]
     for side in ("left", "right"):
-        batched = score_examples(model, tokenizer, examples[:4], max_batch_size=6, padding_side=side, progress=False)
-        for one, many in zip(alone, batched):
+        batched = score_examples(
+            model, tokenizer, examples[:4], max_batch_size=6, padding_side=side, progress=False
+        )
+        for one, many in zip(alone, batched, strict=True):
             assert many.pir == pytest.approx(one.pir, abs=1e-4)
             assert many.logp_with == pytest.approx(one.logp_with, abs=1e-4)
 

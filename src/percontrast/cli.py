@@ -22,7 +22,9 @@ SUBCOMMANDS = ["demo", "score", "data", "train", "generate", "evaluate", "aloe"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="percontrast", description="Token-level personalization of LLMs: PerContrast and PerCE.")
+    parser = argparse.ArgumentParser(
+        prog="percontrast", description="Token-level personalization of LLMs: PerContrast and PerCE."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
@@ -36,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run the subcommand, and return its exit code (2 on bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -76,7 +76,12 @@ def tokenize_prompt(tokenizer: PreTrainedTokenizerBase, text: str, template: Pro
     if template.kind == "chat":
         return tokenizer(text, add_special_tokens=False)["input_ids"]
     ids = tokenizer(text, add_special_tokens=True)["input_ids"]
-    if ids and tokenizer.eos_token_id is not None and ids[-1] == tokenizer.eos_token_id and tokenizer.eos_token_id != tokenizer.bos_token_id:
+    if (
+        ids
+        and tokenizer.eos_token_id is not None
+        and ids[-1] == tokenizer.eos_token_id
+        and tokenizer.eos_token_id != tokenizer.bos_token_id
+    ):
         ids = ids[:-1]
     return ids
 
@@ -116,7 +121,11 @@ def truncate_persona(
 
     def length(persona: list[str]) -> int:
         block = template.persona_block(persona) if persona else ""
-        return len(tokenize_prompt(tokenizer, template.render_persona_block(block, example.query, tokenizer), template))
+        return len(
+            tokenize_prompt(
+                tokenizer, template.render_persona_block(block, example.query, tokenizer), template
+            )
+        )
 
     if length(items) <= budget:
         return items, TruncationReport(items_kept=len(items), items_dropped=0)
@@ -186,7 +195,9 @@ def encode_example(
                 field="response",
             )
         persona, report = truncate_persona(example, tokenizer, template, budget)
-    prompt_with = template.render_persona_block(template.persona_block(persona) if persona else "", example.query, tokenizer)
+    prompt_with = template.render_persona_block(
+        template.persona_block(persona) if persona else "", example.query, tokenizer
+    )
     prompt_without = template.render(example, with_persona=False, tokenizer=tokenizer)
     return EncodedExample(
         id=example.id,
@@ -211,22 +222,29 @@ def pad_sequences(
     """
     if padding_side not in ("left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
-    sequences = [prompt + response for prompt, response in zip(prompts, responses)]
+    sequences = [prompt + response for prompt, response in zip(prompts, responses, strict=True)]
     width = max(len(sequence) for sequence in sequences)
     batch = len(sequences)
     input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((batch, width), dtype=torch.long)
     response_start = torch.empty(batch, dtype=torch.long)
-    for row, (sequence, prompt) in enumerate(zip(sequences, prompts)):
+    for row, (sequence, prompt) in enumerate(zip(sequences, prompts, strict=True)):
         offset = width - len(sequence) if padding_side == "left" else 0
         input_ids[row, offset : offset + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
         attention_mask[row, offset : offset + len(sequence)] = 1
         response_start[row] = offset + len(prompt)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids, "response_start": response_start}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "response_start": response_start,
+    }
 
 
-def pad_pairs(encoded: list[EncodedExample], pad_id: int, padding_side: str = "right") -> dict[str, torch.Tensor]:
+def pad_pairs(
+    encoded: list[EncodedExample], pad_id: int, padding_side: str = "right"
+) -> dict[str, torch.Tensor]:
     """The paired batch: ``with_*`` and ``without_*`` sequences plus the shared response.
 
     Returns:
@@ -236,7 +254,10 @@ def pad_pairs(encoded: list[EncodedExample], pad_id: int, padding_side: str = "r
     """
     responses = [example.response_ids for example in encoded]
     batch: dict[str, torch.Tensor] = {}
-    for prefix, prompts in (("with", [e.prompt_with_ids for e in encoded]), ("without", [e.prompt_without_ids for e in encoded])):
+    for prefix, prompts in (
+        ("with", [e.prompt_with_ids for e in encoded]),
+        ("without", [e.prompt_without_ids for e in encoded]),
+    ):
         for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items():
             batch[f"{prefix}_{key}"] = value
     width = max(len(response) for response in responses)

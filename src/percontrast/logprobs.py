@@ -66,7 +66,9 @@ class OutputHead:
         return logits
 
 
-def _chunk_logprobs(hidden: torch.Tensor, targets: torch.Tensor, head: OutputHead, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _chunk_logprobs(
+    hidden: torch.Tensor, targets: torch.Tensor, head: OutputHead, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     logits = head.logits(hidden)  # (n, V) float32
     log_normalizer = torch.logsumexp(logits, dim=-1)  # (n,)
     logp = logits.gather(-1, targets[:, None]).squeeze(-1) - log_normalizer
@@ -104,7 +106,9 @@ def chunked_logprobs(
     for start in range(0, hidden.shape[0], chunk_size):
         rows = slice(start, start + chunk_size)
         if use_checkpoint:
-            logp, entropy = checkpoint(_chunk_logprobs, hidden[rows], targets[rows], head, with_entropy, use_reentrant=False)
+            logp, entropy = checkpoint(
+                _chunk_logprobs, hidden[rows], targets[rows], head, with_entropy, use_reentrant=False
+            )
         else:
             logp, entropy = _chunk_logprobs(hidden[rows], targets[rows], head, with_entropy)
         logps.append(logp)
@@ -115,7 +119,9 @@ def chunked_logprobs(
     return torch.cat(logps), torch.cat(entropies)
 
 
-def final_hidden_states(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+def final_hidden_states(
+    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+) -> torch.Tensor:
     """(B, T, H) hidden states after the final norm, from a normal forward call of ``model``.
 
     The call goes through every wrapper (DDP's gradient hooks, PEFT adapters) with
@@ -129,7 +135,13 @@ def final_hidden_states(model: nn.Module, input_ids: torch.Tensor, attention_mas
 
     handle = decoder.register_forward_hook(hook)
     try:
-        model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, logits_to_keep=1)
+        model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+            logits_to_keep=1,
+        )
     finally:
         handle.remove()
     if len(captured) != 1:
@@ -166,7 +178,9 @@ def response_logprobs(
     hidden = final_hidden_states(model, input_ids, attention_mask, position_ids)  # (B, T, H)
     batch, width = response_ids.shape
     # The hidden state at t - 1 predicts the token at t.
-    source = (response_start[:, None] - 1 + torch.arange(width, device=hidden.device)[None, :]).clamp(0, hidden.shape[1] - 1)
+    source = (response_start[:, None] - 1 + torch.arange(width, device=hidden.device)[None, :]).clamp(
+        0, hidden.shape[1] - 1
+    )
     mask = response_mask.bool()
     rows = torch.arange(batch, device=hidden.device)[:, None].expand(batch, width)
     selected = hidden[rows[mask], source[mask]]  # (N, H)

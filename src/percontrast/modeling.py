@@ -50,7 +50,10 @@ CHATML_TEMPLATE = (
 
 def cache_dir() -> Path:
     """Where converted models are kept: ``$PERCONTRAST_CACHE`` or ``~/.cache/percontrast``."""
-    root = os.environ.get("PERCONTRAST_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "percontrast"
+    root = (
+        os.environ.get("PERCONTRAST_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "percontrast"
+    )
     return Path(root)
 
 
@@ -93,7 +96,9 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(spec)
     else:
         aliases = ", ".join(f"{name!r} ({text})" for name, text in ALIASES.items())
-        raise ConfigError(f"unknown model {spec!r}: not an alias, an existing path or a hub id 'owner/name'. Aliases: {aliases}")
+        raise ConfigError(
+            f"unknown model {spec!r}: not an alias, an existing path or a hub id 'owner/name'. Aliases: {aliases}"
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if dtype is not None:
@@ -139,7 +144,9 @@ def _load_smollm2() -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     started = time.perf_counter()
     logger.info("first load of %s: dequantizing %s (once; cached in %s)", SMOLLM2_ALIAS, gguf_path, target)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    gguf_model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    gguf_model = AutoModelForCausalLM.from_pretrained(
+        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+    )
     # transformers refuses save_pretrained on a GGUF-quantized model: rebuild it from a clean config.
     config = gguf_model.config
     if hasattr(config, "quantization_config"):

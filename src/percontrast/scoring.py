@@ -37,7 +37,9 @@ PirForm = Literal["log", "ratio"]
 PIR_FORMS = ("log", "ratio")
 
 
-def pir_from_logprobs(logp_with: torch.Tensor, logp_without: torch.Tensor, form: PirForm = "log") -> torch.Tensor:
+def pir_from_logprobs(
+    logp_with: torch.Tensor, logp_without: torch.Tensor, form: PirForm = "log"
+) -> torch.Tensor:
     """PIR from the two log-probs: ``log`` is Eq. 2 (a log-ratio); ``ratio`` is its ``exp``."""
     if form not in PIR_FORMS:
         raise ConfigError(f"pir form must be one of {PIR_FORMS}, got {form!r}")
@@ -100,7 +102,10 @@ def score_sequences(
 ) -> list[torch.Tensor]:
     """Log-probs (R_i,) of each response after its prompt, for independent sequences in one padded batch."""
     device = next(model.parameters()).device
-    batch = {key: value.to(device) for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items()}
+    batch = {
+        key: value.to(device)
+        for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items()
+    }
     width = max(len(response) for response in responses)
     response_ids = torch.full((len(responses), width), pad_id, dtype=torch.long)
     response_mask = torch.zeros((len(responses), width), dtype=torch.long)
@@ -132,8 +137,10 @@ def score_encoded(
     """``(logp_with, logp_without)`` per example, each (R_i,), with both sequences in one batch."""
     prompts = [e.prompt_with_ids for e in encoded] + [e.prompt_without_ids for e in encoded]
     responses = [e.response_ids for e in encoded] * 2
-    logps = score_sequences(model, prompts, responses, pad_id, padding_side=padding_side, chunk_size=chunk_size)
-    return list(zip(logps[: len(encoded)], logps[len(encoded) :]))
+    logps = score_sequences(
+        model, prompts, responses, pad_id, padding_side=padding_side, chunk_size=chunk_size
+    )
+    return list(zip(logps[: len(encoded)], logps[len(encoded) :], strict=True))
 
 
 def score_examples(
@@ -184,19 +191,38 @@ def score_examples(
         encoded.append(item)
     truncated = sum(1 for item in encoded if item.truncation is not None and item.truncation.truncated)
     if truncated:
-        logger.info("persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded))
+        logger.info(
+            "persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded)
+        )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     # The with- and without-persona sequences are scored as independent units, bucketed by their own
     # length: the persona-free ones are much shorter and would be mostly padding beside their partners.
     units = [(index, prefix) for index in range(len(encoded)) for prefix in ("with", "without")]
-    prompts = [encoded[i].prompt_with_ids if prefix == "with" else encoded[i].prompt_without_ids for i, prefix in units]
-    lengths = [len(prompt) + len(encoded[i].response_ids) for prompt, (i, _) in zip(prompts, units)]
+    prompts = [
+        encoded[i].prompt_with_ids if prefix == "with" else encoded[i].prompt_without_ids
+        for i, prefix in units
+    ]
+    lengths = [
+        len(prompt) + len(encoded[i].response_ids) for prompt, (i, _) in zip(prompts, units, strict=True)
+    ]
     logps: list[torch.Tensor | None] = [None] * len(units)
-    with tqdm(total=2 * sum(len(item.response_ids) for item in encoded), unit="tok", desc="scoring", disable=not progress) as bar:
+    with tqdm(
+        total=2 * sum(len(item.response_ids) for item in encoded),
+        unit="tok",
+        desc="scoring",
+        disable=not progress,
+    ) as bar:
         for bucket in length_buckets(lengths, max_batch_size, max_batch_tokens):
             responses = [encoded[units[u][0]].response_ids for u in bucket]
-            values = score_sequences(model, [prompts[u] for u in bucket], responses, pad_id, padding_side=padding_side, chunk_size=chunk_size)
-            for u, value in zip(bucket, values):
+            values = score_sequences(
+                model,
+                [prompts[u] for u in bucket],
+                responses,
+                pad_id,
+                padding_side=padding_side,
+                chunk_size=chunk_size,
+            )
+            for u, value in zip(bucket, values, strict=True):
                 logps[u] = value
             bar.update(sum(len(response) for response in responses))
     return [
@@ -205,7 +231,14 @@ def score_examples(
     ]
 
 
-def _token_scores(example: Example, item: EncodedExample, tokenizer: PreTrainedTokenizerBase, logp_with: torch.Tensor, logp_without: torch.Tensor, pir_form: PirForm) -> TokenScores:
+def _token_scores(
+    example: Example,
+    item: EncodedExample,
+    tokenizer: PreTrainedTokenizerBase,
+    logp_with: torch.Tensor,
+    logp_without: torch.Tensor,
+    pir_form: PirForm,
+) -> TokenScores:
     pir = pir_from_logprobs(logp_with, logp_without, pir_form)
     values = [logp_with.tolist(), logp_without.tolist(), pir.tolist()]
     for series in values:

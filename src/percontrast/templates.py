@@ -63,7 +63,9 @@ class PromptTemplate:
             self.item_format.format(item=item, index=index) for index, item in enumerate(persona, start=1)
         )
 
-    def render(self, example: Example, with_persona: bool, tokenizer: PreTrainedTokenizerBase | None = None) -> str:
+    def render(
+        self, example: Example, with_persona: bool, tokenizer: PreTrainedTokenizerBase | None = None
+    ) -> str:
         """The prompt text for `example`, ending where the response starts.
 
         Args:
@@ -71,9 +73,13 @@ class PromptTemplate:
             with_persona: include the persona (True) or remove it (False).
             tokenizer: needed for chat templates (its chat template renders the messages).
         """
-        return self.render_persona_block(self.persona_block(example.persona) if with_persona else None, example.query, tokenizer)
+        return self.render_persona_block(
+            self.persona_block(example.persona) if with_persona else None, example.query, tokenizer
+        )
 
-    def render_persona_block(self, persona_block: str | None, query: str, tokenizer: PreTrainedTokenizerBase | None) -> str:
+    def render_persona_block(
+        self, persona_block: str | None, query: str, tokenizer: PreTrainedTokenizerBase | None
+    ) -> str:
         """Render from an already joined persona block (None: without persona)."""
         if persona_block is None:
             head = self.without_persona

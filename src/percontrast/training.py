@@ -187,7 +187,9 @@ class PerCETrainer(Trainer):
         if self.accelerator.num_processes > 1:
             weight_sum = self.accelerator.reduce(weight_sum, reduction="sum")
         if num_items_in_batch is None:
-            raise ConfigError("normalization='weights' needs `labels` in the batch (PairedCollator adds them)")
+            raise ConfigError(
+                "normalization='weights' needs `labels` in the batch (PairedCollator adds them)"
+            )
         factor = (
             torch.as_tensor(num_items_in_batch, dtype=torch.float64, device=weight_sum.device)
             / weight_sum.clamp(min=1e-12)

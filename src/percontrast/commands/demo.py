@@ -21,9 +21,15 @@ def demo_examples_path() -> Path:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.score import add_model_arguments
 
-    parser = subparsers.add_parser("demo", help="score the bundled persona examples with the default model and write a heatmap")
+    parser = subparsers.add_parser(
+        "demo", help="score the bundled persona examples with the default model and write a heatmap"
+    )
     add_model_arguments(parser)
-    parser.add_argument("--out-dir", default="percontrast_demo", help="where to write scores.jsonl and heatmap.html (default: percontrast_demo)")
+    parser.add_argument(
+        "--out-dir",
+        default="percontrast_demo",
+        help="where to write scores.jsonl and heatmap.html (default: percontrast_demo)",
+    )
     return parser
 
 
@@ -38,15 +44,22 @@ def run(args: argparse.Namespace) -> int:
     scores = score_examples(model, tokenizer, examples)
     out_dir = Path(args.out_dir)
     write_jsonl(out_dir / "scores.jsonl", scores)
-    heatmap = write_heatmap(scores, out_dir / "heatmap.html", title=f"PerContrast token scores ({args.model})")
-    print(f"\nPerContrast on {len(examples)} persona examples with {args.model}: PIR = log P(y|persona,x) - log P(y|x)\n")
+    heatmap = write_heatmap(
+        scores, out_dir / "heatmap.html", title=f"PerContrast token scores ({args.model})"
+    )
+    print(
+        f"\nPerContrast on {len(examples)} persona examples with {args.model}: PIR = log P(y|persona,x) - log P(y|x)\n"
+    )
     hits = total = 0
-    for example, item in zip(examples, scores):
+    for example, item in zip(examples, scores, strict=True):
         top = item.top_tokens(3)
         spans = example.meta.get("personal_spans", [])
         print(f"[{example.id}] {example.query}")
         print(f"    answer: {example.response}")
-        print("    most personal tokens: " + ", ".join(f"{token.strip()!r} {value:+.2f}" for token, value in top))
+        print(
+            "    most personal tokens: "
+            + ", ".join(f"{token.strip()!r} {value:+.2f}" for token, value in top)
+        )
         if spans:
             print(f"    annotated personal spans: {spans}")
             top_token = top[0][0].strip()

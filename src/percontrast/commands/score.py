@@ -12,22 +12,37 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model flags shared by every subcommand that loads a model."""
     from percontrast.modeling import ALIASES, DEFAULT_MODEL
 
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"alias ({', '.join(ALIASES)}), local directory or hub id (default: {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"alias ({', '.join(ALIASES)}), local directory or hub id (default: {DEFAULT_MODEL})",
+    )
     parser.add_argument("--dtype", default=None, help="parameter dtype: float32 (default), bfloat16, float16")
     parser.add_argument("--device", default=None, help="cpu (default), cuda, cuda:1, ...")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("score", help="score every response token by its Personal Influence Ratio (PIR)")
+    parser = subparsers.add_parser(
+        "score", help="score every response token by its Personal Influence Ratio (PIR)"
+    )
     add_model_arguments(parser)
     parser.add_argument("--data", required=True, help="JSONL of examples {id, persona, query, response}")
     parser.add_argument("--out", required=True, help="where to write token scores (JSONL)")
     parser.add_argument("--html", default=None, help="also write an HTML heatmap here")
-    parser.add_argument("--template", default="persona_chat", help="prompt template name (default: persona_chat)")
-    parser.add_argument("--pir-form", choices=["log", "ratio"], default="log", help="log: Eq. 2 of the paper (default); ratio: exp of it")
+    parser.add_argument(
+        "--template", default="persona_chat", help="prompt template name (default: persona_chat)"
+    )
+    parser.add_argument(
+        "--pir-form",
+        choices=["log", "ratio"],
+        default="log",
+        help="log: Eq. 2 of the paper (default); ratio: exp of it",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="most sequences per forward")
     parser.add_argument("--max-batch-tokens", type=int, default=8192, help="most padded tokens per forward")
-    parser.add_argument("--max-length", type=int, default=None, help="truncate the persona so prompt+response fits")
+    parser.add_argument(
+        "--max-length", type=int, default=None, help="truncate the persona so prompt+response fits"
+    )
     return parser
 
 

@@ -130,7 +130,9 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
             try:
                 yield line_number, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=str(path), line=line_number) from None
+                raise DataError(
+                    f"malformed JSON: {exc.msg} (column {exc.colno})", path=str(path), line=line_number
+                ) from None
 
 
 def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
@@ -138,7 +140,9 @@ def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> li
     examples: list[Example] = []
     first_line: dict[str, int] = {}
     for line_number, record in iter_jsonl(path):
-        example = Example.from_dict(record, path=str(path), line=line_number, allow_empty_response=allow_empty_response)
+        example = Example.from_dict(
+            record, path=str(path), line=line_number, allow_empty_response=allow_empty_response
+        )
         if example.id in first_line:
             raise DataError(
                 f"duplicate id {example.id!r} (first seen on line {first_line[example.id]})",

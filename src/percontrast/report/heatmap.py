@@ -35,14 +35,23 @@ def pir_colour(value: float, scale: float) -> str:
     return f"rgb(255,{fade},{fade})" if value >= 0 else f"rgb({fade},{fade},255)"
 
 
-def render_heatmap(scores: Sequence[TokenScores], title: str = "PerContrast token scores", scale: float | None = None, top_k: int = 3) -> str:
+def render_heatmap(
+    scores: Sequence[TokenScores],
+    title: str = "PerContrast token scores",
+    scale: float | None = None,
+    top_k: int = 3,
+) -> str:
     """The heatmap as an HTML string; ``scale`` is the |PIR| of full colour (default: 95th percentile)."""
     if scale is None:
-        magnitudes = sorted(abs(w - wo) for item in scores for w, wo in zip(item.logp_with, item.logp_without))
+        magnitudes = sorted(
+            abs(w - wo) for item in scores for w, wo in zip(item.logp_with, item.logp_without, strict=True)
+        )
         scale = magnitudes[int(0.95 * (len(magnitudes) - 1))] if magnitudes else 1.0
         scale = max(scale, 0.5)
     form = scores[0].pir_form if scores else "log"
-    label = "PIR = log P(y|persona,x) - log P(y|x)" if form == "log" else "PIR ratio = P(y|persona,x) / P(y|x)"
+    label = (
+        "PIR = log P(y|persona,x) - log P(y|x)" if form == "log" else "PIR ratio = P(y|persona,x) / P(y|x)"
+    )
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
@@ -54,13 +63,20 @@ def render_heatmap(scores: Sequence[TokenScores], title: str = "PerContrast toke
     for item in scores:
         parts.append("<div class='example'>")
         parts.append(f"<div class='meta'>{html.escape(item.id)}</div><div class='tokens'>")
-        for token, logp_with, logp_without, value in zip(item.tokens, item.logp_with, item.logp_without, item.pir):
+        for token, logp_with, logp_without, value in zip(
+            item.tokens, item.logp_with, item.logp_without, item.pir, strict=True
+        ):
             hover = f"PIR {value:+.3f} | log P with persona {logp_with:.3f} | without {logp_without:.3f}"
             log_ratio = value if form == "log" else math.log(max(value, 1e-30))
             colour = pir_colour(log_ratio, scale)
-            parts.append(f"<span class='tok' style='background:{colour}' title='{html.escape(hover, quote=True)}'>{html.escape(token)}</span>")
+            parts.append(
+                f"<span class='tok' style='background:{colour}' title='{html.escape(hover, quote=True)}'>{html.escape(token)}</span>"
+            )
         parts.append("</div>")
-        top = ", ".join(f"{html.escape(token.strip() or repr(token))} ({value:+.2f})" for token, value in item.top_tokens(top_k))
+        top = ", ".join(
+            f"{html.escape(token.strip() or repr(token))} ({value:+.2f})"
+            for token, value in item.top_tokens(top_k)
+        )
         parts.append(f"<div class='top'>most personal: {top}</div>")
         parts.append(
             "<details><summary>prompts</summary>"
