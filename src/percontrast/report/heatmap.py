@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from percontrast.scoring import TokenScores
@@ -25,6 +25,7 @@ h1 { font-size: 1.3em; } .example { margin: 1.2em 0; padding: .6em .8em; border:
 .bar { width: 16em; height: 1em; border: 1px solid #aaa; }
 details { font-size: .8em; color: #555; } pre { white-space: pre-wrap; background: #f7f7f7; padding: .4em; }
 .top { font-size: .85em; color: #333; margin-top: .3em; }
+.gold { text-decoration: underline; text-decoration-thickness: 2px; text-underline-offset: 4px; }
 """
 
 
@@ -40,8 +41,18 @@ def render_heatmap(
     title: str = "PerContrast token scores",
     scale: float | None = None,
     top_k: int = 3,
+    personal_spans: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """The heatmap as an HTML string; ``scale`` is the |PIR| of full colour (default: 95th percentile)."""
+    """The heatmap as an HTML string.
+
+    Args:
+        scores: token scores of the examples to show.
+        title: page title.
+        scale: the |log-ratio| drawn at full colour (default: the 95th percentile, at least 0.5).
+        top_k: how many most personal tokens to list under each example.
+        personal_spans: optional annotated personal spans per example id (substrings of the
+            response); tokens overlapping them are underlined.
+    """
     if scale is None:
         magnitudes = sorted(
             abs(w - wo) for item in scores for w, wo in zip(item.logp_with, item.logp_without, strict=True)
@@ -60,17 +71,23 @@ def render_heatmap(
         f"<span class='bar' style='background: linear-gradient(to right, {pir_colour(-scale, scale)}, #fff, {pir_colour(scale, scale)})'></span>"
         f"<span>persona raises the token</span><span>({html.escape(label)}; full colour at |{scale:.2f}|; hover a token for its log-probs)</span></div>",
     ]
+    if personal_spans:
+        parts.append(
+            "<div class='legend'><span class='gold'>underlined</span><span>: annotated personal span</span></div>"
+        )
     for item in scores:
+        gold = _span_ranges(item.response, (personal_spans or {}).get(item.id, ()))
         parts.append("<div class='example'>")
         parts.append(f"<div class='meta'>{html.escape(item.id)}</div><div class='tokens'>")
-        for token, logp_with, logp_without, value in zip(
-            item.tokens, item.logp_with, item.logp_without, item.pir, strict=True
+        for token, (start, end), logp_with, logp_without, value in zip(
+            item.tokens, item.offsets, item.logp_with, item.logp_without, item.pir, strict=True
         ):
+            underline = " gold" if any(start < g_end and g_start < end for g_start, g_end in gold) else ""
             hover = f"PIR {value:+.3f} | log P with persona {logp_with:.3f} | without {logp_without:.3f}"
             log_ratio = value if form == "log" else math.log(max(value, 1e-30))
             colour = pir_colour(log_ratio, scale)
             parts.append(
-                f"<span class='tok' style='background:{colour}' title='{html.escape(hover, quote=True)}'>{html.escape(token)}</span>"
+                f"<span class='tok{underline}' style='background:{colour}' title='{html.escape(hover, quote=True)}'>{html.escape(token)}</span>"
             )
         parts.append("</div>")
         top = ", ".join(
@@ -86,6 +103,16 @@ def render_heatmap(
         parts.append("</div>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _span_ranges(response: str, spans: Sequence[str]) -> list[tuple[int, int]]:
+    """Character ranges of the spans found in the response (spans not found are ignored)."""
+    ranges = []
+    for span in spans:
+        start = response.find(span)
+        if start >= 0:
+            ranges.append((start, start + len(span)))
+    return ranges
 
 
 def write_heatmap(scores: Sequence[TokenScores], path: str | Path, **kwargs) -> Path:
