@@ -7,7 +7,7 @@ differs. For each logging step the table shows each run's optimised loss (PerCE:
 and PerCE's mean weight, shares clipped at m and M, and mean PIR. The numbers go to
 ``OUT/loss_curves.json`` and, when matplotlib is installed, ``OUT/loss_curves.png``.
 
-    python benchmarks/loss_curves.py --data /work/shared/data/persona_tokens/dev.jsonl --steps 20
+    python benchmarks/loss_curves.py --data ../shared/data/persona_tokens/dev.jsonl --steps 20
 """
 
 from __future__ import annotations
@@ -19,26 +19,11 @@ from pathlib import Path
 
 import torch
 
+from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
 from percontrast.modeling import load_model
 from percontrast.perce_config import PerCEConfig
 from percontrast.training import train
-
-
-def read_persona_tokens(path: str) -> list[Example]:
-    examples = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            examples.append(
-                Example(
-                    id=record["id"],
-                    persona=record["persona"],
-                    query=record["question"],
-                    response=record["answer"],
-                )
-            )
-    return examples
 
 
 def run(loss: str, examples: list[Example], args: argparse.Namespace) -> list[dict]:
@@ -64,7 +49,12 @@ def run(loss: str, examples: list[Example], args: argparse.Namespace) -> list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="/work/shared/data/persona_tokens/dev.jsonl")
+    parser.add_argument(
+        "--data",
+        default=str(
+            Path(__file__).resolve().parents[1].parent / "shared" / "data" / "persona_tokens" / "dev.jsonl"
+        ),
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -74,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
-    examples = read_persona_tokens(args.data)
+    examples = read_persona_qa(args.data)
     logs = {loss: run(loss, examples, args) for loss in ("ce", "perce")}
     print(
         f"{len(examples)} examples, batch {args.batch_size}, lr {args.learning_rate} constant, AdamW, seed 0"

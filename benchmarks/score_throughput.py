@@ -14,34 +14,19 @@ The last line is ``throughput_ratio=<x>``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
 from percontrast.encoding import encode_example
 from percontrast.modeling import load_model
 from percontrast.scoring import score_examples
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "persona_tokens" / "dev.jsonl"
-
-
-def load_persona_qa(path: Path) -> list[Example]:
-    examples = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        examples.append(
-            Example(
-                id=record["id"],
-                persona=record["persona"],
-                query=record["question"],
-                response=record["answer"],
-            )
-        )
-    return examples
 
 
 @torch.no_grad()
@@ -91,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     model, tokenizer = load_model(args.model)
-    examples = load_persona_qa(args.data)
+    examples = read_persona_qa(args.data)
     n_tokens = sum(len(encode_example(e, tokenizer, "persona_chat").response_ids) for e in examples)
     print(
         f"model={args.model} examples={len(examples)} response_tokens={n_tokens} threads={torch.get_num_threads()}"

@@ -242,6 +242,17 @@ def pad_sequences(
     }
 
 
+def pad_responses(responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Responses laid out by response position: ``(response_ids, response_mask)``, each (B, R)."""
+    width = max(len(response) for response in responses)
+    response_ids = torch.full((len(responses), width), pad_id, dtype=torch.long)
+    response_mask = torch.zeros((len(responses), width), dtype=torch.long)
+    for row, response in enumerate(responses):
+        response_ids[row, : len(response)] = torch.tensor(response, dtype=torch.long)
+        response_mask[row, : len(response)] = 1
+    return response_ids, response_mask
+
+
 def pad_pairs(
     encoded: list[EncodedExample], pad_id: int, padding_side: str = "right"
 ) -> dict[str, torch.Tensor]:
@@ -260,12 +271,5 @@ def pad_pairs(
     ):
         for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items():
             batch[f"{prefix}_{key}"] = value
-    width = max(len(response) for response in responses)
-    response_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    response_mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for row, response in enumerate(responses):
-        response_ids[row, : len(response)] = torch.tensor(response, dtype=torch.long)
-        response_mask[row, : len(response)] = 1
-    batch["response_ids"] = response_ids
-    batch["response_mask"] = response_mask
+    batch["response_ids"], batch["response_mask"] = pad_responses(responses, pad_id)
     return batch

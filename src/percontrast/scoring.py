@@ -25,7 +25,7 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import EncodedExample, encode_example, pad_sequences
+from percontrast.encoding import EncodedExample, encode_example, pad_responses, pad_sequences
 from percontrast.errors import ConfigError, DataError
 from percontrast.logprobs import response_logprobs
 from percontrast.modeling import max_context
@@ -106,12 +106,7 @@ def score_sequences(
         key: value.to(device)
         for key, value in pad_sequences(prompts, responses, pad_id, padding_side).items()
     }
-    width = max(len(response) for response in responses)
-    response_ids = torch.full((len(responses), width), pad_id, dtype=torch.long)
-    response_mask = torch.zeros((len(responses), width), dtype=torch.long)
-    for row, response in enumerate(responses):
-        response_ids[row, : len(response)] = torch.tensor(response, dtype=torch.long)
-        response_mask[row, : len(response)] = 1
+    response_ids, response_mask = pad_responses(responses, pad_id)
     logp, _ = response_logprobs(
         model,
         batch["input_ids"],
