@@ -1,5 +1,5 @@
-"""ALOE cross-scenario personalization (Wu et al., "Aligning LLMs with Personalized Preferences through
-Multi-Turn Online Learning", COLING 2025), as the paper evaluates it (Tables 4 and 9).
+"""ALOE cross-scenario personalization (Wu et al., "Aligning LLMs with Individual Preferences via
+Interaction", COLING 2025, arXiv:2410.03642), as the paper evaluates it (Tables 4 and 9).
 
 Data: the user's copy of ALOE's ``profile_eval.jsonl`` and ``personality_eval.jsonl``, one bare JSON
 string per line. The benchmark pairs the 20 evaluation profiles with the first 5 evaluation
