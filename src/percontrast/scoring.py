@@ -121,23 +121,6 @@ def score_sequences(
     return [logp[row, : len(response)] for row, response in enumerate(responses)]
 
 
-def score_encoded(
-    model: PreTrainedModel,
-    encoded: list[EncodedExample],
-    pad_id: int,
-    *,
-    padding_side: str = "right",
-    chunk_size: int = 512,
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(logp_with, logp_without)`` per example, each (R_i,), with both sequences in one batch."""
-    prompts = [e.prompt_with_ids for e in encoded] + [e.prompt_without_ids for e in encoded]
-    responses = [e.response_ids for e in encoded] * 2
-    logps = score_sequences(
-        model, prompts, responses, pad_id, padding_side=padding_side, chunk_size=chunk_size
-    )
-    return list(zip(logps[: len(encoded)], logps[len(encoded) :], strict=True))
-
-
 def score_examples(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
