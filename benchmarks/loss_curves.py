@@ -7,7 +7,7 @@ differs. For each logging step the table shows each run's optimised loss (PerCE:
 and PerCE's mean weight, shares clipped at m and M, and mean PIR. The numbers go to
 ``OUT/loss_curves.json`` and, when matplotlib is installed, ``OUT/loss_curves.png``.
 
-    python benchmarks/loss_curves.py --data ../shared/data/persona_tokens/dev.jsonl --steps 20
+    python benchmarks/loss_curves.py --data the bundled persona_tokens/dev.jsonl --steps 20
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
 from percontrast.modeling import load_model
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument(
         "--data",
         default=str(
-            Path(__file__).resolve().parents[1].parent / "shared" / "data" / "persona_tokens" / "dev.jsonl"
+            PERSONA_TOKENS_DEV
         ),
     )
     parser.add_argument("--model", default="smollm2-135m-instruct")

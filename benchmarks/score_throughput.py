@@ -1,6 +1,6 @@
 """Throughput of `score_examples` against a plain loop of two unbatched full-logit forwards.
 
-Same examples (the 120 persona QA items of ../shared/data/persona_tokens/dev.jsonl, or --data), same
+Same examples (the 120 persona QA items of the bundled persona_tokens/dev.jsonl, or --data), same
 model (smollm2-135m-instruct by default), run side by side and interleaved, several repeats; the
 median of the per-repeat ratios is reported. The baseline is what one would write first: for each
 example, ``model(prompt + response).logits`` with and without persona, ``log_softmax`` over the full
@@ -20,13 +20,14 @@ from pathlib import Path
 
 import torch
 
+from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
 from percontrast.encoding import encode_example
 from percontrast.modeling import load_model
 from percontrast.scoring import score_examples
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "persona_tokens" / "dev.jsonl"
+DEFAULT_DATA = PERSONA_TOKENS_DEV
 
 
 @torch.no_grad()

@@ -1,20 +1,18 @@
-"""The persona QA reader, on the shared annotated set and on bad records."""
+"""The persona QA reader, on the bundled annotated set and on bad records."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "persona_tokens" / "dev.jsonl"
 
 
-def test_reads_the_shared_annotated_set():
-    examples = read_persona_qa(SHARED)
+def test_reads_the_bundled_annotated_set():
+    examples = read_persona_qa()
     assert len(examples) == 120 and len({e.id for e in examples}) == 120
     first = examples[0]
     assert first.query.endswith("?") and first.response

@@ -1,4 +1,4 @@
-"""The hand-annotated persona QA set (``shared/data/persona_tokens``) as `Example` records.
+"""The hand-annotated persona QA set (bundled: ``resources/persona_tokens/dev.jsonl``) as `Example` records.
 
 Each record has a Synthetic-Persona-Chat persona (Jandaghi et al., 2023, arXiv:2312.10007, CC BY 4.0),
 a question, a first-person answer and the answer's annotated ``personal_spans``. The question becomes
@@ -11,12 +11,16 @@ from pathlib import Path
 
 from percontrast.data.schema import Example, iter_jsonl
 from percontrast.errors import DataError
+from percontrast.bundled import PERSONA_TOKENS_DEV
 
 _REQUIRED = ("id", "persona", "question", "answer", "personal_spans")
 
 
-def read_persona_qa(path: str | Path) -> list[Example]:
-    """Read a persona QA JSONL file; missing fields and spans absent from the answer are errors."""
+def read_persona_qa(path: str | Path | None = None) -> list[Example]:
+    """Read a persona QA JSONL file (default: the bundled dev set); missing fields and spans absent from
+    the answer are errors."""
+    if path is None:
+        path = PERSONA_TOKENS_DEV
     examples = []
     for line, record in iter_jsonl(path):
         for name in _REQUIRED:
