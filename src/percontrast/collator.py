@@ -3,8 +3,8 @@
 `encode_training_examples` tokenizes every example once (prompt with persona, prompt without
 persona, the response once, shared by both: invariant 1), truncating the persona to ``max_length``
 (invariant 6, in `percontrast.encoding`). Examples whose query plus response cannot fit, and
-examples whose persona the truncation removes entirely (their two prompts would be the same, PIR 0
-everywhere and every PerCE weight m), are skipped, counted and listed by id with the reason, never
+examples whose persona the truncation removes entirely (their two prompts would differ by an empty
+persona frame only, so PIR would measure no persona), are skipped, counted and listed by id with the reason, never
 dropped silently; a file with no usable example is an error.
 
 `PairedCollator` pads a list of encoded examples into the two batches that `PerCETrainer` needs
@@ -88,7 +88,7 @@ def encode_training_examples(
         if persona_truncated_away(encoded):
             reason = (
                 f"no persona item fits max_length={max_length} beside the query and the response: the two prompts "
-                "would be the same; raise max_length or shorten the query"
+                "would differ by the empty persona frame only (no persona text); raise max_length or shorten the query"
             )
             dataset.skipped.append(SkippedExample(id=example.id, reason=reason))
             continue

@@ -48,7 +48,7 @@ def pir_from_logprobs(
 
 
 def persona_truncated_away(item: EncodedExample) -> bool:
-    """True when truncation to ``max_length`` left no persona item: both prompts are then the same."""
+    """True when truncation to ``max_length`` left no persona item (the prompts differ by an empty frame only)."""
     return item.truncation is not None and item.truncation.items_kept == 0
 
 
@@ -158,7 +158,7 @@ def score_examples(
 
     Returns:
         One `TokenScores` per example, in order, except examples whose persona truncation removed
-        entirely (PIR would be 0 by construction): those are skipped, counted and named in a warning.
+        entirely (no persona text left to measure): those are skipped, counted and named in a warning.
     """
     if pir_form not in PIR_FORMS:
         raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
