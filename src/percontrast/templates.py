@@ -137,6 +137,18 @@ register_template(
         response_prefix=" ",
     )
 )
+# The next reply in a persona dialogue (the demo's Synthetic-Persona-Chat task, `data/persona_chat.py`).
+register_template(
+    PromptTemplate(
+        name="persona_dialogue_chat",
+        kind="chat",
+        with_persona=(
+            "You are chatting with a partner. This is your persona: {persona}\n"
+            "Write your next message in the conversation."
+        ),
+        without_persona="You are chatting with a partner.\nWrite your next message in the conversation.",
+    )
+)
 DEFAULT_TEMPLATE = "persona_chat"
 
 # The LaMP / LongLaMP templates live with the data layer; importing them here registers them wherever
