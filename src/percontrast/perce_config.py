@@ -73,7 +73,13 @@ class PerCEConfig(TrainingArguments):
             "effective learning rate that the weights bring)."
         },
     )
-    template: str = field(default="persona_chat", metadata={"help": "Prompt template name."})
+    template: str | None = field(
+        default=None,
+        metadata={
+            "help": "Prompt template name. Default: each example's own template (the `template` field that "
+            "`percontrast data` writes), else persona_chat. A name that contradicts an example's is an error."
+        },
+    )
     max_length: int | None = field(
         default=None,
         metadata={

@@ -226,6 +226,7 @@ def build_examples(
             response=record.output,
             user_id=record.user_id,
             task=spec.name,
+            template=template_name,
             meta={
                 "retriever": retriever.name,
                 "k": k,
