@@ -22,7 +22,7 @@ reviews index ``"{overall} {summary} {description} {reviewText}"``, topic writin
 ``longLaMP/prompts/prompts.py`` line 100): the profile's last items, newest = last, never sorted,
 not even by the abstracts' ``year``.
 
-    percontrast data longlamp --task product_review --input product_review_user_test.jsonl \
+    percontrast data longlamp --task product_review --input product_review_user_test.jsonl \\
         --retriever contriever --k 4 --sample 500 --out test.jsonl
 """
 
