@@ -1,7 +1,7 @@
 """ROUGE and METEOR with the official settings, per example, averaged, and optionally bootstrapped.
 
-The paper reports ROUGE-1, ROUGE-L and METEOR on LongLaMP (and ROUGE on LaMP). Both benchmarks'
-evaluation strips every text and calls the ``evaluate`` package, which wraps:
+The paper reports ROUGE-L and METEOR on LongLaMP (ROUGE-1 is here because LongLaMP reports it).
+Both benchmarks' evaluation strips every text and calls the ``evaluate`` package, which wraps:
 
 - ROUGE: ``rouge_score.rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)``, the
   F1 (``fmeasure``) of each pair. ``evaluate`` reports by default the ``mid`` of a
