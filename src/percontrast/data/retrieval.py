@@ -71,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 RETRIEVERS = ("contriever", "minilm", "dense", "bm25", "recency", "random", "none")
 DEFAULT_RETRIEVER = "contriever"  # the paper's setting (LongLaMP's RAG: top 4 with Contriever)
-OFFLINE_RETRIEVERS = ("minilm", "bm25", "recency", "random", "none")
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class Retriever(Protocol):
     def rank(
         self, query: str, documents: list[str], items: list[dict[str, Any]], example_id: str
     ) -> list[int]:
-        """All indices of ``items``, most relevant first."""
+        """All indices of ``items``, most relevant first (``random`` with replacement: k draws)."""
 
 
 @dataclass
