@@ -59,7 +59,7 @@ class EncodedDataset(Dataset):
 def encode_training_examples(
     examples: Sequence[Example],
     tokenizer: PreTrainedTokenizerBase,
-    template: PromptTemplate | str,
+    template: PromptTemplate | str | None = None,
     *,
     max_length: int,
     add_eos: bool = True,
@@ -70,7 +70,7 @@ def encode_training_examples(
     Args:
         examples: the examples.
         tokenizer: the model's tokenizer.
-        template: prompt template (name or object).
+        template: prompt template (name or object); None: each example's own (`resolve_template`).
         max_length: the longest sequence; the persona is truncated to fit (invariant 6).
         add_eos: append EOS to each response.
         source: how to name the data in messages (e.g. the file path).

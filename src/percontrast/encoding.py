@@ -16,7 +16,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
 from percontrast.errors import DataError
-from percontrast.templates import PromptTemplate, get_template
+from percontrast.templates import PromptTemplate, resolve_template
 
 IGNORE_INDEX = -100  # the one ignore index of the package (labels on prompts and padding)
 
@@ -165,7 +165,7 @@ def truncate_persona(
 def encode_example(
     example: Example,
     tokenizer: PreTrainedTokenizerBase,
-    template: PromptTemplate | str,
+    template: PromptTemplate | str | None = None,
     *,
     max_length: int | None = None,
     add_eos: bool = False,
@@ -175,12 +175,13 @@ def encode_example(
     Args:
         example: the example.
         tokenizer: the model's tokenizer.
-        template: a `PromptTemplate` or its registered name.
+        template: a `PromptTemplate` or its registered name; None (the default) renders the example
+            with its own ``template`` (`templates.resolve_template`).
         max_length: if set, the longest allowed sequence (prompt with persona plus response); the
             persona is truncated to fit (invariant 6). A response that cannot fit is an error.
         add_eos: append the EOS token to the response (for training, so the model learns to stop).
     """
-    template = get_template(template)
+    template = resolve_template(example, template)
     response_ids, offsets = tokenize_response(tokenizer, example.response, template, add_eos)
     if not response_ids:
         raise DataError("response tokenizes to no tokens", record_id=example.id, field="response")

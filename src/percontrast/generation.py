@@ -32,7 +32,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.data.schema import Example, iter_jsonl
 from percontrast.encoding import tokenize_prompt
 from percontrast.errors import ConfigError, DataError
-from percontrast.templates import DEFAULT_TEMPLATE, get_template
+from percontrast.templates import get_template, resolve_template
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +81,16 @@ class GenerationConfig:
 
     Attributes:
         sampling: decoding settings.
-        template: prompt template name.
+        template: prompt template name; None: each example's own (`templates.resolve_template`).
         with_persona: include the persona in the prompt (False: the no-persona ablation).
         batch_size: examples per ``generate`` call.
         backend: ``transformers`` or ``vllm`` (optional, GPU).
     """
 
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "prompt template"})
+    template: str | None = field(
+        default=None, metadata={"help": "prompt template (default: each example's own)"}
+    )
     with_persona: bool = field(default=True, metadata={"help": "persona in the prompt"})
     batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
     backend: str = field(default="transformers", metadata={"help": f"one of {BACKENDS}"})
@@ -98,7 +100,8 @@ class GenerationConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        get_template(self.template)
+        if self.template is not None:
+            get_template(self.template)
 
 
 @dataclass
@@ -184,18 +187,19 @@ def done_ids(path: str | Path, known_ids: set[str]) -> set[str]:
 
 
 def render_prompts(
-    examples: list[Example], tokenizer: PreTrainedTokenizerBase, template: str, with_persona: bool
+    examples: list[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    template: str | None,
+    with_persona: bool,
 ) -> list[list[int]]:
-    """Prompt token ids of each example (with or without persona)."""
-    prompt_template = get_template(template)
-    return [
-        tokenize_prompt(
-            tokenizer,
-            prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer),
-            prompt_template,
-        )
-        for example in examples
-    ]
+    """Prompt token ids of each example (with or without persona), each with its own template unless
+    ``template`` names one (`templates.resolve_template`)."""
+    prompts = []
+    for example in examples:
+        prompt_template = resolve_template(example, template)
+        text = prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer)
+        prompts.append(tokenize_prompt(tokenizer, text, prompt_template))
+    return prompts
 
 
 def generate_predictions(

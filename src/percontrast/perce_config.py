@@ -100,7 +100,13 @@ class PerCEConfig(TrainingArguments):
             "without dropout, compared with the trained pass's dropped-out log-prob."
         },
     )
-    template: str = field(default="persona_chat", metadata={"help": "Prompt template name."})
+    template: str | None = field(
+        default=None,
+        metadata={
+            "help": "Prompt template name. Default: each example's own template (the `template` field that "
+            "`percontrast data` writes), else persona_chat. A name that contradicts an example's is an error."
+        },
+    )
     max_length: int | None = field(
         default=PAPER_MAX_LENGTH,
         metadata={

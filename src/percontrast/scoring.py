@@ -29,7 +29,7 @@ from percontrast.encoding import EncodedExample, encode_example, pad_responses, 
 from percontrast.errors import ConfigError, DataError
 from percontrast.logprobs import response_logprobs
 from percontrast.modeling import max_context
-from percontrast.templates import DEFAULT_TEMPLATE, PromptTemplate
+from percontrast.templates import PromptTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def score_examples(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
     *,
-    template: PromptTemplate | str = DEFAULT_TEMPLATE,
+    template: PromptTemplate | str | None = None,
     pir_form: PirForm = "log",
     max_batch_size: int = 16,
     max_batch_tokens: int = 8192,
@@ -146,7 +146,7 @@ def score_examples(
         model: a causal LM in eval mode.
         tokenizer: its tokenizer.
         examples: the examples; results come back in the same order.
-        template: prompt template (name or object).
+        template: prompt template (name or object); None: each example's own (`resolve_template`).
         pir_form: ``"log"`` (Eq. 2) or ``"ratio"``.
         max_batch_size: most sequences per forward.
         max_batch_tokens: most padded tokens per forward (batches are length-bucketed).

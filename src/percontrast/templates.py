@@ -96,7 +96,20 @@ class PromptTemplate:
         if head:
             messages.append({"role": "system", "content": head})
         messages.append({"role": "user", "content": self.user.replace("{query}", query)})
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(tokenizer, messages)
+
+
+def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
+    """The chat prompt text for ``messages``, ending with the assistant's generation prompt.
+
+    Chat templates with a thinking switch (Qwen3, the paper's models) are rendered with thinking off
+    (``enable_thinking=False``: Qwen3's template then closes an empty ``<think></think>`` block before
+    the answer). Training, scoring and generation all go through here, so the response always follows
+    the same prompt. Templates without the switch ignore the variable.
+    """
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+    )
 
 
 TEMPLATES: dict[str, PromptTemplate] = {}
@@ -107,6 +120,29 @@ def register_template(template: PromptTemplate) -> PromptTemplate:
     if template.name in TEMPLATES:
         raise ConfigError(f"template {template.name!r} is already registered")
     TEMPLATES[template.name] = template
+    return template
+
+
+def resolve_template(example: Example, override: str | PromptTemplate | None = None) -> PromptTemplate:
+    """The template to render ``example`` with.
+
+    The example's own ``template`` (set by the data builders) is used unless ``override`` is given;
+    an override that names a different template than the example is an error, because the example's
+    persona items were rendered for its own template. Examples without a template use ``override``,
+    else `DEFAULT_TEMPLATE`.
+
+    Raises:
+        ConfigError: unknown template, or an override that contradicts the example.
+    """
+    if override is None:
+        return get_template(example.template or DEFAULT_TEMPLATE)
+    template = get_template(override)
+    if example.template is not None and example.template != template.name:
+        raise ConfigError(
+            f"example {example.id!r} was built for template {example.template!r} but template "
+            f"{template.name!r} was asked for; leave --template out to use each example's own template, "
+            "or rebuild the data for the other template (percontrast data ... --template NAME)"
+        )
     return template
 
 
@@ -135,6 +171,18 @@ register_template(
         with_persona="Persona: {persona}\nQuestion: {query}\nAnswer:",
         without_persona="Question: {query}\nAnswer:",
         response_prefix=" ",
+    )
+)
+# The next reply in a persona dialogue (the demo's Synthetic-Persona-Chat task, `data/persona_chat.py`).
+register_template(
+    PromptTemplate(
+        name="persona_dialogue_chat",
+        kind="chat",
+        with_persona=(
+            "You are chatting with a partner. This is your persona: {persona}\n"
+            "Write your next message in the conversation."
+        ),
+        without_persona="You are chatting with a partner.\nWrite your next message in the conversation.",
     )
 )
 DEFAULT_TEMPLATE = "persona_chat"

@@ -33,7 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--out", required=True, help="predictions JSONL {id, prediction, reference}; existing ids are skipped"
     )
     parser.add_argument(
-        "--template", default="persona_chat", help="prompt template name (default: persona_chat)"
+        "--template",
+        default=None,
+        help="prompt template name (default: each example's own `template` field, else persona_chat)",
     )
     parser.add_argument(
         "--no-persona", action="store_true", help="leave the persona out of the prompt (ablation)"

@@ -30,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--out", required=True, help="where to write token scores (JSONL)")
     parser.add_argument("--html", default=None, help="also write an HTML heatmap here")
     parser.add_argument(
-        "--template", default="persona_chat", help="prompt template name (default: persona_chat)"
+        "--template",
+        default=None,
+        help="prompt template name (default: each example's own `template` field, else persona_chat)",
     )
     parser.add_argument(
         "--pir-form",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.schema import Example, iter_jsonl
 from percontrast.errors import DataError
-from percontrast.bundled import PERSONA_TOKENS_DEV
 
 _REQUIRED = ("id", "persona", "question", "answer", "personal_spans")
 

@@ -3,11 +3,14 @@
 One example is one user-specific task instance (ARCHITECTURE.md, "Formats"):
 
     {"id": str, "persona": str | [str], "query": str, "response": str,
-     "user_id"?: str, "task"?: str, "meta"?: {}}
+     "user_id"?: str, "task"?: str, "template"?: str, "meta"?: {}}
 
 `persona` is everything user-specific (persona sentences, retrieved profile items, writing
 history); `query` is the task input. Removing `persona` from the prompt is the intervention that
-PerContrast measures. Unknown or missing fields are errors that name the file, line and field.
+PerContrast measures. `template` names the prompt template the example was built for (the data
+builders set it, e.g. ``LongLaMP_product_review_chat``); every command renders an example with its own
+template unless told otherwise (`percontrast.templates.resolve_template`). Unknown or missing fields are
+errors that name the file, line and field.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from percontrast.errors import DataError
 
 REQUIRED_FIELDS = ("id", "persona", "query", "response")
-OPTIONAL_FIELDS = ("user_id", "task", "meta")
+OPTIONAL_FIELDS = ("user_id", "task", "template", "meta")
 ALLOWED_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
 
@@ -35,7 +38,8 @@ class Example:
         query: the task input, the part of the prompt that stays when the persona is removed.
         response: the target text (reference answer).
         user_id: optional id of the user the persona belongs to.
-        task: optional task name (e.g. ``LongLaMP_review``).
+        task: optional task name (e.g. ``LongLaMP_product_review``).
+        template: optional name of the prompt template this example was built for.
         meta: free-form extra information, copied through unchanged.
     """
 
@@ -45,6 +49,7 @@ class Example:
     response: str
     user_id: str | None = None
     task: str | None = None
+    template: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -100,7 +105,7 @@ class Example:
                 raise fail(f"expected a string, got {type(record[name]).__name__}", name)
         if not record["response"].strip() and not allow_empty_response:
             raise fail("response is empty", "response")
-        for name in ("user_id", "task"):
+        for name in ("user_id", "task", "template"):
             value = record.get(name)
             if value is not None and not isinstance(value, str):
                 raise fail("expected a string", name)
@@ -114,6 +119,7 @@ class Example:
             response=record["response"],
             user_id=record.get("user_id"),
             task=record.get("task"),
+            template=record.get("template"),
             meta=meta,
         )
 
