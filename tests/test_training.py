@@ -408,3 +408,13 @@ def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
         == 2
     )
     assert "loss must be one of" in capsys.readouterr().err
+
+
+def test_one_process_with_several_gpus_is_refused_before_data_parallel(tmp_path, monkeypatch):
+    """Trainer would wrap the model in torch.nn.DataParallel; PerCETrainer refuses up front."""
+    from percontrast.perce_config import PerCEConfig
+
+    model, tokenizer = load_model("tiny", seed=0)
+    monkeypatch.setattr(PerCEConfig, "n_gpu", property(lambda self: 2))
+    with pytest.raises(ConfigError, match=r"sees 2 GPUs.*DataParallel.*torchrun --nproc_per_node"):
+        train(make_config(tmp_path, loss="ce"), model=model, tokenizer=tokenizer, examples=make_examples(2))
