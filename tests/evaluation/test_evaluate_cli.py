@@ -117,8 +117,11 @@ def test_judge_needs_the_examples(tmp_path: Path, tiny) -> None:
         ["rouge1", "judge"],
         data_path=data,
         judge=judge,
-        judge_criteria=("personalization", "fluency"),
+        judge_criteria=("personalization", "quality"),
     )
     assert result["judge"]["personalization"]["n"] == 2  # the empty prediction is dropped before judging
     assert 1.0 <= result["judge_personalization"] <= 5.0 and 1.0 <= result["judge_fluency"] <= 5.0
+    assert result["judge_quality"] == pytest.approx(
+        sum(result[f"judge_{d}"] for d in ("coherence", "consistency", "fluency", "relevance")) / 4
+    )
     assert result["judge"]["mode"] == "probability"
