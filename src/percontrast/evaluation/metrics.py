@@ -1,6 +1,6 @@
 """ROUGE and METEOR with the official settings, per example, averaged, and optionally bootstrapped.
 
-The paper reports ROUGE-1, ROUGE-L and METEOR on LongLaMP. LongLaMP's evaluation strips every text,
+The paper reports ROUGE-L and METEOR on LongLaMP (ROUGE-1 is here because LongLaMP reports it). LongLaMP's evaluation strips every text,
 drops pairs where the prediction or the reference is empty (we count them), and calls the
 ``evaluate`` package, which wraps:
 
