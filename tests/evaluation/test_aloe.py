@@ -61,10 +61,7 @@ def test_read_lines_like_readlines(tmp_path: Path) -> None:
     with open(PROFILES) as handle:
         assert lines == handle.readlines()
     assert (
-        len(lines) == 3
-        and lines[0].startswith('"')
-        and lines[0].endswith('"\n')
-        and lines[-1].endswith('."')
+        len(lines) == 3 and lines[0].startswith('"') and lines[0].endswith('"\n') and lines[-1].endswith('."')
     )
     bad = tmp_path / "bad.jsonl"
     bad.write_text('"ok"\n{"profile": "an object"}')
