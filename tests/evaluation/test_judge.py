@@ -286,14 +286,21 @@ def test_http_client_errors_are_not_retried() -> None:
 
 @pytest.mark.slow
 @pytest.mark.smollm2
-def test_smollm2_judge_prefers_the_good_answer(smollm2) -> None:
-    judge = Judge(TransformersChat(*smollm2))
-    query = "Write a short review of the blender you bought."
-    reference = "I use this blender every morning for my smoothies. It handles ice without trouble, though the noise wakes my kids."
-    good = "This blender makes my morning smoothies in seconds and crushes ice easily, but it is loud enough to wake my kids."
-    bad = "asdf the the purple calculator seventeen banana no."
-    result = judge_predictions(
-        judge, [query, query], [good, bad], [reference, reference], criteria=("personalization",)
+def test_smollm2_reads_all_four_quality_scores(smollm2) -> None:
+    """On a real tokenizer the four digit places are reached (single-token digits after "4 / "...).
+
+    SmolLM2-135M is no judge: with the paper's prompts (which do not say "answer with a digit") it puts
+    under 5% of its probability on a digit at the first place, which the reported mass shows. This test
+    checks the mechanics, not the judgement.
+    """
+    model, tokenizer = smollm2
+    conversation = judge_prompt(
+        "quality", "Write a short review of your blender.", "It is loud but fast.", ""
     )
-    good_score, bad_score = result["personalization"]["per_example"]
-    assert good_score > bad_score
+    (judgement,) = Judge(TransformersChat(model, tokenizer)).score([conversation], QUALITY)
+    assert list(judgement.scores) == ["coherence", "consistency", "fluency", "relevance"]
+    assert all(1.0 <= value <= 5.0 for value in judgement.scores.values())
+    assert judgement.mass["coherence"] < 0.05  # the first digit is not what this small model wants to write
+    assert (
+        min(judgement.mass[name] for name in ("consistency", "fluency", "relevance")) > 0.5
+    )  # "d / " then digits
