@@ -156,14 +156,18 @@ def score_examples(
     """
     if pir_form not in PIR_FORMS:
         raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
+    for name, value in (("batch size", max_batch_size), ("max batch tokens", max_batch_tokens)):
+        if value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
     context = max_context(model, tokenizer)
+    if max_length is not None and not 2 <= max_length <= context:
+        raise ConfigError(f"max_length must be in 2..{context} (the model's context), got {max_length}")
     encoded = []
     for example in examples:
         item = encode_example(example, tokenizer, template, max_length=max_length)
         if max_length is None and item.length_with > context:
             raise DataError(
-                f"prompt with persona plus response is {item.length_with} tokens, longer than the model's context "
-                f"({context}); pass max_length to truncate the persona (the response is never cut)",
+                _too_long_message(item, context),
                 record_id=example.id,
             )
         encoded.append(item)
@@ -207,6 +211,20 @@ def score_examples(
         _token_scores(examples[i], encoded[i], tokenizer, logps[2 * i], logps[2 * i + 1], pir_form)
         for i in range(len(encoded))
     ]
+
+
+def _too_long_message(item: EncodedExample, context: int) -> str:
+    """Why an example does not fit the context, and the advice that can help it."""
+    if len(item.response_ids) + len(item.prompt_without_ids) > context:
+        return (
+            f"the response alone ({len(item.response_ids)} tokens) with the prompt without persona "
+            f"({len(item.prompt_without_ids)} tokens) is longer than the model's context ({context}); "
+            "responses and queries are never cut: shorten them or drop the example"
+        )
+    return (
+        f"prompt with persona plus response is {item.length_with} tokens, longer than the model's context "
+        f"({context}); pass max_length to truncate the persona (the response is never cut)"
+    )
 
 
 def _token_scores(

@@ -84,6 +84,7 @@ class BuildSummary:
     examples_truncated: int = 0
     items_dropped: int = 0
     item_tokens_cut: int = 0
+    empty_items_dropped: int = 0
     mean_profile_items: float | None = None
     mean_persona_items: float | None = None
     mean_prompt_tokens_with_persona: float | None = None
@@ -207,6 +208,18 @@ def build_examples(
     for record in chosen:
         try:
             profile = validate_record(record, spec)
+            # Items whose every field is blank would render as empty text ('"" is the title for ""').
+            nonempty = [item for item in profile if any(str(item[key]).strip() for key in spec.item_fields)]
+            summary.empty_items_dropped += len(profile) - len(nonempty)
+            if not nonempty:
+                raise DataError(
+                    f"all {len(profile)} profile items have only empty fields: nothing to personalise with",
+                    path=record.path,
+                    line=record.line,
+                    record_id=record.id,
+                    field="profile",
+                )
+            profile = nonempty
         except DataError as exc:
             if not skip_invalid:
                 raise
@@ -217,7 +230,19 @@ def build_examples(
             summary.query_fallbacks += 1
             query = record.input
         documents = [spec.document(item) for item in profile]
-        order = retriever.rank(query, documents, profile, record.id)[:k]
+        try:
+            order = retriever.rank(query, documents, profile, record.id)[:k]
+        except (DataError, ValueError) as exc:
+            if not skip_invalid:
+                raise DataError(
+                    f"retrieval ({retriever.name}) failed: {exc}",
+                    path=record.path,
+                    line=record.line,
+                    record_id=record.id,
+                    field="profile",
+                ) from None
+            skipped[f"retrieval failed: {type(exc).__name__}"] += 1
+            continue
         persona = [render_item(profile[i]) for i in order]
         example = Example(
             id=record.id,

@@ -15,7 +15,11 @@ from pathlib import Path
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation.metrics import LEXICAL_METRICS, lexical_metrics
-from percontrast.evaluation.predictions import check_against_references, read_predictions
+from percontrast.evaluation.predictions import (
+    check_against_references,
+    check_references_match,
+    read_predictions,
+)
 
 ALL_METRICS = LEXICAL_METRICS + ("rouge", "judge")
 
@@ -27,6 +31,8 @@ def parse_metrics(spec: str) -> list[str]:
         if name not in ALL_METRICS:
             raise ConfigError(f"unknown metric {name!r}; choose from {list(ALL_METRICS)}")
         names.extend(["rouge1", "rougeL"] if name == "rouge" else [name])
+    if not names:
+        raise ConfigError(f"no metric named in {spec!r}; choose from {list(ALL_METRICS)}")
     return list(dict.fromkeys(names))
 
 
@@ -48,6 +54,7 @@ def evaluate_predictions(
 
         examples = {example.id: example for example in read_examples(data_path)}
         check_against_references(predictions, set(examples), predictions_path)
+        check_references_match(predictions, examples, predictions_path, data_path)
         queries = [examples[p.id].query for p in predictions]
     lexical = [m for m in metrics if m in LEXICAL_METRICS]
     result = lexical_metrics(

@@ -117,7 +117,6 @@ def _span_ranges(response: str, spans: Sequence[str]) -> list[tuple[int, int]]:
 
 def write_heatmap(scores: Sequence[TokenScores], path: str | Path, **kwargs) -> Path:
     """Write `render_heatmap` to ``path`` and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_heatmap(scores, **kwargs), encoding="utf-8")
-    return path
+    from percontrast.outputs import atomic_write_text
+
+    return atomic_write_text(path, render_heatmap(scores, **kwargs))
