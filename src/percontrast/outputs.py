@@ -305,3 +305,49 @@ def check_run_settings(out: PathLike, settings: Mapping[str, Any], *, kind: str)
             f"{out} was made with other settings ({detail}); resuming would mix two runs in one file. "
             "Rerun with the recorded settings, or choose another --out"
         )
+
+
+# ---------------------------------------------------------------------------------- run directories
+
+
+def prepare_run_dir(
+    output_dir: PathLike, *, resume_from_checkpoint: str | None, overwrite: bool
+) -> str | None:
+    """Check a training output directory before anything is written to it; resolve the checkpoint.
+
+    A directory that holds files is refused unless the user resumes (its run continues) or asks to
+    overwrite: otherwise the new run's ``run_config.json`` would describe weights it does not hold.
+
+    Args:
+        output_dir: the run directory.
+        resume_from_checkpoint: a checkpoint directory, ``"latest"`` (the newest ``checkpoint-N`` in
+            ``output_dir``), or None.
+        overwrite: the user asked to write over a finished run.
+
+    Returns:
+        The checkpoint path to resume from (None: start fresh).
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"--output_dir {output_dir} is a file; give a directory")
+    checkpoint = resume_from_checkpoint
+    if checkpoint in ("latest", "last"):
+        found = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if found is None:
+            raise ConfigError(
+                f"--resume_from_checkpoint {checkpoint}: no checkpoint-N directory in {output_dir} to resume from"
+            )
+        checkpoint = found
+    elif checkpoint is not None and not Path(checkpoint).is_dir():
+        raise ConfigError(
+            f"--resume_from_checkpoint {checkpoint}: no such checkpoint directory "
+            f"(give a checkpoint-N directory, or 'latest' for the newest one in --output_dir)"
+        )
+    if checkpoint is None and not overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
+        raise ConfigError(
+            f"--output_dir {output_dir} is not empty (it holds an earlier run). Pass --overwrite_output_dir to "
+            "write over it, --resume_from_checkpoint latest to continue it, or choose another directory"
+        )
+    return checkpoint

@@ -326,6 +326,13 @@ def train(
         examples: the training examples (default: read from ``config.data``).
         callbacks: extra Trainer callbacks.
     """
+    from percontrast.outputs import prepare_run_dir
+
+    checkpoint = config.resume_from_checkpoint
+    if config.process_index == 0:  # the other processes wait for rank 0's files, they do not judge them
+        checkpoint = prepare_run_dir(
+            config.output_dir, resume_from_checkpoint=checkpoint, overwrite=config.overwrite_output_dir
+        )
     set_seed(config.seed)
     if model is None:
         model, tokenizer = load_model(config.model, seed=config.seed)
@@ -336,7 +343,12 @@ def train(
             raise ConfigError("data is required: the JSONL file of training examples (--data)")
         examples = read_examples(config.data)
     source = config.data or "training examples"
-    max_length = config.max_length or max_context(model, tokenizer)
+    context = max_context(model, tokenizer)
+    if config.max_length is not None and config.max_length > context:
+        raise ConfigError(
+            f"max_length={config.max_length} is longer than the model's context ({context} tokens)"
+        )
+    max_length = config.max_length or context
     dataset = encode_training_examples(
         examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
     )
@@ -355,7 +367,7 @@ def train(
     )
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length)
-    output = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset)
 
