@@ -67,9 +67,10 @@ class TokenScores:
         return asdict(self)
 
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
-        """The k tokens with the highest PIR, as ``(token, pir)``."""
+        """The k tokens with the highest PIR, as ``(token, pir)``; a byte piece of a character
+        (empty own text, see `token_texts`) shows the character it belongs to."""
         order = sorted(range(len(self.pir)), key=lambda i: self.pir[i], reverse=True)[:k]
-        return [(self.tokens[i], self.pir[i]) for i in order]
+        return [(self.tokens[i] or self.response[slice(*self.offsets[i])], self.pir[i]) for i in order]
 
 
 def length_buckets(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
@@ -213,6 +214,34 @@ def score_examples(
     ]
 
 
+def token_texts(
+    response: str,
+    offsets: Sequence[Sequence[int]],
+    token_ids: Sequence[int],
+    tokenizer: PreTrainedTokenizerBase,
+) -> list[str]:
+    """Each response token's own text, cut from the response by its character offsets.
+
+    Decoding one id at a time turns the byte pieces of a multi-byte character (Hebrew, CJK, emoji in
+    a byte-level BPE) into U+FFFD. Here each character belongs to the first token that covers it; a
+    token whose characters were all taken (a later byte piece of the same character) gets ``""``,
+    and whitespace the offsets leave out goes to the token after it, so the texts join to the
+    response. Zero-width tokens (EOS) are decoded.
+    """
+    texts: list[str] = []
+    covered = 0
+    for (start, end), token_id in zip(offsets, token_ids, strict=True):
+        if start == end:
+            texts.append(tokenizer.decode([token_id]))
+            continue
+        texts.append(response[covered:end] if end > covered else "")
+        covered = max(covered, end)
+    last = max((i for i, (start, end) in enumerate(offsets) if start != end), default=None)
+    if last is not None and covered < len(response):
+        texts[last] += response[covered:]
+    return texts
+
+
 def _too_long_message(item: EncodedExample, context: int) -> str:
     """Why an example does not fit the context, and the advice that can help it."""
     if len(item.response_ids) + len(item.prompt_without_ids) > context:
@@ -242,7 +271,7 @@ def _token_scores(
             raise FloatingPointError(f"non-finite log-prob in example {example.id!r}")
     return TokenScores(
         id=example.id,
-        tokens=[tokenizer.decode([token_id]) for token_id in item.response_ids],
+        tokens=token_texts(example.response, item.response_offsets, item.response_ids, tokenizer),
         token_ids=list(item.response_ids),
         offsets=[list(offset) for offset in item.response_offsets],
         logp_with=values[0],
