@@ -69,6 +69,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--bootstrap", action="store_true", help="also report evaluate's bootstrap ROUGE (seeded)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument(
+        "--rouge-tokenizer",
+        choices=["default", "multilingual"],
+        default="default",
+        help="default: rouge-score's [a-z0-9] tokenizer, the official LaMP/LongLaMP setting (drops other "
+        "scripts); multilingual: Unicode words, one token per CJK character, for other data",
+    )
     add_judge_arguments(parser)
     return parser
 
@@ -85,7 +92,13 @@ def run(args: argparse.Namespace) -> int:
     metrics = parse_metrics(args.metrics)
     judge = build_judge(args) if "judge" in metrics else None
     result = evaluate_predictions(
-        args.predictions, metrics, data_path=args.data, judge=judge, bootstrap=args.bootstrap, seed=args.seed
+        args.predictions,
+        metrics,
+        data_path=args.data,
+        judge=judge,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        rouge_tokenizer=args.rouge_tokenizer,
     )
     table = markdown_table(result)
     if args.out:

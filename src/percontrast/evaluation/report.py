@@ -45,6 +45,7 @@ def evaluate_predictions(
     judge_criteria: tuple[str, ...] | None = None,
     bootstrap: bool = False,
     seed: int = 0,
+    rouge_tokenizer: str = "default",
 ) -> dict:
     """Score a predictions file; see the module docstring for the keys."""
     predictions = read_predictions(predictions_path)
@@ -63,6 +64,7 @@ def evaluate_predictions(
         lexical,
         bootstrap=bootstrap,
         seed=seed,
+        rouge_tokenizer=rouge_tokenizer,
     )
     kept = result.pop("kept")
     result.pop("per_example")
