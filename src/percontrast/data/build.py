@@ -208,8 +208,9 @@ def build_examples(
     for record in chosen:
         try:
             profile = validate_record(record, spec)
-            # Items whose every field is blank would render as empty text ('"" is the title for ""').
-            nonempty = [item for item in profile if any(str(item[key]).strip() for key in spec.item_fields)]
+            # Items whose every text field is blank would render as empty text ('"" is the title for ""').
+            text_keys = [key for key, types in spec.item_fields.items() if types == STRING]
+            nonempty = [item for item in profile if any(str(item[key]).strip() for key in text_keys)]
             summary.empty_items_dropped += len(profile) - len(nonempty)
             if not nonempty:
                 raise DataError(

@@ -123,12 +123,16 @@ class TransformersChat:
             the share of the full next-token probability that fell on them (low mass: the model did
             not want to answer with a digit, a signal that its score means little).
         """
-        from percontrast.generation import left_pad
+        from percontrast.generation import check_fits_context, left_pad
+        from percontrast.modeling import max_context
 
         score_ids = torch.tensor(self.score_token_ids())
         probs, masses = [], []
         for start in range(0, len(conversations), self.batch_size):
             prompts = [self.prompt_ids(c) for c in conversations[start : start + self.batch_size]]
+            check_fits_context(
+                [len(ids) for ids in prompts], 1, max_context(self.model, self.tokenizer), "judge prompt"
+            )
             batch = left_pad(prompts, self.tokenizer.pad_token_id, self.model.device)
             position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             logits = (
