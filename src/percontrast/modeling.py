@@ -133,8 +133,12 @@ def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
     value = getattr(torch, str(dtype), None)
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise ConfigError(f"unknown or unsupported dtype {dtype!r}; use one of {', '.join(FLOAT_DTYPES)}")
+    if not isinstance(value, torch.dtype):
+        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(FLOAT_DTYPES)}")
+    if not value.is_floating_point:
+        raise ConfigError(
+            f"unsupported dtype {dtype!r}: parameters must be floating point; use one of {', '.join(FLOAT_DTYPES)}"
+        )
     return value
 
 
