@@ -322,7 +322,8 @@ def prepare_run_dir(
         output_dir: the run directory.
         resume_from_checkpoint: a checkpoint directory, ``"latest"`` (the newest ``checkpoint-N`` in
             ``output_dir``), or None.
-        overwrite: the user asked to write over a finished run.
+        overwrite: the user asked to write over a finished run (or the caller is not the process
+            that writes the run's files).
 
     Returns:
         The checkpoint path to resume from (None: start fresh).

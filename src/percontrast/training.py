@@ -328,11 +328,13 @@ def train(
     """
     from percontrast.outputs import prepare_run_dir
 
-    checkpoint = config.resume_from_checkpoint
-    if config.process_index == 0:  # the other processes wait for rank 0's files, they do not judge them
-        checkpoint = prepare_run_dir(
-            config.output_dir, resume_from_checkpoint=checkpoint, overwrite=config.overwrite_output_dir
-        )
+    # Every process resolves the checkpoint; only rank 0 judges the directory (the others may start
+    # after it has written run_config.json there).
+    checkpoint = prepare_run_dir(
+        config.output_dir,
+        resume_from_checkpoint=config.resume_from_checkpoint,
+        overwrite=config.overwrite_output_dir or config.process_index != 0,
+    )
     set_seed(config.seed)
     if model is None:
         model, tokenizer = load_model(config.model, seed=config.seed)
