@@ -220,12 +220,25 @@ class BrokenRetriever:
 
 
 def test_a_retrieval_error_is_skipped_under_skip_invalid_and_named_otherwise() -> None:
+    from percontrast.data.retrieval import RecencyRetriever
+
     record = RawRecord(
         "r1", "Generate a headline for the following article: x", "h", PROFILE, "u", "q.json", 3
     )
-    with pytest.raises(DataError, match=r"q.json:3, record 'r1'.*retrieval \(broken\) failed"):
+    with pytest.raises(DataError, match=r"q.json:3, record 'r1'.*retrieval \(broken\) failed: ValueError"):
         build_examples([record], lamp_task("LaMP_4"), BrokenRetriever(), k=1)
     examples, summary = build_examples(
         [record], lamp_task("LaMP_4"), BrokenRetriever(), k=1, skip_invalid=True
     )
-    assert examples == [] and summary.skipped == {"retrieval failed: ValueError": 1}
+    assert examples == [] and summary.skipped == {
+        "retrieval (broken) failed: ValueError: index out of range in the encoder": 1
+    }
+    # A real retriever's own error (recency: dates on some items only) gets the file and line too.
+    dated = [{**PROFILE[0], "date": "2016-05-01"}, {"id": "p1", "title": "B", "text": "b"}]
+    record = RawRecord("r2", "Generate a headline for the following article: x", "h", dated, "u", "q.json", 4)
+    with pytest.raises(DataError, match=r"q.json:4, record 'r2', field 'profile\[1\].date'"):
+        build_examples([record], lamp_task("LaMP_4"), RecencyRetriever("date"), k=1)
+    examples, summary = build_examples(
+        [record], lamp_task("LaMP_4"), RecencyRetriever("date"), k=1, skip_invalid=True
+    )
+    assert examples == [] and sum(summary.skipped.values()) == 1

@@ -233,16 +233,18 @@ def build_examples(
         documents = [spec.document(item) for item in profile]
         try:
             order = retriever.rank(query, documents, profile, record.id)[:k]
-        except (DataError, ValueError) as exc:
+        except (DataError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # Retrievers know the record, not the file: name it here, or skip and count it.
+            message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
             if not skip_invalid:
                 raise DataError(
-                    f"retrieval ({retriever.name}) failed: {exc}",
+                    f"retrieval ({retriever.name}) failed: {message}",
                     path=record.path,
                     line=record.line,
                     record_id=record.id,
-                    field="profile",
+                    field=getattr(exc, "field", None) or "profile",
                 ) from None
-            skipped[f"retrieval failed: {type(exc).__name__}"] += 1
+            skipped[f"retrieval ({retriever.name}) failed: {message}"] += 1
             continue
         persona = [render_item(profile[i]) for i in order]
         example = Example(
