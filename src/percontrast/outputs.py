@@ -11,8 +11,11 @@ Every command that writes files goes through this module:
 - `JsonlAppender` is for resumable outputs (``generate``, ``aloe``): it drops and reports a torn
   final record (a killed write), always starts appended records on a new line, and flushes each
   record as it is written.
+  `read_finished` reads back what a resumed run need not redo.
 - `check_run_settings` keeps a sidecar ``<out>.settings.json`` beside a resumable output with the
   settings that produced it, and refuses to resume under different ones.
+- `prepare_run_dir` refuses a training directory that holds an earlier run unless the user resumes
+  or asks to overwrite, and resolves ``--resume_from_checkpoint latest``.
 
     from percontrast.outputs import check_outputs, atomic_write_jsonl
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--html": html})
