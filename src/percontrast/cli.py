@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     except PercontrastError as exc:
         print(f"percontrast {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The one place where file-system errors become one line: a directory given as a file, a
+        # missing folder, no permission. Errors without a file name are bugs: let them show.
+        if exc.filename is None:
+            raise
+        print(f"percontrast {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ token ids.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +30,10 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example, iter_jsonl
-from percontrast.encoding import tokenize_prompt
+from percontrast.encoding import tokenize_prompt, truncate_persona
 from percontrast.errors import ConfigError, DataError
+from percontrast.modeling import max_context
+from percontrast.outputs import JsonlAppender, check_run_settings, repair_jsonl_tail
 from percontrast.templates import get_template, resolve_template
 
 logger = logging.getLogger(__name__)
@@ -58,9 +60,10 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if not self.greedy and self.temperature <= 0:
+        if not self.greedy and not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise ConfigError(
-                f"temperature must be > 0 when sampling, got {self.temperature}; use greedy=True instead"
+                f"temperature must be a finite number > 0 when sampling, got {self.temperature}; "
+                "use greedy=True for greedy decoding"
             )
 
     def hf_config(self, tokenizer: PreTrainedTokenizerBase) -> HFGenerationConfig:
@@ -151,6 +154,9 @@ def generate_from_ids(
     """
     if not prompts or any(not ids for ids in prompts):
         raise ValueError("every prompt needs at least one token")
+    check_fits_context(
+        [len(ids) for ids in prompts], sampling.max_new_tokens, max_context(model, tokenizer), "prompt"
+    )
     batch = left_pad(prompts, tokenizer.pad_token_id, model.device)
     torch.manual_seed(sampling.seed if seed is None else seed)
     output = model.generate(**batch, generation_config=sampling.hf_config(tokenizer))  # (B, T + new)
@@ -164,6 +170,20 @@ def generate_from_ids(
     return texts, n_tokens
 
 
+def check_fits_context(prompt_lengths: list[int], max_new_tokens: int, context: int, what: str) -> None:
+    """Refuse prompts that, with ``max_new_tokens`` new tokens, exceed the model's context.
+
+    Past its context a model still produces text, from positions it was never trained on: an error
+    is better than a silently wrong answer.
+    """
+    longest = max(prompt_lengths, default=0)
+    if longest + max_new_tokens > context:
+        raise DataError(
+            f"a {what} of {longest} tokens plus max_new_tokens={max_new_tokens} exceeds the model's context "
+            f"({context} tokens); lower max_new_tokens or shorten the input"
+        )
+
+
 def done_ids(path: str | Path, known_ids: set[str]) -> set[str]:
     """Ids already in an output file (for resuming); ids unknown to the data are an error."""
     path = Path(path)
@@ -174,6 +194,13 @@ def done_ids(path: str | Path, known_ids: set[str]) -> set[str]:
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise DataError(
                 "expected a prediction record with a string id", path=str(path), line=line, field="id"
+            )
+        if not isinstance(record.get("prediction"), str):
+            raise DataError(
+                "not a prediction record (no string 'prediction'): is --out another kind of file?",
+                path=str(path),
+                line=line,
+                field="prediction",
             )
         if record["id"] not in known_ids:
             raise DataError(
@@ -191,15 +218,55 @@ def render_prompts(
     tokenizer: PreTrainedTokenizerBase,
     template: str | None,
     with_persona: bool,
+    max_prompt_tokens: int | None = None,
 ) -> list[list[int]]:
     """Prompt token ids of each example (with or without persona), each with its own template unless
-    ``template`` names one (`templates.resolve_template`)."""
-    prompts = []
+    ``template`` names one (`templates.resolve_template`).
+
+    With ``max_prompt_tokens``, a longer prompt with persona has its persona truncated as `score`
+    and `train` do (`encoding.truncate_persona`: lowest-ranked items first; the query is never cut);
+    the count is logged.
+    """
+    prompts, truncated = [], 0
     for example in examples:
         prompt_template = resolve_template(example, template)
-        text = prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer)
-        prompts.append(tokenize_prompt(tokenizer, text, prompt_template))
+        ids = tokenize_prompt(
+            tokenizer,
+            prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer),
+            prompt_template,
+        )
+        if with_persona and max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
+            persona, _ = truncate_persona(example, tokenizer, prompt_template, max_prompt_tokens)
+            block = prompt_template.persona_block(persona) if persona else ""
+            text = prompt_template.render_persona_block(block, example.query, tokenizer)
+            ids = tokenize_prompt(tokenizer, text, prompt_template)
+            truncated += 1
+        prompts.append(ids)
+    if truncated:
+        logger.warning(
+            "persona truncated in %d of %d prompts to leave room for max_new_tokens within the context",
+            truncated,
+            len(examples),
+        )
     return prompts
+
+
+def generation_settings(config: GenerationConfig, **extra: object) -> dict:
+    """What decides the content of a predictions file: recorded beside it, checked on resume.
+
+    ``batch_size`` is left out (a resume may need a smaller one); ``extra`` adds the model and dtype.
+    """
+    sampling = config.sampling
+    settings = {
+        "template": config.template,
+        "with_persona": config.with_persona,
+        "backend": config.backend,
+        "greedy": sampling.greedy,
+        "temperature": None if sampling.greedy else sampling.temperature,
+        "max_new_tokens": sampling.max_new_tokens,
+        "seed": sampling.seed,
+    }
+    return settings | extra
 
 
 def generate_predictions(
@@ -209,6 +276,7 @@ def generate_predictions(
     out: str | Path,
     config: GenerationConfig | None = None,
     progress: bool = True,
+    settings: dict | None = None,
 ) -> GenerationStats:
     """Generate an answer for every example not yet in ``out`` and append them there.
 
@@ -219,11 +287,17 @@ def generate_predictions(
         out: the predictions JSONL; existing ids are skipped.
         config: generation settings (default: the paper's sampling).
         progress: show a progress bar.
+        settings: when given (the CLI gives them), the settings that make the file, recorded in
+            ``<out>.settings.json``; resuming under other settings is refused
+            (`outputs.check_run_settings`). See `generation_settings`.
     """
     from tqdm.auto import tqdm
 
     config = config or GenerationConfig()
     out = Path(out)
+    if settings is not None:
+        check_run_settings(out, settings, kind="generate")
+    repair_jsonl_tail(out)  # a torn last record (a killed write) is dropped and reported
     done = done_ids(out, {example.id for example in examples})
     todo = [(index, example) for index, example in enumerate(examples) if example.id not in done]
     stats = GenerationStats(skipped=len(examples) - len(todo))
@@ -232,13 +306,23 @@ def generate_predictions(
     if not todo:
         return stats
     out.parent.mkdir(parents=True, exist_ok=True)
+    context = max_context(model, tokenizer) if not isinstance(model, str) else None
+    if context is not None and config.sampling.max_new_tokens >= context:
+        raise ConfigError(
+            f"max_new_tokens={config.sampling.max_new_tokens} leaves no room for a prompt in the model's "
+            f"context ({context} tokens)"
+        )
     prompts = render_prompts(
-        [example for _, example in todo], tokenizer, config.template, config.with_persona
+        [example for _, example in todo],
+        tokenizer,
+        config.template,
+        config.with_persona,
+        max_prompt_tokens=None if context is None else context - config.sampling.max_new_tokens,
     )
     generate_batch = _vllm_generator(model, tokenizer, config) if config.backend == "vllm" else None
     bar = tqdm(total=len(examples), initial=stats.skipped, desc="generate", unit="ex", disable=not progress)
     started = time.perf_counter()
-    with out.open("a", encoding="utf-8") as handle:
+    with JsonlAppender(out) as appender:
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             batch_prompts = prompts[start : start + config.batch_size]
@@ -250,9 +334,7 @@ def generate_predictions(
                     model, tokenizer, batch_prompts, config.sampling, seed=seed
                 )
             for (_, example), text in zip(batch, texts, strict=True):
-                record = {"id": example.id, "prediction": text, "reference": example.response}
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
+                appender.write({"id": example.id, "prediction": text, "reference": example.response})
             stats.generated += len(batch)
             stats.new_tokens += n_tokens
             bar.update(len(batch))

@@ -75,10 +75,8 @@ def load_model(
     Returns:
         ``(model, tokenizer)``, the model in eval mode, the tokenizer with a pad token set.
     """
-    if isinstance(dtype, str):
-        if not hasattr(torch, dtype) or not isinstance(getattr(torch, dtype), torch.dtype):
-            raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-        dtype = getattr(torch, dtype)
+    dtype = resolve_dtype(dtype)
+    device = resolve_device(device)
     if spec == TINY_ALIAS:
         model, tokenizer = _load_tiny(seed)
     elif spec == SMOLLM2_ALIAS:
@@ -88,12 +86,30 @@ def load_model(
         if path.is_file() and path.suffix == ".gguf":
             tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+        elif path.is_file():
+            raise ConfigError(
+                f"--model {spec} is a file, not a model: give a model directory (with config.json), "
+                "a .gguf file, an alias or a hub id"
+            )
+        elif not (path / "config.json").exists():
+            raise ConfigError(
+                f"--model {spec} is a directory without a model in it (no config.json): give the directory "
+                "that `save_pretrained` (or `percontrast train --output_dir`) wrote"
+            )
         else:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path)
     elif _looks_like_hub_id(spec):
-        tokenizer = AutoTokenizer.from_pretrained(spec)
-        model = AutoModelForCausalLM.from_pretrained(spec)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(spec)
+            model = AutoModelForCausalLM.from_pretrained(spec)
+        except OSError as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
+            raise ConfigError(
+                f"could not load hub model {spec!r}"
+                + (" (HF_HUB_OFFLINE is set and it is not in the local cache)" if offline else "")
+                + f": {str(exc).splitlines()[0]}. Check the id, or give a local directory or an alias"
+            ) from None
     else:
         aliases = ", ".join(f"{name!r} ({text})" for name, text in ALIASES.items())
         raise ConfigError(
@@ -107,6 +123,43 @@ def load_model(
         model = model.to(device)
     model.eval()
     return model, tokenizer
+
+
+FLOAT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    """A floating-point parameter dtype from its name; anything else is a `ConfigError`."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    value = getattr(torch, str(dtype), None)
+    if not isinstance(value, torch.dtype):
+        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(FLOAT_DTYPES)}")
+    if not value.is_floating_point:
+        raise ConfigError(
+            f"unsupported dtype {dtype!r}: parameters must be floating point; use one of {', '.join(FLOAT_DTYPES)}"
+        )
+    return value
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device | None:
+    """A device that exists on this machine (``cpu``, ``cuda``, ``cuda:1``, ``mps``), or a `ConfigError`."""
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked but CUDA is not available here; use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} asked but MPS is not available here; use --device cpu")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unsupported device {device!r}; use cpu, cuda, cuda:N or mps")
+    return resolved
 
 
 def _looks_like_hub_id(spec: str) -> bool:

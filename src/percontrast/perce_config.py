@@ -153,6 +153,10 @@ class PerCEConfig(TrainingArguments):
             "0.04, the paper's warmup ratio (transformers' own default is 0)."
         },
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Write over a non-empty output_dir (refused otherwise, unless resuming)."},
+    )
     report_to: None | str | list[str] = field(
         default="auto",
         metadata={
@@ -190,6 +194,18 @@ class PerCEConfig(TrainingArguments):
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.probe_steps < 0:
             raise ConfigError(f"probe_steps must be >= 0 (0 turns the probe off), got {self.probe_steps}")
+        for name in (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(
+                f"max_steps must be a positive number of optimizer steps, or -1 to train for num_train_epochs; "
+                f"got {self.max_steps}"
+            )
         if self.max_length is not None and self.max_length < 2:
             raise ConfigError(f"max_length must be >= 2 or unset, got {self.max_length}")
         if not 0.0 <= self.lora_dropout < 1.0:
@@ -220,7 +236,17 @@ def load_yaml_values(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory; give the YAML file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the YAML file as UTF-8") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of field: value, got {type(values).__name__}")
     unknown = sorted(set(values) - config_field_names())

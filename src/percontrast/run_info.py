@@ -58,7 +58,9 @@ def write_run_info(config: PerCEConfig, dataset: EncodedDataset, max_length: int
         },
     }
     path = output_dir / "run_config.json"
-    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    from percontrast.outputs import atomic_write_json
+
+    atomic_write_json(path, info)
     with open(output_dir / "skipped.jsonl", "w", encoding="utf-8") as handle:
         for item in dataset.skipped:
             handle.write(json.dumps({"id": item.id, "reason": item.reason}) + "\n")

@@ -72,9 +72,10 @@ class TokenScores:
         return asdict(self)
 
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
-        """The k tokens with the highest PIR, as ``(token, pir)``."""
+        """The k tokens with the highest PIR, as ``(token, pir)``; a byte piece of a character
+        (empty own text, see `token_texts`) shows the character it belongs to."""
         order = sorted(range(len(self.pir)), key=lambda i: self.pir[i], reverse=True)[:k]
-        return [(self.tokens[i], self.pir[i]) for i in order]
+        return [(self.tokens[i] or self.response[slice(*self.offsets[i])], self.pir[i]) for i in order]
 
 
 def length_buckets(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
@@ -162,14 +163,18 @@ def score_examples(
     """
     if pir_form not in PIR_FORMS:
         raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
+    for name, value in (("batch size", max_batch_size), ("max batch tokens", max_batch_tokens)):
+        if value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
     context = max_context(model, tokenizer)
+    if max_length is not None and not 2 <= max_length <= context:
+        raise ConfigError(f"max_length must be in 2..{context} (the model's context), got {max_length}")
     encoded = []
     for example in examples:
         item = encode_example(example, tokenizer, template, max_length=max_length)
         if max_length is None and item.length_with > context:
             raise DataError(
-                f"prompt with persona plus response is {item.length_with} tokens, longer than the model's context "
-                f"({context}); pass max_length to truncate the persona (the response is never cut)",
+                _too_long_message(item, context),
                 record_id=example.id,
             )
         encoded.append(item)
@@ -229,6 +234,48 @@ def score_examples(
     ]
 
 
+def token_texts(
+    response: str,
+    offsets: Sequence[Sequence[int]],
+    token_ids: Sequence[int],
+    tokenizer: PreTrainedTokenizerBase,
+) -> list[str]:
+    """Each response token's own text, cut from the response by its character offsets.
+
+    Decoding one id at a time turns the byte pieces of a multi-byte character (Hebrew, CJK, emoji in
+    a byte-level BPE) into U+FFFD. Here each character belongs to the first token that covers it; a
+    token whose characters were all taken (a later byte piece of the same character) gets ``""``,
+    and whitespace the offsets leave out goes to the token after it, so the texts join to the
+    response. Zero-width tokens (EOS) are decoded.
+    """
+    texts: list[str] = []
+    covered = 0
+    for (start, end), token_id in zip(offsets, token_ids, strict=True):
+        if start == end:
+            texts.append(tokenizer.decode([token_id]))
+            continue
+        texts.append(response[covered:end] if end > covered else "")
+        covered = max(covered, end)
+    last = max((i for i, (start, end) in enumerate(offsets) if start != end), default=None)
+    if last is not None and covered < len(response):
+        texts[last] += response[covered:]
+    return texts
+
+
+def _too_long_message(item: EncodedExample, context: int) -> str:
+    """Why an example does not fit the context, and the advice that can help it."""
+    if len(item.response_ids) + len(item.prompt_without_ids) > context:
+        return (
+            f"the response alone ({len(item.response_ids)} tokens) with the prompt without persona "
+            f"({len(item.prompt_without_ids)} tokens) is longer than the model's context ({context}); "
+            "responses and queries are never cut: shorten them or drop the example"
+        )
+    return (
+        f"prompt with persona plus response is {item.length_with} tokens, longer than the model's context "
+        f"({context}); pass max_length to truncate the persona (the response is never cut)"
+    )
+
+
 def _token_scores(
     example: Example,
     item: EncodedExample,
@@ -244,7 +291,7 @@ def _token_scores(
             raise FloatingPointError(f"non-finite log-prob in example {example.id!r}")
     return TokenScores(
         id=example.id,
-        tokens=[tokenizer.decode([token_id]) for token_id in item.response_ids],
+        tokens=token_texts(example.response, item.response_offsets, item.response_ids, tokenizer),
         token_ids=list(item.response_ids),
         offsets=[list(offset) for offset in item.response_offsets],
         logp_with=values[0],

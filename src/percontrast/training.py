@@ -37,7 +37,7 @@ from percontrast.errors import ConfigError
 from percontrast.logprobs import response_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
-from percontrast.perce_config import PerCEConfig
+from percontrast.perce_config import PAPER_MAX_LENGTH, PerCEConfig
 from percontrast.run_info import write_run_info
 
 logger = logging.getLogger(__name__)
@@ -408,6 +408,15 @@ def train(
         examples: the training examples (default: read from ``config.data``).
         callbacks: extra Trainer callbacks.
     """
+    from percontrast.outputs import prepare_run_dir
+
+    # Every process resolves the checkpoint; only rank 0 judges the directory (the others may start
+    # after it has written run_config.json there).
+    checkpoint = prepare_run_dir(
+        config.output_dir,
+        resume_from_checkpoint=config.resume_from_checkpoint,
+        overwrite=config.overwrite_output_dir or config.process_index != 0,
+    )
     set_seed(config.seed)
     if model is None:
         model, tokenizer = load_model(config.model, seed=config.seed)
@@ -419,9 +428,13 @@ def train(
         examples = read_examples(config.data)
     source = config.data or "training examples"
     context = max_context(model, tokenizer)
-    max_length = context if config.max_length is None else min(config.max_length, context)
     if config.max_length is not None and config.max_length > context:
-        logger.info("max_length=%d exceeds the model's context; using %d", config.max_length, context)
+        if config.max_length != PAPER_MAX_LENGTH:
+            raise ConfigError(
+                f"max_length={config.max_length} is longer than the model's context ({context} tokens)"
+            )
+        logger.info("max_length=%d (the paper's default) exceeds the model's context; using %d", config.max_length, context)
+    max_length = context if config.max_length is None else min(config.max_length, context)
     dataset = encode_training_examples(
         examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
     )
@@ -440,7 +453,7 @@ def train(
     )
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length)
-    output = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset)
 

@@ -10,7 +10,6 @@ from percontrast.data.persona_qa import read_persona_qa
 from percontrast.errors import DataError
 
 
-
 def test_reads_the_bundled_annotated_set():
     examples = read_persona_qa()
     assert len(examples) == 120 and len({e.id for e in examples}) == 120

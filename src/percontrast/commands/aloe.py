@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend, build_judge
 from percontrast.commands.score import add_model_arguments
@@ -52,6 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="sampling temperature of the model under test (default: 0.4, the paper's; 0: greedy)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=10,
+        help="conversations run in lock-step at a time; each finished one is saved at once and a rerun "
+        "resumes after it (default: 10)",
+    )
     official = dict(api_model=ALOE_API_MODEL, temperature=ALOE_TEMPERATURE, max_tokens=ALOE_MAX_TOKENS)
     add_judge_arguments(parser, prefix="simulator", role="user simulator", **official)
     add_judge_arguments(parser, **official)
@@ -59,10 +67,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from percontrast.evaluation.aloe import AloeConfig, aloe_table, build_conversations, run_aloe, write_aloe
-    from percontrast.evaluation.backends import TransformersChat
-    from percontrast.modeling import load_model
+    from dataclasses import asdict
 
+    from percontrast.commands.generate import model_identity
+    from percontrast.errors import ConfigError
+    from percontrast.evaluation.aloe import (
+        AloeConfig,
+        Conversation,
+        aloe_table,
+        build_conversations,
+        conversations_path,
+        run_aloe,
+        summarise,
+        write_aloe,
+    )
+    from percontrast.outputs import (
+        JsonlAppender,
+        check_outputs,
+        check_run_settings,
+        read_finished,
+        settings_path,
+    )
+
+    if args.chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    saved = conversations_path(args.out)
+    check_outputs(
+        inputs={"--profiles": args.profiles, "--personalities": args.personalities},
+        outputs={
+            "--out": args.out,
+            "the conversations file beside --out": saved,
+            "the settings record beside --out": settings_path(saved),
+            "the markdown table beside --out": Path(args.out).with_suffix(".md"),
+        },
+    )
     config = AloeConfig(
         n_profiles=args.n_profiles,
         n_personalities=args.n_personalities,
@@ -75,20 +113,68 @@ def run(args: argparse.Namespace) -> int:
         average_from=min(6, args.turns),
     )
     conversations = build_conversations(args.profiles, args.personalities, config)
-    judge = build_judge(args, seed=args.seed)
-    simulator = build_chat_backend(args, "simulator") or judge.backend
-    model = TransformersChat(*load_model(args.model, dtype=args.dtype, device=args.device), name=args.model)
-    logger.info(
-        "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",
-        len(conversations),
-        config.n_turns,
-        simulator.name,
-        judge.backend.name,
-        judge.mode,
-    )
-    summary = run_aloe(model, simulator, judge, conversations, config)
-    summary["simulator"] = simulator.name
-    summary["judge"] = {"backend": judge.backend.name, "mode": judge.mode, "n_samples": judge.n_samples}
-    write_aloe(summary, args.out)
+    # Everything that decides a conversation's content; the grid size may grow between runs.
+    def backend_identity(prefix: str) -> list | None:
+        url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
+        if url:
+            return [url, api_model]
+        return [model_identity(local)] if local else None
+
+    settings = {
+        key: value for key, value in asdict(config).items() if key not in ("n_profiles", "n_personalities")
+    } | {
+        "model": model_identity(args.model),
+        "dtype": args.dtype,
+        "simulator": backend_identity("simulator"),
+        "judge": backend_identity("judge"),
+        "judge_mode": args.judge_mode,
+        "judge_samples": args.judge_samples,
+        "profiles": str(Path(args.profiles).resolve()),
+        "personalities": str(Path(args.personalities).resolve()),
+        "chunk_size": args.chunk_size,
+    }
+    check_run_settings(saved, settings, kind="aloe")
+    finished = read_finished(saved)
+    todo = [c for c in conversations if c.id not in finished]
+    if finished:
+        logger.info(
+            "resuming: %d of %d conversations already in %s",
+            len(conversations) - len(todo),
+            len(conversations),
+            saved,
+        )
+    judge_info: dict = {}
+    simulator_name = None
+    if todo:
+        from percontrast.evaluation.backends import TransformersChat
+        from percontrast.modeling import load_model
+
+        judge = build_judge(args, seed=args.seed)
+        simulator = build_chat_backend(args, "simulator") or judge.backend
+        model = TransformersChat(
+            *load_model(args.model, dtype=args.dtype, device=args.device), name=args.model
+        )
+        simulator_name = simulator.name
+        judge_info = {"backend": judge.backend.name, "mode": judge.mode, "n_samples": judge.n_samples}
+        logger.info(
+            "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",
+            len(todo),
+            config.n_turns,
+            simulator.name,
+            judge.backend.name,
+            judge.mode,
+        )
+        with JsonlAppender(saved) as appender:
+            for start in range(0, len(todo), args.chunk_size):
+                chunk = todo[start : start + args.chunk_size]
+                run_aloe(model, simulator, judge, chunk, config)
+                for conversation in chunk:
+                    appender.write(asdict(conversation))
+                    finished[conversation.id] = asdict(conversation)
+    summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
+    if simulator_name is not None:
+        summary["simulator"] = simulator_name
+        summary["judge"] = judge_info
+    write_aloe(summary, args.out, write_conversations=False)
     print(aloe_table(summary), end="")
     return 0

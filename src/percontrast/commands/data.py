@@ -16,7 +16,6 @@ persona, as the paper's Table 6) is logged and written next to ``--out`` as ``<o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -103,7 +102,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from percontrast.data.build import build_benchmark
     from percontrast.data.schema import write_jsonl
+    from percontrast.errors import DataError
+    from percontrast.outputs import atomic_write_json, check_outputs
 
+    summary_path = Path(args.summary or f"{args.out}.summary.json")
+    check_outputs(
+        inputs={"--input": args.input, "--outputs": args.outputs},
+        outputs={"--out": args.out, "--summary": summary_path},
+    )
     tokenizer = None
     if args.model != "none":
         from percontrast.modeling import load_model
@@ -128,10 +134,14 @@ def run(args: argparse.Namespace) -> int:
         random_with_replacement=args.random_with_replacement,
         device=args.device,
     )
-    write_jsonl(args.out, examples)
-    summary_path = Path(args.summary or f"{args.out}.summary.json")
     record = summary.to_dict() | {"model": args.model, "max_length": args.max_length, "input": args.input}
-    summary_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(summary_path, record)
+    if not examples:
+        raise DataError(
+            f"no example was kept (skipped: {summary.skipped or 'none'}); nothing written to {args.out}, "
+            f"the reasons are in {summary_path}"
+        )
+    write_jsonl(args.out, examples)
     logger.info("wrote %d examples to %s (summary: %s)", len(examples), args.out, summary_path)
     logger.info(
         "skipped: %s; truncated: %d examples, %d items dropped",

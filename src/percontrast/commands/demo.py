@@ -35,10 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.data.schema import read_examples, write_jsonl
+    from percontrast.errors import ConfigError
     from percontrast.modeling import load_model
     from percontrast.report.heatmap import write_heatmap
     from percontrast.scoring import score_examples
 
+    if Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
+        raise ConfigError(f"--out-dir {args.out_dir} is a file; give a directory (it is created if missing)")
     examples = read_examples(demo_examples_path())
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
     scores = score_examples(model, tokenizer, examples)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +138,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="with --data, score only the predicted examples instead of failing on missing ids "
         "(the output is labelled partial)",
     )
+    parser.add_argument(
+        "--rouge-tokenizer",
+        choices=["default", "multilingual"],
+        default="default",
+        help="default: rouge-score's [a-z0-9] tokenizer, the official LaMP/LongLaMP setting (drops other "
+        "scripts); multilingual: Unicode words, one token per CJK character, for other data",
+    )
     add_judge_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.evaluation.report import evaluate_predictions, markdown_table, parse_metrics
+    from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
 
+    table_path = sibling(args.out, ".md") if args.out else None
+    check_outputs(
+        inputs={"--predictions": args.predictions, "--data": args.data},
+        outputs={"--out": args.out, "the markdown table beside --out": table_path},
+    )
     metrics = parse_metrics(args.metrics)
     judge = build_judge(args) if "judge" in metrics else None
     result = evaluate_predictions(
@@ -158,13 +169,12 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         benchmark=args.benchmark,
         partial=args.partial,
+        rouge_tokenizer=args.rouge_tokenizer,
     )
     table = markdown_table(result)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        out.with_suffix(".md").write_text(table, encoding="utf-8")
-        logger.info("wrote %s and %s", out, out.with_suffix(".md"))
+        atomic_write_json(args.out, result)
+        atomic_write_text(table_path, table)
+        logger.info("wrote %s and %s", args.out, table_path)
     print(table, end="")
     return 0

@@ -53,8 +53,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.data.schema import read_examples
-    from percontrast.generation import GenerationConfig, SamplingConfig, generate_predictions
+    from percontrast.generation import (
+        GenerationConfig,
+        SamplingConfig,
+        generate_predictions,
+        generation_settings,
+    )
     from percontrast.modeling import load_model
+    from percontrast.outputs import check_outputs, check_run_settings, settings_path
 
     config = GenerationConfig(
         sampling=SamplingConfig(
@@ -68,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         backend=args.backend,
     )
+    check_outputs(
+        inputs={"--data": args.data},
+        outputs={"--out": args.out, "the settings record beside --out": settings_path(args.out)},
+    )
+    settings = generation_settings(config, model=model_identity(args.model), dtype=args.dtype)
+    check_run_settings(args.out, settings, kind="generate")  # before the model is loaded
     examples = read_examples(args.data)
     if args.backend == "vllm":
         from transformers import AutoTokenizer
@@ -75,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         model, tokenizer = args.model, AutoTokenizer.from_pretrained(args.model)
     else:
         model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
-    stats = generate_predictions(model, tokenizer, examples, args.out, config)
+    stats = generate_predictions(model, tokenizer, examples, args.out, config, settings=settings)
     logger.info(
         "%d generated, %d already there (resumed); %d new tokens at %.1f tokens/s -> %s",
         stats.generated,
@@ -85,3 +97,11 @@ def run(args: argparse.Namespace) -> int:
         args.out,
     )
     return 0
+
+
+def model_identity(spec: str) -> str:
+    """The model as recorded with an output: an absolute path for a local one, else the alias or id."""
+    from pathlib import Path
+
+    path = Path(spec).expanduser()
+    return str(path.resolve()) if path.exists() else spec

@@ -51,9 +51,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from percontrast.data.schema import read_examples, write_jsonl
     from percontrast.modeling import load_model
+    from percontrast.outputs import check_outputs
     from percontrast.report.heatmap import write_heatmap
     from percontrast.scoring import score_examples
 
+    check_outputs(inputs={"--data": args.data}, outputs={"--out": args.out, "--html": args.html})
     examples = read_examples(args.data)
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
     scores = score_examples(

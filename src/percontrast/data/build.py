@@ -88,6 +88,7 @@ class BuildSummary:
     examples_truncated: int = 0
     items_dropped: int = 0
     item_tokens_cut: int = 0
+    empty_items_dropped: int = 0
     mean_profile_items: float | None = None
     mean_persona_items: float | None = None
     mean_prompt_tokens_with_persona: float | None = None
@@ -219,6 +220,19 @@ def build_examples(
     for record in tqdm(chosen, desc=f"{spec.name} ({retriever.name})", disable=len(chosen) < 50):
         try:
             profile = validate_record(record, spec)
+            # Items whose every text field is blank would render as empty text ('"" is the title for ""').
+            text_keys = [key for key, types in spec.item_fields.items() if types == STRING]
+            nonempty = [item for item in profile if any(str(item[key]).strip() for key in text_keys)]
+            summary.empty_items_dropped += len(profile) - len(nonempty)
+            if not nonempty:
+                raise DataError(
+                    f"all {len(profile)} profile items have only empty fields: nothing to personalise with",
+                    path=record.path,
+                    line=record.line,
+                    record_id=record.id,
+                    field="profile",
+                )
+            profile = nonempty
         except DataError as exc:
             if not skip_invalid:
                 raise
@@ -229,7 +243,21 @@ def build_examples(
             summary.query_fallbacks += 1
             query = record.input
         documents = [spec.document(item) for item in profile]
-        order = retriever.rank(query, documents, profile, record.id)[:k]
+        try:
+            order = retriever.rank(query, documents, profile, record.id)[:k]
+        except (DataError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # Retrievers know the record, not the file: name it here, or skip and count it.
+            message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+            if not skip_invalid:
+                raise DataError(
+                    f"retrieval ({retriever.name}) failed: {message}",
+                    path=record.path,
+                    line=record.line,
+                    record_id=record.id,
+                    field=getattr(exc, "field", None) or "profile",
+                ) from None
+            skipped[f"retrieval ({retriever.name}) failed: {message}"] += 1
+            continue
         persona = [render_item(profile[i]) for i in order]
         example = Example(
             id=record.id,

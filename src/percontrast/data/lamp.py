@@ -98,8 +98,16 @@ def _load_json(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise DataError("file not found", path=str(path))
+    if path.is_dir():
+        raise DataError("is a directory; give the JSON file inside it", path=str(path))
+    raw = path.read_bytes()
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"not UTF-8: byte {raw[exc.start]:#04x}; convert the file to UTF-8", path=str(path), line=line
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"malformed JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
 
@@ -124,6 +132,13 @@ def read_lamp_outputs(path: str | Path, task: TaskSpec | None = None) -> dict[st
             raise DataError("missing required field", path=str(path), record_id=gold_id, field="output")
         if gold_id in golds:
             raise DataError("duplicate gold id", path=str(path), record_id=gold_id, field="id")
+        if not isinstance(gold["output"], str) or not gold["output"].strip():
+            found = (
+                type(gold["output"]).__name__ if not isinstance(gold["output"], str) else "an empty string"
+            )
+            raise DataError(
+                f"expected a non-empty string, got {found}", path=str(path), record_id=gold_id, field="output"
+            )
         golds[gold_id] = gold["output"]
     return golds
 

@@ -125,20 +125,46 @@ class Example:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, parsed_json)`` for each non-blank line; bad JSON names the line."""
+    """Yield ``(line_number, parsed_json)`` for each non-blank line; bad JSON, bytes that are not
+    UTF-8 and lone surrogates name the line."""
     path = Path(path)
     if not path.exists():
         raise DataError("file not found", path=str(path))
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    if path.is_dir():
+        raise DataError("is a directory; give the JSONL file inside it", path=str(path))
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"not UTF-8: byte {raw[exc.start]:#04x} at column {exc.start + 1}; convert the file to UTF-8",
+                    path=str(path),
+                    line=line_number,
+                ) from None
             if not line.strip():
                 continue
             try:
-                yield line_number, json.loads(line)
+                value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(
                     f"malformed JSON: {exc.msg} (column {exc.colno})", path=str(path), line=line_number
                 ) from None
+            if "\\u" in line and _has_lone_surrogate(value):
+                raise DataError(
+                    "a \\u escape is a lone surrogate (half of a UTF-16 pair), which is not text",
+                    path=str(path),
+                    line=line_number,
+                )
+            yield line_number, value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
@@ -164,14 +190,7 @@ def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> li
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
-    """Write dicts (or objects with ``to_dict``) as JSON Lines; returns the number written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            if hasattr(record, "to_dict"):
-                record = record.to_dict()
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+    """Write dicts (or objects with ``to_dict``) as JSON Lines, atomically; returns the number written."""
+    from percontrast.outputs import atomic_write_jsonl
+
+    return atomic_write_jsonl(path, records)

@@ -265,14 +265,22 @@ def aloe_table(summary: dict) -> str:
     return header + "\n|" + "---|" * (len(turns) + 1) + "\n| " + " | ".join(cells) + " |\n" + note
 
 
-def write_aloe(summary: dict, out: str | Path) -> None:
-    """The summary JSON, the conversations JSONL beside it, and the table as markdown."""
+def write_aloe(summary: dict, out: str | Path, *, write_conversations: bool = True) -> None:
+    """The summary JSON, the conversations JSONL beside it, and the table as markdown (each atomically).
+
+    ``write_conversations=False`` leaves the conversations file alone (the CLI appends to it as each
+    conversation finishes, so that an interrupted run resumes).
+    """
+    from percontrast.outputs import atomic_write_json, atomic_write_jsonl, atomic_write_text
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    conversations = summary["conversations"]
     body = {key: value for key, value in summary.items() if key != "conversations"}
-    out.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    with out.with_suffix(".conversations.jsonl").open("w", encoding="utf-8") as handle:
-        for conversation in conversations:
-            handle.write(json.dumps(conversation, ensure_ascii=False) + "\n")
-    out.with_suffix(".md").write_text(aloe_table(summary), encoding="utf-8")
+    atomic_write_json(out, body)
+    if write_conversations:
+        atomic_write_jsonl(conversations_path(out), summary["conversations"])
+    atomic_write_text(out.with_suffix(".md"), aloe_table(summary))
+
+
+def conversations_path(out: str | Path) -> Path:
+    """Where the conversations of the summary ``out`` are kept: ``<out stem>.conversations.jsonl``."""
+    return Path(out).with_suffix(".conversations.jsonl")

@@ -129,7 +129,8 @@ class TransformersChat:
             the share of the full next-token probability that fell on them (low mass: the model did
             not want to answer with a digit, a signal that its score means little).
         """
-        from percontrast.generation import left_pad
+        from percontrast.generation import check_fits_context, left_pad
+        from percontrast.modeling import max_context
 
         prefixes = prefixes or [""] * len(conversations)
         probs, masses = [], []
@@ -142,6 +143,9 @@ class TransformersChat:
                     strict=True,
                 )
             ]
+            check_fits_context(
+                [len(context) for context, _ in pairs], 1, max_context(self.model, self.tokenizer), "judge prompt"
+            )
             batch = left_pad(
                 [context for context, _ in pairs], self.tokenizer.pad_token_id, self.model.device
             )

@@ -142,3 +142,23 @@ def check_coverage(
             field="id",
         )
     return Coverage(len(reference_ids), len(predictions), missing, bool(missing))
+
+
+def check_references_match(
+    predictions: list[Prediction], examples: dict, path: str | Path, data_path: str | Path
+) -> None:
+    """Each prediction's reference must be its example's response: else the scores are of other targets.
+
+    Args:
+        predictions: the predictions, read from ``path``.
+        examples: the examples of ``data_path`` by id (objects with a ``response``).
+    """
+    differing = [p.id for p in predictions if p.id in examples and p.reference != examples[p.id].response]
+    if differing:
+        shown = ", ".join(repr(i) for i in differing[:5]) + (" ..." if len(differing) > 5 else "")
+        raise DataError(
+            f"{len(differing)} reference(s) differ from the response of the same id in {data_path} "
+            f"(first: {shown}): the predictions were made against other data, or the data changed since",
+            path=str(path),
+            field="reference",
+        )

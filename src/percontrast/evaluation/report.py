@@ -18,7 +18,7 @@ from pathlib import Path
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation.metrics import EMPTY_RULES, LEXICAL_METRICS, empty_rule_of_task, lexical_metrics
-from percontrast.evaluation.predictions import check_coverage, read_predictions
+from percontrast.evaluation.predictions import check_coverage, check_references_match, read_predictions
 
 ALL_METRICS = LEXICAL_METRICS + ("rouge", "judge")
 
@@ -30,6 +30,8 @@ def parse_metrics(spec: str) -> list[str]:
         if name not in ALL_METRICS:
             raise ConfigError(f"unknown metric {name!r}; choose from {list(ALL_METRICS)}")
         names.extend(["rouge1", "rougeL"] if name == "rouge" else [name])
+    if not names:
+        raise ConfigError(f"no metric named in {spec!r}; choose from {list(ALL_METRICS)}")
     return list(dict.fromkeys(names))
 
 
@@ -72,6 +74,7 @@ def evaluate_predictions(
     seed: int = 0,
     benchmark: str | None = None,
     partial: bool = False,
+    rouge_tokenizer: str = "default",
 ) -> dict:
     """Score a predictions file; see the module docstring for the keys.
 
@@ -89,6 +92,7 @@ def evaluate_predictions(
 
         examples = {example.id: example for example in read_examples(data_path)}
         coverage = check_coverage(predictions, list(examples), predictions_path, data_path, partial=partial)
+        check_references_match(predictions, examples, predictions_path, data_path)
         queries = [examples[p.id].query for p in predictions]
         tasks = {examples[p.id].task for p in predictions}
     elif partial:
@@ -102,6 +106,7 @@ def evaluate_predictions(
         rule=rule,
         bootstrap=bootstrap,
         seed=seed,
+        rouge_tokenizer=rouge_tokenizer,
     )
     result["empty_rule_from"] = rule_from
     if coverage is not None:

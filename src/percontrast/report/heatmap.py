@@ -79,9 +79,7 @@ def render_heatmap(
         gold = _span_ranges(item.response, (personal_spans or {}).get(item.id, ()))
         parts.append("<div class='example'>")
         parts.append(f"<div class='meta'>{html.escape(item.id)}</div><div class='tokens'>")
-        for token, (start, end), logp_with, logp_without, value in zip(
-            item.tokens, item.offsets, item.logp_with, item.logp_without, item.pir, strict=True
-        ):
+        for token, (start, end), logp_with, logp_without, value in _display_groups(item):
             underline = " gold" if any(start < g_end and g_start < end for g_start, g_end in gold) else ""
             hover = f"PIR {value:+.3f} | log P with persona {logp_with:.3f} | without {logp_without:.3f}"
             log_ratio = value if form == "log" else math.log(max(value, 1e-30))
@@ -105,6 +103,29 @@ def render_heatmap(
     return "".join(parts)
 
 
+def _display_groups(item: TokenScores) -> list[tuple[str, tuple[int, int], float, float, float]]:
+    """``(text, (start, end), logp_with, logp_without, pir)`` per displayed span.
+
+    The byte pieces of one character (tokens after the first have empty text, see
+    `scoring.token_texts`) are shown as one span: their log-probs add up to the character's, and so
+    does the log PIR (the ratio form multiplies).
+    """
+    groups: list[list] = []
+    for token, offset, logp_with, logp_without, value in zip(
+        item.tokens, item.offsets, item.logp_with, item.logp_without, item.pir, strict=True
+    ):
+        if groups and token == "" and offset[0] < groups[-1][1][1]:
+            group = groups[-1]
+            group[1] = (group[1][0], max(group[1][1], offset[1]))
+            group[2] += logp_with
+            group[3] += logp_without
+            log_ratio = group[2] - group[3]
+            group[4] = log_ratio if item.pir_form == "log" else math.exp(log_ratio)
+        else:
+            groups.append([token, (offset[0], offset[1]), logp_with, logp_without, value])
+    return [tuple(group) for group in groups]
+
+
 def _span_ranges(response: str, spans: Sequence[str]) -> list[tuple[int, int]]:
     """Character ranges of the spans found in the response (spans not found are ignored)."""
     ranges = []
@@ -117,7 +138,6 @@ def _span_ranges(response: str, spans: Sequence[str]) -> list[tuple[int, int]]:
 
 def write_heatmap(scores: Sequence[TokenScores], path: str | Path, **kwargs) -> Path:
     """Write `render_heatmap` to ``path`` and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_heatmap(scores, **kwargs), encoding="utf-8")
-    return path
+    from percontrast.outputs import atomic_write_text
+
+    return atomic_write_text(path, render_heatmap(scores, **kwargs))
