@@ -52,9 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data",
-        default=str(
-            PERSONA_TOKENS_DEV
-        ),
+        default=str(PERSONA_TOKENS_DEV),
     )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--steps", type=int, default=20)

@@ -163,6 +163,8 @@ def _lamp(tmp_path: Path, questions: list, golds: list) -> list[str]:
         "lamp",
         "--task",
         "LaMP_4",
+        "--retriever",
+        "bm25",
         "--model",
         "none",
         "--input",

@@ -65,7 +65,18 @@ def test_evaluate_out_md_does_not_overwrite_its_metrics(tmp_path: Path, data: Pa
 def test_data_summary_equal_to_out_is_refused(tmp_path: Path, capsys) -> None:
     questions = tmp_path / "q.json"
     questions.write_text("[]")
-    argv = ["data", "lamp", "--task", "LaMP_4", "--model", "none", "--input", str(questions)]
+    argv = [
+        "data",
+        "lamp",
+        "--task",
+        "LaMP_4",
+        "--retriever",
+        "bm25",
+        "--model",
+        "none",
+        "--input",
+        str(questions),
+    ]
     argv += ["--outputs", str(tmp_path / "o.json"), "--out", str(questions)]
     (tmp_path / "o.json").write_text('{"golds": []}')
     assert main(argv) == 2 and questions.read_text() == "[]"

@@ -342,7 +342,10 @@ class PerCETrainer(Trainer):
                 [self.probe_example],
                 template=args.template,
                 pir_form=args.pir_form,
-                max_length=args.max_length,
+                # The paper's default max_length (5000) is clamped to the context, as in train().
+                max_length=None
+                if args.max_length is None
+                else min(args.max_length, max_context(model, self.processing_class)),
                 progress=False,
             )[0]
         finally:
@@ -433,7 +436,11 @@ def train(
             raise ConfigError(
                 f"max_length={config.max_length} is longer than the model's context ({context} tokens)"
             )
-        logger.info("max_length=%d (the paper's default) exceeds the model's context; using %d", config.max_length, context)
+        logger.info(
+            "max_length=%d (the paper's default) exceeds the model's context; using %d",
+            config.max_length,
+            context,
+        )
     max_length = context if config.max_length is None else min(config.max_length, context)
     dataset = encode_training_examples(
         examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source

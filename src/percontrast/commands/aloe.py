@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         average_from=min(6, args.turns),
     )
     conversations = build_conversations(args.profiles, args.personalities, config)
+
     # Everything that decides a conversation's content; the grid size may grow between runs.
     def backend_identity(prefix: str) -> list | None:
         url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))

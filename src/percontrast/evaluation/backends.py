@@ -144,7 +144,10 @@ class TransformersChat:
                 )
             ]
             check_fits_context(
-                [len(context) for context, _ in pairs], 1, max_context(self.model, self.tokenizer), "judge prompt"
+                [len(context) for context, _ in pairs],
+                1,
+                max_context(self.model, self.tokenizer),
+                "judge prompt",
             )
             batch = left_pad(
                 [context for context, _ in pairs], self.tokenizer.pad_token_id, self.model.device
