@@ -165,9 +165,7 @@ def run_identification(
         from percontrast.identification.word_match import shared_content_words
 
         started = time.perf_counter()
-        ranges = shared_content_words(
-            [" ".join(ex.persona) for ex in examples], [ex.response for ex in examples]
-        )
+        ranges = shared_content_words([ex.persona for ex in examples], [ex.response for ex in examples])
         timings["word_match"] = time.perf_counter() - started
         identified["word_match"] = [
             tokens_overlapping(ex.response, s.offsets, r)

@@ -101,20 +101,39 @@ def is_content(token: str, tag: str) -> bool:
     )
 
 
-def shared_content_words(personas: Sequence[str], answers: Sequence[str]) -> list[list[CharRange]]:
-    """For each (persona, answer): ranges of the answer's content words that are also persona content words."""
+def _word(token: str, span: CharRange | None) -> tuple[str, CharRange | None]:
+    """The token without trailing sentence punctuation (the tagger leaves "pepsi." whole mid-text)."""
+    stripped = token.rstrip(".,;:!?")
+    if span is not None:
+        span = (span[0], span[0] + len(stripped))
+    return stripped, span
+
+
+def shared_content_words(
+    personas: Sequence[Sequence[str]], answers: Sequence[str]
+) -> list[list[CharRange]]:
+    """For each (persona sentences, answer): ranges of the answer's content words that are also content
+    words of the persona. Each persona sentence is tagged on its own (the tagger splits sentences poorly)."""
     if len(personas) != len(answers):
         raise ValueError(f"{len(personas)} personas for {len(answers)} answers")
-    tagged = pos_tag(list(personas) + list(answers))
-    persona_tags, answer_tags = tagged[: len(personas)], tagged[len(personas) :]
-    matched = []
-    for persona_tokens, answer_tokens in zip(persona_tags, answer_tags, strict=True):
-        vocabulary = {token.lower() for token, tag, _ in persona_tokens if is_content(token, tag)}
-        matched.append(
-            [
-                span
-                for token, tag, span in answer_tokens
-                if span is not None and is_content(token, tag) and token.lower() in vocabulary
-            ]
-        )
+    if any(isinstance(persona, str) for persona in personas):
+        raise TypeError("each persona must be a list of sentences, not one string")
+    sentences = [sentence for persona in personas for sentence in persona]
+    tagged = pos_tag(sentences + list(answers))
+    answer_tags = tagged[len(sentences) :]
+    matched, cursor = [], 0
+    for persona, answer_tokens in zip(personas, answer_tags, strict=True):
+        vocabulary = set()
+        for tokens in tagged[cursor : cursor + len(persona)]:
+            for token, tag, _ in tokens:
+                word, _ = _word(token, None)
+                if is_content(word, tag):
+                    vocabulary.add(word.lower())
+        cursor += len(persona)
+        ranges = []
+        for token, tag, span in answer_tokens:
+            word, span = _word(token, span)
+            if span is not None and is_content(word, tag) and word.lower() in vocabulary:
+                ranges.append(span)
+        matched.append(ranges)
     return matched
