@@ -108,3 +108,22 @@ def test_pir_breakdown_by_hand() -> None:
         (2, 2, 2, 0),
     ]
     assert bins[0].label == "(-inf, 0]" and bins[-1].to_dict()["share_correct"] == 1.0
+
+
+def test_marginal_logprobs_against_explicit_sums() -> None:
+    import torch
+
+    from percontrast.identification.counterfactual import donor_indices, marginal_logprobs
+
+    logps = torch.log(torch.tensor([[0.5, 0.2, 0.9], [0.1, 0.6, 0.3], [0.4, 0.4, 0.4]], dtype=torch.float64))
+    probs = logps.exp()
+    # Posterior: P(y_i | y_<i) = sum_k prod_{j<=i} p_kj / sum_k prod_{j<i} p_kj, by hand.
+    expected = []
+    for i in range(3):
+        upto = sum(float(probs[k, : i + 1].prod()) for k in range(3))
+        before = sum(float(probs[k, :i].prod()) for k in range(3))
+        expected.append(math.log(upto / before))
+    assert marginal_logprobs(logps, "posterior").tolist() == pytest.approx(expected)
+    assert marginal_logprobs(logps, "mean").tolist() == pytest.approx(probs.mean(0).log().tolist())
+    assert marginal_logprobs(logps[:1], "posterior").tolist() == pytest.approx(logps[0].tolist())
+    assert donor_indices(4, 2) == [[1, 2], [2, 3], [3, 0], [0, 1]]

@@ -65,11 +65,15 @@ def examples():
 
 def test_percontrast_metrics_match_an_independent_recomputation(tiny, examples) -> None:
     model, tokenizer = tiny
-    result = run_identification(model, tokenizer, examples, methods=("percontrast",), threshold=0.0, progress=False)
+    result = run_identification(
+        model, tokenizer, examples, methods=("percontrast",), threshold=0.0, progress=False
+    )
     scores = score_examples(model, tokenizer, examples, template=result.template, progress=False)
     labels, pir = [], []
     for example, score in zip(examples, scores, strict=True):
-        labels += token_labels(example.response, score.offsets, personal_words(example.response, example.meta["personal_spans"]))
+        labels += token_labels(
+            example.response, score.offsets, personal_words(example.response, example.meta["personal_spans"])
+        )
         pir += score.pir
     expected = precision_recall_f1([p > 0.0 for p in pir], labels)
     got = result.to_dict()
@@ -102,7 +106,9 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
 
 
 def test_local_judge_runs_on_the_model_itself(tiny, examples) -> None:
-    result = run_identification(*tiny, examples[:2], methods=("llm_judge",), judge_max_new_tokens=4, progress=False)
+    result = run_identification(
+        *tiny, examples[:2], methods=("llm_judge",), judge_max_new_tokens=4, progress=False
+    )
     assert result.judge["n_replies"] == 2 and result.judge["backend"] == "local model"
     assert 0.0 <= result.methods["llm_judge"].f1 <= 1.0
 
@@ -110,7 +116,9 @@ def test_local_judge_runs_on_the_model_itself(tiny, examples) -> None:
 @needs_tagger
 def test_word_matching_identifies_shared_content_words(tiny, examples) -> None:
     result = run_identification(*tiny, examples, methods=("word_match",), progress=False)
-    row = next(r for r in result.examples if r["id"] == "pqa_0001")  # persona "i like pepsi.", answer "... Pepsi."
+    row = next(
+        r for r in result.examples if r["id"] == "pqa_0001"
+    )  # persona "i like pepsi.", answer "... Pepsi."
     identified = [t for t, flag in zip(row["tokens"], row["identified_word_match"], strict=True) if flag]
     assert "".join(identified).strip() == "Pepsi"
 
@@ -167,3 +175,25 @@ def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path)
     path.write_text(json.dumps(records[0]) + "\n", encoding="utf-8")
     (item,) = read_persona_qa(path)
     assert item.response == "I usually stitch clothes." and item.meta["personal_spans"] == ["stitch"]
+
+
+def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
+    """With donors, logp_with is unchanged and PIR = logp_with - the donor marginal (checked with K=1: one donor's log-probs)."""
+    from dataclasses import replace
+
+    model, tokenizer = tiny
+    result = run_identification(
+        model,
+        tokenizer,
+        examples[:3],
+        methods=("percontrast",),
+        template="persona_chat",
+        donors=1,
+        progress=False,
+    )
+    plain = score_examples(model, tokenizer, examples[:3], template="persona_chat", progress=False)
+    donor = replace(examples[0], persona=examples[1].persona)  # example 0's donor is example 1
+    (donor_scores,) = score_examples(model, tokenizer, [donor], template="persona_chat", progress=False)
+    expected = [w - d for w, d in zip(plain[0].logp_with, donor_scores.logp_with, strict=True)]
+    assert result.examples[0]["pir"] == pytest.approx(expected, abs=1e-4)
+    assert "1 donor personas" in result.template

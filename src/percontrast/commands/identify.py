@@ -33,6 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--threshold", type=float, default=1.0, help="PIR above this is personal (default 1)")
     parser.add_argument("--template", default=None, help="prompt template for PIR (default: identify's own)")
+    parser.add_argument(
+        "--donors",
+        type=int,
+        default=0,
+        help="0: PIR with the persona removed (Eq. 2, default); K>0: persona-free term marginalised over K other personas",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward / generate call")
     parser.add_argument(
         "--judge-max-new-tokens", type=int, default=32, help="length of the judge's keyword reply (greedy)"
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         template=args.template or DEFAULT_IDENTIFY_TEMPLATE,
         batch_size=args.batch_size,
         judge_max_new_tokens=args.judge_max_new_tokens,
+        donors=args.donors,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

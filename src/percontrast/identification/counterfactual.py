@@ -21,9 +21,11 @@ from dataclasses import replace
 from typing import Literal
 
 import torch
+from tqdm.auto import tqdm
 
 from percontrast.data.schema import Example
-from percontrast.scoring import TokenScores, score_examples
+from percontrast.encoding import encode_example
+from percontrast.scoring import TokenScores, length_buckets, score_sequences
 
 Pooling = Literal["posterior", "mean"]
 
@@ -74,14 +76,29 @@ def counterfactual_scores(
         for i in range(len(examples))
         for j in donor_ids[i]
     ]
-    donor_scores = score_examples(
-        model, tokenizer, swapped, template=template, max_batch_size=batch_size, progress=progress
-    )
+    donor_logps = _logp_with_persona(model, tokenizer, swapped, template, batch_size, progress)
     out = []
     for i, score in enumerate(scores):
-        rows = donor_scores[i * donors : (i + 1) * donors]
-        logps = torch.tensor([row.logp_with for row in rows], dtype=torch.float64)  # (K, R)
+        logps = torch.stack(donor_logps[i * donors : (i + 1) * donors]).double()  # (K, R)
         without = marginal_logprobs(logps, pooling)
         pir = (torch.tensor(score.logp_with, dtype=torch.float64) - without).tolist()
         out.append(replace(score, logp_without=without.tolist(), pir=pir))
     return out
+
+
+def _logp_with_persona(
+    model, tokenizer, examples, template, batch_size: int, progress: bool
+) -> list[torch.Tensor]:
+    """Response log-probs (R,) after the with-persona prompt only (the persona-free pass is not needed)."""
+    encoded = [encode_example(example, tokenizer, template) for example in examples]
+    prompts = [item.prompt_with_ids for item in encoded]
+    responses = [item.response_ids for item in encoded]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    logps: list[torch.Tensor | None] = [None] * len(encoded)
+    lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
+    buckets = list(length_buckets(lengths, batch_size, 8192))
+    for bucket in tqdm(buckets, desc="donor personas", disable=not progress):
+        values = score_sequences(model, [prompts[u] for u in bucket], [responses[u] for u in bucket], pad_id)
+        for u, value in zip(bucket, values, strict=True):
+            logps[u] = value
+    return logps

@@ -116,6 +116,8 @@ def run_identification(
     batch_size: int = 16,
     progress: bool = True,
     judge_max_new_tokens: int = 32,
+    donors: int = 0,
+    donor_pooling: str = "posterior",
 ) -> IdentificationResult:
     """Identify personal tokens three ways and score each against the annotation.
 
@@ -131,6 +133,10 @@ def run_identification(
         batch_size: sequences per forward / generate call.
         progress: show progress bars.
         judge_max_new_tokens: the judge's reply length (greedy).
+        donors: 0 (default): PIR as Eq. 2 with the persona removed from the prompt. K > 0: the persona-free
+            term is marginalised over K other examples' personas instead
+            (`percontrast.identification.counterfactual`; K more forwards per example).
+        donor_pooling: ``"posterior"`` or ``"mean"`` (see `marginal_logprobs`).
 
     Returns:
         An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
@@ -151,6 +157,20 @@ def run_identification(
     scores = score_examples(
         model, tokenizer, examples, template=template, max_batch_size=batch_size, progress=progress
     )
+    if donors:
+        from percontrast.identification.counterfactual import counterfactual_scores
+
+        scores = counterfactual_scores(
+            model,
+            tokenizer,
+            examples,
+            scores,
+            template=template,
+            donors=donors,
+            pooling=donor_pooling,
+            batch_size=batch_size,
+            progress=progress,
+        )
     timings["percontrast"] = time.perf_counter() - started
     labels = [
         token_labels(ex.response, s.offsets, personal_words(ex.response, _spans(ex), record_id=ex.id))
@@ -214,7 +234,7 @@ def run_identification(
         n_personal=sum(flat_labels),
         n_examples=len(examples),
         threshold=threshold,
-        template=template.name,
+        template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
         pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
         timings_s={k: round(v, 2) for k, v in timings.items()},
         judge=judge_stats,

@@ -109,9 +109,7 @@ def _word(token: str, span: CharRange | None) -> tuple[str, CharRange | None]:
     return stripped, span
 
 
-def shared_content_words(
-    personas: Sequence[Sequence[str]], answers: Sequence[str]
-) -> list[list[CharRange]]:
+def shared_content_words(personas: Sequence[Sequence[str]], answers: Sequence[str]) -> list[list[CharRange]]:
     """For each (persona sentences, answer): ranges of the answer's content words that are also content
     words of the persona. Each persona sentence is tagged on its own (the tagger splits sentences poorly)."""
     if len(personas) != len(answers):
