@@ -127,3 +127,13 @@ def test_marginal_logprobs_against_explicit_sums() -> None:
     assert marginal_logprobs(logps, "mean").tolist() == pytest.approx(probs.mean(0).log().tolist())
     assert marginal_logprobs(logps[:1], "posterior").tolist() == pytest.approx(logps[0].tolist())
     assert donor_indices(4, 2) == [[1, 2], [2, 3], [3, 0], [0, 1]]
+
+
+def test_word_level_pir_sums_the_pieces_of_each_word() -> None:
+    from percontrast.identification.labels import word_level_pir
+
+    pir = [0.1, 0.2, 0.3, 1.5, 0.1, 0.4, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.7, 0.9]
+    out = word_level_pir(RESPONSE, OFFSETS, pir)
+    # " S" "atur" "days" form "Saturdays": 1.5 + 0.1 + 0.4 = 2.0 each; "." keeps its own 0.9.
+    assert out[3:6] == pytest.approx([2.0, 2.0, 2.0])
+    assert out[:3] == pir[:3] and out[8] == 2.0 and out[14] == 0.9

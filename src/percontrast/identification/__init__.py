@@ -15,6 +15,7 @@ the rule that decides whether a token is correct, and the measured numbers.
 from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
 from percontrast.identification.plot import plot_pir_breakdown
 from percontrast.identification.run import (
+    ALL_METHODS,
     DEFAULT_IDENTIFY_TEMPLATE,
     METHODS,
     IdentificationResult,
@@ -22,6 +23,7 @@ from percontrast.identification.run import (
 )
 
 __all__ = [
+    "ALL_METHODS",
     "DEFAULT_IDENTIFY_TEMPLATE",
     "METHODS",
     "PRF",

@@ -96,3 +96,23 @@ def tokens_overlapping(
         start, end = token_core(response, offset)
         flags.append(start < end and any(start < re_ and rs < end for rs, re_ in ranges))
     return flags
+
+
+def word_level_pir(response: str, offsets: Sequence[Sequence[int]], pir: Sequence[float]) -> list[float]:
+    """Each token gets the PIR of its whole word: the sum of the PIRs of the tokens in that word.
+
+    The sum of token log-ratios is the log-ratio of the word's probability, log P(word | persona, ...) -
+    log P(word | ...), so every piece of "Saturdays" (" S", "atur", "days") gets the persona's effect on
+    the word, not only the first piece (the later pieces are predictable from the first either way).
+    A token is put in the first word its core overlaps; tokens outside words (punctuation) keep their PIR.
+    """
+    spans = words(response)
+    word_of: list[int | None] = []
+    for offset in offsets:
+        start, end = token_core(response, offset)
+        word_of.append(next((k for k, (ws, we) in enumerate(spans) if start < we and ws < end), None))
+    totals: dict[int, float] = {}
+    for k, value in zip(word_of, pir, strict=True):
+        if k is not None:
+            totals[k] = totals.get(k, 0.0) + value
+    return [value if k is None else totals[k] for k, value in zip(word_of, pir, strict=True)]

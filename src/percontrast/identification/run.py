@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 
 from percontrast.data.schema import Example
 from percontrast.errors import ConfigError, DataError
-from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping
+from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping, word_level_pir
 from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("percontrast", "word_match", "llm_judge")
-DEFAULT_IDENTIFY_TEMPLATE = "persona_chat"
+# percontrast_word: PerContrast with word-level PIR (`word_level_pir`); not the paper's, so not a default.
+ALL_METHODS = (*METHODS, "percontrast_word")
+DEFAULT_IDENTIFY_TEMPLATE = "persona_role"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class IdentificationResult:
 
     methods: dict[str, PRF]
     auroc: float
+    auroc_word: float
     n_tokens: int
     n_personal: int
     n_examples: int
@@ -48,6 +51,7 @@ class IdentificationResult:
         return {
             "methods": {name: prf.to_dict() for name, prf in self.methods.items()},
             "auroc": None if math.isnan(self.auroc) else self.auroc,
+            "auroc_word_level_pir": None if math.isnan(self.auroc_word) else self.auroc_word,
             "n_tokens": self.n_tokens,
             "n_personal": self.n_personal,
             "n_examples": self.n_examples,
@@ -73,7 +77,7 @@ class IdentificationResult:
             )
         lines.append("")
         lines.append(
-            f"AUROC of PIR: {self.auroc:.3f}; {self.n_personal} personal of {self.n_tokens} tokens in "
+            f"AUROC of PIR: {self.auroc:.3f} (word-level PIR: {self.auroc_word:.3f}); {self.n_personal} personal of {self.n_tokens} tokens in "
             f"{self.n_examples} answers; PerContrast threshold PIR > {self.threshold:g}; template `{self.template}`."
         )
         return "\n".join(lines)
@@ -145,9 +149,9 @@ def run_identification(
     from percontrast.scoring import score_examples
     from percontrast.templates import get_template
 
-    unknown = sorted(set(methods) - set(METHODS))
+    unknown = sorted(set(methods) - set(ALL_METHODS))
     if unknown or not methods:
-        raise ConfigError(f"unknown identification methods {unknown}; choose from {list(METHODS)}")
+        raise ConfigError(f"unknown identification methods {unknown}; choose from {list(ALL_METHODS)}")
     if not examples:
         raise DataError("no examples to identify")
     template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
@@ -179,6 +183,9 @@ def run_identification(
     identified: dict[str, list[list[bool]]] = {}
     if "percontrast" in methods:
         identified["percontrast"] = [[value > threshold for value in s.pir] for s in scores]
+    word_pir = [word_level_pir(ex.response, s.offsets, s.pir) for ex, s in zip(examples, scores, strict=True)]
+    if "percontrast_word" in methods:
+        identified["percontrast_word"] = [[value > threshold for value in row] for row in word_pir]
 
     word_stats = None
     if "word_match" in methods:
@@ -217,7 +224,7 @@ def run_identification(
     flat_pir = [value for s in scores for value in s.pir]
     results = {
         name: precision_recall_f1([x for row in identified[name] for x in row], flat_labels)
-        for name in METHODS
+        for name in ALL_METHODS
         if name in identified
     }
     details = []
@@ -230,6 +237,7 @@ def run_identification(
     return IdentificationResult(
         methods=results,
         auroc=auroc(flat_pir, flat_labels),
+        auroc_word=auroc([value for row in word_pir for value in row], flat_labels),
         n_tokens=len(flat_labels),
         n_personal=sum(flat_labels),
         n_examples=len(examples),
