@@ -21,8 +21,14 @@ VARIANTS: dict[str, tuple[PromptTemplate | str, int]] = {
     # (template, donor personas): donors > 0 replaces the persona-free prompt by other personas.
     "persona_chat": ("persona_chat", 0),
     "persona_text": ("persona_text", 0),
-    "plain": (
-        PromptTemplate("plain", "chat", "You are a person with this persona: {persona}", "You are a person."),
+    "persona_role": ("persona_role", 0),  # identify's default: "You are a person." without persona
+    "null_persona": (
+        PromptTemplate(
+            "null_persona",
+            "chat",
+            "You are a person with this persona: {persona}",
+            "You are a person with this persona: I am a person.",
+        ),
         0,
     ),
     "keep_frame": (
@@ -63,17 +69,19 @@ def main() -> None:
             model,
             tokenizer,
             examples,
-            methods=("percontrast",),
+            methods=("percontrast", "percontrast_word"),
             template=get_template(template),
             donors=donors,
             progress=False,
         )
-        prf = result.methods["percontrast"]
-        print(
-            f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {result.auroc:.3f} | "
-            f"{prf.n_identified} | {time.perf_counter() - started:.0f} s |",
-            flush=True,
-        )
+        seconds = time.perf_counter() - started
+        for method, area in (("percontrast", result.auroc), ("percontrast_word", result.auroc_word)):
+            prf = result.methods[method]
+            print(
+                f"| {name} | {method} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {area:.3f} | "
+                f"{prf.n_identified} | {seconds:.0f} s |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
