@@ -197,3 +197,37 @@ def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
     expected = [w - d for w, d in zip(plain[0].logp_with, donor_scores.logp_with, strict=True)]
     assert result.examples[0]["pir"] == pytest.approx(expected, abs=1e-4)
     assert "1 donor personas" in result.template
+
+
+def test_construct_cli_writes_kept_rejected_and_report(tmp_path) -> None:
+    personas = tmp_path / "personas.jsonl"
+    personas.write_text(
+        json.dumps({"persona_id": "a", "persona": ["I like to sew."]})
+        + "\n"
+        + json.dumps({"persona": "I am short."})
+        + "\n",
+        encoding="utf-8",
+    )
+    replies = ["Question: Hobby?\nAnswer: I **sew** dresses.", "Question: Height?\nAnswer: Not tall."]
+    out = tmp_path / "set.jsonl"
+    with ScriptedServer(replies) as server:
+        rc = main(
+            [
+                "construct",
+                "--personas",
+                str(personas),
+                "--out",
+                str(out),
+                "--url",
+                server.url,
+                "--api-model",
+                "m",
+            ]
+        )
+    assert rc == 0
+    assert [ex.meta["personal_spans"] for ex in read_persona_qa(out)] == [["sew"]]
+    assert json.loads(out.with_suffix(".report.json").read_text())["set_aside_by_reason"] == {
+        "no keywords": 1
+    }
+    (rejected,) = [json.loads(line) for line in out.with_suffix(".rejected.jsonl").read_text().splitlines()]
+    assert rejected["persona_id"] == "persona_00002" and rejected["reply"] == replies[1]
