@@ -55,6 +55,7 @@ KEYWORD_CASES = [
     ("Keywords: stitch; crafts.", ["stitch", "crafts"]),
     ('1. "stitch"\n2. **crafts**\n- Stitch', ["stitch", "crafts"]),
     ("* cover my ears", ["cover my ears"]),
+    ('User 1: "Rick and Morty, I have rewatched it."', ["Rick and Morty", "I have rewatched it"]),
     ("", []),
     ("   \n", []),
 ]

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 JUDGE_PROMPT = "identification_judge"
 _SPLIT = re.compile(r"[\n,;]|\s-\s")
-_LEAD = re.compile(r"^\s*(?:keywords?\s*:|[-*•]+|\d+[.)]|\()\s*", re.IGNORECASE)
+# Removed from the start of each piece: "Keywords:", a speaker label echoed from the prompt ("User 1:"),
+# bullets, numbering.
+_LEAD = re.compile(r"^\s*(?:keywords?\s*:|user\s*\d\s*:|[-*•]+|\d+[.)]|\()\s*", re.IGNORECASE)
 _STRIP = " \t\"'“”‘’`*_.:!?()[]"
 
 
@@ -36,7 +38,7 @@ def judge_messages(example: Example) -> list[dict[str, str]]:
 
 def parse_keywords(reply: str) -> list[str]:
     """Keywords from a reply: split on lines, commas and semicolons; bullets, numbering, a leading
-    "Keywords:", quotes and markdown emphasis removed; duplicates (case-insensitive) kept once."""
+    "Keywords:" or "User 1:", quotes and markdown emphasis removed; duplicates (case-insensitive) kept once."""
     keywords: list[str] = []
     seen: set[str] = set()
     for piece in _SPLIT.split(reply):
@@ -90,6 +92,11 @@ def judge_keywords(
         Per example the matched character ranges of its answer, the raw replies, and the counts.
     """
     conversations = [judge_messages(example) for example in examples]
+    logger.info(
+        "asking the judge for the keywords of %d answers (greedy, %d new tokens)",
+        len(examples),
+        max_new_tokens,
+    )
     replies = [r[0] for r in backend.chat(conversations, max_new_tokens=max_new_tokens, temperature=0.0)]
     stats = JudgeStats(backend=getattr(backend, "name", type(backend).__name__), n_replies=len(replies))
     ranges = []

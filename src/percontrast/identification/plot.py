@@ -24,7 +24,7 @@ def plot_pir_breakdown(result, path: str | Path, *, title: str | None = None) ->
     correct = [item.n_correct / item.n_tokens if item.n_tokens else 0.0 for item in bins]
     wrong = [item.n_wrong / item.n_tokens if item.n_tokens else 0.0 for item in bins]
     positions = list(range(len(bins)))
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(8, 4.6), dpi=120)
     ax.bar(positions, correct, color="#4c9f70", label="classified correctly")
     ax.bar(positions, wrong, bottom=correct, color="#d1495b", label="classified wrongly")
     for x, item in zip(positions, bins, strict=True):
@@ -38,7 +38,7 @@ def plot_pir_breakdown(result, path: str | Path, *, title: str | None = None) ->
     ax.set_xlabel("PIR range (log form, Eq. 2)")
     ax.set_ylabel("share of tokens")
     ax.set_title(title or f"PIR vs personal tokens ({result.n_tokens} tokens, AUROC {result.auroc:.2f})")
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
