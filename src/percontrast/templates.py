@@ -190,3 +190,14 @@ DEFAULT_TEMPLATE = "persona_chat"
 # The LaMP / LongLaMP templates live with the data layer; importing them here registers them wherever
 # templates are looked up by name (e.g. `percontrast score --template LaMP_4_text`).
 import percontrast.data.prompts  # noqa: E402,F401
+
+# `percontrast identify`'s default (docs/identification.md): the persona-free prompt keeps the role
+# ("You are a person."), so removing the persona removes only the persona sentences and their header.
+register_template(
+    PromptTemplate(
+        name="persona_role",
+        kind="chat",
+        with_persona="You are a person with this persona: {persona}",
+        without_persona="You are a person.",
+    )
+)
