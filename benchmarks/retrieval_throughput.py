@@ -5,7 +5,8 @@ words, drawn from a Zipf-like vocabulary (seeded). The issue's target: BM25 over
 items in under a minute.
 
     python benchmarks/retrieval_throughput.py                       # 2000 users x 100 items, BM25
-    python benchmarks/retrieval_throughput.py --dense-users 50      # plus dense (MiniLM) on 50 users
+    python benchmarks/retrieval_throughput.py --dense-users 50      # plus dense (MiniLM, offline) on 50 users
+    python benchmarks/retrieval_throughput.py --dense-users 50 --dense contriever --dense-model DIR
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def main() -> None:
     parser.add_argument(
         "--dense-users", type=int, default=0, help="users timed with the dense retriever (0: skip)"
     )
+    parser.add_argument(
+        "--dense",
+        choices=["minilm", "contriever"],
+        default="minilm",
+        help="the dense retriever timed (default: minilm, offline; contriever needs the hub or --dense-model)",
+    )
+    parser.add_argument("--dense-model", default=None, help="contriever: a local copy (directory)")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -77,11 +86,12 @@ def main() -> None:
         reference = time.perf_counter() - started
         print(f"bm25 (rank_bm25, {len(subset)} users): {len(subset) / reference:.0f} users/s")
     if args.dense_users:
-        retriever = make_retriever("dense", dense_model="minilm")
+        retriever = make_retriever(args.dense, dense_model=args.dense_model, device=args.device)
         subset = users[: args.dense_users]
         seconds = time_retriever(retriever, subset)
         print(
-            f"dense (all-MiniLM-L6-v2, CPU, {len(subset)} users, cold cache): {len(subset) / seconds:.2f} users/s, "
+            f"{args.dense} ({retriever.model}, {args.device}, {len(subset)} users, cold cache): "
+            f"{len(subset) / seconds:.2f} users/s, "
             f"{retriever.encoded_texts / seconds:.0f} items embedded/s"
         )
 

@@ -128,6 +128,8 @@ def test_cli_writes_examples_and_summary(tmp_path: Path, capsys) -> None:
             LAMP4[1],
             "--model",
             "tiny",
+            "--retriever",
+            "bm25",
             "--out",
             str(out),
         ]
@@ -153,6 +155,8 @@ def test_cli_writes_examples_and_summary(tmp_path: Path, capsys) -> None:
             LAMP4[1],
             "--model",
             "none",
+            "--retriever",
+            "bm25",
             "--out",
             str(out),
         ]
@@ -176,6 +180,8 @@ def test_cli_longlamp_written_examples_are_valid(tmp_path: Path) -> None:
                 path,
                 "--model",
                 "tiny",
+                "--retriever",
+                "bm25",
                 "--out",
                 str(out),
             ]
@@ -185,3 +191,70 @@ def test_cli_longlamp_written_examples_are_valid(tmp_path: Path) -> None:
     examples = read_examples(out)
     assert [e.task for e in examples] == ["LongLaMP_topic_writing"] * 2
     assert examples[0].persona[0].startswith("Summary: ")
+
+
+def _date(value) -> tuple[int, ...]:
+    return tuple(map(int, str(value).split("-")))
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_recency_follows_each_benchmarks_official_rule(k: int) -> None:
+    # LaMP prompts.py lines 224-226 (@ 38c9d4d): sort by the date, last k, reversed.
+    lamp_examples, _ = build_benchmark(
+        "lamp", "LaMP_4", LAMP4[0], outputs_path=LAMP4[1], retriever="recency", k=k
+    )
+    questions = json.loads(Path(LAMP4[0]).read_text())
+    for example, question in zip(lamp_examples, questions, strict=True):
+        profile = sorted(question["profile"], key=lambda x: _date(x["date"]))
+        assert example.meta["retrieved"] == [item["id"] for item in profile[-k:][::-1]]
+    # LongLaMP prompts.py line 100 (@ 41412fe): profile[-k:][::-1], the profile's order, never the year.
+    path = FIXTURES / "longlamp/abstract_generation_user_val.jsonl"
+    longlamp_examples, _ = build_benchmark(
+        "longlamp", "abstract_generation", str(path), retriever="recency", k=k
+    )
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for example, row in zip(longlamp_examples, rows, strict=True):
+        assert example.meta["retrieved"] == [item["id"] for item in row["profile"][-k:][::-1]]
+    if k == 2:  # the fixture's years are out of order: sorting by year would pick a3 (2023), a5 (2022)
+        assert longlamp_examples[0].meta["retrieved"] == ["a5", "a4"]
+
+
+def test_random_with_replacement_can_repeat_items_in_the_persona() -> None:
+    examples, summary = build_benchmark(
+        "lamp",
+        "LaMP_4",
+        LAMP4[0],
+        outputs_path=LAMP4[1],
+        retriever="random",
+        random_with_replacement=True,
+        k=4,
+        seed=3,
+    )
+    assert summary.retriever == "random"
+    assert all(len(e.meta["retrieved"]) == 4 for e in examples)  # 4 draws even from a 2-item profile
+    assert len(set(examples[2].meta["retrieved"])) <= 2
+    again, _ = build_benchmark(
+        "lamp",
+        "LaMP_4",
+        LAMP4[0],
+        outputs_path=LAMP4[1],
+        retriever="random",
+        random_with_replacement=True,
+        k=4,
+        seed=3,
+    )
+    assert [e.meta["retrieved"] for e in again] == [e.meta["retrieved"] for e in examples]
+
+
+def test_cli_defaults_to_contriever_and_says_what_to_do_without_it(tmp_path: Path, capsys) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache("facebook/contriever", "config.json"), str):
+        pytest.skip("facebook/contriever is in the local cache here")
+    out = tmp_path / "ex.jsonl"
+    argv = ["data", "lamp", "--task", "LaMP_4", "--input", LAMP4[0], "--outputs", LAMP4[1]]
+    assert main([*argv, "--model", "none", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "facebook/contriever" in error and "--dense-model DIR" in error
+    assert "--retriever minilm" in error and "--retriever bm25" in error
+    assert not out.exists()

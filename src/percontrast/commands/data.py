@@ -1,8 +1,13 @@
 """``percontrast data {lamp,longlamp}``: official benchmark files -> examples JSONL and a summary.
 
+    percontrast data longlamp --task product_review --input product_review_user_test.jsonl \\
+        --retriever contriever --k 4 --sample 500 --seed 0 --out test.jsonl      # the paper's setting
     percontrast data lamp --task LaMP_4 --input dev_questions.json --outputs dev_outputs.json \\
-        --retriever bm25 --k 4 --out dev.jsonl
-    percontrast data longlamp --task product_review --input product_review_user_val.jsonl --out val.jsonl
+        --retriever bm25 --k 4 --out dev.jsonl                                   # offline
+
+The defaults are the paper's: Contriever (``facebook/contriever``, from the hub or a local copy
+given with ``--dense-model DIR``), k = 4, and LongLaMP's ``test`` split. Where Contriever cannot be
+loaded the command stops and says so; ``--retriever minilm`` or ``bm25`` run offline.
 
 The summary (counts; skipped records with reasons; truncation; mean prompt tokens with and without
 persona, as the paper's Table 6) is logged and written next to ``--out`` as ``<out>.summary.json``.
@@ -19,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from percontrast.data.retrieval import DENSE_ALIASES, RETRIEVERS
+    from percontrast.data.retrieval import CONTRIEVER, DEFAULT_RETRIEVER, RETRIEVERS
     from percontrast.modeling import DEFAULT_MODEL
 
     parser = subparsers.add_parser(
@@ -42,13 +47,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="LongLaMP hub config, e.g. product_review_temporal (default: <task>_user)",
     )
-    parser.add_argument("--split", default="val", help="LongLaMP hub split: train, val or test")
     parser.add_argument(
-        "--retriever", choices=RETRIEVERS, default="bm25", help="how the profile is ranked (default: bm25)"
+        "--split",
+        default="test",
+        help="LongLaMP hub split: train, val or test (default: test, where the paper's test examples come from)",
     )
     parser.add_argument(
-        "--dense-model", default="minilm", help=f"dense encoder: {', '.join(DENSE_ALIASES)} or a path"
+        "--retriever",
+        choices=RETRIEVERS,
+        default=DEFAULT_RETRIEVER,
+        help=f"how the profile is ranked (default: {DEFAULT_RETRIEVER}, the paper's; needs the hub or "
+        "--dense-model DIR; offline: minilm or bm25)",
     )
+    parser.add_argument(
+        "--dense-model",
+        default=None,
+        help=f"contriever: a local copy of {CONTRIEVER} (a directory); dense: the encoder (a directory, "
+        "a hub id, or minilm/contriever)",
+    )
+    parser.add_argument(
+        "--random-with-replacement",
+        action="store_true",
+        help="random: draw k items with replacement, as the official random.choices (default: k distinct)",
+    )
+    parser.add_argument("--device", default="cpu", help="where a dense encoder runs (default: cpu)")
     parser.add_argument(
         "--k", type=int, default=4, help="profile items per example (default: 4, as the paper)"
     )
@@ -103,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         skip_invalid=args.skip_invalid,
         dense_model=args.dense_model,
+        random_with_replacement=args.random_with_replacement,
+        device=args.device,
     )
     write_jsonl(args.out, examples)
     summary_path = Path(args.summary or f"{args.out}.summary.json")

@@ -71,6 +71,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--bootstrap", action="store_true", help="also report evaluate's bootstrap ROUGE (seeded)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument(
+        "--benchmark",
+        choices=["lamp", "longlamp"],
+        default=None,
+        help="whose rule for empty predictions applies: lamp scores every pair (empty = 0), longlamp drops "
+        "pairs with a '' side (default: from --data's task; lamp when unknown)",
+    )
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="with --data, score only the predicted examples instead of failing on missing ids "
+        "(the output is labelled partial)",
+    )
     add_judge_arguments(parser)
     return parser
 
@@ -81,7 +94,14 @@ def run(args: argparse.Namespace) -> int:
     metrics = parse_metrics(args.metrics)
     judge = build_judge(args) if "judge" in metrics else None
     result = evaluate_predictions(
-        args.predictions, metrics, data_path=args.data, judge=judge, bootstrap=args.bootstrap, seed=args.seed
+        args.predictions,
+        metrics,
+        data_path=args.data,
+        judge=judge,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        benchmark=args.benchmark,
+        partial=args.partial,
     )
     table = markdown_table(result)
     if args.out:

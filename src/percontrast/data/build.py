@@ -6,8 +6,9 @@ official files into `RawRecord`s; `build_examples` does the rest for both:
 1. validate every record against its task's `TaskSpec` (an error names the file, record id and
    field, or, with ``skip_invalid``, the record is skipped and the reason counted);
 2. optionally sample N records with a seed (the paper: 2,000 training and 500 test per task);
-3. rank the profile with a retriever (`percontrast.data.retrieval`) and keep the top k; the persona
-   list order is the retrieval rank, most relevant first;
+3. rank the profile with a retriever (`percontrast.data.retrieval`; by default Contriever, the
+   paper's) and keep the top k (the paper: 4); the persona list order is the retrieval rank, most
+   relevant first;
 4. render each kept item for the chosen template (`percontrast.data.prompts`);
 5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.truncate_persona`
    (invariant 6) and measure prompt lengths with and without persona, as the paper's Table 6.
@@ -45,7 +46,9 @@ class TaskSpec:
         item_fields: required profile item fields and their allowed types.
         document: the text a retriever indexes for one profile item.
         query: the retrieval query from the task input; None when the input lacks the expected marker.
-        date_field: the item field recency sorts by (optional in the data).
+        date_field: the item field recency sorts by (LaMP: ``date``, as LaMP ``prompts.py`` line 225);
+            None: recency takes the profile's own order, later = newer (LongLaMP ``prompts.py``
+            line 100, ``profile[-k:][::-1]``).
     """
 
     name: str
@@ -76,6 +79,7 @@ class BuildSummary:
     retriever: str
     k: int
     template: str
+    retriever_model: str | None = None
     records_read: int = 0
     records_sampled: int = 0
     examples_written: int = 0
@@ -196,7 +200,12 @@ def build_examples(
     prompt_template = get_template(template_name)
     render_item = prompts.ITEM_RENDERERS[template_name]
     summary = BuildSummary(
-        task=spec.name, retriever=retriever.name, k=k, template=template_name, records_read=len(records)
+        task=spec.name,
+        retriever=retriever.name,
+        k=k,
+        template=template_name,
+        retriever_model=getattr(retriever, "model", None),
+        records_read=len(records),
     )
     skipped: Counter[str] = Counter()
     chosen = sample_records(records, sample, seed)
@@ -204,7 +213,10 @@ def build_examples(
     examples: list[Example] = []
     lengths: list[tuple[int, int, int]] = []
     profile_sizes: list[int] = []
-    for record in chosen:
+    from tqdm.auto import tqdm
+
+    # Dense retrieval on CPU takes seconds per user: show progress for anything but a handful.
+    for record in tqdm(chosen, desc=f"{spec.name} ({retriever.name})", disable=len(chosen) < 50):
         try:
             profile = validate_record(record, spec)
         except DataError as exc:
@@ -293,8 +305,8 @@ def build_benchmark(
     *,
     outputs_path: str | None = None,
     config: str | None = None,
-    split: str = "val",
-    retriever: str = "bm25",
+    split: str = "test",
+    retriever: str = "contriever",
     k: int = 4,
     template: str | None = None,
     tokenizer: Any = None,
@@ -302,7 +314,9 @@ def build_benchmark(
     sample: int | None = None,
     seed: int = 0,
     skip_invalid: bool = False,
-    dense_model: str = "minilm",
+    dense_model: str | None = None,
+    random_with_replacement: bool = False,
+    device: str = "cpu",
 ) -> tuple[list[Example], BuildSummary]:
     """Read a LaMP or LongLaMP file and build examples: what ``percontrast data`` runs.
 
@@ -311,9 +325,13 @@ def build_benchmark(
         task: the task (``LaMP_4``, ``product_review``, ...).
         input_path: the LaMP questions file or the LongLaMP rows file (LongLaMP: None reads the hub).
         outputs_path: the LaMP outputs file.
-        config, split: the hub config and split, for LongLaMP without ``input_path``.
-        retriever, k, template, tokenizer, max_length, sample, seed, skip_invalid: see `build_examples`.
-        dense_model: the encoder of the dense retriever (see `retrieval.load_encoder`).
+        config, split: the hub config and split, for LongLaMP without ``input_path`` (default
+            ``test``: the paper's 500 test examples are drawn from the test split).
+        retriever: a name in `retrieval.RETRIEVERS` (default ``contriever``, the paper's).
+        k, template, tokenizer, max_length, sample, seed, skip_invalid: see `build_examples`.
+        dense_model: a local copy of Contriever, or the ``dense`` retriever's encoder.
+        random_with_replacement: ``random`` draws k items with replacement, as the official code.
+        device: where a dense encoder runs.
     """
     from percontrast.data.lamp import read_lamp
     from percontrast.data.longlamp import read_longlamp
@@ -331,7 +349,15 @@ def build_benchmark(
         spec, records = read_longlamp(task, input_path, config=config, split=split)
     else:
         raise ConfigError(f"unknown benchmark {benchmark!r}; use 'lamp' or 'longlamp'")
-    ranker = make_retriever(retriever, date_field=spec.date_field, seed=seed, dense_model=dense_model)
+    ranker = make_retriever(
+        retriever,
+        date_field=spec.date_field,
+        seed=seed,
+        k=k,
+        random_with_replacement=random_with_replacement,
+        dense_model=dense_model,
+        device=device,
+    )
     examples, summary = build_examples(
         records,
         spec,

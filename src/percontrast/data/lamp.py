@@ -16,7 +16,8 @@ after ``paper:``; LaMP-7 ``text`` after the first ``:``; LaMP-2 ``description`` 
 without the marker is queried whole, and counted (``query_fallbacks`` in the summary).
 LaMP-1 (citation choice) is not supported: its prompt puts the profile inside the question.
 
-    percontrast data lamp --task LaMP_4 --input dev_questions.json --outputs dev_outputs.json --out dev.jsonl
+    percontrast data lamp --task LaMP_4 --input dev_questions.json --outputs dev_outputs.json \\
+        --retriever contriever --k 4 --out dev.jsonl
 """
 
 from __future__ import annotations

@@ -17,10 +17,13 @@ pyarrow), or with ``datasets.load_dataset("LongLaMP/LongLaMP", config, split=...
 Retrieval documents and queries follow the official LongLaMP code: abstracts index
 ``"{title} {abstract}"`` and query with the text after ``items:`` (the input's list of key items);
 reviews index ``"{overall} {summary} {description} {reviewText}"``, topic writing
-``"{summary} {content}"``, both queried with the whole input. Recency uses ``year`` (abstracts) or,
-where the profile has no dates, the profile order (later = newer).
+``"{summary} {content}"``, both queried with the whole input. Recency follows the official
+``profile[-k:][::-1]`` (LongLaMP-benchmark/LongLaMP-Benchmark @ 41412fe,
+``longLaMP/prompts/prompts.py`` line 100): the profile's last items, newest = last, never sorted,
+not even by the abstracts' ``year``.
 
-    percontrast data longlamp --task product_review --input product_review_user_val.jsonl --out val.jsonl
+    percontrast data longlamp --task product_review --input product_review_user_test.jsonl \\
+        --retriever contriever --k 4 --sample 500 --out test.jsonl
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ LONGLAMP_TASKS: dict[str, TaskSpec] = {
         {"title": STRING, "abstract": STRING, "id": ID, "year": NUMBER},
         lambda p: f"{p['title']} {p['abstract']}",
         after("items:"),
-        "year",
+        None,  # recency: profile order, as LongLaMP prompts.py line 100 (not sorted by year)
     ),
     "product_review": TaskSpec(
         "LongLaMP_product_review",
@@ -116,7 +119,7 @@ def load_hub_rows(config: str, split: str) -> list[tuple[int | None, Any]]:
 
 
 def read_longlamp(
-    task: str, path: str | Path | None = None, *, config: str | None = None, split: str = "val"
+    task: str, path: str | Path | None = None, *, config: str | None = None, split: str = "test"
 ) -> tuple[TaskSpec, list[RawRecord]]:
     """Read LongLaMP rows from a local file (``path``) or the hub (``config`` such as ``product_review_user``).
 

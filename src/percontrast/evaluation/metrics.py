@@ -1,8 +1,7 @@
 """ROUGE and METEOR with the official settings, per example, averaged, and optionally bootstrapped.
 
-The paper reports ROUGE-1, ROUGE-L and METEOR on LongLaMP. LongLaMP's evaluation strips every text,
-drops pairs where the prediction or the reference is empty (we count them), and calls the
-``evaluate`` package, which wraps:
+The paper reports ROUGE-L and METEOR on LongLaMP (ROUGE-1 is here because LongLaMP reports it).
+Both benchmarks' evaluation strips every text and calls the ``evaluate`` package, which wraps:
 
 - ROUGE: ``rouge_score.rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)``, the
   F1 (``fmeasure``) of each pair. ``evaluate`` reports by default the ``mid`` of a
@@ -12,6 +11,22 @@ drops pairs where the prediction or the reference is empty (we count them), and 
 - METEOR: ``nltk.translate.meteor_score.meteor_score([word_tokenize(ref)], word_tokenize(pred),
   alpha=0.9, beta=3, gamma=0.5)`` per pair and the plain mean (``evaluate`` never bootstraps METEOR,
   so neither do we). WordNet and Punkt are read offline (`percontrast.evaluation.wordnet`).
+
+Empty texts follow the benchmark the examples come from (`EMPTY_RULES`), because the two official
+evaluations differ and dropping failures scores a model on an easier subset:
+
+- ``lamp``: no pair is ever dropped. LaMP's ``eval/evaluation.py`` (LaMP-Benchmark/LaMP @ 38c9d4d,
+  lines 131-150) asserts that the prediction ids equal the gold ids (line 138), strips every text
+  (``postprocess_text_generation``, lines 13-17) and scores all of them; an empty prediction scores 0.
+- ``longlamp``: LongLaMP's ``evaluate_data`` (LongLaMP-benchmark/LongLaMP-Benchmark @ 41412fe,
+  ``longLaMP/metrics/generation_metrics.py`` lines 41-47) keeps a pair only ``if d["generated_text"]
+  and d["output"]``, i.e. it drops pairs whose prediction or reference is missing or the empty
+  string BEFORE stripping (``postprocess_text``, lines 4-8, runs after); a whitespace-only
+  prediction is kept, stripped to "" and scores 0.
+
+Both rules report what they did: ``n_skipped`` (dropped pairs by reason, LongLaMP only) and
+``n_scored_empty`` (pairs scored although a side is empty after stripping: they score 0).
+rouge-score and NLTK return 0 for an empty side (tested).
 
 Scores are fractions in [0, 1]; reports multiply by 100 only when printing.
 """
@@ -33,46 +48,86 @@ LEXICAL_METRICS = ("rouge1", "rougeL", "meteor")
 METEOR_PARAMS = {"alpha": 0.9, "beta": 3.0, "gamma": 0.5}
 
 
+EMPTY_RULES = {
+    "lamp": "no pair dropped; empty predictions score 0 (LaMP eval/evaluation.py)",
+    "longlamp": "pairs with a missing or '' prediction or reference dropped before stripping; "
+    "whitespace-only predictions score 0 (LongLaMP longLaMP/metrics/generation_metrics.py)",
+}
+
+
+def empty_rule_of_task(task: str | None) -> str | None:
+    """The benchmark whose empty-text rule applies to an example's task: ``LaMP_4`` -> ``lamp``,
+    ``LongLaMP_product_review`` -> ``longlamp``; None for any other task (or no task)."""
+    if task is None:
+        return None
+    if task.startswith(("LongLaMP_", "LongLaMP-")):
+        return "longlamp"
+    if task.startswith(("LaMP_", "LaMP-")):
+        return "lamp"
+    return None
+
+
 @dataclass
 class PairFilter:
-    """The pairs kept after stripping, and why the others were dropped.
+    """The pairs scored after applying a benchmark's empty-text rule, with counts.
 
     Attributes:
+        rule: the `EMPTY_RULES` key applied.
         kept: indices into the input lists of the pairs that are scored.
         predictions: the stripped predictions of the kept pairs.
         references: the stripped references of the kept pairs.
-        skipped: reason -> count (``empty_prediction``, ``empty_reference``; a pair with both empty
-            counts as ``empty_prediction``).
+        skipped: reason -> count of dropped pairs (``longlamp`` only: ``empty_prediction`` when the
+            prediction is missing or "", else ``empty_reference``).
+        scored_empty: reason -> count of kept pairs with a side empty after stripping
+            (``empty_prediction``, ``empty_reference``); they score 0.
     """
 
+    rule: str
     kept: list[int]
     predictions: list[str]
     references: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
+    scored_empty: dict[str, int] = field(default_factory=dict)
 
 
-def filter_pairs(predictions: Sequence[str], references: Sequence[str]) -> PairFilter:
-    """Strip every text and drop pairs with an empty side, counting why (as LongLaMP's evaluation)."""
+def filter_pairs(
+    predictions: Sequence[str | None], references: Sequence[str | None], rule: str
+) -> PairFilter:
+    """Apply a benchmark's empty-text rule (`EMPTY_RULES`) and strip every kept text.
+
+    Args:
+        predictions: the generated texts; None counts as missing.
+        references: the reference texts; None counts as missing.
+        rule: ``lamp`` (keep every pair) or ``longlamp`` (drop pairs with a falsy side, unstripped).
+    """
+    if rule not in EMPTY_RULES:
+        raise ConfigError(f"unknown empty-text rule {rule!r}; choose from {list(EMPTY_RULES)}")
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    kept, kept_predictions, kept_references, skipped = [], [], [], Counter()
+    kept, kept_predictions, kept_references = [], [], []
+    skipped, scored_empty = Counter(), Counter()
     for index, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
-        prediction, reference = prediction.strip(), reference.strip()
+        if rule == "longlamp" and not (prediction and reference):
+            # generation_metrics.py line 44: `if d["generated_text"] and d["output"]`, unstripped.
+            skipped["empty_prediction" if not prediction else "empty_reference"] += 1
+            continue
+        # LaMP would fail on None (`pred.strip()`); we score a missing text as the empty string.
+        prediction, reference = (prediction or "").strip(), (reference or "").strip()
         if not prediction:
-            skipped["empty_prediction"] += 1
+            scored_empty["empty_prediction"] += 1
         elif not reference:
-            skipped["empty_reference"] += 1
-        else:
-            kept.append(index)
-            kept_predictions.append(prediction)
-            kept_references.append(reference)
-    return PairFilter(kept, kept_predictions, kept_references, dict(skipped))
+            scored_empty["empty_reference"] += 1
+        kept.append(index)
+        kept_predictions.append(prediction)
+        kept_references.append(reference)
+    return PairFilter(rule, kept, kept_predictions, kept_references, dict(skipped), dict(scored_empty))
 
 
 def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, list[float]]:
     """Per-pair ROUGE-1 and ROUGE-L F1 (rouge-score, no stemmer, its default tokenizer).
 
-    The texts are scored as given: call `filter_pairs` first to strip and drop empties.
+    The texts are scored as given: call `filter_pairs` first to apply the empty-text rule and strip.
+    An empty side scores 0.
     """
     from rouge_score import rouge_scorer
 
@@ -80,8 +135,8 @@ def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[
     scores: dict[str, list[float]] = {"rouge1": [], "rougeL": []}
     for prediction, reference in zip(predictions, references, strict=True):
         result = scorer.score(reference, prediction)  # score(target, prediction)
-        scores["rouge1"].append(result["rouge1"].fmeasure)
-        scores["rougeL"].append(result["rougeL"].fmeasure)
+        scores["rouge1"].append(float(result["rouge1"].fmeasure))
+        scores["rougeL"].append(float(result["rougeL"].fmeasure))
     return scores
 
 
@@ -133,27 +188,39 @@ def bootstrap_rouge(
 
 
 def lexical_metrics(
-    predictions: Sequence[str],
-    references: Sequence[str],
+    predictions: Sequence[str | None],
+    references: Sequence[str | None],
     metrics: Sequence[str] = LEXICAL_METRICS,
     *,
+    rule: str,
     bootstrap: bool = False,
     seed: int = 0,
 ) -> dict:
-    """ROUGE-1, ROUGE-L and METEOR over a corpus.
+    """ROUGE-1, ROUGE-L and METEOR over a corpus, empty texts handled by ``rule`` (`EMPTY_RULES`).
 
     Returns:
-        ``{"rouge1": mean, "rougeL": mean, "meteor": mean, "n": kept, "n_skipped": {reason: count},
+        ``{"rouge1": mean, "rougeL": mean, "meteor": mean, "empty_rule": rule, "n_total": pairs given,
+        "n": pairs scored, "n_skipped": {reason: dropped}, "n_scored_empty": {reason: scored 0},
         "per_example": {metric: [score per kept pair]}, "kept": [index]}``; with ``bootstrap`` also
         ``"bootstrap": {"rouge1": mid, "rougeL": mid, "seed": seed}``. Metrics not asked for are left out.
     """
     unknown = sorted(set(metrics) - set(LEXICAL_METRICS))
     if unknown:
         raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(LEXICAL_METRICS)}")
-    pairs = filter_pairs(predictions, references)
+    pairs = filter_pairs(predictions, references, rule)
     if pairs.skipped:
         logger.warning(
-            "dropped %d pair(s) with an empty side: %s", sum(pairs.skipped.values()), pairs.skipped
+            "%s rule: dropped %d pair(s) with a missing or empty side: %s",
+            rule,
+            sum(pairs.skipped.values()),
+            pairs.skipped,
+        )
+    if pairs.scored_empty:
+        logger.warning(
+            "%s rule: %d pair(s) with a side empty after stripping are scored 0: %s",
+            rule,
+            sum(pairs.scored_empty.values()),
+            pairs.scored_empty,
         )
     per_example: dict[str, list[float]] = {}
     if {"rouge1", "rougeL"} & set(metrics):
@@ -163,7 +230,15 @@ def lexical_metrics(
     if "meteor" in metrics:
         per_example["meteor"] = meteor_scores(pairs.predictions, pairs.references, **METEOR_PARAMS)
     result: dict = {key: (float(np.mean(values)) if values else None) for key, values in per_example.items()}
-    result.update(n=len(pairs.kept), n_skipped=pairs.skipped, per_example=per_example, kept=pairs.kept)
+    result.update(
+        empty_rule=rule,
+        n_total=len(predictions),
+        n=len(pairs.kept),
+        n_skipped=pairs.skipped,
+        n_scored_empty=pairs.scored_empty,
+        per_example=per_example,
+        kept=pairs.kept,
+    )
     if bootstrap and {"rouge1", "rougeL"} & set(metrics) and pairs.kept:
         figures = bootstrap_rouge(pairs.predictions, pairs.references, seed=seed)
         result["bootstrap"] = {key: value for key, value in figures.items() if key in metrics} | {

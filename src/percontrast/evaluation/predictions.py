@@ -1,12 +1,16 @@
 """Predictions files: one ``{"id", "prediction", "reference"}`` record a line (ARCHITECTURE.md, "Formats").
 
 `read_predictions` validates a file and names every bad record: malformed JSON (with its line),
-missing or unknown fields, non-string values, duplicate ids (both lines), and ids missing from a
-references file given alongside.
+missing or unknown fields, non-string values, duplicate ids (both lines). `check_coverage` compares
+the ids with the examples file they were generated from: an id outside it is always an error, and
+an example without a prediction is an error too (LaMP's ``eval/evaluation.py`` line 138 asserts
+``gold_ids == pred_ids``, LaMP-Benchmark/LaMP @ 38c9d4d) unless the caller asks for a partial
+evaluation, which is then reported as such.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +74,71 @@ def read_predictions(path: str | Path) -> list[Prediction]:
     return predictions
 
 
-def check_against_references(
-    predictions: list[Prediction], reference_ids: set[str], path: str | Path
-) -> None:
-    """Every prediction id must be in the references; the error lists the missing ones (first 10)."""
-    missing = [p.id for p in predictions if p.id not in reference_ids]
-    if missing:
-        shown = ", ".join(repr(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+def _first(ids: Sequence[str], n: int = 5) -> str:
+    return ", ".join(repr(i) for i in ids[:n]) + (" ..." if len(ids) > n else "")
+
+
+@dataclass
+class Coverage:
+    """How a predictions file covers its reference set (the examples file).
+
+    Attributes:
+        n_references: examples in the reference set.
+        n_predictions: predictions read.
+        missing: ids of examples without a prediction, in the examples file's order.
+        partial: True when ``missing`` is not empty (only allowed with ``partial=True``).
+    """
+
+    n_references: int
+    n_predictions: int
+    missing: list[str]
+    partial: bool
+
+    def to_dict(self, max_ids: int = 20) -> dict:
+        return {
+            "partial": self.partial,
+            "n_references": self.n_references,
+            "n_predictions": self.n_predictions,
+            "n_missing": len(self.missing),
+            "missing_ids_first": self.missing[:max_ids],
+        }
+
+
+def check_coverage(
+    predictions: list[Prediction],
+    reference_ids: Sequence[str],
+    predictions_path: str | Path,
+    references_path: str | Path,
+    *,
+    partial: bool = False,
+) -> Coverage:
+    """Prediction ids must be reference ids, and (unless ``partial``) every reference id predicted.
+
+    Args:
+        predictions: the predictions read.
+        reference_ids: the example ids, in file order.
+        predictions_path, references_path: named in the errors.
+        partial: allow references without a prediction; the result is then marked partial.
+
+    Raises:
+        DataError: naming how many ids are unknown or missing and the first few.
+    """
+    known = set(reference_ids)
+    unknown = [p.id for p in predictions if p.id not in known]
+    if unknown:
         raise DataError(
-            f"{len(missing)} prediction id(s) are not in the references: {shown}", path=str(path), field="id"
+            f"{len(unknown)} prediction id(s) are not in the references {references_path}: {_first(unknown)}",
+            path=str(predictions_path),
+            field="id",
         )
+    predicted = {p.id for p in predictions}
+    missing = [i for i in reference_ids if i not in predicted]
+    if missing and not partial:
+        raise DataError(
+            f"{len(missing)} of the {len(reference_ids)} examples in {references_path} have no prediction "
+            f"(first: {_first(missing)}); the official evaluation scores the whole set, so generate them "
+            "all, or pass --partial to score only the predicted ones (the output is then labelled partial)",
+            path=str(predictions_path),
+            field="id",
+        )
+    return Coverage(len(reference_ids), len(predictions), missing, bool(missing))

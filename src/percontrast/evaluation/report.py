@@ -5,8 +5,11 @@ judge needs their queries), computes ROUGE-1 / ROUGE-L / METEOR and the judge's 
 returns the metrics dict; `markdown_table` renders it.
 
 Output keys: ``rouge1``, ``rougeL``, ``meteor`` (means of per-example scores, fractions),
-``judge_<criterion>`` (mean 1-5), ``n``, ``n_skipped`` (reason -> count), ``judge`` (details with
-parse-failure counts), ``bootstrap`` (if asked).
+``judge_<criterion>`` (mean 1-5), ``empty_rule`` and ``empty_rule_from`` (which benchmark's
+empty-text rule applied and why, see `metrics.EMPTY_RULES`), ``n_total``, ``n`` (scored),
+``n_skipped`` (dropped, reason -> count), ``n_scored_empty`` (scored 0, reason -> count),
+``coverage`` (with ``--data``: references, predictions, missing ids, ``partial``), ``judge``
+(details with parse-failure counts), ``bootstrap`` (if asked).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from percontrast.errors import ConfigError
-from percontrast.evaluation.metrics import LEXICAL_METRICS, lexical_metrics
-from percontrast.evaluation.predictions import check_against_references, read_predictions
+from percontrast.evaluation.metrics import EMPTY_RULES, LEXICAL_METRICS, empty_rule_of_task, lexical_metrics
+from percontrast.evaluation.predictions import check_coverage, read_predictions
 
 ALL_METRICS = LEXICAL_METRICS + ("rouge", "judge")
 
@@ -30,6 +33,34 @@ def parse_metrics(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def resolve_empty_rule(tasks: set[str | None], benchmark: str | None) -> tuple[str, str]:
+    """Which benchmark's empty-text rule applies, and why: ``(rule, reason)``.
+
+    The examples' task decides (``LaMP_*`` -> ``lamp``, ``LongLaMP_*`` -> ``longlamp``); ``benchmark``
+    may name it when the examples do not, and must agree when they do. With neither, LaMP's rule
+    (score every pair) applies, and the reason says so.
+    """
+    if benchmark is not None and benchmark not in EMPTY_RULES:
+        raise ConfigError(f"unknown benchmark {benchmark!r}; choose from {list(EMPTY_RULES)}")
+    from_data = {task: empty_rule_of_task(task) for task in tasks}
+    rules = {rule for rule in from_data.values() if rule is not None}
+    if len(rules) > 1:
+        raise ConfigError(
+            f"the examples mix LaMP and LongLaMP tasks {sorted(t for t in from_data if t)}, whose "
+            "evaluations treat empty predictions differently: evaluate each benchmark separately"
+        )
+    if rules:
+        (rule,) = rules
+        if benchmark is not None and benchmark != rule:
+            raise ConfigError(
+                f"--benchmark {benchmark} contradicts the examples' tasks {sorted(t for t in from_data if t)}"
+            )
+        return rule, f"examples' task {sorted(t for t, r in from_data.items() if r)}"
+    if benchmark is not None:
+        return benchmark, "--benchmark"
+    return "lamp", "default (no LaMP/LongLaMP task known: every pair scored; name one with --benchmark)"
+
+
 def evaluate_predictions(
     predictions_path: str | Path,
     metrics: list[str],
@@ -39,24 +70,42 @@ def evaluate_predictions(
     judge_criteria: tuple[str, ...] | None = None,
     bootstrap: bool = False,
     seed: int = 0,
+    benchmark: str | None = None,
+    partial: bool = False,
 ) -> dict:
-    """Score a predictions file; see the module docstring for the keys."""
+    """Score a predictions file; see the module docstring for the keys.
+
+    Args:
+        benchmark: ``lamp`` or ``longlamp``, whose empty-text rule applies when the examples' task
+            does not say (see `resolve_empty_rule`).
+        partial: with ``data_path``, allow examples without a prediction (``coverage.partial``).
+    """
     predictions = read_predictions(predictions_path)
     queries = None
+    coverage = None
+    tasks: set[str | None] = set()
     if data_path is not None:
         from percontrast.data.schema import read_examples
 
         examples = {example.id: example for example in read_examples(data_path)}
-        check_against_references(predictions, set(examples), predictions_path)
+        coverage = check_coverage(predictions, list(examples), predictions_path, data_path, partial=partial)
         queries = [examples[p.id].query for p in predictions]
+        tasks = {examples[p.id].task for p in predictions}
+    elif partial:
+        raise ConfigError("--partial needs --data, the examples file that defines the whole reference set")
+    rule, rule_from = resolve_empty_rule(tasks, benchmark)
     lexical = [m for m in metrics if m in LEXICAL_METRICS]
     result = lexical_metrics(
         [p.prediction for p in predictions],
         [p.reference for p in predictions],
         lexical,
+        rule=rule,
         bootstrap=bootstrap,
         seed=seed,
     )
+    result["empty_rule_from"] = rule_from
+    if coverage is not None:
+        result["coverage"] = coverage.to_dict()
     kept = result.pop("kept")
     result.pop("per_example")
     if "judge" in metrics:
@@ -99,7 +148,17 @@ def markdown_table(result: dict) -> str:
             unparsed = result["judge"][key[6:]]["n_unparsed"]
             if unparsed:
                 values[-1] += f" ({unparsed} unparsed)"
-    columns += ["n", "skipped"]
-    skipped = ", ".join(f"{k}: {v}" for k, v in result["n_skipped"].items()) or "0"
-    values += [str(result["n"]), skipped]
-    return "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n| " + " | ".join(values) + " |\n"
+    columns += ["n", "dropped", "scored 0 (empty)", "empty rule"]
+    dropped = ", ".join(f"{k}: {v}" for k, v in result["n_skipped"].items()) or "0"
+    scored_empty = ", ".join(f"{k}: {v}" for k, v in result.get("n_scored_empty", {}).items()) or "0"
+    values += [str(result["n"]), dropped, scored_empty, str(result.get("empty_rule", "-"))]
+    table = (
+        "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n| " + " | ".join(values) + " |\n"
+    )
+    coverage = result.get("coverage")
+    if coverage and coverage["partial"]:
+        table = (
+            f"**PARTIAL evaluation**: {coverage['n_predictions']} of {coverage['n_references']} examples "
+            f"predicted ({coverage['n_missing']} missing)\n\n" + table
+        )
+    return table
