@@ -25,7 +25,9 @@ TURNS = [
 
 
 def reference(tokenizer, messages):
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+    )
 
 
 def test_persona_as_system_message_is_removed_exactly(tiny):
@@ -44,7 +46,10 @@ def test_persona_field_keeps_the_datas_own_system_message(tiny):
     system = {"role": "system", "content": "Be brief."}
     record = {"id": "c2", "persona": ["I am a nurse.", "I knit on weekends."], "messages": [system, *TURNS]}
     encoded = encode_example(example_from_messages(record, index=0), tokenizer)
-    with_persona = [{"role": "system", "content": "Be brief.\n\nI am a nurse.\nI knit on weekends."}, *TURNS[:-1]]
+    with_persona = [
+        {"role": "system", "content": "Be brief.\n\nI am a nurse.\nI knit on weekends."},
+        *TURNS[:-1],
+    ]
     assert encoded.prompt_with == reference(tokenizer, with_persona)
     assert encoded.prompt_without == reference(tokenizer, [system, *TURNS[:-1]])
     # No system message of the data's own: without persona there is none at all.
@@ -59,7 +64,11 @@ def test_persona_field_keeps_the_datas_own_system_message(tiny):
         ({"messages": TURNS}, "field", "no persona field.*persona-from system"),
         ({"messages": TURNS}, "system", "first message is not a system message"),
         ({"persona": PERSONA, "messages": TURNS[:-1]}, "field", "end with a user message and the assistant"),
-        ({"persona": PERSONA, "messages": [{"role": "system", "content": PERSONA}, *TURNS]}, "system", "twice"),
+        (
+            {"persona": PERSONA, "messages": [{"role": "system", "content": PERSONA}, *TURNS]},
+            "system",
+            "twice",
+        ),
         ({"persona": PERSONA, "messages": [{"role": "user"}]}, "field", "list of"),
     ],
 )
