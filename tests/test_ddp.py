@@ -1,5 +1,5 @@
 """Invariant 5 across processes: 2 DDP processes (gloo on CPU, launched with torchrun) give the same
-gradients of one optimizer step as 1 process, for every loss kind and both normalisations.
+gradients of one optimizer step as 1 process, for every loss kind and all three normalisations.
 
 One torchrun launch runs all eight cases (each launch costs seconds of start-up)."""
 

@@ -73,3 +73,167 @@ def test_response_logprobs_match_full_model_logits(tiny, side):
             expected = torch.stack([full[len(prompt) - 1 + i, token] for i, token in enumerate(response)])
             torch.testing.assert_close(logp[row, : len(response)], expected, rtol=1e-5, atol=1e-5)
             assert torch.all(logp[row, len(response) :] == 0)
+
+
+# ------------------------------------------------------------------------ the head check (per model)
+
+
+def _tiny_causal_lm(family: str, **extra):
+    """A seeded one-layer model of ``family`` with a 64-token vocabulary, in eval mode."""
+    import transformers
+
+    classes = {
+        "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
+        "gemma2": (transformers.Gemma2Config, transformers.Gemma2ForCausalLM),
+        "granite": (transformers.GraniteConfig, transformers.GraniteForCausalLM),
+        "cohere": (transformers.CohereConfig, transformers.CohereForCausalLM),
+    }
+    config_class, model_class = classes[family]
+    config = config_class(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+        **extra,
+    )
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    with torch.no_grad():  # logits of order 1-10, so a head that ignores a post-processing is far off
+        model.get_output_embeddings().weight.normal_(0.0, 1.0)
+    return model
+
+
+def _with_biased_head(model):
+    head = model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.normal_(0.0, 2.0)
+    model.lm_head = biased
+    return model
+
+
+class _ScaledLinear(torch.nn.Linear):
+    """An output head that post-processes its logits in its own forward (invisible to OutputHead)."""
+
+    def forward(self, hidden):
+        return super().forward(hidden) * 3.0
+
+
+def _with_scaled_head(model):
+    head = model.lm_head
+    scaled = _ScaledLinear(head.in_features, head.out_features, bias=False)
+    with torch.no_grad():
+        scaled.weight.copy_(head.weight)
+    model.lm_head = scaled
+    return model
+
+
+def _score_one_batch(model):
+    torch.manual_seed(1)
+    prompts = [torch.randint(3, 64, (n,)).tolist() for n in (5, 2)]
+    responses = [torch.randint(3, 64, (n,)).tolist() for n in (3, 4)]
+    batch = pad_sequences(prompts, responses, pad_id=0, padding_side="right")
+    response_ids = torch.zeros((2, 4), dtype=torch.long)
+    response_mask = torch.zeros((2, 4), dtype=torch.long)
+    for row, response in enumerate(responses):
+        response_ids[row, : len(response)] = torch.tensor(response)
+        response_mask[row, : len(response)] = 1
+    with torch.no_grad():
+        logp, _ = response_logprobs(
+            model,
+            batch["input_ids"],
+            batch["attention_mask"],
+            batch["position_ids"],
+            batch["response_start"],
+            response_ids,
+            response_mask,
+        )
+        expected = torch.zeros_like(logp)
+        for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+            full = torch.log_softmax(model(torch.tensor([prompt + response])).logits[0].float(), -1)
+            for i, token in enumerate(response):
+                expected[row, i] = full[len(prompt) - 1 + i, token]
+    return logp, expected
+
+
+# (name, model builder): heads whose post-processing OutputHead reproduces.
+HANDLED_HEADS = [
+    ("llama", lambda: _tiny_causal_lm("llama")),
+    ("llama with a bias in lm_head", lambda: _with_biased_head(_tiny_causal_lm("llama"))),
+    ("gemma2 soft-capping", lambda: _tiny_causal_lm("gemma2", final_logit_softcapping=2.0)),
+    ("granite logits_scaling", lambda: _tiny_causal_lm("granite", logits_scaling=4.0)),
+    ("cohere logit_scale", lambda: _tiny_causal_lm("cohere", logit_scale=0.25)),
+]
+# (name, model builder, class named in the error): heads that OutputHead would get wrong.
+REFUSED_HEADS = [
+    ("llama scaling inside lm_head", lambda: _with_scaled_head(_tiny_causal_lm("llama")), "LlamaForCausalLM"),
+    (
+        # Llama ignores this config field; OutputHead would apply it.
+        "llama with a soft-cap it does not apply",
+        lambda: _tiny_causal_lm("llama", final_logit_softcapping=2.0),
+        "LlamaForCausalLM",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, build", HANDLED_HEADS, ids=[case[0] for case in HANDLED_HEADS])
+def test_head_check_passes_for_heads_we_reproduce_and_scores_match(name, build):
+    from percontrast.logprobs import _HEAD_CHECKED
+
+    model = build()
+    logp, expected = _score_one_batch(model)
+    torch.testing.assert_close(logp, expected, rtol=1e-5, atol=1e-5)
+    assert getattr(model, _HEAD_CHECKED) is True  # checked once, cached on the model
+
+
+@pytest.mark.parametrize("name, build, class_name", REFUSED_HEADS, ids=[case[0] for case in REFUSED_HEADS])
+def test_head_check_refuses_heads_we_would_get_wrong(name, build, class_name):
+    from percontrast.errors import ConfigError
+    from percontrast.logprobs import _HEAD_CHECKED
+
+    model = build()
+    with pytest.raises(
+        ConfigError, match=rf"{class_name}: the logits .* differ from the model's own by up to"
+    ):
+        _score_one_batch(model)
+    assert not getattr(model, _HEAD_CHECKED, False)
+
+
+def test_head_check_runs_once_per_model(monkeypatch):
+    import percontrast.logprobs as logprobs
+
+    model = _tiny_causal_lm("llama")
+    calls = []
+    real = logprobs.check_output_head
+    monkeypatch.setattr(logprobs, "check_output_head", lambda *args: calls.append(1) or real(*args))
+    _score_one_batch(model)
+    _score_one_batch(model)
+    assert len(calls) == 1
+
+
+def test_data_parallel_is_refused_with_a_clear_message():
+    from percontrast.errors import ConfigError
+
+    model = torch.nn.DataParallel(_tiny_causal_lm("llama"))
+    with pytest.raises(ConfigError, match=r"DataParallel is not supported.*torchrun --nproc_per_node"):
+        _score_one_batch(model)
+
+
+@pytest.mark.parametrize("name, build", HANDLED_HEADS, ids=[case[0] for case in HANDLED_HEADS])
+def test_head_check_has_no_false_alarm_in_bfloat16(name, build):
+    """bfloat16 rounds the model's logits (and Gemma-2's soft-cap arithmetic) differently from our
+    float32 post-processing; the check's lower-precision tolerance must absorb that."""
+    from percontrast.logprobs import _HEAD_CHECKED
+
+    model = build().to(torch.bfloat16)
+    _score_one_batch(model)
+    assert getattr(model, _HEAD_CHECKED) is True

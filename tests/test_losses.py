@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from percontrast.errors import ConfigError
-from percontrast.losses import LOSS_KINDS, token_weights, weighted_ce
+from percontrast.losses import DEFAULT_MODE, LOSS_KINDS, check_clip_range, token_weights, weighted_ce
 
 
 def random_batch(seed: int = 0, batch: int = 3, width: int = 7, vocab: int = 11):
@@ -129,7 +129,62 @@ def test_bad_values_name_the_allowed_ones():
         token_weights("focal", logp_with=logp, response_mask=mask)
     with pytest.raises(ConfigError, match="weight mode must be one of"):
         token_weights("lossce", logp_with=logp, response_mask=mask, mode="medium")
-    with pytest.raises(ConfigError, match="m <= M"):
+    with pytest.raises(ConfigError, match=r"clip_min \(m\) must be <= clip_max \(M\)"):
         token_weights("perce", logp_with=logp, logp_without=logp, response_mask=mask, m=2.0, M=1.0)
     with pytest.raises(ConfigError, match="logp_without"):
         token_weights("perce", logp_with=logp, response_mask=mask)
+
+
+@pytest.mark.parametrize(
+    "m, M, message",
+    [
+        (0.0, 5.0, r"clip_min \(m\) must be > 0"),
+        (-1.0, 5.0, r"clip_min \(m\) must be > 0"),
+        (2.0, 1.0, "clip_min \\(m\\) must be <= clip_max"),
+        (0.8, math.inf, "clip_max must be a finite number"),
+        (math.nan, 5.0, "clip_min must be a finite number"),
+        ("0.8", 5.0, "clip_min must be a finite number"),
+    ],
+)
+def test_clip_range_is_checked_and_the_error_says_why(m, M, message):
+    with pytest.raises(ConfigError, match=message):
+        check_clip_range(m, M)
+
+
+def test_clip_range_accepts_the_paper_values_and_m_equal_M():
+    check_clip_range(0.8, 5.0)
+    check_clip_range(1.0, 1.0)
+    check_clip_range(1, 5)
+
+
+def test_lossce_and_entce_share_the_default_mode_and_clip_of_perce():
+    """The two baselines default to the same soft, clipped weighting as PerCE (see losses.py)."""
+    assert DEFAULT_MODE["lossce"] == DEFAULT_MODE["entce"] == DEFAULT_MODE["perce"] == "soft"
+    entropy = torch.tensor([[0.1, 2.0, 0.4, 9.5]])  # row mean 3.0
+    mask = torch.ones_like(entropy, dtype=torch.long)
+    weights, _ = token_weights(
+        "entce", logp_with=torch.zeros_like(entropy), entropy=entropy, response_mask=mask
+    )
+    torch.testing.assert_close(weights, (entropy / 3.0).clamp(0.8, 5.0))
+
+
+def test_per_response_normalisation_by_hand():
+    """Eq. 5 read literally: mean over each response's own tokens, then over responses."""
+    logp = torch.tensor([[-1.0, -2.0, -3.0, -4.0], [-0.5, -1.5, 0.0, 0.0], [-2.0, 0.0, 0.0, 0.0]])
+    weights = torch.tensor([[1.0, 0.8, 5.0, 1.0], [2.0, 1.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])
+    # Response means of w * NLL: (1 + 1.6 + 15 + 4) / 4 = 5.4; (1 + 1.5) / 2 = 1.25; 1.6 / 1 = 1.6.
+    by_hand = (5.4 + 1.25 + 1.6) / 3
+    assert weighted_ce(logp, weights, mask, per_response=True).item() == pytest.approx(by_hand)
+    # With a global count of responses (e.g. 5 in the optimizer step) the sum is divided by it.
+    assert weighted_ce(logp, weights, mask, per_response=True, normalizer=5).item() == pytest.approx(
+        (5.4 + 1.25 + 1.6) / 5
+    )
+    # Token normalisation differs: (21.6 + 2.5 + 1.6) / 7.
+    assert weighted_ce(logp, weights, mask).item() == pytest.approx((21.6 + 2.5 + 1.6) / 7)
+    # Splitting the batch and summing the pieces (accumulation with the global count) gives the same.
+    pieces = sum(
+        weighted_ce(logp[rows], weights[rows], mask[rows], per_response=True, normalizer=3)
+        for rows in (slice(0, 1), slice(1, 3))
+    )
+    assert pieces.item() == pytest.approx(by_hand)

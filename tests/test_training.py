@@ -93,6 +93,45 @@ def test_normalisations_differ_by_the_mean_weight(tmp_path):
     assert abs(ratio.mean().item() - 1.0) > 1e-3
 
 
+def _full_logits_logprobs(model, prompt_ids, response_ids):
+    """(R,) log-probs of the response after the prompt, from the model's own full logits (one sequence)."""
+    logits = model(torch.tensor([prompt_ids + response_ids])).logits[0].float()  # (T, V)
+    logp = torch.log_softmax(logits, -1)
+    start = len(prompt_ids)
+    return torch.stack([logp[start - 1 + i, token] for i, token in enumerate(response_ids)])
+
+
+@pytest.mark.parametrize("kind", ["ce", "perce"])
+def test_responses_normalisation_equals_eq5_by_hand(tmp_path, kind):
+    """normalization='responses' under accumulation 2 x 2 = the mean over responses of each response's
+    weighted mean NLL, computed one example at a time from the model's own full logits."""
+    from percontrast.collator import encode_training_examples
+    from percontrast.templates import DEFAULT_TEMPLATE
+
+    examples = make_examples(4)  # responses of 3 to 20 tokens: the two normalisations differ
+    options = dict(loss=kind, per_device_train_batch_size=2, gradient_accumulation_steps=2)
+    trained = step_gradients(tmp_path / "a", examples, normalization="responses", **options)
+    by_tokens = step_gradients(tmp_path / "b", examples, normalization="tokens", **options)
+
+    model, tokenizer = sharpened_tiny()
+    model.train()
+    encoded = encode_training_examples(examples, tokenizer, DEFAULT_TEMPLATE, max_length=2048).examples
+    per_response = []
+    for item in encoded:
+        logp_with = _full_logits_logprobs(model, item.prompt_with_ids, item.response_ids)
+        weights = torch.ones_like(logp_with)
+        if kind == "perce":
+            with torch.no_grad():
+                logp_without = _full_logits_logprobs(model, item.prompt_without_ids, item.response_ids)
+            weights = (logp_with.detach() - logp_without).clamp(0.8, 5.0)
+        per_response.append((weights * -logp_with).mean())
+    torch.stack(per_response).mean().backward()
+    by_hand = {name: parameter.grad for name, parameter in model.named_parameters()}
+    assert_same_gradients(by_hand, trained)
+    worst = max((by_tokens[name] - trained[name]).abs().max().item() for name in trained)
+    assert worst > 1e-3 * max(gradient.abs().max().item() for gradient in trained.values())
+
+
 def test_perce_with_m_equal_M_equal_1_is_ce(tmp_path):
     examples = make_examples(4)
     ce = step_gradients(tmp_path / "a", examples, loss="ce", per_device_train_batch_size=4)
@@ -192,6 +231,98 @@ def test_skipped_examples_are_listed_and_an_unusable_file_is_an_error(tmp_path):
         )
 
 
+def _persona_lost_example(tokenizer) -> tuple[Example, int]:
+    """An example and a max_length at which it fits only without any persona item."""
+    from percontrast.encoding import encode_example
+    from percontrast.templates import DEFAULT_TEMPLATE
+
+    # The item starts with a character of several byte-level tokens: its first token alone decodes to
+    # a replacement character that costs more tokens than it saves, so a budget exists at which the
+    # query fits but no part of the persona does.
+    example = Example(
+        id="persona-lost",
+        persona=["\U0001f44d\U0001f44d I sew red clothes for my parents every weekend. " * 4],
+        query="Tell me about your free afternoons, and what you do on weekends with friends. " * 3,
+        response="I sew.",
+    )
+    for max_length in range(20, 400):
+        try:
+            item = encode_example(example, tokenizer, DEFAULT_TEMPLATE, max_length=max_length, add_eos=True)
+        except DataError:
+            continue
+        if item.truncation.items_kept == 0:
+            return example, max_length
+    raise AssertionError("no max_length leaves the example without persona")
+
+
+def test_examples_whose_persona_is_truncated_away_are_skipped_and_counted(tmp_path):
+    model, tokenizer = load_model("tiny", seed=0)
+    lost, max_length = _persona_lost_example(tokenizer)
+    config = make_config(tmp_path, loss="perce", max_length=max_length)
+    run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(3) + [lost])
+    assert [item.id for item in run.dataset.skipped] == ["persona-lost"]
+    assert "no persona item fits" in run.dataset.skipped[0].reason
+    assert len(run.dataset) == 3
+    assert all(item.truncation.items_kept > 0 for item in run.dataset.examples)
+    info = json.loads((tmp_path / "run_config.json").read_text())
+    assert info["data"]["skipped"] == 1
+
+
+def test_scoring_skips_and_counts_examples_whose_persona_is_truncated_away(caplog):
+    from percontrast.scoring import score_examples
+
+    model, tokenizer = load_model("tiny", seed=0)
+    lost, max_length = _persona_lost_example(tokenizer)
+    kept = make_examples(1)[0]
+    with caplog.at_level("WARNING", logger="percontrast.scoring"):
+        scores = score_examples(model, tokenizer, [kept, lost], max_length=max_length, progress=False)
+    assert [item.id for item in scores] == [kept.id]
+    assert "skipped 1 of 2 examples" in caplog.text and "persona-lost" in caplog.text
+    with pytest.raises(DataError, match="no example keeps any persona"):
+        score_examples(model, tokenizer, [lost], max_length=max_length, progress=False)
+
+
+def test_max_length_is_clamped_to_the_model_context(tmp_path):
+    model, tokenizer = load_model("tiny", seed=0)  # context 2048, below the paper's default 5000
+    config = make_config(tmp_path, loss="ce")
+    assert config.max_length == 5000
+    train(config, model=model, tokenizer=tokenizer, examples=make_examples(2))
+    assert json.loads((tmp_path / "run_config.json").read_text())["resolved_max_length"] == 2048
+
+
+def test_dropout_warns_and_pir_pass_mode_eval_turns_it_off_for_that_pass(tmp_path, caplog):
+    from percontrast.collator import PairedCollator
+    from percontrast.logprobs import response_logprobs
+
+    model, tokenizer = load_model("tiny", seed=0)
+    options = dict(
+        loss="perce", use_lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.5, max_steps=2, learning_rate=0.05
+    )
+    with caplog.at_level("WARNING", logger="percontrast.training"):
+        run = train(
+            make_config(tmp_path, pir_pass_mode="eval", **options),
+            model=model,
+            tokenizer=tokenizer,
+            examples=make_examples(4),
+        )
+    assert "active dropout (Dropout(p=0.5)" in caplog.text and "pir_pass_mode='eval'" in caplog.text
+    trainer, peft_model = run.trainer, run.trainer.model
+    batch = PairedCollator(pad_id=tokenizer.pad_token_id)(run.dataset.examples)
+    keys = [f"without_{name}" for name in ("input_ids", "attention_mask", "position_ids", "response_start")]
+    peft_model.eval()
+    with torch.no_grad():
+        clean, _ = response_logprobs(
+            peft_model, *(batch[key] for key in keys), batch["response_ids"], batch["response_mask"]
+        )
+    peft_model.train()
+    _, outputs = trainer.compute_loss(peft_model, batch, return_outputs=True)
+    assert peft_model.training  # restored after the eval-mode pass
+    torch.testing.assert_close(outputs["logp_without"], clean, rtol=0, atol=0)
+    trainer.args.pir_pass_mode = "train"  # the documented default: the PIR pass runs with dropout
+    _, outputs = trainer.compute_loss(peft_model, batch, return_outputs=True)
+    assert (outputs["logp_without"] - clean).abs().max() > 1e-4
+
+
 def test_bad_values_name_the_field_and_the_allowed_values(tmp_path):
     with pytest.raises(
         ConfigError, match=r"loss must be one of \('ce', 'perce', 'lossce', 'entce'\), got 'perc'"
@@ -277,3 +408,13 @@ def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
         == 2
     )
     assert "loss must be one of" in capsys.readouterr().err
+
+
+def test_one_process_with_several_gpus_is_refused_before_data_parallel(tmp_path, monkeypatch):
+    """Trainer would wrap the model in torch.nn.DataParallel; PerCETrainer refuses up front."""
+    from percontrast.perce_config import PerCEConfig
+
+    model, tokenizer = load_model("tiny", seed=0)
+    monkeypatch.setattr(PerCEConfig, "n_gpu", property(lambda self: 2))
+    with pytest.raises(ConfigError, match=r"sees 2 GPUs.*DataParallel.*torchrun --nproc_per_node"):
+        train(make_config(tmp_path, loss="ce"), model=model, tokenizer=tokenizer, examples=make_examples(2))

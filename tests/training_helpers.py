@@ -8,12 +8,13 @@ from transformers import TrainerCallback
 from percontrast.data.schema import Example
 
 LOSS_KINDS = ("ce", "perce", "lossce", "entce")
-NORMALIZATIONS = ("tokens", "weights")
-# Per-kind options of the normalisation tests (the paper's m and M for perce).
+NORMALIZATIONS = ("tokens", "weights", "responses")
+# Per-kind options of the normalisation tests (the paper's m and M for perce; one baseline in each
+# weight mode, so both modes are covered).
 KIND_OPTIONS = {
     "ce": {},
     "perce": {"clip_min": 0.8, "clip_max": 5.0},
-    "lossce": {},
+    "lossce": {"weight_mode": "hard"},
     "entce": {"weight_mode": "soft"},
 }
 

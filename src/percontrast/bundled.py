@@ -14,6 +14,7 @@ outside the installed package.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources as _importlib_resources
 from pathlib import Path
@@ -45,17 +46,18 @@ class PublishedPrompt:
     fields: tuple[str, ...]
 
     def fill(self, **values: str) -> str:
-        """Replace each declared ``{field}`` by its value (plain replacement: braces elsewhere stay)."""
+        """Replace each declared ``{field}`` by its value in one pass (braces elsewhere stay; a value that
+        itself contains ``{field}`` is not filled again, as with `str.format`)."""
         missing = sorted(set(self.fields) - set(values))
         extra = sorted(set(values) - set(self.fields))
         if missing or extra:
             raise ConfigError(
                 f"prompt {self.name!r} takes fields {list(self.fields)}; missing {missing}, unexpected {extra}"
             )
-        text = self.text
-        for key in self.fields:
-            text = text.replace("{" + key + "}", values[key])
-        return text
+        if not self.fields:
+            return self.text
+        pattern = "|".join(re.escape("{" + key + "}") for key in self.fields)
+        return re.sub(pattern, lambda match: values[match.group(0)[1:-1]], self.text)
 
 
 def load_published_prompt(name: str) -> PublishedPrompt:

@@ -2,8 +2,10 @@
 
 `encode_training_examples` tokenizes every example once (prompt with persona, prompt without
 persona, the response once, shared by both: invariant 1), truncating the persona to ``max_length``
-(invariant 6, in `percontrast.encoding`). Examples whose query plus response cannot fit are skipped,
-counted and listed by id, never dropped silently; a file with no usable example is an error.
+(invariant 6, in `percontrast.encoding`). Examples whose query plus response cannot fit, and
+examples whose persona the truncation removes entirely (their two prompts would differ by an empty
+persona frame only, so PIR would measure no persona), are skipped, counted and listed by id with the reason, never
+dropped silently; a file with no usable example is an error.
 
 `PairedCollator` pads a list of encoded examples into the two batches that `PerCETrainer` needs
 (see `percontrast.encoding.pad_pairs`) and adds ``labels`` (B, T) for the with-persona sequence:
@@ -25,6 +27,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.data.schema import Example
 from percontrast.encoding import IGNORE_INDEX, EncodedExample, encode_example, pad_pairs
 from percontrast.errors import DataError
+from percontrast.scoring import persona_truncated_away
 from percontrast.templates import PromptTemplate
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def encode_training_examples(
     add_eos: bool = True,
     source: str = "training data",
 ) -> EncodedDataset:
-    """Encode examples for training; skip (and list) those whose query + response cannot fit.
+    """Encode examples for training; skip (and list) those that cannot fit with some persona.
 
     Args:
         examples: the examples.
@@ -82,17 +85,25 @@ def encode_training_examples(
         except DataError as exc:
             dataset.skipped.append(SkippedExample(id=example.id, reason=str(exc)))
             continue
+        if persona_truncated_away(encoded):
+            reason = (
+                f"no persona item fits max_length={max_length} beside the query and the response: the two prompts "
+                "would differ by the empty persona frame only (no persona text); raise max_length or shorten the query"
+            )
+            dataset.skipped.append(SkippedExample(id=example.id, reason=reason))
+            continue
         if encoded.truncation is not None and encoded.truncation.truncated:
             dataset.truncated_ids.append(example.id)
         dataset.examples.append(encoded)
     if dataset.skipped:
         logger.warning(
-            "%s: skipped %d of %d examples whose query + response cannot fit max_length=%d: %s",
+            "%s: skipped %d of %d examples that do not fit max_length=%d with any persona: %s",
             source,
             len(dataset.skipped),
             len(examples),
             max_length,
-            ", ".join(item.id for item in dataset.skipped),
+            "; ".join(f"{item.id} ({item.reason})" for item in dataset.skipped[:20])
+            + (" ..." if len(dataset.skipped) > 20 else ""),
         )
     if dataset.truncated_ids:
         logger.info(
@@ -104,7 +115,7 @@ def encode_training_examples(
     if not dataset.examples:
         raise DataError(
             f"no usable training example: {len(examples)} read, {len(dataset.skipped)} skipped because query + response "
-            f"cannot fit max_length={max_length}; raise max_length or check the file",
+            f"(with at least part of the persona) cannot fit max_length={max_length}; raise max_length or check the file",
             path=source,
         )
     return dataset

@@ -8,7 +8,14 @@ predict response tokens, and project them to the vocabulary in chunks of rows, w
 gather per chunk (invariant 3). Under autograd each chunk is checkpointed, so only one
 (chunk, V) block of logits is alive at a time.
 
-FSDP shards the output embedding outside the forward call, so this path does not support FSDP.
+Reimplementing the head is only right if `OutputHead` does what the model's own forward does to its
+logits (a bias, Gemma-2's soft-capping, Granite's division, Cohere's multiplication are handled). So
+the first call on each model compares our head with the model's own logits at the last position of
+that same forward (which ``logits_to_keep=1`` computes anyway) and raises `ConfigError` naming the
+model class and the largest difference on a mismatch; the result is cached on the model object.
+
+FSDP shards the output embedding outside the forward call, so this path does not support FSDP;
+``torch.nn.DataParallel`` replicates the model per call, so it is refused (use DDP).
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from percontrast.errors import ConfigError
+
+_HEAD_CHECKED = "_percontrast_head_checked"  # attribute set on a model whose head passed the check
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -41,6 +52,7 @@ class OutputHead:
     bias: torch.Tensor | None
     softcap: float | None  # Gemma-2 style final logit soft-capping
     scale: float | None  # Granite style division of the logits
+    multiplier: float | None = None  # Cohere style multiplication of the logits
 
     @classmethod
     def of(cls, model: nn.Module) -> OutputHead:
@@ -49,16 +61,20 @@ class OutputHead:
         if not isinstance(head, nn.Linear):
             raise TypeError(f"unsupported output head {type(head).__name__}; expected nn.Linear")
         config = base.config
+        multiplier = getattr(base, "logit_scale", None)  # Cohere keeps config.logit_scale on the model
         return cls(
             weight=head.weight,
             bias=head.bias,
             softcap=getattr(config, "final_logit_softcapping", None),
             scale=getattr(config, "logits_scaling", None),
+            multiplier=multiplier if isinstance(multiplier, int | float) else None,
         )
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(N, H) -> float32 (N, V)."""
         logits = nn.functional.linear(hidden, self.weight, self.bias).float()
+        if self.multiplier is not None:
+            logits = logits * self.multiplier
         if self.scale:
             logits = logits / self.scale
         if self.softcap:
@@ -119,14 +135,71 @@ def chunked_logprobs(
     return torch.cat(logps), torch.cat(entropies)
 
 
+def check_output_head(model: nn.Module, last_hidden: torch.Tensor, last_logits: torch.Tensor) -> None:
+    """Check `OutputHead` against the model's own logits, once per model (cached on the model).
+
+    Args:
+        model: the model (possibly wrapped).
+        last_hidden: (B, H) final hidden states at the last position of a forward.
+        last_logits: (B, V) the model's own logits at that position, from the same forward.
+
+    Raises:
+        ConfigError: if they differ by more than the dtype's rounding allows (float32: 1e-4, lower
+            precision: 2e-2, relative to the largest logit and at least absolute).
+    """
+    base = unwrap_model(model)
+    if getattr(base, _HEAD_CHECKED, False):
+        return
+    with torch.no_grad():
+        expected = last_logits.detach().float()
+        ours = OutputHead.of(model).logits(last_hidden.detach())
+        if ours.shape != expected.shape:
+            raise ConfigError(
+                f"{type(base).__name__}: the output embedding gives {tuple(ours.shape)} logits where the model's "
+                f"forward gives {tuple(expected.shape)}; percontrast.logprobs cannot score this model"
+            )
+        relative = 1e-4 if last_logits.dtype in (torch.float32, torch.float64) else 2e-2
+        tolerance = relative * max(1.0, float(expected.abs().max()))
+        difference = float((ours - expected).abs().max())
+    if not difference <= tolerance:  # also catches NaN
+        raise ConfigError(
+            f"{type(base).__name__}: the logits percontrast computes from the output embedding (weight, bias, "
+            f"final_logit_softcapping, logits_scaling, logit_scale) differ from the model's own by up to "
+            f"{difference:.3g} (tolerance {tolerance:.3g}) at the last position; this model post-processes its "
+            "logits in a way percontrast.logprobs does not reproduce, so its scores would be wrong. "
+            "Extend OutputHead for it, or use another model"
+        )
+    setattr(base, _HEAD_CHECKED, True)
+
+
+def _refuse_data_parallel(model: nn.Module) -> None:
+    module = model
+    while True:
+        if isinstance(module, nn.DataParallel):
+            raise ConfigError(
+                "torch.nn.DataParallel is not supported: it replicates the model on every call, so the "
+                "hidden-state capture of percontrast.logprobs would see one replica per GPU. Use one process "
+                "per GPU (DistributedDataParallel: `torchrun --nproc_per_node N` or `accelerate launch`)"
+            )
+        inner = getattr(module, "module", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(module, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return
+        module = inner
+
+
 def final_hidden_states(
     model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
 ) -> torch.Tensor:
     """(B, T, H) hidden states after the final norm, from a normal forward call of ``model``.
 
     The call goes through every wrapper (DDP's gradient hooks, PEFT adapters) with
-    ``logits_to_keep=1``, and a forward hook on the decoder catches its last hidden state.
+    ``logits_to_keep=1``, and a forward hook on the decoder catches its last hidden state. The
+    first call on a model also checks our output head against the model's logits
+    (`check_output_head`).
     """
+    _refuse_data_parallel(model)
     decoder = unwrap_model(model).get_decoder()
     captured: list[torch.Tensor] = []
 
@@ -135,7 +208,7 @@ def final_hidden_states(
 
     handle = decoder.register_forward_hook(hook)
     try:
-        model(
+        outputs = model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -146,7 +219,11 @@ def final_hidden_states(
         handle.remove()
     if len(captured) != 1:
         raise RuntimeError(f"expected the decoder to run once, it ran {len(captured)} times")
-    return captured[0]
+    hidden = captured[0]
+    if not getattr(unwrap_model(model), _HEAD_CHECKED, False):
+        logits = outputs.logits if hasattr(outputs, "logits") else outputs[0]  # (B, 1, V)
+        check_output_head(model, hidden[:, -1], logits[:, -1])
+    return hidden
 
 
 def response_logprobs(

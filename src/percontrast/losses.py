@@ -1,19 +1,31 @@
 """Token weights and the token-weighted cross-entropy: CE, PerCE, LossCE and EntCE.
 
-Paper, Eq. 4 (PerCE):  L = (1/n) * sum_i w_i * NLL_i(with persona),  w_i = clip(PIR_i, m, M),
+Paper, Eqs. 5-6 (PerCE):  L = (1/n) * sum_i w_i * NLL_i(with persona),  w_i = clip(PIR_i, m, M),
 with PIR from Eq. 2 computed by the model being trained, detached (m = 0.8, M = 5 in the paper).
-The baselines reweight by the token's own loss (LossCE) or by its predictive entropy (EntCE).
+
+LossCE and EntCE are the paper's baselines; it gives one sentence each (a higher weight for tokens
+with a larger prediction error, after Rho-1, arXiv:2404.07965; for tokens with a higher predictive
+entropy, after "Beyond the 80/20 rule", arXiv:2506.01939) and no formula. The definitions below are
+ours (docs/training.md compares them with the cited works):
+
+- score: LossCE the token's own NLL under the trained model (Rho-1 scores the *excess* loss over a
+  reference model, which this setting does not have); EntCE the entropy of the predictive
+  distribution at the token's position (as the 80/20 paper).
+- ``soft`` (the default of both): ``w_i = clip(score_i / mean(score over the response), m, M)``,
+  the same clipping and range as PerCE, so the three losses differ only in the score.
+- ``hard``: weight ``1/f`` on the top ``ceil(f * n)`` tokens of each response by score, 0 on the
+  rest (f = 0.6 for LossCE, our choice; 0.2 for EntCE, the 80/20 paper's). The cited works select the top share of the whole batch;
+  we select per response, so a response's weights do not depend on what else is in its batch, which
+  keeps gradient accumulation and data parallelism exact (invariant 5).
 
 Everything here is a pure tensor function on (B, R) tensors laid out by response position, with a
-``response_mask`` (B, R) marking real response tokens. Weights never carry gradient. Reweighting
-statistics that depend on a reference mean (soft LossCE / EntCE) or on a top-fraction (hard modes)
-are computed per sequence, so a sequence's weights do not depend on what else is in its batch; that
-keeps gradient accumulation and data parallelism exact (invariant 5).
+``response_mask`` (B, R) marking real response tokens. Weights never carry gradient.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Literal
 
 import torch
@@ -23,9 +35,29 @@ from percontrast.scoring import PIR_FORMS, pir_from_logprobs
 
 LOSS_KINDS = ("ce", "perce", "lossce", "entce")
 WEIGHT_MODES = ("soft", "hard")
-DEFAULT_MODE = {"ce": "soft", "perce": "soft", "lossce": "soft", "entce": "hard"}
+DEFAULT_MODE = {"ce": "soft", "perce": "soft", "lossce": "soft", "entce": "soft"}
+# Hard mode's kept share: 20% for EntCE is the 80/20 paper's; for LossCE, Rho-1 treats its top-k% as a
+# hyper-parameter and 0.6 is our choice (docs/training.md).
 DEFAULT_HARD_FRACTION = {"lossce": 0.6, "entce": 0.2}
 LossKind = Literal["ce", "perce", "lossce", "entce"]
+
+
+def check_clip_range(clip_min: float, clip_max: float) -> None:
+    """Check the clipping range [m, M] of the token weights (Eq. 6); errors say why each rule holds."""
+    for name, value in (("clip_min", clip_min), ("clip_max", clip_max)):
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if clip_min <= 0:
+        # A weight of 0 or less removes a token from the loss (or trains it away from the reference):
+        # the paper's m = 0.8 keeps every token in the objective with at least that weight.
+        raise ConfigError(
+            f"clip_min (m) must be > 0 so every response token keeps a positive weight, got {clip_min}"
+        )
+    if clip_min > clip_max:
+        raise ConfigError(
+            f"clip_min (m) must be <= clip_max (M): clip(x, m, M) is empty otherwise; got clip_min={clip_min}, "
+            f"clip_max={clip_max}"
+        )
 
 
 def _masked_mean_per_row(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -80,8 +112,8 @@ def token_weights(
         entropy: (B, R) predictive entropy with persona; needed for ``entce``.
         m, M: the clipping range.
         pir_form: ``log`` (Eq. 2) or ``ratio`` (exp of it), for ``perce``.
-        mode: ``soft`` (clip of score / row mean) or ``hard`` (top fraction) for ``lossce`` and
-            ``entce``; defaults: lossce soft, entce hard.
+        mode: ``soft`` (clip of score / row mean, the default) or ``hard`` (top fraction) for
+            ``lossce`` and ``entce``.
         hard_fraction: share of tokens kept in hard mode (defaults: lossce 0.6, entce 0.2).
 
     Returns:
@@ -91,8 +123,7 @@ def token_weights(
     """
     if kind not in LOSS_KINDS:
         raise ConfigError(f"loss kind must be one of {LOSS_KINDS}, got {kind!r}")
-    if not m <= M:
-        raise ConfigError(f"clipping range needs m <= M, got m={m}, M={M}")
+    check_clip_range(m, M)
     mode = mode or DEFAULT_MODE[kind]
     if mode not in WEIGHT_MODES:
         raise ConfigError(f"weight mode must be one of {WEIGHT_MODES}, got {mode!r}")
@@ -145,23 +176,37 @@ def weighted_ce(
     response_mask: torch.Tensor,
     *,
     normalizer: float | torch.Tensor | None = None,
+    per_response: bool = False,
 ) -> torch.Tensor:
     """Token-weighted cross-entropy ``sum_i w_i * NLL_i / normalizer``.
+
+    With ``per_response`` it is Eq. 5 read literally: each response's weighted sum is first divided
+    by that response's own token count ``n_b``, then the sum over responses by ``normalizer``:
+    ``sum_b (sum_i w_bi * NLL_bi / n_b) / normalizer``.
 
     Args:
         logp: (B, R) log-probs of the response tokens (with grad).
         weights: (B, R) token weights (detached here whatever is passed).
         response_mask: (B, R) 1 on real response tokens.
         normalizer: what the weighted sum is divided by. ``None``: the local count of response
-            tokens (a plain mean). Under gradient accumulation or data parallelism pass the global
-            count of response tokens in the optimizer step (transformers' ``num_items_in_batch``),
-            or the global sum of the weights for the weight-normalised variant.
+            tokens (a plain mean), or of responses with ``per_response``. Under gradient
+            accumulation or data parallelism pass the global count of response tokens in the
+            optimizer step (transformers' ``num_items_in_batch``), the global sum of the weights for
+            the weight-normalised variant, or the global count of responses with ``per_response``.
+        per_response: divide each response's sum by its own token count first (see above).
 
     Returns:
         A scalar loss.
     """
     mask = response_mask.bool()
-    total = (weights.detach() * -logp).masked_fill(~mask, 0.0).sum()
-    if normalizer is None:
-        normalizer = mask.sum().clamp(min=1)
+    terms = (weights.detach() * -logp).masked_fill(~mask, 0.0)  # (B, R)
+    if per_response:
+        lengths = mask.sum(-1)  # (B,)
+        total = (terms.sum(-1) / lengths.clamp(min=1)).sum()
+        if normalizer is None:
+            normalizer = (lengths > 0).sum().clamp(min=1)
+    else:
+        total = terms.sum()
+        if normalizer is None:
+            normalizer = mask.sum().clamp(min=1)
     return total / normalizer

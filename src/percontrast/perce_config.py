@@ -5,6 +5,11 @@ mixed precision, ...) is inherited; the fields below add the model and data, the
 paper (Eq. 4: ``w_i = clip(PIR_i, m, M)``, m = 0.8, M = 5) and its baselines, the normalisation,
 LoRA, and the probe that logs the most personal tokens of one example during training.
 
+Defaults follow the paper's Appendix B (Table 7) where they differ from Hugging Face's: warmup
+ratio 0.04 (``warmup_steps=0.04``: transformers 5 reads a value below 1 as a ratio of the steps) and
+a longest sequence of 5000 tokens (clamped to the model's context). The rest of Table 7 is already
+Hugging Face's default or one flag away; `docs/training.md` lists each value and its flag.
+
 Read from the command line (``percontrast train --help``) or a YAML file (`PerCEConfig.from_yaml`);
 unknown keys and bad values are errors naming the field and the allowed values.
 """
@@ -20,11 +25,14 @@ import yaml
 from transformers import TrainingArguments
 
 from percontrast.errors import ConfigError
-from percontrast.losses import LOSS_KINDS, WEIGHT_MODES
+from percontrast.losses import LOSS_KINDS, WEIGHT_MODES, check_clip_range
 from percontrast.scoring import PIR_FORMS
 
-NORMALIZATIONS = ("tokens", "weights")
+NORMALIZATIONS = ("tokens", "weights", "responses")
 PADDING_SIDES = ("right", "left")
+PIR_PASS_MODES = ("train", "eval")
+PAPER_WARMUP_RATIO = 0.04  # Appendix B, Table 7
+PAPER_MAX_LENGTH = 5000  # Appendix B, Table 7
 
 
 @dataclass
@@ -59,18 +67,37 @@ class PerCEConfig(TrainingArguments):
     )
     weight_mode: str | None = field(
         default=None,
-        metadata={"help": f"For lossce/entce, one of {WEIGHT_MODES}; default: lossce soft, entce hard."},
+        metadata={
+            "help": f"For lossce/entce, one of {WEIGHT_MODES}: soft (default for both: clip(score / the "
+            "response's mean score, m, M), the same clipping as perce) or hard (keep the top hard_fraction "
+            "of each response's tokens, as the cited works select tokens)."
+        },
     )
     hard_fraction: float | None = field(
         default=None,
-        metadata={"help": "Share of tokens kept in hard mode, in (0, 1]; default: lossce 0.6, entce 0.2."},
+        metadata={
+            "help": "Share of each response's tokens kept in hard mode, in (0, 1]; default: lossce 0.6 "
+            "(ours; Rho-1's top-k% is a hyper-parameter), entce 0.2 (the 80/20 paper's)."
+        },
     )
     normalization: str = field(
         default="tokens",
         metadata={
-            "help": f"One of {NORMALIZATIONS}: divide the weighted sum by the step's global count of response "
-            "tokens (the paper's 1/n) or by the step's global sum of the weights (removes the change of "
-            "effective learning rate that the weights bring)."
+            "help": f"One of {NORMALIZATIONS}. tokens: the weighted sum over the step's response tokens "
+            "divided by their global count (1/n over all tokens of the step, as transformers does for CE). "
+            "weights: divided by the step's global sum of the weights (removes the change of effective "
+            "learning rate that the weights bring). responses: Eq. 5 read literally, the weighted mean "
+            "over each response's own tokens, then the mean over the step's responses (each response "
+            "counts the same whatever its length). All three are exact under gradient accumulation and DDP."
+        },
+    )
+    pir_pass_mode: str = field(
+        default="train",
+        metadata={
+            "help": f"Mode of the persona-free (PIR) pass, one of {PIR_PASS_MODES}; matters only when the "
+            "model or the adapters have active dropout (a warning says so). train: the same mode as the "
+            "trained pass, so both log-probs of the PIR carry dropout noise. eval: the persona-free pass "
+            "without dropout, compared with the trained pass's dropped-out log-prob."
         },
     )
     template: str | None = field(
@@ -81,10 +108,12 @@ class PerCEConfig(TrainingArguments):
         },
     )
     max_length: int | None = field(
-        default=None,
+        default=PAPER_MAX_LENGTH,
         metadata={
             "help": "Longest sequence (prompt with persona + response); the persona is truncated to fit. "
-            "Examples whose query + response do not fit are skipped and listed. Default: the model's context."
+            "Examples whose query + response do not fit, or whose persona is truncated away entirely, are "
+            "skipped and listed. Default 5000 (the paper's), clamped to the model's context; unset: the "
+            "model's context."
         },
     )
     add_eos: bool = field(
@@ -117,6 +146,13 @@ class PerCEConfig(TrainingArguments):
         metadata={"help": "Id of the probe example in the training data (default: the first one)."},
     )
     probe_top_k: int = field(default=5, metadata={"help": "How many top-PIR tokens of the probe to log."})
+    warmup_steps: float = field(
+        default=PAPER_WARMUP_RATIO,
+        metadata={
+            "help": "Linear warmup: a number of steps if >= 1, else a ratio of the training steps. Default "
+            "0.04, the paper's warmup ratio (transformers' own default is 0)."
+        },
+    )
     report_to: None | str | list[str] = field(
         default="auto",
         metadata={
@@ -143,12 +179,10 @@ class PerCEConfig(TrainingArguments):
         check_choice("pir_form", PIR_FORMS)
         check_choice("normalization", NORMALIZATIONS)
         check_choice("padding_side", PADDING_SIDES)
+        check_choice("pir_pass_mode", PIR_PASS_MODES)
         if self.weight_mode is not None:
             check_choice("weight_mode", WEIGHT_MODES)
-        if not self.clip_min <= self.clip_max:
-            raise ConfigError(
-                f"clip_min (m) must be <= clip_max (M), got clip_min={self.clip_min}, clip_max={self.clip_max}"
-            )
+        check_clip_range(self.clip_min, self.clip_max)
         if self.hard_fraction is not None and not 0.0 < self.hard_fraction <= 1.0:
             raise ConfigError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
         for name in ("lora_r", "lora_alpha", "logprob_chunk_size", "probe_top_k"):

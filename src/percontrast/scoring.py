@@ -47,6 +47,11 @@ def pir_from_logprobs(
     return log_ratio if form == "log" else torch.exp(log_ratio)
 
 
+def persona_truncated_away(item: EncodedExample) -> bool:
+    """True when truncation to ``max_length`` left no persona item (the prompts differ by an empty frame only)."""
+    return item.truncation is not None and item.truncation.items_kept == 0
+
+
 @dataclass
 class TokenScores:
     """Token scores of one example (ARCHITECTURE.md, "Formats")."""
@@ -152,7 +157,8 @@ def score_examples(
         progress: show a progress bar.
 
     Returns:
-        One `TokenScores` per example.
+        One `TokenScores` per example, in order, except examples whose persona truncation removed
+        entirely (no persona text left to measure): those are skipped, counted and named in a warning.
     """
     if pir_form not in PIR_FORMS:
         raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
@@ -167,6 +173,20 @@ def score_examples(
                 record_id=example.id,
             )
         encoded.append(item)
+    lost = [i for i, item in enumerate(encoded) if persona_truncated_away(item)]
+    if lost:
+        logger.warning(
+            "skipped %d of %d examples: no persona item fits max_length=%s beside the query and the response: %s",
+            len(lost),
+            len(encoded),
+            max_length,
+            ", ".join(encoded[i].id for i in lost[:20]) + (" ..." if len(lost) > 20 else ""),
+        )
+        if len(lost) == len(encoded):
+            raise DataError(f"no example keeps any persona within max_length={max_length}; raise max_length")
+        skip = set(lost)
+        examples = [example for i, example in enumerate(examples) if i not in skip]
+        encoded = [item for i, item in enumerate(encoded) if i not in skip]
     truncated = sum(1 for item in encoded if item.truncation is not None and item.truncation.truncated)
     if truncated:
         logger.info(

@@ -11,19 +11,19 @@ over every micro-batch of the optimizer step, summed over processes). DDP averag
 the W processes, so each process's loss is multiplied by W. ``weights``: the same backward, then,
 once the step's gradients are complete (last micro-batch, after DDP's all-reduce, before clipping
 and the optimizer), they are multiplied by ``n / sum(w)`` with ``sum(w)`` summed over micro-batches
-and all-reduced over processes. Both are exact, whatever the accumulation and the process count.
+and all-reduced over processes. ``responses`` (Eq. 5 read literally): each response's weighted sum is
+divided by its own token count, and the sum over responses by the step's global count of responses,
+counted like ``num_items_in_batch`` (over micro-batches, gathered over processes) and passed in its
+place (`PerCETrainer.get_batch_samples`); DDP's average is undone the same way. All three are exact,
+whatever the accumulation and the process count.
 
 CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_dir runs/x``
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,15 +34,35 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
-from percontrast.logprobs import response_logprobs
+from percontrast.logprobs import response_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
 from percontrast.perce_config import PerCEConfig
+from percontrast.run_info import write_run_info
 
 logger = logging.getLogger(__name__)
 
 # Running sums of the token-weight statistics between two logging steps (local to a process).
 _STAT_KEYS = ("tokens", "weight_sum", "weight_sq_sum", "clipped_low", "clipped_high", "pir_sum", "nll_sum")
+
+
+def active_dropout(model: nn.Module) -> list[str]:
+    """Where ``model`` (adapters included) would drop activations in train mode, e.g. ``Dropout(p=0.1) x 4``.
+
+    Looks at dropout modules with ``p > 0`` (PEFT's ``lora_dropout`` among them) and at the config's
+    dropout probabilities (``attention_dropout`` and friends, applied functionally by many models).
+    """
+    found: dict[str, int] = {}
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
+            key = f"{type(module).__name__}(p={module.p:g})"
+            found[key] = found.get(key, 0) + 1
+    items = [f"{key} x {count}" for key, count in found.items()]
+    config = getattr(unwrap_model(model), "config", None)
+    for name, value in sorted(vars(config).items() if config is not None else []):
+        if ("dropout" in name or "pdrop" in name) and isinstance(value, float) and value > 0:
+            items.append(f"config.{name}={value:g}")
+    return items
 
 
 def _without_ddp(model: nn.Module) -> nn.Module:
@@ -69,11 +89,57 @@ class PerCETrainer(Trainer):
         # Makes the Trainer count `labels != -100` over the step's micro-batches (and processes) into
         # `num_items_in_batch`; we never pass those kwargs to the model.
         self.model_accepts_loss_kwargs = True
+        if self.args.n_gpu > 1:
+            # Trainer wraps the model in torch.nn.DataParallel when one process sees several GPUs.
+            raise ConfigError(
+                f"this process sees {self.args.n_gpu} GPUs, so Trainer would use torch.nn.DataParallel, which "
+                "PerCE does not support (its replicas break the hidden-state capture of percontrast.logprobs); "
+                "launch one process per GPU (`torchrun --nproc_per_node N` or `accelerate launch`), or expose "
+                "one GPU (CUDA_VISIBLE_DEVICES=0)"
+            )
         self.probe_example = probe_example
+        self._warn_about_dropout()
         self._stats = torch.zeros(len(_STAT_KEYS), dtype=torch.float64)
         self._step_weight_sum = torch.zeros((), dtype=torch.float64)
         self._step_loss_sum = torch.zeros((), dtype=torch.float64)
         self._weight_range = [float("inf"), float("-inf")]  # min, max of the weights since the last log
+
+    def _warn_about_dropout(self) -> None:
+        dropout = active_dropout(self.model)
+        if not dropout or self.args.loss != "perce":
+            return
+        mode = self.args.pir_pass_mode
+        consequence = (
+            "both log-probs of the PIR carry independent dropout noise"
+            if mode == "train"
+            else "the PIR compares the trained pass's dropped-out log-prob with a clean persona-free one"
+        )
+        logger.warning(
+            "the model has active dropout (%s): the persona-free PIR pass runs in %s mode (pir_pass_mode=%r), so "
+            "%s; see docs/training.md, 'Dropout and the PIR pass'",
+            ", ".join(dropout),
+            mode,
+            mode,
+            consequence,
+        )
+
+    def get_batch_samples(
+        self, epoch_iterator: Any, num_batches: int, device: torch.device
+    ) -> tuple[list, torch.Tensor | int | None]:
+        """The step's micro-batches; for ``normalization='responses'`` the count is of responses.
+
+        transformers counts ``labels != -100`` over the step's micro-batches (gathered over processes)
+        into ``num_items_in_batch``; Eq. 5 read literally needs the number of responses instead,
+        counted the same way.
+        """
+        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        if self.args.normalization != "responses" or not batch_samples:
+            return batch_samples, num_items_in_batch
+        responses = sum(int(batch["response_mask"].any(-1).sum()) for batch in batch_samples)
+        count = torch.tensor(responses, dtype=torch.long, device=device)
+        if self.args.world_size > 1:
+            count = self.accelerator.gather(count).sum()
+        return batch_samples, count
 
     # ------------------------------------------------------------------------------------ the loss
 
@@ -109,10 +175,19 @@ class PerCETrainer(Trainer):
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
             # with like: in eval mode it would compare a dropout-perturbed log-prob to a clean one.
-            # (SmolLM2 and tiny have no dropout, so the modes agree there.) DDP is bypassed: it has
-            # nothing to synchronise without backward, and its buffer broadcast would cost a collective.
-            with torch.no_grad():
-                logp_without, _ = logprobs(_without_ddp(model), "without")
+            # (SmolLM2 and tiny have no dropout, so the modes agree there.) pir_pass_mode='eval'
+            # turns dropout off for this pass only. DDP is bypassed: it has nothing to synchronise
+            # without backward, and its buffer broadcast would cost a collective.
+            module = _without_ddp(model)
+            switch = args.pir_pass_mode == "eval" and module.training
+            if switch:
+                module.eval()
+            try:
+                with torch.no_grad():
+                    logp_without, _ = logprobs(module, "without")
+            finally:
+                if switch:
+                    module.train()
         weights, stats = token_weights(
             args.loss,
             logp_with=logp_with,
@@ -125,13 +200,20 @@ class PerCETrainer(Trainer):
             mode=args.weight_mode,
             hard_fraction=args.hard_fraction,
         )
-        if num_items_in_batch is None:  # no labels (e.g. a custom loop): a plain local mean
-            num_items_in_batch = response_mask.sum()
-        loss = weighted_ce(logp_with, weights, response_mask, normalizer=num_items_in_batch)
+        # num_items_in_batch: the step's global count of response tokens, or of responses for
+        # normalization='responses' (get_batch_samples). None (no labels, e.g. evaluation or a custom
+        # loop): weighted_ce's plain local mean.
+        loss = weighted_ce(
+            logp_with,
+            weights,
+            response_mask,
+            normalizer=num_items_in_batch,
+            per_response=args.normalization == "responses",
+        )
         if self.accelerator.num_processes > 1:
             # num_items_in_batch is global (average_tokens_across_devices is enforced) and DDP
             # averages gradients over processes: undo the average so the step's gradient is
-            # grad(global weighted sum) / global count.
+            # grad(global sum) / global count.
             loss = loss * self.accelerator.num_processes
         if model.training:
             self._record(weights, response_mask, stats, logp_with)
@@ -336,7 +418,10 @@ def train(
             raise ConfigError("data is required: the JSONL file of training examples (--data)")
         examples = read_examples(config.data)
     source = config.data or "training examples"
-    max_length = config.max_length or max_context(model, tokenizer)
+    context = max_context(model, tokenizer)
+    max_length = context if config.max_length is None else min(config.max_length, context)
+    if config.max_length is not None and config.max_length > context:
+        logger.info("max_length=%d exceeds the model's context; using %d", config.max_length, context)
     dataset = encode_training_examples(
         examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
     )
@@ -374,53 +459,3 @@ def _probe_example(config: PerCEConfig, examples: list[Example], dataset: Encode
                 )
             return example
     raise ConfigError(f"probe_example {config.probe_example!r} is not an id of the training data")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a run depends on."""
-    versions = {}
-    for name in ("percontrast", "torch", "transformers", "accelerate", "peft", "tokenizers"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_commit() -> str | None:
-    """The git commit of the percontrast source tree, if it is a checkout."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
-def write_run_info(config: PerCEConfig, dataset: EncodedDataset, max_length: int) -> Path:
-    """Write ``run_config.json`` (resolved config, versions, commit, data counts) and ``skipped.jsonl``."""
-    output_dir = Path(config.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    info = {
-        "config": json.loads(config.to_json_string()),
-        "resolved_max_length": max_length,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "data": {
-            "used": len(dataset.examples),
-            "skipped": len(dataset.skipped),
-            "persona_truncated": len(dataset.truncated_ids),
-        },
-    }
-    path = output_dir / "run_config.json"
-    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    with open(output_dir / "skipped.jsonl", "w", encoding="utf-8") as handle:
-        for item in dataset.skipped:
-            handle.write(json.dumps({"id": item.id, "reason": item.reason}) + "\n")
-    return path

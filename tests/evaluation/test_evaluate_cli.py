@@ -198,9 +198,12 @@ def test_judge_needs_the_examples(tmp_path: Path, tiny) -> None:
         ["rouge1", "judge"],
         data_path=data,
         judge=judge,
-        judge_criteria=("personalization", "fluency"),
+        judge_criteria=("personalization", "quality"),
     )
     # Examples without a task: LaMP's rule, every pair is scored, the judge sees them all.
     assert result["empty_rule"] == "lamp" and result["judge"]["personalization"]["n"] == 4
     assert 1.0 <= result["judge_personalization"] <= 5.0 and 1.0 <= result["judge_fluency"] <= 5.0
+    assert result["judge_quality"] == pytest.approx(
+        sum(result[f"judge_{d}"] for d in ("coherence", "consistency", "fluency", "relevance")) / 4
+    )
     assert result["judge"]["mode"] == "probability"

@@ -10,52 +10,108 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
-    """Judge flags shared by `evaluate` and `aloe`."""
-    group = parser.add_argument_group("judge")
+def add_judge_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    api_model: str | None = None,
+    temperature: float = 1.0,
+    max_tokens: int = 32,
+    prefix: str = "judge",
+    role: str = "judge",
+) -> None:
+    """Flags of one chat model played by a local model or an HTTP server (``--judge-*``, ``--simulator-*``).
+
+    Args:
+        parser: where the flags go.
+        api_model: default of ``--<prefix>-api-model`` (the model name sent to the server).
+        temperature: default sampling temperature of its replies.
+        max_tokens: default reply length in tokens.
+        prefix: flag prefix.
+        role: what the model does, for the help texts.
+    """
+    group = parser.add_argument_group(role)
     group.add_argument(
-        "--judge-model",
-        default="smollm2-135m-instruct",
-        help="local judge model (default: smollm2-135m-instruct)",
+        f"--{prefix}-model",
+        default=None if prefix != "judge" else "smollm2-135m-instruct",
+        help=f"local {role} model"
+        + (" (default: smollm2-135m-instruct)" if prefix == "judge" else " (default: the judge's model)"),
     )
     group.add_argument(
-        "--judge-url",
+        f"--{prefix}-url",
         default=None,
-        help="OpenAI-compatible API root (e.g. http://127.0.0.1:8000/v1); overrides --judge-model",
-    )
-    group.add_argument("--judge-api-model", default=None, help="model name sent to --judge-url")
-    group.add_argument(
-        "--judge-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
+        help=f"OpenAI-compatible API root for the {role} (e.g. https://api.openai.com/v1, "
+        f"http://127.0.0.1:8000/v1); overrides --{prefix}-model",
     )
     group.add_argument(
-        "--judge-mode",
-        choices=["probability", "sample"],
-        default=None,
-        help="default: probability (local), sample (HTTP)",
+        f"--{prefix}-api-model",
+        default=api_model,
+        help=f"model name sent to --{prefix}-url" + (f" (default: {api_model})" if api_model else ""),
     )
-    group.add_argument("--judge-samples", type=int, default=1, help="samples per judgement in sample mode")
+    group.add_argument(
+        f"--{prefix}-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
+    )
+    group.add_argument(
+        f"--{prefix}-temperature",
+        type=float,
+        default=temperature,
+        help=f"sampling temperature of the {role}'s replies (0: greedy; default: {temperature})",
+    )
+    group.add_argument(
+        f"--{prefix}-max-tokens",
+        type=int,
+        default=max_tokens,
+        help=f"length of the {role}'s replies in tokens (default: {max_tokens})",
+    )
+    if prefix == "judge":
+        group.add_argument(
+            "--judge-mode",
+            choices=["probability", "sample"],
+            default=None,
+            help="probability: the expected digit under the local model's next-token distribution "
+            "(default for a local judge); sample: parse sampled replies (default over HTTP)",
+        )
+        group.add_argument(
+            "--judge-samples", type=int, default=1, help="samples per judgement in sample mode"
+        )
 
 
-def build_judge(args: argparse.Namespace):
+def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
+    """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
+    from percontrast.errors import ConfigError
     from percontrast.evaluation.backends import OpenAIChat, TransformersChat
+
+    option = prefix.replace("-", "_")
+    url, api_model = getattr(args, f"{option}_url"), getattr(args, f"{option}_api_model")
+    if url:
+        if not api_model:
+            raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
+        return OpenAIChat(url, api_model, api_key_env=getattr(args, f"{option}_key_env"))
+    local = getattr(args, f"{option}_model")
+    if not local:
+        return None
+    from percontrast.modeling import load_model
+
+    return TransformersChat(*load_model(local), name=local)
+
+
+def build_judge(args: argparse.Namespace, seed: int = 0):
+    """The `Judge` of the ``--judge-*`` flags."""
     from percontrast.evaluation.judge import Judge
 
-    if args.judge_url:
-        if not args.judge_api_model:
-            from percontrast.errors import ConfigError
-
-            raise ConfigError("--judge-url needs --judge-api-model, the model name the server expects")
-        backend = OpenAIChat(args.judge_url, args.judge_api_model, api_key_env=args.judge_key_env)
-    else:
-        from percontrast.modeling import load_model
-
-        backend = TransformersChat(*load_model(args.judge_model), name=args.judge_model)
-    return Judge(backend, mode=args.judge_mode, n_samples=args.judge_samples)
+    return Judge(
+        build_chat_backend(args, "judge"),
+        mode=args.judge_mode,
+        n_samples=args.judge_samples,
+        temperature=args.judge_temperature,
+        max_new_tokens=args.judge_max_tokens,
+        seed=seed,
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "evaluate", help="ROUGE-1/L, METEOR and LLM-judge scores of a predictions file"
+        "evaluate",
+        help="ROUGE-1/L, METEOR and LLM-judge scores of a predictions file (judge: Table 10's prompts, 1-5)",
     )
     parser.add_argument("--predictions", required=True, help="JSONL {id, prediction, reference}")
     parser.add_argument(

@@ -12,14 +12,14 @@ Two families, registered in `percontrast.templates` on import:
   last kept one), so the closing quote of a shortened item can be lost.
   Without persona the prompt is the task input alone (the input carries the task instruction, e.g.
   "Generate a headline for the following article: ...").
-- ``LongLaMP_<task>_chat``: the chat templates of the paper we implement (PerContrast/PerCE). The
-  system message is "Your task is to write abstracts for the user's paper. The following are
-  abstracts from the user's previous papers: <items> Based on these examples, compose a new abstract
-  that is consistent with the user's preferred style and language." and the user message is the
-  task input. The review and topic-writing messages follow the same pattern; only the abstract
-  wording is quoted from the paper. Without persona the system message keeps the first sentence and
-  ends with "Compose a new abstract." (review, post), e.g. exactly
-  "Your task is to write abstracts for the user's paper. Compose a new abstract."
+- ``LongLaMP_<task>_chat``: the chat templates of the paper we implement (PerContrast/PerCE,
+  arXiv:2603.06595, Appendix D.1), the default for LongLaMP. The system message is the paper's text for
+  the task, verbatim, stored with its source in ``resources/prompts/longlamp_<task>_system.txt``, with
+  the rendered items in place of its placeholder; the user message is the task input. Without persona
+  (the PerContrast intervention) `persona_free_system` removes the items, the sentence announcing them
+  and "Based on these examples, ", and nothing else; for abstracts, exactly: "Your task is to write
+  abstracts for the user's paper. Compose a new abstract that is consistent with the user's preferred
+  style and language."
 
 `ITEM_RENDERERS[template]` turns one raw profile item (a dict in the official schema) into the text
 of one persona item for that template; `DEFAULT_TEMPLATES[task]` names the template a task uses
@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from percontrast.bundled import load_published_prompt
+from percontrast.errors import ConfigError
 from percontrast.templates import TEMPLATES, PromptTemplate, register_template
 
 ItemRenderer = Callable[[dict[str, Any]], str]
@@ -118,39 +120,64 @@ _register(
 )
 
 
-# The paper's chat templates (the default for LongLaMP).
-def _chat_template(name: str, task_sentence: str, history_sentence: str, noun: str) -> PromptTemplate:
+# The paper's chat templates (the default for LongLaMP): Appendix D.1, verbatim (resources/prompts).
+_PERSONA_INTRO = "The following are "  # the sentence that announces the user's items
+_PERSONA_REFERENCE = "Based on these examples, "  # the clause that points back at them
+
+
+def persona_free_system(system_with_persona: str) -> str:
+    """The PerContrast intervention on a D.1 system message: remove the persona and what needs it.
+
+    The D.1 messages have three parts around the items: a task sentence, a sentence announcing the
+    items ("The following are ...:"), the items, then "Based on these examples, <instruction>". Without
+    persona the items go, and so do the two pieces that only make sense with them: the announcing
+    sentence and "Based on these examples, ". The task sentence and the instruction stay word for
+    word (its first letter capitalised), including "consistent with the user's preferred style", which
+    still names what is asked even when the model cannot see the user's texts.
+
+    Args:
+        system_with_persona: the system message with ``{persona}`` in place of the items.
+
+    Returns:
+        e.g. "Your task is to write abstracts for the user's paper. Compose a new abstract that is
+        consistent with the user's preferred style and language."
+    """
+    head, sep, tail = system_with_persona.partition("\n{persona}\n")
+    task, intro_sep, intro = head.rpartition(" " + _PERSONA_INTRO)
+    if not sep or not intro_sep or not intro.endswith(":") or not tail.startswith(_PERSONA_REFERENCE):
+        raise ConfigError(
+            "expected a D.1 system message '<task>. The following are ...:\n{persona}\nBased on these "
+            f"examples, <instruction>', got {system_with_persona!r}"
+        )
+    instruction = tail[len(_PERSONA_REFERENCE) :]
+    return f"{task} {instruction[:1].upper()}{instruction[1:]}"
+
+
+def _chat_template(name: str, prompt_name: str) -> PromptTemplate:
+    """A chat template whose system message is the published prompt ``prompt_name``."""
+    published = load_published_prompt(prompt_name)
+    (field_name,) = published.fields
+    with_persona = published.fill(**{field_name: "{persona}"})
     return PromptTemplate(
         name=name,
         kind="chat",
-        with_persona=(
-            f"{task_sentence} {history_sentence}\n{{persona}}\nBased on these examples, compose a new {noun} that is "
-            "consistent with the user's preferred style and language."
-        ),
-        without_persona=f"{task_sentence} Compose a new {noun}.",
+        with_persona=with_persona,
+        without_persona=persona_free_system(with_persona),
         item_separator="\n\n",
     )
 
 
+# How one profile item is rendered inside the system message is not given by the paper (D.1 shows only
+# the placeholder): each item is its fields as "Label: value" lines, items separated by a blank line.
 _register(
     "LongLaMP_abstract_generation",
-    _chat_template(
-        "LongLaMP_abstract_generation_chat",
-        "Your task is to write abstracts for the user's paper.",
-        "The following are abstracts from the user's previous papers:",
-        "abstract",
-    ),
+    _chat_template("LongLaMP_abstract_generation_chat", "longlamp_abstract_generation_system"),
     lambda item: f"Title: {item['title']}\nAbstract: {first_words(item['abstract'], 750)}",
     default=True,
 )
 _register(
     "LongLaMP_product_review",
-    _chat_template(
-        "LongLaMP_product_review_chat",
-        "Your task is to write reviews for the user's product purchases.",
-        "The following are reviews from the user's previous purchases:",
-        "review",
-    ),
+    _chat_template("LongLaMP_product_review_chat", "longlamp_product_review_system"),
     lambda item: (
         f"Product: {item['description']}\nRating: {item['overall']}\nSummary: {item['summary']}\nReview: {item['reviewText']}"
     ),
@@ -158,12 +185,7 @@ _register(
 )
 _register(
     "LongLaMP_topic_writing",
-    _chat_template(
-        "LongLaMP_topic_writing_chat",
-        "Your task is to write Reddit posts for the user.",
-        "The following are posts from the user's previous writing:",
-        "post",
-    ),
+    _chat_template("LongLaMP_topic_writing_chat", "longlamp_topic_writing_system"),
     lambda item: f"Summary: {item['summary']}\nPost: {item['content']}",
     default=True,
 )

@@ -4,7 +4,9 @@
   gamma 0.5 on ``word_tokenize`` tokens), per-example scores and their mean, optional bootstrap.
 - `wordnet`: builds the offline NLTK data (WordNet from Debian's packages, English Punkt).
 - `predictions`: reading and validating ``{"id", "prediction", "reference"}`` files.
-- `judge`: the chat backends (local transformers model, OpenAI-compatible HTTP) and the judge.
-- `aloe`: the ALOE cross-scenario protocol (user simulator, judge per turn, AL(k)).
+- `backends`: the chat backends (local transformers model, OpenAI-compatible HTTP).
+- `prompts`: the published judge and user-simulator prompts (paper Appendix D.1, ALOE's eval_own.py).
+- `judge`: the LLM judge (Table 10's personalization and four-score quality prompts; 1-5 scores).
+- `aloe`: the ALOE protocol as ALOE's own evaluation script runs it (user simulator, judge per turn, AL(k)).
 - `report`: `evaluate_predictions`, the library call behind ``percontrast evaluate``.
 """

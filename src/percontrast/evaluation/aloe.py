@@ -1,145 +1,173 @@
 """ALOE cross-scenario personalization (Wu et al., "Aligning LLMs with Individual Preferences via
-Interaction", COLING 2025, arXiv:2410.03642), as the paper evaluates it (Tables 4 and 9).
+Interaction", COLING 2025, arXiv:2410.03642), run as its authors run it (the paper's Tables 4 and 9).
 
-Data: the user's copy of ALOE's ``profile_eval.jsonl`` and ``personality_eval.jsonl``, one bare JSON
-string per line. The benchmark pairs the 20 evaluation profiles with the first 5 evaluation
-personalities: 100 conversations.
+The protocol is ALOE's ``evaluation/eval_own.py`` (github.com/ShujinWu-0814/ALOE @ d5015c5, cited by
+line below); where it differs from that script it says so.
 
-Protocol, per conversation, for k = 1..10 rounds:
-1. a user-simulator LLM, given the profile and personality and told to reveal them gradually, writes
-   the user's message;
-2. the model under test, which sees no persona (only the conversation), replies;
-3. the judge scores that reply from 1 to 5 for how well it fits the user's profile and personality.
+Data: ALOE's ``datasets/profile_eval.jsonl`` (20 profiles) and ``personality_eval.jsonl``, one bare JSON
+string per line, the last line without a newline. The script reads them with ``readlines()`` (lines
+62-66) and formats the *raw lines* into its prompts: the JSON quotes stay, and every line but the last
+keeps its newline. We do the same (`read_aloe_lines`), after checking that each line is a JSON string.
+Every profile is paired with the first 5 personalities (lines 90-91): 100 conversations.
 
-AL(k), the "alignment level" at turn k in ALOE, is the mean judge score at turn k over the
-conversations (the judgements that parsed); the report also gives the average of AL(6..10), the
-figure of the paper's tables. Conversations run in lock-step, so each turn is one batch per model.
+Per conversation, for k = 1..10 rounds (lines 94-157):
+1. the user simulator writes the user's message. Its conversation starts with the role-play prompt
+   (profile and personality filled in) as the first *user* message, no system message (lines 96-107);
+   its own messages are its assistant turns, the model's replies its user turns. Each message is
+   cleaned as theirs is (`remove_asterisk_text`, lines 18-23) before anyone sees it.
+2. the model under test replies to the conversation so far, with no system message and no persona
+   (lines 110-114). It samples with the paper's inference settings (Appendix B: temperature 0.4, 512
+   new tokens); ALOE's script uses the model's default generation config and 2048 new tokens.
+3. the judge sees the profile, the personality, the latest user message and the latest reply, in
+   ALOE's prompt (lines 68-80, 117), and its reply is read as ``int(reply)`` (lines 120, 147).
 
-    percontrast aloe --model runs/x --profiles profile_eval.jsonl --personalities personality_eval.jsonl
+ALOE's simulator and judge are ``gpt-4o-mini-2024-07-18`` with ``max_tokens=300`` and the API's
+default temperature (1.0) (``call_gpt``, lines 25-32): those are the defaults of the HTTP backends of
+``percontrast aloe``. AL(k), the alignment level at turn k, is the mean judge score at turn k (line
+160) over the judgements that parsed; the report adds the average of AL(6..10), the paper's figure.
+
+Differences kept on purpose: a judge reply ``int`` cannot read (or outside 1-5) is counted as unparsed
+rather than stopping the run (ALOE's script raises); a backend failure after retries stops the run
+(ALOE's script drops the rest of that conversation, lines 131-135); the model's reply is its newly
+generated tokens (ALOE splits the decoded sequence on ``'assistant\\n\\n'``, line 58) and the prompt
+is not truncated (ALOE truncates on the left at the model's context length, line 56).
+
+    percontrast aloe --model runs/x --profiles profile_eval.jsonl --personalities personality_eval.jsonl \
+        --simulator-url https://api.openai.com/v1 --judge-url https://api.openai.com/v1 --out aloe.json
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from percontrast.data.schema import iter_jsonl
 from percontrast.errors import ConfigError, DataError
 from percontrast.evaluation import prompts as prompt_texts
 from percontrast.evaluation.backends import ChatBackend, Messages
-from percontrast.evaluation.judge import Judge
+from percontrast.evaluation.judge import ALOE, Judge
 
 logger = logging.getLogger(__name__)
+
+# ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
+ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"
+ALOE_MAX_TOKENS = 300
+ALOE_TEMPERATURE = 1.0  # not set in call_gpt: the API's default
+
+
+def remove_asterisk_text(text: str) -> str:
+    """ALOE's clean-up of simulator messages (eval_own.py lines 18-23): drop ``*...*``, squeeze spaces."""
+    cleaned = re.sub(r"\*.*?\*", "", text)
+    return re.sub(r"\s+", " ", cleaned).strip()
 
 
 @dataclass
 class AloeConfig:
-    """ALOE settings (defaults: the benchmark's 20 x 5 conversations of 10 turns).
+    """ALOE settings (defaults: the official run, with the paper's inference settings for the model).
 
     Attributes:
-        n_profiles: evaluation profiles used (the first ones in the file).
-        n_personalities: evaluation personalities used (the first ones).
-        n_turns: rounds per conversation.
-        max_new_tokens: reply length of the model under test.
-        temperature: sampling temperature of the model under test (0: greedy).
-        simulator_max_new_tokens: length of the simulated user's messages.
-        simulator_temperature: sampling temperature of the user simulator.
-        system_prompt: system message of the model under test (no persona in it); empty: none.
+        n_profiles: profiles used, the first ones in the file (None: all, as ALOE).
+        n_personalities: personalities used, the first ones (ALOE: 5).
+        n_turns: rounds per conversation (ALOE: 10).
+        max_new_tokens: reply length of the model under test (paper, Appendix B: 512).
+        temperature: sampling temperature of the model under test (paper: 0.4; 0: greedy).
+        simulator_max_new_tokens: length of the simulated user's messages (ALOE: 300).
+        simulator_temperature: sampling temperature of the user simulator (ALOE: 1.0).
         seed: base seed.
         average_from: first turn of the reported average AL(k..n_turns) (paper: 6).
     """
 
-    n_profiles: int = 20
+    n_profiles: int | None = None
     n_personalities: int = 5
     n_turns: int = 10
-    max_new_tokens: int = 256
+    max_new_tokens: int = 512
     temperature: float = 0.4
-    simulator_max_new_tokens: int = 96
-    simulator_temperature: float = 0.7
-    system_prompt: str = "You are a helpful assistant."
+    simulator_max_new_tokens: int = ALOE_MAX_TOKENS
+    simulator_temperature: float = ALOE_TEMPERATURE
     seed: int = 0
     average_from: int = 6
 
     def __post_init__(self) -> None:
-        for name in (
-            "n_profiles",
-            "n_personalities",
-            "n_turns",
-            "max_new_tokens",
-            "simulator_max_new_tokens",
-        ):
+        for name in ("n_personalities", "n_turns", "max_new_tokens", "simulator_max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_profiles is not None and self.n_profiles < 1:
+            raise ConfigError(f"n_profiles must be >= 1 (or None: all), got {self.n_profiles}")
         if not 1 <= self.average_from <= self.n_turns:
             raise ConfigError(f"average_from must be in 1..n_turns={self.n_turns}, got {self.average_from}")
 
 
-def read_aloe_strings(path: str | Path) -> list[str]:
-    """An ALOE file: every non-blank line a bare JSON string (errors name the line)."""
-    values = []
-    for line, value in iter_jsonl(path):
+def read_aloe_lines(path: str | Path) -> list[str]:
+    """An ALOE file as ``readlines()`` gives it (what ALOE puts in its prompts), each line checked.
+
+    Raises:
+        DataError: naming the line, if a line is not a non-empty JSON string.
+    """
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"not JSON ({exc.msg}); expected a JSON string", path=str(path), line=number
+            ) from None
         if not isinstance(value, str) or not value.strip():
             raise DataError(
-                f"expected a non-empty JSON string, got {type(value).__name__}", path=str(path), line=line
+                f"expected a non-empty JSON string, got {type(value).__name__}", path=str(path), line=number
             )
-        values.append(value)
-    return values
+    return lines
 
 
 @dataclass
 class Conversation:
-    """One simulated user and the dialogue so far."""
+    """One simulated user (the raw ALOE lines) and the dialogue so far.
+
+    ``turns`` holds ``{"user_raw", "user", "assistant", "score", "judge_replies"?}`` per round: the
+    simulator's message before and after `remove_asterisk_text`, the reply, the judge's score.
+    """
 
     id: str
     profile: str
     personality: str
-    turns: list[dict] = field(default_factory=list)  # {"user", "assistant", "score", "judge_replies"?}
+    turns: list[dict] = field(default_factory=list)
 
 
 def build_conversations(
     profiles_path: str | Path, personalities_path: str | Path, config: AloeConfig
 ) -> list[Conversation]:
-    """The profile x personality grid (profile-major), checking that the files hold enough entries."""
-    profiles, personalities = read_aloe_strings(profiles_path), read_aloe_strings(personalities_path)
+    """The profile x personality grid (profile-major, as ALOE's loops), checking the files hold enough."""
+    profiles, personalities = read_aloe_lines(profiles_path), read_aloe_lines(personalities_path)
+    n_profiles = len(profiles) if config.n_profiles is None else config.n_profiles
     for name, values, wanted, path in (
-        ("profiles", profiles, config.n_profiles, profiles_path),
+        ("profiles", profiles, n_profiles, profiles_path),
         ("personalities", personalities, config.n_personalities, personalities_path),
     ):
         if len(values) < wanted:
             raise DataError(f"{len(values)} {name} in the file but {wanted} are asked for", path=str(path))
     return [
         Conversation(f"p{i:02d}_q{j}", profiles[i], personalities[j])
-        for i in range(config.n_profiles)
+        for i in range(n_profiles)
         for j in range(config.n_personalities)
     ]
 
 
-def _history(conversation: Conversation, assistant_name: str = "Assistant") -> str:
-    lines = []
-    for turn in conversation.turns:
-        lines.append(f"User: {turn['user']}")
-        if "assistant" in turn:
-            lines.append(f"{assistant_name}: {turn['assistant']}")
-    return "\n".join(lines)
-
-
-def simulator_messages(conversation: Conversation, config: AloeConfig) -> Messages:
-    """The simulator's view: it is the 'assistant' writing the user's lines; the model's replies are 'user'."""
-    system = prompt_texts.ALOE_USER_SIMULATOR.format(
-        profile=conversation.profile, personality=conversation.personality, n_turns=config.n_turns
-    )
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt_texts.ALOE_OPENING}]
+def simulator_messages(conversation: Conversation) -> Messages:
+    """The simulator's view (``role_play_conv``): the role-play prompt as the first user message, then
+    its own (cleaned) messages as assistant turns and the model's replies as user turns."""
+    prompt = prompt_texts.aloe_role_play_prompt(conversation.profile, conversation.personality)
+    messages = [{"role": "user", "content": prompt}]
     for turn in conversation.turns:
         messages.append({"role": "assistant", "content": turn["user"]})
         messages.append({"role": "user", "content": turn["assistant"]})
     return messages
 
 
-def model_messages(conversation: Conversation, config: AloeConfig) -> Messages:
-    """The model under test's view: no persona, only the conversation (the last user message open)."""
-    messages = [{"role": "system", "content": config.system_prompt}] if config.system_prompt else []
+def model_messages(conversation: Conversation) -> Messages:
+    """The model under test's view (``eval_model_conv``): the conversation only, no system message."""
+    messages = []
     for turn in conversation.turns:
         messages.append({"role": "user", "content": turn["user"]})
         if "assistant" in turn:
@@ -148,19 +176,10 @@ def model_messages(conversation: Conversation, config: AloeConfig) -> Messages:
 
 
 def judge_messages(conversation: Conversation) -> Messages:
-    """The judge's prompt for the latest reply."""
+    """ALOE's judge prompt for the latest round: profile, personality, latest message, latest reply."""
     last = conversation.turns[-1]
-    history = (
-        _history(Conversation(conversation.id, "", "", conversation.turns[:-1]))
-        if len(conversation.turns) > 1
-        else ""
-    )
-    history = (history + "\n" if history else "") + f"User: {last['user']}"
-    text = prompt_texts.ALOE_JUDGE.format(
-        profile=conversation.profile,
-        personality=conversation.personality,
-        history=history,
-        reply=last["assistant"],
+    text = prompt_texts.aloe_judge_prompt(
+        conversation.profile, conversation.personality, last["user"], last["assistant"]
     )
     return [{"role": "user", "content": text}]
 
@@ -173,35 +192,33 @@ def run_aloe(
     config: AloeConfig,
     progress: bool = True,
 ) -> dict:
-    """Run every conversation for ``config.n_turns`` rounds and summarise.
+    """Run every conversation for ``config.n_turns`` rounds, in lock-step (one batch per model per round).
 
     Returns:
-        ``{"al": {k: AL(k)}, "al_avg": mean of AL(average_from..n_turns), "n_conversations",
-        "n_unparsed": {k: judgements with no parsable reply}, "config", "conversations": [...]}``.
+        `summarise`'s dict.
     """
     from tqdm.auto import tqdm
 
     for turn in tqdm(range(1, config.n_turns + 1), desc="ALOE turns", disable=not progress):
         seed = config.seed + 7919 * turn
         user_messages = simulator.chat(
-            [simulator_messages(c, config) for c in conversations],
+            [simulator_messages(c) for c in conversations],
             max_new_tokens=config.simulator_max_new_tokens,
             temperature=config.simulator_temperature,
             seed=seed,
         )
         for conversation, (message,) in zip(conversations, user_messages, strict=True):
-            conversation.turns.append({"user": message})
+            conversation.turns.append({"user_raw": message, "user": remove_asterisk_text(message)})
         replies = model.chat(
-            [model_messages(c, config) for c in conversations],
+            [model_messages(c) for c in conversations],
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             seed=seed + 1,
         )
         for conversation, (reply,) in zip(conversations, replies, strict=True):
             conversation.turns[-1]["assistant"] = reply
-        for conversation, judgement in zip(
-            conversations, judge.score([judge_messages(c) for c in conversations]), strict=True
-        ):
+        judgements = judge.score([judge_messages(c) for c in conversations], ALOE)
+        for conversation, judgement in zip(conversations, judgements, strict=True):
             conversation.turns[-1]["score"] = judgement.score
             if judgement.replies:
                 conversation.turns[-1]["judge_replies"] = judgement.replies
@@ -209,20 +226,29 @@ def run_aloe(
 
 
 def summarise(conversations: list[Conversation], config: AloeConfig) -> dict:
-    """AL(k) per turn (mean over parsed judgements), the average from ``average_from``, failure counts."""
-    al, unparsed = {}, {}
+    """AL(k) per turn (mean over parsed judgements), the average from ``average_from``, failure counts.
+
+    Returns:
+        ``{"al": {k: AL(k)}, "al_avg", "average_from", "n_conversations", "n_unparsed": {k: count},
+        "n_empty_user_messages": {k: count}, "config", "conversations": [...]}``.
+    """
+    al, unparsed, empty = {}, {}, {}
     for k in range(1, config.n_turns + 1):
-        scores = [c.turns[k - 1]["score"] for c in conversations if len(c.turns) >= k]
-        parsed = [s for s in scores if s is not None]
+        turns = [c.turns[k - 1] for c in conversations if len(c.turns) >= k]
+        parsed = [t["score"] for t in turns if t.get("score") is not None]
         al[k] = sum(parsed) / len(parsed) if parsed else None
-        unparsed[k] = len(scores) - len(parsed)
+        unparsed[k] = len(turns) - len(parsed)
+        empty[k] = sum(1 for t in turns if "user" in t and not t["user"])
     tail = [al[k] for k in range(config.average_from, config.n_turns + 1)]
+    if any(empty.values()):
+        logger.warning("simulator messages empty after remove_asterisk_text, per turn: %s", empty)
     return {
         "al": al,
         "al_avg": sum(tail) / len(tail) if tail and all(v is not None for v in tail) else None,
         "average_from": config.average_from,
         "n_conversations": len(conversations),
         "n_unparsed": unparsed,
+        "n_empty_user_messages": empty,
         "config": asdict(config),
         "conversations": [asdict(c) for c in conversations],
     }

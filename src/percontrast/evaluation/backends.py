@@ -65,7 +65,6 @@ class TransformersChat:
             raise ConfigError("the judge / simulator model's tokenizer has no chat template")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.name = name or getattr(model.config, "_name_or_path", "local")
-        self._score_ids: list[int] | None = None
 
     def prompt_ids(self, conversation: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
@@ -100,23 +99,30 @@ class TransformersChat:
                     replies[start + offset].append(text.strip())
         return replies
 
-    def score_token_ids(self) -> list[int]:
-        """Token ids of "1".."5"; each must be a single token of the vocabulary."""
-        if self._score_ids is None:
-            ids = []
-            for digit in SCORE_TOKENS:
-                encoded = self.tokenizer(digit, add_special_tokens=False)["input_ids"]
-                if len(encoded) != 1:
-                    raise ConfigError(
-                        f"the judge tokenizer splits {digit!r} into {encoded}; probability scores need single-token digits"
-                    )
-                ids.append(encoded[0])
-            self._score_ids = ids
-        return self._score_ids
+    def digit_prompt_ids(self, conversation: Messages, prefix: str = "") -> tuple[list[int], list[int]]:
+        """The tokens before a digit written after ``prefix`` in the reply, and the ids of "1".."5" there.
+
+        ``prefix`` is reply text already written (e.g. ``"4 / "``). The chat prompt, the prefix and each
+        digit are tokenized together, so a tokenizer that merges a space or a newline into the digit is
+        handled; the five encodings must agree on everything but one last token, else it is an error.
+        """
+        text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        encoded = [
+            self.tokenizer(text + prefix + d, add_special_tokens=False)["input_ids"] for d in SCORE_TOKENS
+        ]
+        context = encoded[0][:-1]
+        if any(ids[:-1] != context for ids in encoded) or len({ids[-1] for ids in encoded}) != 5:
+            raise ConfigError(
+                f"the judge tokenizer does not write each of 1..5 as one token after {prefix!r}: "
+                f"{[ids[len(context) :] for ids in encoded]}; probability scores need single-token digits"
+            )
+        return context, [ids[-1] for ids in encoded]
 
     @torch.no_grad()
-    def score_distribution(self, conversations: list[Messages]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next-token probabilities of "1".."5" right after the assistant turn starts.
+    def score_distribution(
+        self, conversations: list[Messages], prefixes: list[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next-token probabilities of "1".."5" where the reply (so far ``prefixes[i]``) goes on.
 
         Returns:
             ``probs`` (N, 5), the distribution renormalised over the five digits, and ``mass`` (N,),
@@ -125,16 +131,26 @@ class TransformersChat:
         """
         from percontrast.generation import left_pad
 
-        score_ids = torch.tensor(self.score_token_ids())
+        prefixes = prefixes or [""] * len(conversations)
         probs, masses = [], []
         for start in range(0, len(conversations), self.batch_size):
-            prompts = [self.prompt_ids(c) for c in conversations[start : start + self.batch_size]]
-            batch = left_pad(prompts, self.tokenizer.pad_token_id, self.model.device)
+            pairs = [
+                self.digit_prompt_ids(c, p)
+                for c, p in zip(
+                    conversations[start : start + self.batch_size],
+                    prefixes[start : start + self.batch_size],
+                    strict=True,
+                )
+            ]
+            batch = left_pad(
+                [context for context, _ in pairs], self.tokenizer.pad_token_id, self.model.device
+            )
             position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             logits = (
                 self.model(**batch, position_ids=position_ids, logits_to_keep=1).logits[:, -1].float()
             )  # (B, V)
-            full = torch.softmax(logits, dim=-1)[:, score_ids.to(logits.device)].cpu()  # (B, 5)
+            digit_ids = torch.tensor([ids for _, ids in pairs], device=logits.device)  # (B, 5)
+            full = torch.softmax(logits, dim=-1).gather(1, digit_ids).cpu()  # (B, 5)
             mass = full.sum(-1)
             probs.append(full / mass.unsqueeze(-1))
             masses.append(mass)

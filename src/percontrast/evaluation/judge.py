@@ -1,23 +1,34 @@
 """LLM-as-a-judge: 1-5 scores from a chat backend, probability-weighted or sampled.
 
-Two ways to turn a judge model into a score (G-Eval, Liu et al. 2023):
+A judge prompt asks for one score (Table 10's personalization prompt, ALOE's judge) or for several in
+one reply (Table 10's quality prompt: "Coherence / Consistency / Fluency / Relevance"). A `ScoreFormat`
+says which: the names of the scores, how a reply is parsed, and what separates the scores in a reply.
 
-- ``probability`` (local backend): score = sum_i i * p(i) with p the next-token distribution over the
-  tokens "1".."5" right after the prompt, renormalised over those five. Exact, one forward per
-  judgement, nothing to parse. The share of probability on the five digits is kept (``mass``).
-- ``sample`` (any backend, the only way over HTTP): ``n`` sampled replies are parsed; the score is the
-  mean of those that parse. Replies that do not parse are counted per judgement and reported; a
-  judgement none of whose samples parse has score None. Nothing is ever scored 0 for failing.
+Two ways to turn a judge model into scores (G-Eval, Liu et al. 2023):
+
+- ``probability`` (local backend): each score is ``sum_i i * p(i)``, p the next-token distribution over
+  the digits "1".."5" at that score's place in the reply, renormalised over the five. For a reply of
+  several scores the places after the first are reached by teacher forcing: the reply is written up to
+  that place with the most probable digit at each earlier place and the format's separator between
+  them (what greedy decoding would write, e.g. ``"4 / 5 / "`` before the fluency digit). One forward
+  per score. The share of probability on the five digits is kept (``mass``): a low mass says the model
+  did not want to answer with a digit there.
+- ``sample`` (any backend, the only way over HTTP): ``n`` sampled replies are parsed by the format's
+  rule; each score is the mean over the replies that parse. Replies that do not parse are counted and
+  reported; an item none of whose replies parse has score None, never 0.
 
     judge = Judge(TransformersChat(*load_model("smollm2-135m-instruct")))
-    judge.score([[{"role": "user", "content": "... Answer with a single digit from 1 to 5."}]])
+    judge_predictions(judge, queries, predictions, references)  # Table 10, on a 1-5 scale
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import torch
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation import prompts as prompt_texts
@@ -26,7 +37,7 @@ from percontrast.evaluation.backends import ChatBackend, Messages, TransformersC
 logger = logging.getLogger(__name__)
 
 MODES = ("probability", "sample")
-JUDGE_CRITERIA = ("personalization", "coherence", "consistency", "fluency", "relevance")
+JUDGE_CRITERIA = ("personalization", "quality")  # the two prompts of Table 10
 
 # A reply parses if it starts with the score ("4", "4.", "4/5", "Score: 4") or says "score ... is N".
 _LEADING = re.compile(
@@ -35,6 +46,9 @@ _LEADING = re.compile(
 _STATED = re.compile(
     r"\b(?:score|rating)\b[^0-9]{0,20}?\b([1-5])(?:\s*(?:/\s*5|out of 5))?(?![\d.]\d)\b", re.IGNORECASE
 )
+# Four scores "c / c / f / r", each optionally labelled ("Coherence: 4 / Consistency: 5 / ...").
+_SLOT = r"(?:[A-Za-z]+\s*[:=]?\s*)?([1-5])(?![\d.]\d)"
+_FOUR = re.compile(r"(?<![\d.])" + r"\s*/\s*".join([_SLOT] * 4) + r"(?![\d.]?\d)")
 
 
 def parse_score(text: str) -> int | None:
@@ -43,25 +57,80 @@ def parse_score(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def parse_quality(text: str) -> tuple[int, int, int, int] | None:
+    """The four scores of a quality reply ``"4 / 5 / 4 / 3"`` (labels allowed), or None."""
+    match = _FOUR.search(text)
+    return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
+
+
+def parse_int_score(text: str) -> int | None:
+    """ALOE's rule (eval_own.py lines 120 and 147: ``score = int(eval_result)``), kept to 1-5.
+
+    Python's ``int`` accepts surrounding whitespace and nothing else; where ALOE's script would stop
+    with a ValueError, the reply is counted as unparsed here. A value outside 1-5 (which ``int`` would
+    accept) is counted as unparsed too.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if 1 <= value <= 5 else None
+
+
+@dataclass(frozen=True)
+class ScoreFormat:
+    """What a judge reply holds.
+
+    Attributes:
+        names: the scores, in reply order.
+        parse: reply -> one int per name, or None.
+        separator: the text between two scores in a reply (teacher forcing in probability mode).
+    """
+
+    names: tuple[str, ...]
+    parse: Callable[[str], tuple[int, ...] | None]
+    separator: str = ""
+
+
+def _one_score(parse_one: Callable[[str], int | None]) -> Callable[[str], tuple[int, ...] | None]:
+    def parse(text: str) -> tuple[int, ...] | None:
+        value = parse_one(text)
+        return None if value is None else (value,)
+
+    return parse
+
+
+SINGLE = ScoreFormat(("score",), _one_score(parse_score))  # Table 10 personalization
+QUALITY = ScoreFormat(prompt_texts.QUALITY_DIMENSIONS, parse_quality, separator=" / ")  # Table 10 quality
+ALOE = ScoreFormat(("score",), _one_score(parse_int_score))  # ALOE's judge
+
+
 @dataclass
 class Judgement:
     """One judged item.
 
     Attributes:
-        score: the probability-weighted or mean sampled score; None if no sample parsed.
+        scores: name -> probability-weighted or mean sampled score; None if no reply parsed.
         replies: the raw sampled replies (sample mode).
-        parsed: the scores read from them.
+        parsed: the scores read from each reply that parsed.
         n_failed: replies that could not be parsed.
-        probabilities: p("1") .. p("5") renormalised (probability mode).
-        mass: probability of the five digit tokens before renormalising (probability mode).
+        probabilities: name -> p("1") .. p("5") renormalised (probability mode).
+        mass: name -> probability of the five digit tokens before renormalising (probability mode).
     """
 
-    score: float | None
+    scores: dict[str, float | None]
     replies: list[str] = field(default_factory=list)
-    parsed: list[int] = field(default_factory=list)
+    parsed: list[tuple[int, ...]] = field(default_factory=list)
     n_failed: int = 0
-    probabilities: list[float] | None = None
-    mass: float | None = None
+    probabilities: dict[str, list[float]] | None = None
+    mass: dict[str, float] | None = None
+
+    @property
+    def score(self) -> float | None:
+        """The score of a single-score format."""
+        if len(self.scores) != 1:
+            raise ConfigError(f"this judgement has several scores: {sorted(self.scores)}")
+        return next(iter(self.scores.values()))
 
 
 class Judge:
@@ -83,7 +152,7 @@ class Judge:
         mode: str | None = None,
         n_samples: int = 1,
         temperature: float = 1.0,
-        max_new_tokens: int = 8,
+        max_new_tokens: int = 32,
         seed: int = 0,
     ) -> None:
         can_probability = isinstance(backend, TransformersChat)
@@ -96,20 +165,17 @@ class Judge:
             )
         if n_samples < 1:
             raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
+        if max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.backend, self.mode, self.n_samples = backend, mode, n_samples
         self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
 
-    def score(self, conversations: list[Messages]) -> list[Judgement]:
-        """One `Judgement` per conversation (its last message asks for the score)."""
+    def score(self, conversations: list[Messages], fmt: ScoreFormat = SINGLE) -> list[Judgement]:
+        """One `Judgement` per conversation (its last message asks for the score or scores)."""
         if not conversations:
             return []
         if self.mode == "probability":
-            probs, mass = self.backend.score_distribution(conversations)
-            weights = probs @ __import__("torch").arange(1, 6, dtype=probs.dtype)  # (N,)
-            return [
-                Judgement(score=float(w), probabilities=[float(p) for p in row], mass=float(m))
-                for w, row, m in zip(weights, probs, mass, strict=True)
-            ]
+            return self._probability(conversations, fmt)
         replies = self.backend.chat(
             conversations,
             max_new_tokens=self.max_new_tokens,
@@ -119,14 +185,13 @@ class Judge:
         )
         judgements = []
         for samples in replies:
-            parsed = [value for value in map(parse_score, samples) if value is not None]
+            parsed = [values for values in map(fmt.parse, samples) if values is not None]
+            scores = {
+                name: (sum(p[i] for p in parsed) / len(parsed) if parsed else None)
+                for i, name in enumerate(fmt.names)
+            }
             judgements.append(
-                Judgement(
-                    score=sum(parsed) / len(parsed) if parsed else None,
-                    replies=samples,
-                    parsed=parsed,
-                    n_failed=len(samples) - len(parsed),
-                )
+                Judgement(scores=scores, replies=samples, parsed=parsed, n_failed=len(samples) - len(parsed))
             )
         failed = sum(j.n_failed for j in judgements)
         if failed:
@@ -135,18 +200,39 @@ class Judge:
             )
         return judgements
 
+    def _probability(self, conversations: list[Messages], fmt: ScoreFormat) -> list[Judgement]:
+        digits = torch.arange(1, 6, dtype=torch.float32)
+        written: list[list[int]] = [[] for _ in conversations]  # the greedy digits so far
+        judgements = [Judgement(scores={}, probabilities={}, mass={}) for _ in conversations]
+        for name in fmt.names:
+            prefixes = [fmt.separator.join(map(str, w)) + (fmt.separator if w else "") for w in written]
+            probs, mass = self.backend.score_distribution(conversations, prefixes)  # (N, 5), (N,)
+            for i, judgement in enumerate(judgements):
+                judgement.scores[name] = float(probs[i].float() @ digits)
+                judgement.probabilities[name] = [float(p) for p in probs[i]]  # type: ignore[index]
+                judgement.mass[name] = float(mass[i])  # type: ignore[index]
+                written[i].append(int(probs[i].argmax()) + 1)
+        return judgements
+
 
 def judge_prompt(criterion: str, query: str, prediction: str, reference: str) -> Messages:
-    """The chat prompt of one criterion (``personalization`` or a quality criterion)."""
+    """The chat prompt of one Table 10 criterion (``personalization`` or ``quality``)."""
     if criterion == "personalization":
-        text = prompt_texts.PERSONALIZATION.format(query=query, reference=reference, prediction=prediction)
-    elif criterion in prompt_texts.QUALITY_CRITERIA:
-        text = prompt_texts.QUALITY.format(
-            criterion=prompt_texts.QUALITY_CRITERIA[criterion], query=query, prediction=prediction
-        )
-    else:
-        raise ConfigError(f"unknown judge criterion {criterion!r}; choose from {list(JUDGE_CRITERIA)}")
-    return [{"role": "user", "content": text}]
+        return prompt_texts.personalization_messages(query, reference, prediction)
+    if criterion == "quality":
+        return prompt_texts.quality_messages(query, prediction)
+    raise ConfigError(f"unknown judge criterion {criterion!r}; choose from {list(JUDGE_CRITERIA)}")
+
+
+def _summary(scores: list[float | None], judgements: list[Judgement]) -> dict:
+    scored = [s for s in scores if s is not None]
+    return {
+        "mean": sum(scored) / len(scored) if scored else None,
+        "n": len(scored),
+        "n_unparsed": len(scores) - len(scored),
+        "n_failed_replies": sum(j.n_failed for j in judgements),
+        "per_example": scores,
+    }
 
 
 def judge_predictions(
@@ -156,25 +242,33 @@ def judge_predictions(
     references: list[str],
     criteria: tuple[str, ...] = JUDGE_CRITERIA,
 ) -> dict:
-    """Judge every prediction on every criterion.
+    """Judge every prediction with Table 10's prompts, on the 1-5 scale of their rubrics.
+
+    ``personalization`` is one call per item; ``quality`` is one call per item whose reply holds the
+    four dimensions. Table 10 prints 0-100 numbers without saying how they map from 1-5, so no
+    rescaling is done here.
 
     Returns:
-        ``{criterion: {"mean": mean over scored items or None, "n": scored, "n_unparsed": items with
-        no parsable reply, "n_failed_replies": unparsable replies, "per_example": [score or None]}}``.
+        ``{name: {"mean": mean over scored items or None, "n": scored, "n_unparsed": items with no
+        parsable reply, "n_failed_replies": unparsable replies, "per_example": [score or None]}}`` for
+        ``personalization``, each of ``coherence``, ``consistency``, ``fluency``, ``relevance``, and
+        ``quality`` (per item the mean of its four scores).
     """
     results = {}
     for criterion in criteria:
         conversations = [
             judge_prompt(criterion, q, p, r) for q, p, r in zip(queries, predictions, references, strict=True)
         ]
-        judgements = judge.score(conversations)
-        scores = [j.score for j in judgements]
-        scored = [s for s in scores if s is not None]
-        results[criterion] = {
-            "mean": sum(scored) / len(scored) if scored else None,
-            "n": len(scored),
-            "n_unparsed": len(scores) - len(scored),
-            "n_failed_replies": sum(j.n_failed for j in judgements),
-            "per_example": scores,
-        }
+        fmt = QUALITY if criterion == "quality" else SINGLE
+        judgements = judge.score(conversations, fmt)
+        if criterion == "personalization":
+            results[criterion] = _summary([j.score for j in judgements], judgements)
+            continue
+        for name in fmt.names:
+            results[name] = _summary([j.scores[name] for j in judgements], judgements)
+        per_item = [
+            None if any(j.scores[n] is None for n in fmt.names) else sum(j.scores.values()) / len(fmt.names)
+            for j in judgements
+        ]
+        results["quality"] = _summary(per_item, judgements)
     return results

@@ -1,54 +1,60 @@
-"""Judge and user-simulator prompts.
+"""The judge and user-simulator prompts, as their sources publish them.
 
-The paper (Appendix D) judges personalization against the user's reference answer and language
-quality on four G-Eval criteria (coherence, consistency, fluency, relevance), each on a 1-5 scale.
-The appendix's exact wording was not available to us offline; these prompts follow its described
-structure and the G-Eval / SummEval criterion definitions, and every prompt ends by asking for a
-single digit so that both the probability-weighted score (local backend) and sampled replies (HTTP
-backend) read the same answer format. Replace them by passing your own ``{name: template}``.
+Every text here is loaded from ``resources/prompts/<name>.txt`` (`percontrast.bundled.load_published_prompt`),
+whose header names the source and documents how the layout was read; nothing is paraphrased.
+
+- LongLaMP judge (paper arXiv:2603.06595, Appendix D.1, used for Table 10): the personalization prompt
+  scores an answer against the ground truth on a 1-5 rubric; the quality prompt asks for four 1-5 scores
+  in one reply, "Coherence / Consistency / Fluency / Relevance". Each is a system message (instruction and
+  rubric) and a user message (the labelled question, ground truth, answer, then the score label).
+- ALOE (ShujinWu-0814/ALOE ``evaluation/eval_own.py`` @ d5015c5): the user simulator's role-play prompt
+  (the first *user* message of the simulator's conversation) and the judge prompt (one user message).
+
+    from percontrast.evaluation.prompts import personalization_messages
+    personalization_messages("Write a review ...", "the user's own review", "the model's review")
 """
 
 from __future__ import annotations
 
-SCORE_INSTRUCTION = "Answer with a single digit from 1 to 5 and nothing else."
+from functools import cache
 
-PERSONALIZATION = (
-    "You evaluate personalized text generation. A user asked for a text; the user's own reference answer "
-    "shows what this user wanted: their content, preferences and writing style.\n\n"
-    "Task input:\n{query}\n\nUser's reference answer:\n{reference}\n\nGenerated answer:\n{prediction}\n\n"
-    "How well does the generated answer match this user's personal content, preferences and style, as shown "
-    "by the reference (1 = not at all, 5 = as if the user wrote it)? " + SCORE_INSTRUCTION
-)
+from percontrast.bundled import load_published_prompt as _load
 
-QUALITY_CRITERIA = {
-    "coherence": "Coherence: the collective quality of all sentences; the answer is well structured and well "
-    "organized, building from sentence to sentence into a coherent body of information.",
-    "consistency": "Consistency: the answer is factually consistent with the task input and contains no "
-    "contradictions or hallucinated facts.",
-    "fluency": "Fluency: the quality of the individual sentences; they are grammatical, well written and easy to read.",
-    "relevance": "Relevance: the answer addresses the task input and contains only important, pertinent information.",
-}
+Messages = list[dict[str, str]]
+load_published_prompt = cache(_load)  # each file is read once
 
-QUALITY = (
-    "You evaluate the language quality of a generated answer on one criterion.\n\n{criterion}\n\n"
-    "Task input:\n{query}\n\nGenerated answer:\n{prediction}\n\n"
-    "Rate the answer on this criterion from 1 (very poor) to 5 (excellent). " + SCORE_INSTRUCTION
-)
+QUALITY_DIMENSIONS = ("coherence", "consistency", "fluency", "relevance")  # the order of the reply
 
-ALOE_JUDGE = (
-    "You evaluate how well an AI assistant adapts to a user in a conversation. The user has this profile and "
-    "personality, which the assistant was never told and can only infer from the conversation.\n\n"
-    "User profile:\n{profile}\n\nUser personality:\n{personality}\n\nConversation so far:\n{history}\n\n"
-    "Assistant's latest reply:\n{reply}\n\n"
-    "How well does the latest reply fit this user's profile and personality (1 = generic or mismatched, "
-    "5 = clearly tailored to this user)? " + SCORE_INSTRUCTION
-)
 
-ALOE_USER_SIMULATOR = (
-    "You play a human user chatting with an AI assistant. Stay in character.\n\n"
-    "Your profile:\n{profile}\n\nYour personality:\n{personality}\n\n"
-    "Reveal your profile and personality gradually, over about {n_turns} messages: never all at once, a little "
-    "more in each message, the way a real person would. Write only your next message to the assistant, "
-    "short and natural, without any prefix."
-)
-ALOE_OPENING = "Start the conversation with your first message."
+def personalization_messages(question: str, reference: str, prediction: str) -> Messages:
+    """Table 10's personalization judge: the answer against the ground truth, one 1-5 score."""
+    user = load_published_prompt("judge_personalization_user").fill(
+        **{"question": question, "expected output": reference, "generated output": prediction}
+    )
+    return [
+        {"role": "system", "content": load_published_prompt("judge_personalization_system").text},
+        {"role": "user", "content": user},
+    ]
+
+
+def quality_messages(question: str, prediction: str) -> Messages:
+    """Table 10's language-quality judge: one reply "c / c / f / r" (`QUALITY_DIMENSIONS`), each 1-5."""
+    user = load_published_prompt("judge_quality_user").fill(
+        **{"question": question, "generated output": prediction}
+    )
+    return [
+        {"role": "system", "content": load_published_prompt("judge_quality_system").text},
+        {"role": "user", "content": user},
+    ]
+
+
+def aloe_role_play_prompt(profile: str, personality: str) -> str:
+    """ALOE's user-simulator prompt (eval_own.py lines 96-105), filled as ``.format(profile, personality)``."""
+    return load_published_prompt("aloe_user_simulator").fill(profile=profile, personalities=personality)
+
+
+def aloe_judge_prompt(profile: str, personality: str, message: str, response: str) -> str:
+    """ALOE's judge prompt (eval_own.py lines 68-80), filled as ``.format(profile, personality, message, response)``."""
+    return load_published_prompt("aloe_judge").fill(
+        profile=profile, personalities=personality, message=message, response=response
+    )
