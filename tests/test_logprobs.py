@@ -172,10 +172,11 @@ HANDLED_HEADS = [
     ("gemma2 soft-capping", lambda: _tiny_causal_lm("gemma2", final_logit_softcapping=2.0)),
     ("granite logits_scaling", lambda: _tiny_causal_lm("granite", logits_scaling=4.0)),
     ("cohere logit_scale", lambda: _tiny_causal_lm("cohere", logit_scale=0.25)),
+    # The head module itself is called, so whatever its own forward does is reproduced.
+    ("llama scaling inside lm_head", lambda: _with_scaled_head(_tiny_causal_lm("llama"))),
 ]
 # (name, model builder, class named in the error): heads that OutputHead would get wrong.
 REFUSED_HEADS = [
-    ("llama scaling inside lm_head", lambda: _with_scaled_head(_tiny_causal_lm("llama")), "LlamaForCausalLM"),
     (
         # Llama ignores this config field; OutputHead would apply it.
         "llama with a soft-cap it does not apply",

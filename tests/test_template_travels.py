@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaForCausalLM
+from transformers import LlamaModel
 
 from percontrast.data.schema import Example, read_examples, write_jsonl
 from percontrast.errors import ConfigError
@@ -58,14 +58,14 @@ def test_score_renders_a_mixed_file_with_each_examples_template(tiny):
 
 
 class _Recorder:
-    """Records the decoded input of every full-prompt forward of a Llama model."""
+    """Records the decoded input of every full-prompt forward of a Llama decoder (every path runs it)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.texts: list[str] = []
 
     def install(self, monkeypatch):
-        original = LlamaForCausalLM.forward
+        original = LlamaModel.forward
         recorder = self
 
         def forward(model, input_ids=None, attention_mask=None, **kwargs):
@@ -77,7 +77,7 @@ class _Recorder:
                     recorder.texts.append(recorder.tokenizer.decode(ids.tolist()))
             return original(model, input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
-        monkeypatch.setattr(LlamaForCausalLM, "forward", forward)
+        monkeypatch.setattr(LlamaModel, "forward", forward)
 
 
 def _system_text(text: str) -> str:

@@ -82,10 +82,22 @@ class GradientCapture(TrainerCallback):
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         if self.gradients is None:
             self.gradients = {
-                name: parameter.grad.detach().clone()
+                _plain_name(name): _full(parameter.grad.detach()).clone()
                 for name, parameter in model.named_parameters()
                 if parameter.grad is not None
             }
+
+
+def _full(tensor: torch.Tensor) -> torch.Tensor:
+    """The whole tensor behind an FSDP2 shard (a DTensor); plain tensors as they are."""
+    return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+
+
+def _plain_name(name: str) -> str:
+    """Parameter names without the prefixes sharding wrappers add."""
+    for prefix in ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module."):
+        name = name.replace(prefix, "")
+    return name
 
 
 def sharpened_tiny():

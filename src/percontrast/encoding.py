@@ -123,7 +123,9 @@ def truncate_persona(
         block = template.persona_block(persona) if persona else ""
         return len(
             tokenize_prompt(
-                tokenizer, template.render_persona_block(block, example.query, tokenizer), template
+                tokenizer,
+                template.render_persona_block(block, example.query, tokenizer, history=example.history),
+                template,
             )
         )
 
@@ -197,7 +199,7 @@ def encode_example(
             )
         persona, report = truncate_persona(example, tokenizer, template, budget)
     prompt_with = template.render_persona_block(
-        template.persona_block(persona) if persona else "", example.query, tokenizer
+        template.persona_block(persona) if persona else "", example.query, tokenizer, history=example.history
     )
     prompt_without = template.render(example, with_persona=False, tokenizer=tokenizer)
     return EncodedExample(

@@ -238,7 +238,9 @@ def render_prompts(
         if with_persona and max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
             persona, _ = truncate_persona(example, tokenizer, prompt_template, max_prompt_tokens)
             block = prompt_template.persona_block(persona) if persona else ""
-            text = prompt_template.render_persona_block(block, example.query, tokenizer)
+            text = prompt_template.render_persona_block(
+                block, example.query, tokenizer, history=example.history
+            )
             ids = tokenize_prompt(tokenizer, text, prompt_template)
             truncated += 1
         prompts.append(ids)

@@ -1,12 +1,18 @@
 """Per-token log-probabilities of the response, computed at response positions only.
 
 The model's own forward would materialise float32 logits for every position, (B, T, V): for a
-LongLaMP-sized prompt that is most of the memory of a step. Instead we run the model's forward with
-``logits_to_keep=1``, capture the decoder's final hidden states with a forward hook (so wrappers such
-as DDP and PEFT still see a normal forward call and keep working), gather the hidden states that
-predict response tokens, and project them to the vocabulary in chunks of rows, with log-softmax and
-gather per chunk (invariant 3). Under autograd each chunk is checkpointed, so only one
-(chunk, V) block of logits is alive at a time.
+LongLaMP-sized prompt that is most of the memory of a step. Instead the log-probs are computed inside
+the model's forward call: `enable_response_forward` gives the causal LM's forward a keyword
+``percontrast_response``; with it, the forward runs the decoder, gathers the final hidden states that
+predict response tokens, and projects them to the vocabulary in chunks of rows, with log-softmax and
+gather per chunk (invariant 3), returning ``(logp, entropy)``. Under autograd each chunk is
+checkpointed, so only one (chunk, V) block of logits is alive at a time.
+
+Why inside the forward: every engine that wraps the model sees an ordinary forward call whose outputs
+are the log-probs. DDP's gradient hooks and PEFT's adapters run as usual, and FSDP (FSDP2's
+``fully_shard``, as accelerate applies it) unshards the output embedding for the call and registers its
+backward hooks on these outputs; reading the output embedding after the call returned would see a
+sharded parameter, and gradients that flowed around the root's outputs would skip its reduce-scatter.
 
 Reimplementing the head is only right if `OutputHead` does what the model's own forward does to its
 logits (a bias, Gemma-2's soft-capping, Granite's division, Cohere's multiplication are handled). So
@@ -14,7 +20,6 @@ the first call on each model compares our head with the model's own logits at th
 that same forward (which ``logits_to_keep=1`` computes anyway) and raises `ConfigError` naming the
 model class and the largest difference on a mismatch; the result is cached on the model object.
 
-FSDP shards the output embedding outside the forward call, so this path does not support FSDP;
 ``torch.nn.DataParallel`` replicates the model per call, so it is refused (use DDP).
 """
 
@@ -53,6 +58,7 @@ class OutputHead:
     softcap: float | None  # Gemma-2 style final logit soft-capping
     scale: float | None  # Granite style division of the logits
     multiplier: float | None = None  # Cohere style multiplication of the logits
+    module: nn.Module | None = None  # the head itself: calling it lets ZeRO-3 / FSDP gather its weight
 
     @classmethod
     def of(cls, model: nn.Module) -> OutputHead:
@@ -68,11 +74,20 @@ class OutputHead:
             softcap=getattr(config, "final_logit_softcapping", None),
             scale=getattr(config, "logits_scaling", None),
             multiplier=multiplier if isinstance(multiplier, int | float) else None,
+            module=head,
         )
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(N, H) -> float32 (N, V)."""
-        logits = nn.functional.linear(hidden, self.weight, self.bias).float()
+        """(N, H) -> float32 (N, V).
+
+        The head module is called (not its weight read) so that engines which gather parameters in a
+        module's forward hooks (DeepSpeed ZeRO-3) see the call, also when a checkpointed chunk is
+        recomputed in the backward pass.
+        """
+        if self.module is not None:
+            logits = self.module(hidden).float()
+        else:
+            logits = nn.functional.linear(hidden, self.weight, self.bias).float()
         if self.multiplier is not None:
             logits = logits * self.multiplier
         if self.scale:
@@ -189,41 +204,89 @@ def _refuse_data_parallel(model: nn.Module) -> None:
         module = inner
 
 
-def final_hidden_states(
-    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
-) -> torch.Tensor:
-    """(B, T, H) hidden states after the final norm, from a normal forward call of ``model``.
+_RESPONSE_FORWARD = "_percontrast_response_forward"  # set on a model whose forward takes percontrast_response
 
-    The call goes through every wrapper (DDP's gradient hooks, PEFT adapters) with
-    ``logits_to_keep=1``, and a forward hook on the decoder catches its last hidden state. The
-    first call on a model also checks our output head against the model's logits
-    (`check_output_head`).
+
+def enable_response_forward(model: nn.Module) -> None:
+    """Let the causal LM behind ``model`` compute response log-probs inside its own forward call.
+
+    The base model's ``forward`` (an instance attribute, so wrappers that change the class, such as
+    FSDP2, keep it) accepts ``percontrast_response={"response_start", "response_ids", "response_mask",
+    "chunk_size", "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output.
+    Without that keyword it is the model's own forward. Idempotent.
     """
-    _refuse_data_parallel(model)
-    decoder = unwrap_model(model).get_decoder()
-    captured: list[torch.Tensor] = []
+    base = unwrap_model(model)
+    if getattr(base, _RESPONSE_FORWARD, False):
+        return
+    original = base.forward
 
-    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-        captured.append(output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0])
+    def forward(*args: object, percontrast_response: dict | None = None, **kwargs: object) -> object:
+        if percontrast_response is None:
+            return original(*args, **kwargs)
+        return _response_forward(base, original, percontrast_response, **kwargs)
 
-    handle = decoder.register_forward_hook(hook)
-    try:
-        outputs = model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            use_cache=False,
-            logits_to_keep=1,
+    base.forward = forward
+    setattr(base, _RESPONSE_FORWARD, True)
+
+
+def _response_forward(
+    base: nn.Module,
+    original_forward: object,
+    spec: dict,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    position_ids: torch.Tensor,
+    **_ignored: object,  # what wrappers add (PEFT: labels=None, return_dict=None, ...)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The body of the patched forward: decoder, response positions, chunked head (see the module doc)."""
+    if not getattr(base, _HEAD_CHECKED, False):
+        # Once per model: the model's own forward (logits_to_keep=1) against our head, same input.
+        captured: list[torch.Tensor] = []
+        handle = base.get_decoder().register_forward_hook(
+            lambda _m, _i, out: captured.append(
+                out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+            )
         )
-    finally:
-        handle.remove()
-    if len(captured) != 1:
-        raise RuntimeError(f"expected the decoder to run once, it ran {len(captured)} times")
-    hidden = captured[0]
-    if not getattr(unwrap_model(model), _HEAD_CHECKED, False):
-        logits = outputs.logits if hasattr(outputs, "logits") else outputs[0]  # (B, 1, V)
-        check_output_head(model, hidden[:, -1], logits[:, -1])
-    return hidden
+        try:
+            with torch.no_grad():
+                outputs = original_forward(
+                    input_ids=input_ids[:1],
+                    attention_mask=attention_mask[:1],
+                    position_ids=position_ids[:1],
+                    use_cache=False,
+                    logits_to_keep=1,
+                )
+        finally:
+            handle.remove()
+        logits = outputs.logits if hasattr(outputs, "logits") else outputs[0]  # (1, 1, V)
+        check_output_head(base, captured[0][:, -1], logits[:, -1])
+    decoder_output = base.get_decoder()(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+    )
+    hidden = (
+        decoder_output.last_hidden_state
+        if hasattr(decoder_output, "last_hidden_state")
+        else decoder_output[0]
+    )
+    response_start, response_ids = spec["response_start"], spec["response_ids"]
+    mask = spec["response_mask"].bool()
+    batch, width = response_ids.shape
+    # The hidden state at t - 1 predicts the token at t.
+    source = (response_start[:, None] - 1 + torch.arange(width, device=hidden.device)[None, :]).clamp(
+        0, hidden.shape[1] - 1
+    )
+    rows = torch.arange(batch, device=hidden.device)[:, None].expand(batch, width)
+    selected = hidden[rows[mask], source[mask]]  # (N, H)
+    logp_flat, entropy_flat = chunked_logprobs(
+        selected,
+        response_ids[mask],
+        OutputHead.of(base),
+        chunk_size=spec["chunk_size"],
+        with_entropy=spec["with_entropy"],
+    )
+    logp = torch.zeros((batch, width), dtype=torch.float32, device=hidden.device)
+    entropy = torch.zeros_like(logp)
+    return logp.masked_scatter(mask, logp_flat), entropy.masked_scatter(mask, entropy_flat)
 
 
 def response_logprobs(
@@ -252,20 +315,17 @@ def response_logprobs(
     Returns:
         ``(logp, entropy)``, each (B, R) float32 and zero where ``response_mask`` is 0.
     """
-    hidden = final_hidden_states(model, input_ids, attention_mask, position_ids)  # (B, T, H)
-    batch, width = response_ids.shape
-    # The hidden state at t - 1 predicts the token at t.
-    source = (response_start[:, None] - 1 + torch.arange(width, device=hidden.device)[None, :]).clamp(
-        0, hidden.shape[1] - 1
+    _refuse_data_parallel(model)
+    enable_response_forward(model)
+    return model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        percontrast_response={
+            "response_start": response_start,
+            "response_ids": response_ids,
+            "response_mask": response_mask,
+            "chunk_size": chunk_size,
+            "with_entropy": with_entropy,
+        },
     )
-    mask = response_mask.bool()
-    rows = torch.arange(batch, device=hidden.device)[:, None].expand(batch, width)
-    selected = hidden[rows[mask], source[mask]]  # (N, H)
-    logp_flat, entropy_flat = chunked_logprobs(
-        selected, response_ids[mask], OutputHead.of(model), chunk_size=chunk_size, with_entropy=with_entropy
-    )
-    logp = torch.zeros((batch, width), dtype=torch.float32, device=hidden.device)
-    entropy = torch.zeros_like(logp)
-    logp = logp.masked_scatter(mask, logp_flat)
-    entropy = entropy.masked_scatter(mask, entropy_flat)
-    return logp, entropy

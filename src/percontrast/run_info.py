@@ -42,8 +42,11 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def write_run_info(config: PerCEConfig, dataset: EncodedDataset, max_length: int) -> Path:
-    """Write ``run_config.json`` (resolved config, versions, commit, data counts) and ``skipped.jsonl``."""
+def write_run_info(
+    config: PerCEConfig, dataset: EncodedDataset, max_length: int, distributed: dict | None = None
+) -> Path:
+    """Write ``run_config.json`` (resolved config, versions, commit, data counts, the distributed set-up)
+    and ``skipped.jsonl``."""
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     info = {
@@ -56,6 +59,7 @@ def write_run_info(config: PerCEConfig, dataset: EncodedDataset, max_length: int
             "skipped": len(dataset.skipped),
             "persona_truncated": len(dataset.truncated_ids),
         },
+        "distributed": distributed,
     }
     path = output_dir / "run_config.json"
     from percontrast.outputs import atomic_write_json

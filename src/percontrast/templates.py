@@ -14,6 +14,7 @@ Templates are registered by name in `TEMPLATES`; `get_template(name)` looks one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,27 +75,47 @@ class PromptTemplate:
             tokenizer: needed for chat templates (its chat template renders the messages).
         """
         return self.render_persona_block(
-            self.persona_block(example.persona) if with_persona else None, example.query, tokenizer
+            self.persona_block(example.persona) if with_persona else None,
+            example.query,
+            tokenizer,
+            history=example.history,
         )
 
     def render_persona_block(
-        self, persona_block: str | None, query: str, tokenizer: PreTrainedTokenizerBase | None
+        self,
+        persona_block: str | None,
+        query: str,
+        tokenizer: PreTrainedTokenizerBase | None,
+        history: Sequence[Mapping[str, str]] = (),
     ) -> str:
-        """Render from an already joined persona block (None: without persona)."""
+        """Render from an already joined persona block (None: without persona).
+
+        ``history`` holds the conversation before the final user message (chat templates only): an
+        optional leading system message of the data's own (kept in both prompts; the template's
+        persona head is appended to it after a blank line) and then user / assistant turns, which are
+        kept as they are.
+        """
         if persona_block is None:
             head = self.without_persona
         else:
             head = self.with_persona.replace("{persona}", persona_block)
         if self.kind == "text":
+            if history:
+                raise ConfigError(
+                    f"template {self.name!r} is a text template; examples with a conversation history need a "
+                    "chat template (for example messages_chat)"
+                )
             return head.replace("{query}", query)
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ConfigError(
                 f"template {self.name!r} is a chat template but the tokenizer has no chat template; "
                 "use a text template (for example --template persona_text)"
             )
-        messages = []
-        if head:
-            messages.append({"role": "system", "content": head})
+        turns = [dict(message) for message in history]
+        system = turns.pop(0)["content"] if turns and turns[0]["role"] == "system" else ""
+        system = "\n\n".join(part for part in (system, head) if part)
+        messages = [{"role": "system", "content": system}] if system else []
+        messages += turns
         messages.append({"role": "user", "content": self.user.replace("{query}", query)})
         return render_chat(tokenizer, messages)
 
@@ -183,6 +204,13 @@ register_template(
             "Write your next message in the conversation."
         ),
         without_persona="You are chatting with a partner.\nWrite your next message in the conversation.",
+    )
+)
+# Conversational data (TRL's / the Hub's ``messages`` format, `data/conversational.py`): the persona is
+# the whole system message; without it there is no system message of the template's at all.
+register_template(
+    PromptTemplate(
+        name="messages_chat", kind="chat", with_persona="{persona}", without_persona="", item_separator="\n"
     )
 )
 DEFAULT_TEMPLATE = "persona_chat"

@@ -459,10 +459,24 @@ def train(
         probe_example=probe,
     )
     if trainer.is_world_process_zero():
-        write_run_info(config, dataset, max_length)
+        write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset)
+
+
+def describe_distributed(trainer: Trainer) -> dict[str, Any]:
+    """How the run is spread: accelerate's distributed type, processes, and the sharding engine."""
+    accelerator = trainer.accelerator
+    return {
+        "type": str(accelerator.distributed_type).rsplit(".", 1)[-1],
+        "num_processes": accelerator.num_processes,
+        "fsdp": bool(trainer.is_fsdp_enabled),
+        "fsdp_version": getattr(accelerator.state.fsdp_plugin, "fsdp_version", None)
+        if trainer.is_fsdp_enabled
+        else None,
+        "deepspeed": bool(trainer.is_deepspeed_enabled),
+    }
 
 
 def _probe_example(config: PerCEConfig, examples: list[Example], dataset: EncodedDataset) -> Example | None:

@@ -3,14 +3,17 @@
 One example is one user-specific task instance (ARCHITECTURE.md, "Formats"):
 
     {"id": str, "persona": str | [str], "query": str, "response": str,
-     "user_id"?: str, "task"?: str, "template"?: str, "meta"?: {}}
+     "user_id"?: str, "task"?: str, "template"?: str,
+     "history"?: [{"role": "system" | "user" | "assistant", "content": str}], "meta"?: {}}
 
 `persona` is everything user-specific (persona sentences, retrieved profile items, writing
 history); `query` is the task input. Removing `persona` from the prompt is the intervention that
 PerContrast measures. `template` names the prompt template the example was built for (the data
 builders set it, e.g. ``LongLaMP_product_review_chat``); every command renders an example with its own
 template unless told otherwise (`percontrast.templates.resolve_template`). Unknown or missing fields are
-errors that name the file, line and field.
+errors that name the file, line and field. `history` is the conversation before the final user
+message (``query``) for multi-turn chat data: an optional leading system message of the data's own,
+then user / assistant turns; both prompts keep it, only the persona is removed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from percontrast.errors import DataError
 
 REQUIRED_FIELDS = ("id", "persona", "query", "response")
-OPTIONAL_FIELDS = ("user_id", "task", "template", "meta")
+OPTIONAL_FIELDS = ("user_id", "task", "template", "history", "meta")
 ALLOWED_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
 
@@ -40,6 +43,8 @@ class Example:
         user_id: optional id of the user the persona belongs to.
         task: optional task name (e.g. ``LongLaMP_product_review``).
         template: optional name of the prompt template this example was built for.
+        history: the conversation before ``query`` (chat templates): an optional leading system
+            message, then user / assistant turns.
         meta: free-form extra information, copied through unchanged.
     """
 
@@ -50,6 +55,7 @@ class Example:
     user_id: str | None = None
     task: str | None = None
     template: str | None = None
+    history: list[dict[str, str]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,7 +67,7 @@ class Example:
         """The JSON form: optional fields left out when empty."""
         record = asdict(self)
         for key in OPTIONAL_FIELDS:
-            if record[key] in (None, {}):
+            if record[key] in (None, {}, []):
                 del record[key]
         return record
 
@@ -109,6 +115,7 @@ class Example:
             value = record.get(name)
             if value is not None and not isinstance(value, str):
                 raise fail("expected a string", name)
+        history = _validate_history(record.get("history") or [], fail)
         meta = record.get("meta") or {}
         if not isinstance(meta, dict):
             raise fail("expected a JSON object", "meta")
@@ -120,8 +127,34 @@ class Example:
             user_id=record.get("user_id"),
             task=record.get("task"),
             template=record.get("template"),
+            history=history,
             meta=meta,
         )
+
+
+HISTORY_ROLES = ("system", "user", "assistant")
+
+
+def _validate_history(history: Any, fail: Any) -> list[dict[str, str]]:
+    """Check a conversation history: a list of {"role", "content"}, a system message only first."""
+    if not isinstance(history, list):
+        raise fail("expected a list of {'role', 'content'} messages", "history")
+    checked = []
+    for position, message in enumerate(history):
+        if (
+            not isinstance(message, dict)
+            or set(message) != {"role", "content"}
+            or message["role"] not in HISTORY_ROLES
+            or not isinstance(message["content"], str)
+        ):
+            raise fail(
+                f"message {position} must be {{'role': one of {list(HISTORY_ROLES)}, 'content': str}}, got {message!r}",
+                "history",
+            )
+        if message["role"] == "system" and position != 0:
+            raise fail(f"message {position}: a system message may only come first", "history")
+        checked.append({"role": message["role"], "content": message["content"]})
+    return checked
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -168,13 +201,28 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
-    """Read and validate a JSONL file of examples; duplicate ids are an error naming both lines."""
+    """Read and validate examples; duplicate ids are an error naming both lines.
+
+    ``path`` is a JSONL file, a Parquet file, a directory written by ``datasets.save_to_disk`` or
+    ``hub:org/name``; rows are `Example` records or conversational ``messages`` records with a
+    ``persona`` field (`percontrast.data.conversational`).
+    """
+    from percontrast.data import conversational
+
+    text = str(path)
+    if text.startswith("hub:") or text.endswith(".parquet") or Path(text).is_dir():
+        return conversational.examples_from_rows(conversational.load_rows(path), path=text)
     examples: list[Example] = []
     first_line: dict[str, int] = {}
     for line_number, record in iter_jsonl(path):
-        example = Example.from_dict(
-            record, path=str(path), line=line_number, allow_empty_response=allow_empty_response
-        )
+        if conversational.is_conversational(record):
+            example = conversational.example_from_messages(
+                record, index=len(examples), path=str(path), line=line_number
+            )
+        else:
+            example = Example.from_dict(
+                record, path=str(path), line=line_number, allow_empty_response=allow_empty_response
+            )
         if example.id in first_line:
             raise DataError(
                 f"duplicate id {example.id!r} (first seen on line {first_line[example.id]})",
