@@ -1,0 +1,2 @@
+"""placeholder"""
+QA_TASKS = {"hotpotqa": None, "drop": None}
