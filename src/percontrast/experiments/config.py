@@ -55,6 +55,7 @@ class TaskConfig:
         default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}
     )
     data_seed: int = field(default=0, metadata={"help": "seed of the samples (shared by every cell)"})
+    history: int = field(default=6, metadata={"help": "persona_chat: messages of history in the query"})
 
     def __post_init__(self) -> None:
         if self.source not in TASK_SOURCES:
@@ -66,6 +67,8 @@ class TaskConfig:
         for name in ("train_sample", "test_sample"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1 or unset, got {getattr(self, name)}")
+        if self.history < 1:
+            raise ConfigError(f"history must be >= 1, got {self.history}")
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
 

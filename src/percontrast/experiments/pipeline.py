@@ -44,7 +44,7 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
     if task.source == "persona_chat":
         from percontrast.data.persona_chat import next_reply_split
 
-        train, test, counts = next_reply_split()
+        train, test, counts = next_reply_split(history=task.history)
         train, test = _sample(train, task.train_sample, task.data_seed), _sample(test, task.test_sample, task.data_seed)
         summary: dict[str, Any] = {"split_counts": counts}
     else:
