@@ -145,6 +145,7 @@ class AloeSettings:
     n_personalities: int = field(default=5, metadata={"help": "personalities used"})
     n_turns: int = field(default=10, metadata={"help": "rounds per conversation"})
     max_new_tokens: int = field(default=256, metadata={"help": "reply length of the trained model"})
+    simulator_max_new_tokens: int = field(default=96, metadata={"help": "length of the simulated user's messages"})
 
 
 @dataclass

@@ -240,6 +240,7 @@ def aloe_scores(model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int
         n_personalities=settings.n_personalities,
         n_turns=settings.n_turns,
         max_new_tokens=settings.max_new_tokens,
+        simulator_max_new_tokens=settings.simulator_max_new_tokens,
         seed=seed,
         average_from=min(6, settings.n_turns),
     )
