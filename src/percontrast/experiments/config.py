@@ -129,6 +129,9 @@ class JudgeSettings:
     mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
+    predictions: bool = field(
+        default=True, metadata={"help": "judge the in-domain predictions (Table 10); false: ALOE's judge only"}
+    )
 
     def __post_init__(self) -> None:
         if self.url and not self.api_model:

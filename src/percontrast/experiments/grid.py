@@ -67,7 +67,7 @@ def plan(config: ExperimentConfig, cell: Cell) -> list[str]:
     for target in target_tasks(config, cell):
         kind = "in-domain" if target == cell.task else "cross-task"
         steps.append(f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})")
-    if config.evaluation.judge:
+    if config.evaluation.judge and config.evaluation.judge.predictions:
         steps.append(f"judge: personalization and quality on {config.task_label(cell.task)}")
     if config.evaluation.aloe:
         steps.append(f"aloe: {config.evaluation.aloe.n_turns} turns")

@@ -220,7 +220,7 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         for metric in ("rouge1", "rougeL", "meteor"):
             if metric in scores:
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
-        if target == cell.task and evaluation.judge is not None:
+        if target == cell.task and evaluation.judge is not None and evaluation.judge.predictions:
             judged = _limited(predictions, evaluation.judge.limit, cell_dir / "judge_predictions.jsonl")
             for criterion, value in pipeline.judge_scores(judged, target_data / "test.jsonl", context.judge()).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value))
