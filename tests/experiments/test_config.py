@@ -13,7 +13,9 @@ from percontrast.experiments.grid import expand
 
 ROOT = Path(__file__).parents[2]
 # Experiment configs (configs/launch holds accelerate configs, read by accelerate).
-CONFIGS = sorted((ROOT / "configs" / "cpu").glob("*.yaml")) + sorted((ROOT / "configs" / "paper").glob("*.yaml"))
+CONFIGS = sorted((ROOT / "configs" / "cpu").glob("*.yaml")) + sorted(
+    (ROOT / "configs" / "paper").glob("*.yaml")
+)
 
 
 def test_configs_exist():
@@ -49,7 +51,11 @@ def test_paper_configs_follow_appendix_b(path):
     assert (training["adam_beta1"], training["adam_beta2"]) == (0.9, 0.999)
     assert training["warmup_steps"] == 0.04 and training["max_length"] == 5000
     assert config.generation.temperature == 0.4 and config.generation.max_new_tokens == 512
-    batch = training["per_device_train_batch_size"] * training["gradient_accumulation_steps"] * config.launch.nproc
+    batch = (
+        training["per_device_train_batch_size"]
+        * training["gradient_accumulation_steps"]
+        * config.launch.nproc
+    )
     expected = {"Qwen/Qwen3-4B": 96, "meta-llama/Llama-3.1-8B-Instruct": 64, "Qwen/Qwen3-14B": 32}
     assert batch == expected[config.grid.models[0]]
     for task in config.tasks.values():

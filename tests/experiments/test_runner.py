@@ -4,7 +4,6 @@ failing cell is recorded while the grid goes on."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -26,11 +25,28 @@ def tiny_config(tmp_path: Path, **changes) -> Path:
     values = {
         "name": "tiny-test",
         "output_dir": str(tmp_path / "out"),
-        "grid": {"models": ["tiny"], "losses": ["ce", "perce"], "tasks": ["spc"], "learning_rates": [1e-3, 5e-3]},
+        "grid": {
+            "models": ["tiny"],
+            "losses": ["ce", "perce"],
+            "tasks": ["spc"],
+            "learning_rates": [1e-3, 5e-3],
+        },
         "tasks": {
-            "spc": {"source": "persona_chat", "label": "SPC", "train_sample": 4, "test_sample": 2, "history": 2},
-            "prw": {"source": "longlamp", "task": "product_review", "label": "PRW",
-                    "train_input": str(ROOT / FIXTURE), "test_input": str(ROOT / FIXTURE), "test_sample": 1},
+            "spc": {
+                "source": "persona_chat",
+                "label": "SPC",
+                "train_sample": 4,
+                "test_sample": 2,
+                "history": 2,
+            },
+            "prw": {
+                "source": "longlamp",
+                "task": "product_review",
+                "label": "PRW",
+                "train_input": str(ROOT / FIXTURE),
+                "test_input": str(ROOT / FIXTURE),
+                "test_sample": 1,
+            },
         },
         "training": {"max_steps": 2, "per_device_train_batch_size": 2, "probe_steps": 0, "use_cpu": True},
         "save_steps": 1,
@@ -116,7 +132,9 @@ def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
     config = load_experiment_config(tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False}))
     summary = run_experiment(config, progress=False)
     assert len(summary.ok) == 1 and list(summary.failed) == [expand(config)[1].id]
-    (failed,) = [r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r.get("status") == "failed"]
+    (failed,) = [
+        r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r.get("status") == "failed"
+    ]
     assert failed["error"] and failed["traceback"]
 
 

@@ -49,7 +49,9 @@ def test_torn_last_line_is_ignored_but_bad_middle_line_is_an_error(tmp_path):
 
 def test_latest_status_wins(tmp_path):
     store = ResultsStore(tmp_path / "r.jsonl")
-    store.append([{"kind": "cell", "cell": "a", "status": "failed"}, {"kind": "cell", "cell": "b", "status": "ok"}])
+    store.append(
+        [{"kind": "cell", "cell": "a", "status": "failed"}, {"kind": "cell", "cell": "b", "status": "ok"}]
+    )
     assert store.finished_cells() == {"b"}
     store.append([{"kind": "cell", "cell": "a", "status": "ok"}])
     assert store.finished_cells() == {"a", "b"}

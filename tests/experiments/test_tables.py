@@ -27,16 +27,38 @@ TABLE2_PAG = {
 
 def _run_record():
     tasks = {name: {"source": "longlamp", "label": label} for name, label in TASKS.items()}
-    return {"kind": "run", "run": "r", "config": {"name": "synthetic", "tasks": tasks}, "task_order": list(TASKS),
-            "versions": {}, "git_commit": None, "host": "h", "time": "t"}
+    return {
+        "kind": "run",
+        "run": "r",
+        "config": {"name": "synthetic", "tasks": tasks},
+        "task_order": list(TASKS),
+        "versions": {},
+        "git_commit": None,
+        "host": "h",
+        "time": "t",
+    }
 
 
 def _metric(loss, task, lr, metric, value, seed=0):
     clip = (0.8, 5.0) if loss == "perce" else (None, None)
     cell = f"m__{task}__{loss}__lr{lr:g}__s{seed}"
-    return {"kind": "metric", "run": "r", "cell": cell, "model": "Qwen3-4B", "loss": loss, "task": task,
-            "learning_rate": lr, "clip_min": clip[0], "clip_max": clip[1], "seed": seed, "eval": "lexical",
-            "target": task, "metric": metric, "value": value, "n": 500}
+    return {
+        "kind": "metric",
+        "run": "r",
+        "cell": cell,
+        "model": "Qwen3-4B",
+        "loss": loss,
+        "task": task,
+        "learning_rate": lr,
+        "clip_min": clip[0],
+        "clip_max": clip[1],
+        "seed": seed,
+        "eval": "lexical",
+        "target": task,
+        "metric": metric,
+        "value": value,
+        "n": 500,
+    }
 
 
 def _write(path, metrics):
@@ -50,7 +72,10 @@ def test_table1_gain_row_matches_the_paper(tmp_path):
     rows = []
     for loss, tasks in TABLE1.items():
         for task, (rouge_l, meteor) in tasks.items():
-            rows += [_metric(loss, task, 2e-5, "rougeL", rouge_l), _metric(loss, task, 2e-5, "meteor", meteor)]
+            rows += [
+                _metric(loss, task, 2e-5, "rougeL", rouge_l),
+                _metric(loss, task, 2e-5, "meteor", meteor),
+            ]
     (table,) = table_methods(ResultSet(_write(tmp_path / "r.jsonl", rows)), "table1", "T1", ("longlamp",))
     gain = next(row for row in table.rows if row[1] == "Gain")
     assert gain[2:8] == TABLE1_GAINS
@@ -63,10 +88,15 @@ def test_table1_gain_row_matches_the_paper(tmp_path):
 
 
 def test_table2_mean_and_variance_match_the_paper(tmp_path):
-    rows = [_metric(loss, "pag", lr, "rougeL", v) for loss, rates in TABLE2_PAG.items() for lr, v in rates.items()]
+    rows = [
+        _metric(loss, "pag", lr, "rougeL", v) for loss, rates in TABLE2_PAG.items() for lr, v in rates.items()
+    ]
     tables = table_lr_sweep(ResultSet(_write(tmp_path / "r.jsonl", rows)))
     by_loss = {t.title.split(", ")[1].split(")")[0]: t for t in tables}
-    for loss, name, paper_mean, paper_variance in (("perce", "PerCE", 0.3496, 1.800), ("ce", "CE", 0.3115, 44.65)):
+    for loss, name, paper_mean, paper_variance in (
+        ("perce", "PerCE", 0.3496, 1.800),
+        ("ce", "CE", 0.3115, 44.65),
+    ):
         table = by_loss[name]
         mean_row, variance_row = table.rows[-2], table.rows[-1]
         values = np.array(list(TABLE2_PAG[loss].values()))
@@ -80,7 +110,10 @@ def test_table2_mean_and_variance_match_the_paper(tmp_path):
 def test_seeds_show_spread_and_mark_gains_inside_it(tmp_path):
     rows = []
     for seed, (ce, perce_close, perce_far) in enumerate([(0.30, 0.31, 0.40), (0.32, 0.30, 0.42)]):
-        rows += [_metric("ce", "pag", 1e-5, "rougeL", ce, seed), _metric("ce", "pag", 1e-5, "meteor", ce, seed)]
+        rows += [
+            _metric("ce", "pag", 1e-5, "rougeL", ce, seed),
+            _metric("ce", "pag", 1e-5, "meteor", ce, seed),
+        ]
         rows += [_metric("perce", "pag", 1e-5, "rougeL", perce_close, seed)]
         rows += [_metric("perce", "pag", 1e-5, "meteor", perce_far, seed)]
     (table,) = table_methods(ResultSet(_write(tmp_path / "r.jsonl", rows)), "table1", "T1", ("longlamp",))
@@ -96,7 +129,12 @@ def test_failed_cells_stay_out_and_reports_render(tmp_path):
     path = _write(tmp_path / "r.jsonl", rows)
     bad = _metric("perce", "pag", 1e-5, "rougeL", 0.9)
     with path.open("a") as handle:
-        handle.write(json.dumps(bad) + "\n" + json.dumps({"kind": "cell", "cell": bad["cell"], "status": "failed"}) + "\n")
+        handle.write(
+            json.dumps(bad)
+            + "\n"
+            + json.dumps({"kind": "cell", "cell": bad["cell"], "status": "failed"})
+            + "\n"
+        )
     results = ResultSet(path)
     assert results.losses == ["ce"] and results.failed == [bad["cell"]]
     paths = write_reports(path, tmp_path / "report")

@@ -1,6 +1,6 @@
 """``percontrast report RESULTS``: the paper's tables (markdown, HTML, plots) from a results table alone.
 
-    percontrast report runs/experiments/cpu-smollm2/results.jsonl --out runs/experiments/cpu-smollm2/report
+percontrast report runs/experiments/cpu-smollm2/results.jsonl --out runs/experiments/cpu-smollm2/report
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("report", help="the paper's tables (markdown + HTML + plots) from results.jsonl")
+    parser = subparsers.add_parser(
+        "report", help="the paper's tables (markdown + HTML + plots) from results.jsonl"
+    )
     parser.add_argument("results", help="results.jsonl written by `percontrast experiment`")
     parser.add_argument("--out", default=None, help="output folder (default: report/ beside the results)")
     return parser

@@ -130,7 +130,8 @@ class JudgeSettings:
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
     predictions: bool = field(
-        default=True, metadata={"help": "judge the in-domain predictions (Table 10); false: ALOE's judge only"}
+        default=True,
+        metadata={"help": "judge the in-domain predictions (Table 10); false: ALOE's judge only"},
     )
 
     def __post_init__(self) -> None:
@@ -148,7 +149,9 @@ class AloeSettings:
     n_personalities: int = field(default=5, metadata={"help": "personalities used"})
     n_turns: int = field(default=10, metadata={"help": "rounds per conversation"})
     max_new_tokens: int = field(default=256, metadata={"help": "reply length of the trained model"})
-    simulator_max_new_tokens: int = field(default=96, metadata={"help": "length of the simulated user's messages"})
+    simulator_max_new_tokens: int = field(
+        default=96, metadata={"help": "length of the simulated user's messages"}
+    )
 
 
 @dataclass
@@ -242,7 +245,9 @@ class ExperimentConfig:
 
         unknown = sorted(set(self.training) - config_field_names())
         if unknown:
-            raise ConfigError(f"training: unknown PerCEConfig fields {unknown} (see `percontrast train --help`)")
+            raise ConfigError(
+                f"training: unknown PerCEConfig fields {unknown} (see `percontrast train --help`)"
+            )
         if self.save_steps < 1:
             raise ConfigError(f"save_steps must be >= 1, got {self.save_steps}")
 

@@ -66,7 +66,9 @@ def plan(config: ExperimentConfig, cell: Cell) -> list[str]:
     steps.append(f"train: {cell.loss} lr={cell.learning_rate:g} seed={cell.seed} ({how})")
     for target in target_tasks(config, cell):
         kind = "in-domain" if target == cell.task else "cross-task"
-        steps.append(f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})")
+        steps.append(
+            f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})"
+        )
     if config.evaluation.judge and config.evaluation.judge.predictions:
         steps.append(f"judge: personalization and quality on {config.task_label(cell.task)}")
     if config.evaluation.aloe:

@@ -45,7 +45,10 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
         from percontrast.data.persona_chat import next_reply_split
 
         train, test, counts = next_reply_split(history=task.history)
-        train, test = _sample(train, task.train_sample, task.data_seed), _sample(test, task.test_sample, task.data_seed)
+        train, test = (
+            _sample(train, task.train_sample, task.data_seed),
+            _sample(test, task.test_sample, task.data_seed),
+        )
         summary: dict[str, Any] = {"split_counts": counts}
     else:
         from percontrast.data.build import build_benchmark
@@ -67,7 +70,9 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
                 dense_model=task.dense_model,
             )
 
-        train, train_summary = build(task.train_input, task.train_outputs, task.train_split, task.train_sample)
+        train, train_summary = build(
+            task.train_input, task.train_outputs, task.train_split, task.train_sample
+        )
         test, test_summary = build(task.test_input, task.test_outputs, task.test_split, task.test_sample)
         summary = {"train_build": train_summary.to_dict(), "test_build": test_summary.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -230,7 +235,9 @@ def build_judge(settings: Any) -> Any:
     return Judge(backend, mode=settings.mode, n_samples=settings.samples)
 
 
-def aloe_scores(model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int, name: str) -> dict[str, Any]:
+def aloe_scores(
+    model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int, name: str
+) -> dict[str, Any]:
     """ALOE AL(k) of the trained model (judge and user simulator: the judge's backend)."""
     from percontrast.evaluation.aloe import AloeConfig, build_conversations, run_aloe
     from percontrast.evaluation.backends import TransformersChat
@@ -245,7 +252,14 @@ def aloe_scores(model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int
         average_from=min(6, settings.n_turns),
     )
     conversations = build_conversations(settings.profiles, settings.personalities, aloe)
-    summary = run_aloe(TransformersChat(model, tokenizer, name=name), judge.backend, judge, conversations, aloe, progress=False)
+    summary = run_aloe(
+        TransformersChat(model, tokenizer, name=name),
+        judge.backend,
+        judge,
+        conversations,
+        aloe,
+        progress=False,
+    )
     return {"al": summary["al"], "al_avg": summary["al_avg"], "n": summary["n_conversations"]}
 
 

@@ -38,7 +38,9 @@ def task_config(name: str, local_file: str | None = None, max_gen_toks: int | No
         import lm_eval
         from lm_eval.tasks._yaml_loader import load_yaml
     except ImportError:
-        raise ConfigError("evaluation.qa needs lm-evaluation-harness: pip install 'percontrast[qa]'") from None
+        raise ConfigError(
+            "evaluation.qa needs lm-evaluation-harness: pip install 'percontrast[qa]'"
+        ) from None
     if name not in QA_TASKS:
         raise ConfigError(f"unknown QA task {name!r}; allowed: {sorted(QA_TASKS)}")
     relative, split_key, _ = QA_TASKS[name]
@@ -72,7 +74,9 @@ def run_qa(model_dir: str | Path, settings: Any, out_dir: Path, seed: int = 0) -
     """
     from lm_eval import simple_evaluate
 
-    configs = [task_config(name, settings.local_files.get(name), settings.max_gen_toks) for name in settings.tasks]
+    configs = [
+        task_config(name, settings.local_files.get(name), settings.max_gen_toks) for name in settings.tasks
+    ]
     output = simple_evaluate(
         model="hf",
         model_args={"pretrained": str(model_dir), "device": "cpu" if not _cuda() else "cuda"},

@@ -32,7 +32,12 @@ HOW_TO_FILL = {
 
 
 def markdown_table(table: Table) -> str:
-    lines = [f"### {table.title}", "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(table.header) + " |",
+        "|" + "---|" * len(table.header),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in table.rows]
     lines += [""] + [f"- {note}" for note in table.notes]
     return "\n".join(lines) + "\n"
@@ -40,7 +45,9 @@ def markdown_table(table: Table) -> str:
 
 def html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
     return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table><ul>{notes}</ul>"
 
@@ -74,7 +81,9 @@ def run_summary(results: ResultSet) -> list[str]:
     lines = []
     for run in results.runs:
         versions = ", ".join(f"{k} {v}" for k, v in sorted(run["versions"].items()))
-        lines.append(f"run {run['run']} on {run['host']} at {run['time']}: commit {run['git_commit']}; {versions}")
+        lines.append(
+            f"run {run['run']} on {run['host']} at {run['time']}: commit {run['git_commit']}; {versions}"
+        )
     if results.failed:
         lines.append(f"failed cells (not in the tables): {', '.join(results.failed)}")
     return lines

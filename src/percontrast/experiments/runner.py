@@ -56,7 +56,9 @@ def select_cells(config: ExperimentConfig, indices: list[int] | None) -> list[Ce
         return cells
     bad = [i for i in indices if not 0 <= i < len(cells)]
     if bad:
-        raise ConfigError(f"--cell-index {bad} out of range: the grid has {len(cells)} cells (0..{len(cells) - 1})")
+        raise ConfigError(
+            f"--cell-index {bad} out of range: the grid has {len(cells)} cells (0..{len(cells) - 1})"
+        )
     return [cells[i] for i in indices]
 
 
@@ -123,7 +125,14 @@ def run_experiment(
             summary.skipped += 1
             continue
         done = summary.skipped + len(summary.ok) + len(summary.failed)
-        logger.info("cell %d/%d %s (done %d, running 1, left %d)", done + 1, len(cells), cell.id, done, len(cells) - done - 1)
+        logger.info(
+            "cell %d/%d %s (done %d, running 1, left %d)",
+            done + 1,
+            len(cells),
+            cell.id,
+            done,
+            len(cells) - done - 1,
+        )
         bar.set_postfix(done=done, failed=len(summary.failed), left=len(cells) - done)
         cell_started = time.perf_counter()
         try:
@@ -206,9 +215,8 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         for checkpoint in model_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
         _write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
-    train_loss = pipeline.read_json(done_marker).get("train_loss")
-    if train_loss is not None:
-        rows.append(_row(context, cell, "train", cell.task, "train_loss", train_loss))
+    # The training loss stays in training_done.json, not in the table: after a resume the Trainer
+    # averages it over the resumed steps only, so it would not be comparable between cells.
 
     model, tokenizer = pipeline.load_trained(model_dir)
     evaluation = config.evaluation
@@ -222,7 +230,9 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
         if target == cell.task and evaluation.judge is not None and evaluation.judge.predictions:
             judged = _limited(predictions, evaluation.judge.limit, cell_dir / "judge_predictions.jsonl")
-            for criterion, value in pipeline.judge_scores(judged, target_data / "test.jsonl", context.judge()).items():
+            for criterion, value in pipeline.judge_scores(
+                judged, target_data / "test.jsonl", context.judge()
+            ).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value))
     if evaluation.aloe is not None:
         result = pipeline.aloe_scores(model, tokenizer, evaluation.aloe, context.judge(), cell.seed, cell.id)
@@ -248,9 +258,19 @@ def _limited(predictions: Path, limit: int | None, out: Path) -> Path:
     return out
 
 
-def _row(context: _Context, cell: Cell, kind: str, target: str, metric: str, value: Any, n: int | None = None) -> dict:
-    return {"kind": "metric", "run": context.run_id, **cell.to_dict(), "eval": kind, "target": target,
-            "metric": metric, "value": value, "n": n}
+def _row(
+    context: _Context, cell: Cell, kind: str, target: str, metric: str, value: Any, n: int | None = None
+) -> dict:
+    return {
+        "kind": "metric",
+        "run": context.run_id,
+        **cell.to_dict(),
+        "eval": kind,
+        "target": target,
+        "metric": metric,
+        "value": value,
+        "n": n,
+    }
 
 
 def _end_record(run_id: str, cell: Cell, status: str, seconds: float) -> dict:

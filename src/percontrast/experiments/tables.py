@@ -111,8 +111,11 @@ class ResultSet:
 
     def clips(self, model: str, task: str) -> list[tuple[float, float]]:
         return sorted(
-            {(r["clip_min"], r["clip_max"]) for r in self.rows if r["loss"] == "perce" and r["model"] == model
-             and r["task"] == task}
+            {
+                (r["clip_min"], r["clip_max"])
+                for r in self.rows
+                if r["loss"] == "perce" and r["model"] == model and r["task"] == task
+            }
         )
 
     def chosen(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
@@ -158,8 +161,12 @@ def _choice_note(results: ResultSet, model: str, tasks: list[str]) -> str:
         for loss in results.losses:
             choice = results.chosen(model, loss, task)
             if choice:
-                clip = f", clip ({choice['clip_min']:g}, {choice['clip_max']:g})" if "clip_min" in choice else ""
-                parts.append(f"{LOSS_NAMES[loss]}/{results.label(task)}: lr {choice['learning_rate']:g}{clip}")
+                clip = (
+                    f", clip ({choice['clip_min']:g}, {choice['clip_max']:g})" if "clip_min" in choice else ""
+                )
+                parts.append(
+                    f"{LOSS_NAMES[loss]}/{results.label(task)}: lr {choice['learning_rate']:g}{clip}"
+                )
     return f"{model}: " + "; ".join(parts)
 
 
@@ -168,7 +175,9 @@ def table_methods(results: ResultSet, key: str, title: str, sources: tuple[str, 
     tasks = results.tasks(sources)
     if not tasks:
         return []
-    header = ["Model", "Method"] + [f"{results.label(t)} {METRIC_NAMES[m]}" for t in tasks for m in ("rougeL", "meteor")]
+    header = ["Model", "Method"] + [
+        f"{results.label(t)} {METRIC_NAMES[m]}" for t in tasks for m in ("rougeL", "meteor")
+    ]
     header += ["Average ROUGE-L", "Average METEOR"]
     table = Table(key, title, header, notes=[SPREAD_NOTE, "Gain: (PerCE - CE) / CE."])
     for model in results.models:
@@ -178,15 +187,24 @@ def table_methods(results: ResultSet, key: str, title: str, sources: tuple[str, 
             for task in tasks:
                 choice = results.chosen(model, loss, task)
                 for metric in ("rougeL", "meteor"):
-                    row.append(None if choice is None else results.stat(**choice, eval="lexical", target=task, metric=metric))
+                    row.append(
+                        None
+                        if choice is None
+                        else results.stat(**choice, eval="lexical", target=task, metric=metric)
+                    )
             for offset in (0, 1):
                 column = row[offset::2][: len(tasks)]
                 row.append(_average(column))
             stats[loss] = row
             table.rows.append([model, LOSS_NAMES[loss]] + [_cell(s) for s in row])
         if "ce" in stats and "perce" in stats:
-            table.rows.append([model, "Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)])
-        table.notes.append("Chosen cells (best in-domain ROUGE-L over learning rates): " + _choice_note(results, model, tasks))
+            table.rows.append(
+                [model, "Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+            )
+        table.notes.append(
+            "Chosen cells (best in-domain ROUGE-L over learning rates): "
+            + _choice_note(results, model, tasks)
+        )
     return [table]
 
 
@@ -207,10 +225,15 @@ def table_lr_sweep(results: ResultSet) -> list[Table]:
             rates = results.learning_rates(model=model, loss=loss)
             if not rates:
                 continue
-            table = Table("table2", f"Table 2 ({model}, {LOSS_NAMES[loss]}): ROUGE-L across learning rates",
-                          ["LR"] + [results.label(t) for t in tasks],
-                          notes=["Mean and Variance over the learning rates of the per-rate means; variance is the "
-                                 "population variance x 1e4, as the paper."])
+            table = Table(
+                "table2",
+                f"Table 2 ({model}, {LOSS_NAMES[loss]}): ROUGE-L across learning rates",
+                ["LR"] + [results.label(t) for t in tasks],
+                notes=[
+                    "Mean and Variance over the learning rates of the per-rate means; variance is the "
+                    "population variance x 1e4, as the paper."
+                ],
+            )
             means: dict[str, list[float]] = defaultdict(list)
             plot = {}
             for lr in rates:
@@ -219,15 +242,22 @@ def table_lr_sweep(results: ResultSet) -> list[Table]:
                     where = {"model": model, "loss": loss, "task": task, "learning_rate": lr}
                     if loss == "perce":
                         choice = results.chosen(model, loss, task)
-                        where |= {"clip_min": choice["clip_min"], "clip_max": choice["clip_max"]} if choice else {}
+                        where |= (
+                            {"clip_min": choice["clip_min"], "clip_max": choice["clip_max"]} if choice else {}
+                        )
                     stat = results.stat(**where, eval="lexical", target=task, metric="rougeL")
                     row.append(_cell(stat))
                     if stat is not None:
                         means[task].append(stat.mean)
                         plot.setdefault(results.label(task), []).append((lr, stat.mean, stat.sd))
                 table.rows.append(row)
-            table.rows.append(["Mean"] + [f"{statistics.fmean(means[t]):.4f}" if means[t] else "-" for t in tasks])
-            table.rows.append(["Variance"] + [f"{1e4 * statistics.pvariance(means[t]):.3f}" if means[t] else "-" for t in tasks])
+            table.rows.append(
+                ["Mean"] + [f"{statistics.fmean(means[t]):.4f}" if means[t] else "-" for t in tasks]
+            )
+            table.rows.append(
+                ["Variance"]
+                + [f"{1e4 * statistics.pvariance(means[t]):.3f}" if means[t] else "-" for t in tasks]
+            )
             table.plot = {"kind": "lr", "series": plot, "title": f"{model} {LOSS_NAMES[loss]}"}
             tables.append(table)
     return tables
@@ -238,21 +268,34 @@ def table_cross_task(results: ResultSet) -> list[Table]:
     tables = []
     for model in results.models:
         sources = results.tasks()
-        targets = sorted({r["target"] for r in results.rows if r["eval"] == "lexical" and r["model"] == model},
-                         key=lambda t: list(results.labels).index(t) if t in results.labels else 99)
+        targets = sorted(
+            {r["target"] for r in results.rows if r["eval"] == "lexical" and r["model"] == model},
+            key=lambda t: list(results.labels).index(t) if t in results.labels else 99,
+        )
         if len(targets) < 2:
             continue
-        table = Table("table3", f"Table 3 ({model}): cross-task ROUGE-L (rows: source, columns: target)",
-                      ["Source", "Method"] + [results.label(t) for t in targets], notes=[SPREAD_NOTE])
+        table = Table(
+            "table3",
+            f"Table 3 ({model}): cross-task ROUGE-L (rows: source, columns: target)",
+            ["Source", "Method"] + [results.label(t) for t in targets],
+            notes=[SPREAD_NOTE],
+        )
         for source in sources:
             stats = {}
             for loss in results.losses:
                 choice = results.chosen(model, loss, source)
-                stats[loss] = [None if choice is None else results.stat(**choice, eval="lexical", target=t, metric="rougeL")
-                               for t in targets]
+                stats[loss] = [
+                    None
+                    if choice is None
+                    else results.stat(**choice, eval="lexical", target=t, metric="rougeL")
+                    for t in targets
+                ]
                 table.rows.append([results.label(source), LOSS_NAMES[loss]] + [_cell(s) for s in stats[loss]])
             if "ce" in stats and "perce" in stats:
-                table.rows.append([results.label(source), "Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)])
+                table.rows.append(
+                    [results.label(source), "Gain"]
+                    + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+                )
         tables.append(table)
     return tables
 
@@ -264,19 +307,28 @@ def table_aloe(results: ResultSet) -> list[Table]:
         return []
     tables = []
     for model in results.models:
-        table = Table("table4", f"Table 4 ({model}): ALOE alignment level AL(k)",
-                      ["Source", "Method"] + [f"k={k}" for k in range(6, 11)] + ["Average"],
-                      notes=[SPREAD_NOTE, "Gain: PerCE - CE (absolute, 1-5 scale)."])
+        table = Table(
+            "table4",
+            f"Table 4 ({model}): ALOE alignment level AL(k)",
+            ["Source", "Method"] + [f"k={k}" for k in range(6, 11)] + ["Average"],
+            notes=[SPREAD_NOTE, "Gain: PerCE - CE (absolute, 1-5 scale)."],
+        )
         for source in results.tasks():
             stats = {}
             for loss in results.losses:
                 choice = results.chosen(model, loss, source)
-                stats[loss] = [None if choice is None else results.stat(**choice, eval="aloe", metric=key)
-                               for key in keys + ["AL_avg"]]
-                table.rows.append([results.label(source), LOSS_NAMES[loss]] + [_cell(s, 2) for s in stats[loss]])
+                stats[loss] = [
+                    None if choice is None else results.stat(**choice, eval="aloe", metric=key)
+                    for key in keys + ["AL_avg"]
+                ]
+                table.rows.append(
+                    [results.label(source), LOSS_NAMES[loss]] + [_cell(s, 2) for s in stats[loss]]
+                )
             if "ce" in stats and "perce" in stats:
-                table.rows.append([results.label(source), "Gain"]
-                                  + [gain(p, c, relative=False) for p, c in zip(stats["perce"], stats["ce"], strict=True)])
+                table.rows.append(
+                    [results.label(source), "Gain"]
+                    + [gain(p, c, relative=False) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+                )
         tables.append(table)
     return tables
 
@@ -285,17 +337,28 @@ def table_prompt_lengths(results: ResultSet) -> list[Table]:
     """Table 6: mean prompt tokens of the test examples with and without the persona."""
     tables = []
     for model in results.models:
-        tasks = sorted({r["task"] for r in results.rows if r["eval"] == "data" and r["model"] == model},
-                       key=lambda t: list(results.labels).index(t) if t in results.labels else 99)
+        tasks = sorted(
+            {r["task"] for r in results.rows if r["eval"] == "data" and r["model"] == model},
+            key=lambda t: list(results.labels).index(t) if t in results.labels else 99,
+        )
         if not tasks:
             continue
-        table = Table("table6", f"Table 6 ({model} tokenizer): prompt length with and without the persona",
-                      ["Setting"] + [results.label(t) for t in tasks] + ["Average"])
-        for name, metric in (("w. Persona", "prompt_tokens_with_persona"), ("w.o. Persona", "prompt_tokens_without_persona")):
+        table = Table(
+            "table6",
+            f"Table 6 ({model} tokenizer): prompt length with and without the persona",
+            ["Setting"] + [results.label(t) for t in tasks] + ["Average"],
+        )
+        for name, metric in (
+            ("w. Persona", "prompt_tokens_with_persona"),
+            ("w.o. Persona", "prompt_tokens_without_persona"),
+        ):
             values = [results.stat(model=model, eval="data", task=t, metric=metric) for t in tasks]
             means = [v.mean for v in values if v is not None]
-            table.rows.append([name] + [f"{v.mean:.1f}" if v else "-" for v in values]
-                              + [f"{statistics.fmean(means):.1f}" if means else "-"])
+            table.rows.append(
+                [name]
+                + [f"{v.mean:.1f}" if v else "-" for v in values]
+                + [f"{statistics.fmean(means):.1f}" if means else "-"]
+            )
         tables.append(table)
     return tables
 
@@ -307,24 +370,39 @@ def table_judge(results: ResultSet) -> list[Table]:
     tables = []
     tasks = results.tasks()
     for model in results.models:
-        table = Table("table10", f"Table 10 ({model}): LLM-judge personalization and quality (1-5)",
-                      ["Method"] + [f"{results.label(t)} {c}" for t in tasks for c in ("Personalization", "Quality")]
-                      + ["Average Personalization", "Average Quality"],
-                      notes=[SPREAD_NOTE, "Quality: the mean of the judge's non-personalization criteria."])
+        table = Table(
+            "table10",
+            f"Table 10 ({model}): LLM-judge personalization and quality (1-5)",
+            ["Method"]
+            + [f"{results.label(t)} {c}" for t in tasks for c in ("Personalization", "Quality")]
+            + ["Average Personalization", "Average Quality"],
+            notes=[SPREAD_NOTE, "Quality: the mean of the judge's non-personalization criteria."],
+        )
         stats = {}
         for loss in results.losses:
             row = []
             for task in tasks:
                 choice = results.chosen(model, loss, task)
-                rows = [] if choice is None else [r for r in results.rows if r["eval"] == "judge" and r["target"] == task
-                                                  and all(r.get(k) == v for k, v in choice.items())]
+                rows = (
+                    []
+                    if choice is None
+                    else [
+                        r
+                        for r in results.rows
+                        if r["eval"] == "judge"
+                        and r["target"] == task
+                        and all(r.get(k) == v for k, v in choice.items())
+                    ]
+                )
                 row.append(_by_seed([r for r in rows if r["metric"] == "personalization"]))
                 row.append(_by_seed([r for r in rows if r["metric"] != "personalization"]))
             row += [_average(row[0::2][: len(tasks)]), _average(row[1::2][: len(tasks)])]
             stats[loss] = row
             table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in row])
         if "ce" in stats and "perce" in stats:
-            table.rows.append(["Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)])
+            table.rows.append(
+                ["Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+            )
         tables.append(table)
     return tables
 
@@ -343,8 +421,12 @@ def table_qa(results: ResultSet) -> list[Table]:
     if not qa_rows:
         return []
     columns = sorted({(r["target"], r["metric"]) for r in qa_rows})
-    table = Table("table11", "Table 11: general QA (lm-evaluation-harness), scores x 100",
-                  ["Model", "Source", "Method"] + [f"{t} {m}" for t, m in columns], notes=[SPREAD_NOTE])
+    table = Table(
+        "table11",
+        "Table 11: general QA (lm-evaluation-harness), scores x 100",
+        ["Model", "Source", "Method"] + [f"{t} {m}" for t, m in columns],
+        notes=[SPREAD_NOTE],
+    )
     for model in results.models:
         for source in results.tasks():
             for loss in results.losses:
@@ -369,14 +451,26 @@ def table_clip(results: ResultSet) -> list[Table]:
                 continue
             choice = results.chosen(model, "perce", task)
             mins, maxs = sorted({c[0] for c in clips}), sorted({c[1] for c in clips})
-            table = Table("table12", f"Table 12 ({model}, {results.label(task)}): PerCE ROUGE-L, rows m, columns M",
-                          ["m \\ M"] + [f"{v:g}" for v in maxs],
-                          notes=[f"learning rate {choice['learning_rate']:g} (the one Table 1 uses)"])
+            table = Table(
+                "table12",
+                f"Table 12 ({model}, {results.label(task)}): PerCE ROUGE-L, rows m, columns M",
+                ["m \\ M"] + [f"{v:g}" for v in maxs],
+                notes=[f"learning rate {choice['learning_rate']:g} (the one Table 1 uses)"],
+            )
             for low in mins:
                 row = [f"{low:g}"]
                 for high in maxs:
-                    stat = results.stat(model=model, loss="perce", task=task, learning_rate=choice["learning_rate"],
-                                        clip_min=low, clip_max=high, eval="lexical", target=task, metric="rougeL")
+                    stat = results.stat(
+                        model=model,
+                        loss="perce",
+                        task=task,
+                        learning_rate=choice["learning_rate"],
+                        clip_min=low,
+                        clip_max=high,
+                        eval="lexical",
+                        target=task,
+                        metric="rougeL",
+                    )
                     row.append(_cell(stat))
                 table.rows.append(row)
             tables.append(table)
@@ -386,12 +480,22 @@ def table_clip(results: ResultSet) -> list[Table]:
 def all_tables(results: ResultSet) -> list[tuple[str, list[Table]]]:
     """Every table of the paper the results can fill, keyed by its name (empty list: no data)."""
     return [
-        ("Table 1", table_methods(results, "table1", "Table 1: in-domain ROUGE-L / METEOR by method",
-                                  ("longlamp", "persona_chat"))),
+        (
+            "Table 1",
+            table_methods(
+                results,
+                "table1",
+                "Table 1: in-domain ROUGE-L / METEOR by method",
+                ("longlamp", "persona_chat"),
+            ),
+        ),
         ("Table 2", table_lr_sweep(results)),
         ("Table 3", table_cross_task(results)),
         ("Table 4", table_aloe(results)),
-        ("Table 5", table_methods(results, "table5", "Table 5: LaMP tasks, ROUGE-L / METEOR by method", ("lamp",))),
+        (
+            "Table 5",
+            table_methods(results, "table5", "Table 5: LaMP tasks, ROUGE-L / METEOR by method", ("lamp",)),
+        ),
         ("Table 6", table_prompt_lengths(results)),
         ("Table 10", table_judge(results)),
         ("Table 11", table_qa(results)),
