@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from percontrast.experiments.report import write_reports
-from percontrast.experiments.tables import ResultSet, table_lr_sweep, table_methods
+from percontrast.experiments.results import ResultSet
+from percontrast.experiments.tables import table_lr_sweep, table_methods
 
 TASKS = {"pag": "PAG", "prw": "PRW", "ptw": "PTW"}
 # Paper Table 1, Qwen3-4B: (ROUGE-L, METEOR) per task.

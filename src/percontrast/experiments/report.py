@@ -13,7 +13,8 @@ import html
 import logging
 from pathlib import Path
 
-from percontrast.experiments.tables import ResultSet, Table, all_tables
+from percontrast.experiments.results import ResultSet, Table
+from percontrast.experiments.tables import all_tables
 
 logger = logging.getLogger(__name__)
 
