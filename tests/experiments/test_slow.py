@@ -80,9 +80,8 @@ def test_two_process_torchrun_cell(tmp_path):
     (cell_dir,) = (Path(config.output_dir) / "cells").iterdir()
     log = (cell_dir / "train.log").read_text()
     assert (cell_dir / "train_config.yaml").exists() and (cell_dir / "model" / "model.safetensors").exists()
-    run_config = yaml.safe_load((cell_dir / "model" / "run_config.json").read_text())
-    assert run_config["config"]["world_size"] if "world_size" in run_config["config"] else True
-    assert "rank" in log.lower() or log  # the launcher's output is kept
+    # Each of the two ranks runs `percontrast train` to the end and logs it.
+    assert log.count("trained 2 steps") == 2, log[-3000:]
     metrics = [r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r["kind"] == "metric"]
     assert any(r["metric"] == "rougeL" for r in metrics)
 
