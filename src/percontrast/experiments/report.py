@@ -85,6 +85,11 @@ def run_summary(results: ResultSet) -> list[str]:
         lines.append(
             f"run {run['run']} on {run['host']} at {run['time']}: commit {run['git_commit']}; {versions}"
         )
+    if results.cell_seconds:
+        total = sum(results.cell_seconds.values())
+        lines.append(
+            f"{len(results.cell_seconds)} finished cells, {total:.0f} s of cell time ({total / 60:.1f} min)"
+        )
     if results.failed:
         lines.append(f"failed cells (not in the tables): {', '.join(results.failed)}")
     return lines

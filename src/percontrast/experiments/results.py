@@ -58,13 +58,14 @@ class ResultSet:
 
     def __init__(self, path: str | Path) -> None:
         records = read_results(path)
-        status, latest = {}, {}
+        status, latest, seconds = {}, {}, {}
         self.labels: dict[str, str] = {}
         self.sources: dict[str, str] = {}
         self.runs = [r for r in records if r["kind"] == "run"]
         for record in records:
             if record["kind"] == "cell":
                 status[record["cell"]] = record["status"]
+                seconds[record["cell"]] = record.get("seconds")
             elif record["kind"] == "metric":
                 latest[(record["cell"], record["eval"], record["target"], record["metric"])] = record
         for run in self.runs:
@@ -75,6 +76,8 @@ class ResultSet:
                 self.sources[name] = task["source"]
         self.rows = [r for r in latest.values() if status.get(r["cell"]) == "ok" and r["value"] is not None]
         self.failed = sorted(cell for cell, value in status.items() if value == "failed")
+        # Seconds of the last (ok) execution of each finished cell; a resumed cell counts its last part only.
+        self.cell_seconds = {c: s for c, s in seconds.items() if status[c] == "ok" and s is not None}
         self.models = sorted({r["model"] for r in self.rows})
         self.losses = [loss for loss in LOSS_ORDER if any(r["loss"] == loss for r in self.rows)]
 
