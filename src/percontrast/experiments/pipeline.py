@@ -180,9 +180,7 @@ def _free_port() -> int:
 
 def _launch_env() -> dict[str, str]:
     """This process's environment, with our source on PYTHONPATH for the child processes."""
-    import percontrast
-
-    src = str(Path(percontrast.__file__).parents[1])
+    src = str(Path(__file__).resolve().parents[2])  # .../src (percontrast has no __init__.py)
     path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     return dict(os.environ, PYTHONPATH=path)
 
