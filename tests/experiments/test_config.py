@@ -12,7 +12,7 @@ from percontrast.experiments.config import load_experiment_config
 from percontrast.experiments.grid import expand
 
 ROOT = Path(__file__).parents[2]
-# Experiment configs (configs/launch holds accelerate configs, read by accelerate).
+# Experiment configs (configs/accelerate holds accelerate configs, read by accelerate).
 CONFIGS = sorted((ROOT / "configs" / "cpu").glob("*.yaml")) + sorted(
     (ROOT / "configs" / "paper").glob("*.yaml")
 )
