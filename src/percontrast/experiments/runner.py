@@ -244,8 +244,9 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
 
         del model  # lm-eval loads the saved model itself
         for task, metrics in run_qa(model_dir, evaluation.qa, cell_dir / "qa", seed=cell.seed).items():
+            n = metrics.pop("n", None)
             for metric, value in metrics.items():
-                rows.append(_row(context, cell, "qa", task, metric, value))
+                rows.append(_row(context, cell, "qa", task, metric, value, n=None if n is None else int(n)))
     return rows
 
 
