@@ -294,7 +294,7 @@ def _by_seed(rows: list[dict]) -> Stat | None:
 
 def table_qa(results: ResultSet) -> list[Table]:
     """Table 11: general QA (lm-evaluation-harness) per model and method, x 100."""
-    qa_rows = [r for r in results.rows if r["eval"] == "qa"]
+    qa_rows = [r for r in results.rows if r["eval"] == "qa" and r["metric"] != "n"]  # n: a count
     if not qa_rows:
         return []
     columns = sorted({(r["target"], r["metric"]) for r in qa_rows})
