@@ -1,0 +1,1 @@
+"""Experiment grids (``percontrast experiment``) and the paper's tables from their results (``percontrast report``)."""

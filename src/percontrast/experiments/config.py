@@ -1,0 +1,314 @@
+"""`ExperimentConfig`: one YAML file describing a grid of PerCE experiments (``percontrast experiment``).
+
+A config names the grid (models x losses x source tasks x learning rates x clips x seeds), the tasks
+(where their train/test data come from), the training settings shared by every cell (any
+`PerCEConfig` field), decoding, the evaluations (in-domain, cross-task, ALOE, judge, general QA) and
+how a cell is launched (one process, ``torchrun`` or ``accelerate launch``). Every section is a
+dataclass with help text and validation; unknown keys anywhere are an error naming the file and key.
+
+    from percontrast.experiments.config import load_experiment_config
+    config = load_experiment_config("configs/cpu/smollm2_spc.yaml")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from percontrast.errors import ConfigError
+
+LOSSES = ("ce", "lossce", "entce", "perce")
+TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
+LAUNCH_MODES = ("single", "torchrun", "accelerate")
+# PerCEConfig fields a cell sets itself: the grid's axes and the cell's paths.
+CELL_FIELDS = ("model", "data", "loss", "learning_rate", "clip_min", "clip_max", "seed", "output_dir")
+
+
+@dataclass
+class TaskConfig:
+    """Where one task's training and test examples come from."""
+
+    source: str = field(metadata={"help": f"one of {TASK_SOURCES}"})
+    task: str | None = field(
+        default=None, metadata={"help": "benchmark task: LaMP_4, product_review, ... (not persona_chat)"}
+    )
+    label: str | None = field(default=None, metadata={"help": "column name in reports (default: the key)"})
+    train_input: str | None = field(default=None, metadata={"help": "LaMP questions / LongLaMP rows file"})
+    train_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of train_input"})
+    test_input: str | None = field(default=None, metadata={"help": "held-out questions / rows file"})
+    test_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of test_input"})
+    hub_config: str | None = field(
+        default=None, metadata={"help": "LongLaMP hub config when no input file is given"}
+    )
+    train_split: str = field(default="train", metadata={"help": "LongLaMP hub split for training"})
+    test_split: str = field(default="val", metadata={"help": "LongLaMP hub split for testing"})
+    train_sample: int | None = field(default=None, metadata={"help": "seeded sample of N training examples"})
+    test_sample: int | None = field(default=None, metadata={"help": "seeded sample of N test examples"})
+    retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
+    dense_model: str = field(default="minilm", metadata={"help": "encoder of a dense retriever"})
+    k: int = field(default=4, metadata={"help": "profile items per example (paper: 4)"})
+    max_length: int | None = field(
+        default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}
+    )
+    data_seed: int = field(default=0, metadata={"help": "seed of the samples (shared by every cell)"})
+    history: int = field(default=6, metadata={"help": "persona_chat: messages of history in the query"})
+
+    def __post_init__(self) -> None:
+        if self.source not in TASK_SOURCES:
+            raise ConfigError(f"source must be one of {TASK_SOURCES}, got {self.source!r}")
+        if self.source != "persona_chat" and not self.task:
+            raise ConfigError(f"a {self.source} task needs `task` (e.g. LaMP_4, product_review)")
+        if self.source == "lamp" and not (self.train_input and self.test_input):
+            raise ConfigError("a lamp task needs train_input and test_input (questions files)")
+        for name in ("train_sample", "test_sample"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1 or unset, got {getattr(self, name)}")
+        if self.history < 1:
+            raise ConfigError(f"history must be >= 1, got {self.history}")
+        if self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k}")
+
+
+@dataclass
+class GridConfig:
+    """The axes of the grid; every combination is one cell."""
+
+    models: list[str] = field(metadata={"help": "model aliases, directories or hub ids"})
+    losses: list[str] = field(metadata={"help": f"subset of {LOSSES}"})
+    tasks: list[str] = field(metadata={"help": "source tasks (keys of `tasks`)"})
+    learning_rates: list[float] = field(metadata={"help": "peak learning rates"})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training / sampling seeds"})
+    clips: list[list[float]] = field(
+        default_factory=lambda: [[0.8, 5.0]],
+        metadata={"help": "[m, M] pairs for perce (other losses ignore the clip and run once)"},
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("models", "losses", "tasks", "learning_rates", "seeds", "clips"):
+            if not isinstance(getattr(self, name), list) or not getattr(self, name):
+                raise ConfigError(f"grid.{name} must be a non-empty list, got {getattr(self, name)!r}")
+        bad = [loss for loss in self.losses if loss not in LOSSES]
+        if bad:
+            raise ConfigError(f"grid.losses: unknown {bad}; allowed: {LOSSES}")
+        self.learning_rates = [float(lr) for lr in self.learning_rates]
+        if any(lr <= 0 for lr in self.learning_rates):
+            raise ConfigError(f"grid.learning_rates must be > 0, got {self.learning_rates}")
+        for clip in self.clips:
+            if not (isinstance(clip, list | tuple) and len(clip) == 2 and float(clip[0]) <= float(clip[1])):
+                raise ConfigError(f"grid.clips: each entry must be [m, M] with m <= M, got {clip!r}")
+        self.clips = [[float(m), float(big_m)] for m, big_m in self.clips]
+
+
+@dataclass
+class GenerationSettings:
+    """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens)."""
+
+    max_new_tokens: int = field(default=512, metadata={"help": "most new tokens per answer"})
+    temperature: float = field(default=0.4, metadata={"help": "sampling temperature"})
+    greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of sampling"})
+    batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
+    backend: str = field(default="transformers", metadata={"help": "transformers or vllm"})
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ConfigError("generation.max_new_tokens and generation.batch_size must be >= 1")
+
+
+@dataclass
+class JudgeSettings:
+    """The LLM judge (Table 10; also ALOE's judge and user simulator)."""
+
+    model: str = field(default="smollm2-135m-instruct", metadata={"help": "local judge model"})
+    url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
+    api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
+    key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable of the key"})
+    mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
+    samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
+    limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
+    predictions: bool = field(
+        default=True,
+        metadata={"help": "judge the in-domain predictions (Table 10); false: ALOE's judge only"},
+    )
+
+    def __post_init__(self) -> None:
+        if self.url and not self.api_model:
+            raise ConfigError("judge.url needs judge.api_model")
+
+
+@dataclass
+class AloeSettings:
+    """Cross-scenario evaluation on ALOE (Table 4)."""
+
+    profiles: str = field(metadata={"help": "ALOE profile_eval.jsonl"})
+    personalities: str = field(metadata={"help": "ALOE personality_eval.jsonl"})
+    n_profiles: int = field(default=20, metadata={"help": "profiles used"})
+    n_personalities: int = field(default=5, metadata={"help": "personalities used"})
+    n_turns: int = field(default=10, metadata={"help": "rounds per conversation"})
+    max_new_tokens: int = field(default=256, metadata={"help": "reply length of the trained model"})
+    simulator_max_new_tokens: int = field(
+        default=96, metadata={"help": "length of the simulated user's messages"}
+    )
+
+
+@dataclass
+class QASettings:
+    """General QA through lm-evaluation-harness (Table 11)."""
+
+    tasks: list[str] = field(
+        default_factory=lambda: ["hotpotqa", "drop"], metadata={"help": "hotpotqa and/or drop"}
+    )
+    local_files: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"help": "task -> local JSON(L) file in the task's format (offline); else the hub"},
+    )
+    limit: int | None = field(default=None, metadata={"help": "examples per task (lm-eval --limit)"})
+    max_gen_toks: int = field(default=64, metadata={"help": "longest generated answer"})
+    batch_size: int = field(default=8, metadata={"help": "lm-eval batch size"})
+
+    def __post_init__(self) -> None:
+        from percontrast.experiments.qa import QA_TASKS
+
+        bad = [task for task in self.tasks if task not in QA_TASKS]
+        if bad:
+            raise ConfigError(f"qa.tasks: unknown {bad}; allowed: {sorted(QA_TASKS)}")
+
+
+@dataclass
+class EvaluationSettings:
+    """What each trained cell is evaluated on."""
+
+    metrics: list[str] = field(
+        default_factory=lambda: ["rouge", "meteor"], metadata={"help": "lexical metrics"}
+    )
+    cross_task: bool = field(default=True, metadata={"help": "also test on every other task (Table 3)"})
+    judge: JudgeSettings | None = field(default=None, metadata={"help": "LLM judge (Table 10); null: off"})
+    aloe: AloeSettings | None = field(default=None, metadata={"help": "ALOE (Table 4); null: off"})
+    qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.metrics if m not in ("rouge", "rouge1", "rougeL", "meteor")]
+        if bad:
+            raise ConfigError(f"evaluation.metrics: unknown {bad}; allowed: rouge, rouge1, rougeL, meteor")
+
+
+@dataclass
+class LaunchSettings:
+    """How a cell's training runs: in this process, or N processes under torchrun / accelerate."""
+
+    mode: str = field(default="single", metadata={"help": f"one of {LAUNCH_MODES}"})
+    nproc: int = field(default=1, metadata={"help": "processes (GPUs) per cell"})
+    config_file: str | None = field(
+        default=None, metadata={"help": "accelerate config file (DeepSpeed / FSDP) for mode accelerate"}
+    )
+    extra_args: list[str] = field(default_factory=list, metadata={"help": "more launcher arguments"})
+
+    def __post_init__(self) -> None:
+        if self.mode not in LAUNCH_MODES:
+            raise ConfigError(f"launch.mode must be one of {LAUNCH_MODES}, got {self.mode!r}")
+        if self.nproc < 1:
+            raise ConfigError(f"launch.nproc must be >= 1, got {self.nproc}")
+        if self.mode == "single" and self.nproc != 1:
+            raise ConfigError("launch.mode single runs one process: set nproc 1, or mode torchrun/accelerate")
+        if self.config_file and self.mode != "accelerate":
+            raise ConfigError("launch.config_file is read by accelerate: set mode accelerate")
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole experiment: the grid, the tasks, and the settings every cell shares."""
+
+    name: str = field(metadata={"help": "experiment name (reports' title)"})
+    output_dir: str = field(metadata={"help": "where data, cells and results.jsonl go"})
+    grid: GridConfig = field(metadata={"help": "the axes"})
+    tasks: dict[str, TaskConfig] = field(metadata={"help": "task name -> its data"})
+    training: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "PerCEConfig fields shared by every cell"}
+    )
+    save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume point)"})
+    generation: GenerationSettings = field(default_factory=GenerationSettings, metadata={"help": "decoding"})
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings, metadata={"help": "evals"})
+    launch: LaunchSettings = field(default_factory=LaunchSettings, metadata={"help": "how a cell runs"})
+
+    def __post_init__(self) -> None:
+        missing = [task for task in self.grid.tasks if task not in self.tasks]
+        if missing:
+            raise ConfigError(f"grid.tasks {missing} are not defined under `tasks` ({sorted(self.tasks)})")
+        self.training = dict(self.training)
+        taken = sorted(set(self.training) & set(CELL_FIELDS))
+        if taken:
+            raise ConfigError(f"training: {taken} are set per cell by the grid; remove them from training")
+        from percontrast.perce_config import config_field_names
+
+        unknown = sorted(set(self.training) - config_field_names())
+        if unknown:
+            raise ConfigError(
+                f"training: unknown PerCEConfig fields {unknown} (see `percontrast train --help`)"
+            )
+        if self.save_steps < 1:
+            raise ConfigError(f"save_steps must be >= 1, got {self.save_steps}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def task_label(self, name: str) -> str:
+        return self.tasks[name].label or name
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, recursively; unknown keys name ``where``."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    known = {item.name: item for item in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; allowed: {sorted(known)}")
+    nested = {
+        "grid": GridConfig,
+        "generation": GenerationSettings,
+        "evaluation": EvaluationSettings,
+        "launch": LaunchSettings,
+        "judge": JudgeSettings,
+        "aloe": AloeSettings,
+        "qa": QASettings,
+    }
+    kwargs = {}
+    for key, value in values.items():
+        if key in nested and value is not None:
+            value = _build(nested[key], value, f"{where}.{key}")
+        elif cls is ExperimentConfig and key == "tasks":
+            if not isinstance(value, dict) or not value:
+                raise ConfigError(f"{where}.tasks: expected a non-empty mapping of name -> task")
+            value = {name: _build(TaskConfig, task, f"{where}.tasks.{name}") for name, task in value.items()}
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key missing
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_experiment_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate an experiment YAML; relative data paths are kept as written (cwd-relative).
+
+    Args:
+        path: the YAML file.
+        overrides: top-level values that replace the file's (e.g. ``{"output_dir": ...}``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"experiment config {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    values = dict(values or {})
+    values.update(overrides or {})
+    return _build(ExperimentConfig, values, str(path))

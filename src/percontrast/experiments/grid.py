@@ -1,0 +1,78 @@
+"""The cells of an experiment grid and the steps each one runs.
+
+A cell is one training run: (model, loss, source task, learning rate, clip, seed). The clip only
+changes PerCE, so the other losses get one cell per (model, task, lr, seed) whatever ``grid.clips``
+holds (their clip is recorded as None). The order is stable: the same config always lists the same
+cells in the same order, so ``--cell-index`` (one Slurm array task per cell) is well defined.
+
+    from percontrast.experiments.grid import expand
+    for cell in expand(config): print(cell.id)
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import asdict, dataclass
+
+from percontrast.experiments.config import ExperimentConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid and everything evaluated on its model."""
+
+    model: str
+    loss: str
+    task: str
+    learning_rate: float
+    clip_min: float | None
+    clip_max: float | None
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """A file-name-safe, unique name, e.g. ``tiny__spc__perce__lr5e-05__m0.8_M5__s0``."""
+        model = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-")
+        clip = "" if self.clip_min is None else f"__m{self.clip_min:g}_M{self.clip_max:g}"
+        return f"{model}__{self.task}__{self.loss}__lr{self.learning_rate:g}{clip}__s{self.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"cell": self.id}
+
+
+def expand(config: ExperimentConfig) -> list[Cell]:
+    """Every cell of the grid, in a stable order (model, task, loss, lr, clip, seed)."""
+    grid = config.grid
+    cells: list[Cell] = []
+    for model, task, loss, lr in itertools.product(grid.models, grid.tasks, grid.losses, grid.learning_rates):
+        clips = grid.clips if loss == "perce" else [[None, None]]
+        for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
+            cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
+    return cells
+
+
+def target_tasks(config: ExperimentConfig, cell: Cell) -> list[str]:
+    """The tasks a cell's model is tested on: its own first, then the others if cross_task."""
+    others = [name for name in config.tasks if name != cell.task] if config.evaluation.cross_task else []
+    return [cell.task, *others]
+
+
+def plan(config: ExperimentConfig, cell: Cell) -> list[str]:
+    """Human-readable steps of a cell, for ``--dry-run``."""
+    launch = config.launch
+    how = "in-process" if launch.mode == "single" else f"{launch.mode} x{launch.nproc}"
+    steps = [f"data: {config.task_label(cell.task)} train/test (shared, built once)"]
+    steps.append(f"train: {cell.loss} lr={cell.learning_rate:g} seed={cell.seed} ({how})")
+    for target in target_tasks(config, cell):
+        kind = "in-domain" if target == cell.task else "cross-task"
+        steps.append(
+            f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})"
+        )
+    if config.evaluation.judge and config.evaluation.judge.predictions:
+        steps.append(f"judge: personalization and quality on {config.task_label(cell.task)}")
+    if config.evaluation.aloe:
+        steps.append(f"aloe: {config.evaluation.aloe.n_turns} turns")
+    if config.evaluation.qa:
+        steps.append(f"qa (lm-eval): {', '.join(config.evaluation.qa.tasks)}")
+    return steps

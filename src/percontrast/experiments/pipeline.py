@@ -1,0 +1,272 @@
+"""The library calls an experiment cell makes, kept in one module so API changes land in one place.
+
+Each function wraps one public function of the library: data (`data.build.build_benchmark`,
+`data.persona_chat.next_reply_split`), training (`training.train`, or ``percontrast train`` under
+``torchrun`` / ``accelerate launch``), generation (`generation.generate_predictions`), evaluation
+(`evaluation.report.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
+(`experiments.qa`, lm-evaluation-harness). The runner (`experiments.runner`) decides what to run
+and when; nothing here knows about grids or result tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from percontrast.errors import ConfigError
+from percontrast.experiments.config import ExperimentConfig, LaunchSettings, TaskConfig
+from percontrast.experiments.grid import Cell
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str, Any]:
+    """Write ``train.jsonl`` and ``test.jsonl`` of one task into ``out_dir``; return a summary.
+
+    The summary holds the counts and the mean prompt tokens of the test examples with and without
+    the persona (Table 6), measured with ``tokenizer`` and each example's own template.
+    """
+    from percontrast.data.schema import write_jsonl
+    from percontrast.generation import render_prompts
+
+    if task.source == "persona_chat":
+        from percontrast.data.persona_chat import next_reply_split
+
+        train, test, counts = next_reply_split(history=task.history)
+        train, test = (
+            _sample(train, task.train_sample, task.data_seed),
+            _sample(test, task.test_sample, task.data_seed),
+        )
+        summary: dict[str, Any] = {"split_counts": counts}
+    else:
+        from percontrast.data.build import build_benchmark
+
+        def build(input_path, outputs_path, split, sample):
+            return build_benchmark(
+                task.source,
+                task.task,
+                input_path,
+                outputs_path=outputs_path,
+                config=task.hub_config,
+                split=split,
+                retriever=task.retriever,
+                k=task.k,
+                tokenizer=tokenizer,
+                max_length=task.max_length,
+                sample=sample,
+                seed=task.data_seed,
+                dense_model=task.dense_model,
+            )
+
+        train, train_summary = build(
+            task.train_input, task.train_outputs, task.train_split, task.train_sample
+        )
+        test, test_summary = build(task.test_input, task.test_outputs, task.test_split, task.test_sample)
+        summary = {"train_build": train_summary.to_dict(), "test_build": test_summary.to_dict()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out_dir / "train.jsonl", train)
+    write_jsonl(out_dir / "test.jsonl", test)
+    lengths = {}
+    for with_persona in (True, False):
+        prompts = render_prompts(test, tokenizer, None, with_persona)
+        lengths[with_persona] = sum(map(len, prompts)) / len(prompts) if prompts else None
+    summary |= {
+        "n_train": len(train),
+        "n_test": len(test),
+        "prompt_tokens_with_persona": lengths[True],
+        "prompt_tokens_without_persona": lengths[False],
+    }
+    return summary
+
+
+def _sample(examples: list, n: int | None, seed: int) -> list:
+    """A seeded sample of ``n`` examples in their original order (all of them if ``n`` is None)."""
+    if n is None or n >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[index] for index in keep]
+
+
+# ------------------------------------------------------------------------------------------- training
+
+
+def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir: Path) -> dict[str, Any]:
+    """The `PerCEConfig` values of a cell: the shared ``training`` section plus the cell's axes."""
+    values = dict(config.training)
+    values.update(
+        model=cell.model,
+        data=str(data),
+        loss=cell.loss,
+        learning_rate=cell.learning_rate,
+        seed=cell.seed,
+        output_dir=str(output_dir),
+        save_strategy="steps",
+        save_steps=config.save_steps,
+    )
+    values.setdefault("save_total_limit", 1)  # the resume point; the final model is saved apart
+    values.setdefault("report_to", "none")
+    if cell.clip_min is not None:
+        values.update(clip_min=cell.clip_min, clip_max=cell.clip_max)
+    return values
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest ``checkpoint-N`` folder in ``output_dir`` (the Trainer's resume point), if any."""
+    checkpoints = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def train_cell(values: dict[str, Any], launch: LaunchSettings, callbacks: list | None = None) -> float | None:
+    """Train one cell, resuming from its last checkpoint when there is one; returns the mean training
+    loss when trained in this process (None under a launcher)."""
+    output_dir = Path(values["output_dir"])
+    checkpoint = last_checkpoint(output_dir) if output_dir.exists() else None
+    if checkpoint is not None:
+        logger.info("resuming training from %s", checkpoint)
+        values = values | {"resume_from_checkpoint": str(checkpoint)}
+    if launch.mode == "single":
+        from percontrast.perce_config import PerCEConfig
+        from percontrast.training import train
+
+        run = train(PerCEConfig(**values), callbacks=callbacks)
+        return float(run.output.training_loss)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config_path = output_dir.parent / "train_config.yaml"
+    config_path.write_text(yaml.safe_dump(values, sort_keys=True), encoding="utf-8")
+    command = launch_command(launch, config_path)
+    logger.info("launching: %s", " ".join(command))
+    result = subprocess.run(command, env=_launch_env(), capture_output=True, text=True, check=False)
+    (output_dir.parent / "train.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout)[-2000:]
+        raise RuntimeError(f"{launch.mode} training exited with {result.returncode}:\n{tail}")
+    return None
+
+
+def launch_command(launch: LaunchSettings, train_config: Path) -> list[str]:
+    """The command line of a multi-process training run of ``percontrast train --config``."""
+    module = ["-m", "percontrast.cli", "train", "--config", str(train_config)]
+    if launch.mode == "torchrun":
+        port = os.environ.get("MASTER_PORT") or str(_free_port())
+        head = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(launch.nproc)]
+        if "--nnodes" not in launch.extra_args:
+            head += ["--master_addr", "127.0.0.1", "--master_port", port]
+        return head + list(launch.extra_args) + module
+    if launch.mode == "accelerate":
+        head = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch.nproc)]
+        if launch.config_file:
+            head += ["--config_file", launch.config_file]
+        return head + list(launch.extra_args) + module
+    raise ConfigError(f"launch_command: mode {launch.mode!r} runs in-process")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:  # torchrun's port 0 hangs its static rendezvous
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _launch_env() -> dict[str, str]:
+    """This process's environment, with our source on PYTHONPATH for the child processes."""
+    src = str(Path(__file__).resolve().parents[2])  # .../src (percontrast has no __init__.py)
+    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path)
+
+
+# ------------------------------------------------------------------------------------ generate, score
+
+
+def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: ExperimentConfig, seed: int) -> None:
+    """Predictions for every test example of ``data`` (resumable: ids already in ``out`` are kept)."""
+    from percontrast.data.schema import read_examples
+    from percontrast.generation import GenerationConfig, SamplingConfig, generate_predictions
+
+    settings = config.generation
+    sampling = SamplingConfig(
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        greedy=settings.greedy,
+        seed=seed,
+    )
+    generation = GenerationConfig(sampling=sampling, batch_size=settings.batch_size, backend=settings.backend)
+    generate_predictions(model, tokenizer, read_examples(data), out, generation, progress=False)
+
+
+def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[str, Any]:
+    """ROUGE-1/L and METEOR of a predictions file, ids checked against its data."""
+    from percontrast.evaluation.report import evaluate_predictions, parse_metrics
+
+    return evaluate_predictions(predictions, parse_metrics(",".join(metrics)), data_path=data)
+
+
+def judge_scores(predictions: Path, data: Path, judge: Any) -> dict[str, float | None]:
+    """The judge's mean score per criterion (1-5) on a predictions file."""
+    from percontrast.evaluation.report import evaluate_predictions
+
+    result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge)
+    return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}
+
+
+def build_judge(settings: Any) -> Any:
+    """A `Judge` from the experiment's judge settings (local model or OpenAI-compatible server)."""
+    from percontrast.evaluation.backends import OpenAIChat, TransformersChat
+    from percontrast.evaluation.judge import Judge
+
+    if settings.url:
+        backend = OpenAIChat(settings.url, settings.api_model, api_key_env=settings.key_env)
+    else:
+        from percontrast.modeling import load_model
+
+        backend = TransformersChat(*load_model(settings.model), name=settings.model)
+    return Judge(backend, mode=settings.mode, n_samples=settings.samples)
+
+
+def aloe_scores(
+    model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int, name: str
+) -> dict[str, Any]:
+    """ALOE AL(k) of the trained model (judge and user simulator: the judge's backend)."""
+    from percontrast.evaluation.aloe import AloeConfig, build_conversations, run_aloe
+    from percontrast.evaluation.backends import TransformersChat
+
+    aloe = AloeConfig(
+        n_profiles=settings.n_profiles,
+        n_personalities=settings.n_personalities,
+        n_turns=settings.n_turns,
+        max_new_tokens=settings.max_new_tokens,
+        simulator_max_new_tokens=settings.simulator_max_new_tokens,
+        seed=seed,
+        average_from=min(6, settings.n_turns),
+    )
+    conversations = build_conversations(settings.profiles, settings.personalities, aloe)
+    summary = run_aloe(
+        TransformersChat(model, tokenizer, name=name),
+        judge.backend,
+        judge,
+        conversations,
+        aloe,
+        progress=False,
+    )
+    return {"al": summary["al"], "al_avg": summary["al_avg"], "n": summary["n_conversations"]}
+
+
+def load_trained(model_dir: Path) -> tuple[Any, Any]:
+    """The trained model and tokenizer saved in a cell's ``model`` folder."""
+    from percontrast.modeling import load_model
+
+    return load_model(str(model_dir))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))

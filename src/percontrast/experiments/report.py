@@ -1,0 +1,131 @@
+"""Markdown and HTML reports (with plots) of the paper's tables, from a results table alone.
+
+    percontrast report runs/experiments/x/results.jsonl --out runs/experiments/x/report
+
+Writes ``report.md``, ``report.html`` (self-contained: plots embedded as PNG) and the plots as
+``*.png`` beside them. Tables the results cannot fill say which config option produces them.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from pathlib import Path
+
+from percontrast.experiments.results import ResultSet, Table
+from percontrast.experiments.tables import all_tables
+
+logger = logging.getLogger(__name__)
+
+# What produces each table, shown when the results have nothing for it.
+HOW_TO_FILL = {
+    "Table 1": "in-domain results on LongLaMP or persona_chat tasks",
+    "Table 2": "a grid over learning rates",
+    "Table 3": "evaluation.cross_task: true with two or more tasks",
+    "Table 4": "evaluation.aloe",
+    "Table 5": "tasks with source: lamp",
+    "Table 6": "any finished cell",
+    "Table 10": "evaluation.judge",
+    "Table 11": "evaluation.qa (lm-evaluation-harness)",
+    "Table 12": "several grid.clips with loss perce",
+}
+
+
+def markdown_table(table: Table) -> str:
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(table.header) + " |",
+        "|" + "---|" * len(table.header),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    lines += [""] + [f"- {note}" for note in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+def html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
+    return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table><ul>{notes}</ul>"
+
+
+def plot_table(table: Table, path: Path) -> Path | None:
+    """Draw a table's plot (Table 2: ROUGE-L against learning rate, error bars over seeds)."""
+    if not table.plot:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    for label, points in table.plot["series"].items():
+        rates, means, sds = zip(*points, strict=True)
+        axis.errorbar(rates, means, yerr=sds, marker="o", capsize=3, label=label)
+    axis.set_xscale("log")
+    axis.set_xlabel("learning rate")
+    axis.set_ylabel("ROUGE-L")
+    axis.set_title(table.plot["title"])
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def run_summary(results: ResultSet) -> list[str]:
+    """Provenance lines: runs, commits, versions, failed cells."""
+    lines = []
+    for run in results.runs:
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(run["versions"].items()))
+        lines.append(
+            f"run {run['run']} on {run['host']} at {run['time']}: commit {run['git_commit']}; {versions}"
+        )
+    if results.cell_seconds:
+        total = sum(results.cell_seconds.values())
+        lines.append(
+            f"{len(results.cell_seconds)} finished cells, {total:.0f} s of cell time ({total / 60:.1f} min)"
+        )
+    if results.failed:
+        lines.append(f"failed cells (not in the tables): {', '.join(results.failed)}")
+    return lines
+
+
+def write_reports(results_path: str | Path, out: str | Path) -> list[Path]:
+    """Write report.md, report.html and the plots of every table into ``out``; return the paths."""
+    results = ResultSet(results_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = results.runs[-1]["config"]["name"] if results.runs else Path(results_path).parent.name
+    markdown = [f"# Experiment {name}", "", f"From `{results_path}` ({len(results.rows)} metric rows).", ""]
+    markdown += [f"- {line}" for line in run_summary(results)] + [""]
+    body = [f"<h1>Experiment {html.escape(name)}</h1>", "<ul>"]
+    body += [f"<li>{html.escape(line)}</li>" for line in run_summary(results)] + ["</ul>"]
+    written = []
+    for key, tables in all_tables(results):
+        markdown.append(f"## {key}\n")
+        body.append(f"<h2>{key}</h2>")
+        if not tables:
+            text = f"No results for {key}: it needs {HOW_TO_FILL[key]}."
+            markdown.append(text + "\n")
+            body.append(f"<p>{html.escape(text)}</p>")
+        for index, table in enumerate(tables):
+            markdown.append(markdown_table(table))
+            body.append(html_table(table))
+            png = plot_table(table, out / f"{table.key}_{index}.png")
+            if png is not None:
+                written.append(png)
+                markdown.append(f"![{table.title}]({png.name})\n")
+                data = base64.b64encode(png.read_bytes()).decode("ascii")
+                body.append(f'<img alt="{html.escape(table.title)}" src="data:image/png;base64,{data}">')
+    style = "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;text-align:right}"
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    (out / "report.md").write_text("\n".join(markdown), encoding="utf-8")
+    (out / "report.html").write_text(page, encoding="utf-8")
+    written = [out / "report.md", out / "report.html", *written]
+    logger.info("wrote %s", ", ".join(str(p) for p in written))
+    return written

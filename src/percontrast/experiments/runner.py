@@ -1,0 +1,312 @@
+"""Resumable execution of an experiment grid: ``percontrast experiment CONFIG.yaml``.
+
+For every cell (`experiments.grid.expand`): build the task data once (shared by every cell of the
+same model and task, under a lock), train (in-process, or under torchrun / accelerate), generate on
+the source task and, with ``cross_task``, on every other task, score ROUGE/METEOR, and optionally the
+judge (Table 10), ALOE (Table 4) and general QA (Table 11). The cell's metric rows and its ``ok``
+record go into ``results.jsonl`` in one locked append (`experiments.store`).
+
+Resuming: a cell with an ``ok`` record is skipped. Inside an unfinished cell every step resumes
+from what is on disk: data built, training finished (``model/training_done.json``) or from its last
+``checkpoint-N``, predictions already written. A failing cell gets a ``failed`` record with its
+error, and the grid goes on; the next invocation retries it.
+
+Slurm: ``--cell-index $SLURM_ARRAY_TASK_ID`` runs one cell, all tasks append to the same table.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from percontrast.experiments import pipeline
+from percontrast.experiments.config import ExperimentConfig
+from percontrast.experiments.grid import Cell, expand, plan, target_tasks
+from percontrast.experiments.store import ResultsStore, locked
+
+logger = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.jsonl"
+
+
+@dataclass
+class RunSummary:
+    """What one invocation did."""
+
+    total: int = 0
+    skipped: int = 0
+    ok: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def select_cells(config: ExperimentConfig, indices: list[int] | None) -> list[Cell]:
+    """The grid's cells, or those at ``indices`` (0-based, as Slurm array task ids)."""
+    from percontrast.errors import ConfigError
+
+    cells = expand(config)
+    if indices is None:
+        return cells
+    bad = [i for i in indices if not 0 <= i < len(cells)]
+    if bad:
+        raise ConfigError(
+            f"--cell-index {bad} out of range: the grid has {len(cells)} cells (0..{len(cells) - 1})"
+        )
+    return [cells[i] for i in indices]
+
+
+def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
+    """The cells and the steps each would run, marking the ones already finished."""
+    store = ResultsStore(Path(config.output_dir) / RESULTS_NAME)
+    finished = store.finished_cells()
+    cells = select_cells(config, indices)
+    lines = [f"{len(cells)} cells ({sum(c.id in finished for c in cells)} finished) -> {store.path}"]
+    for index, cell in enumerate(cells):
+        lines.append(f"[{index}] {cell.id}" + ("  (finished: skipped)" if cell.id in finished else ""))
+        lines.extend(f"      {step}" for step in plan(config, cell))
+    return "\n".join(lines)
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    indices: list[int] | None = None,
+    callbacks: list | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Run every unfinished cell; see the module docstring.
+
+    Args:
+        config: the experiment.
+        indices: run only these cells (0-based grid positions).
+        callbacks: extra `transformers.TrainerCallback` for in-process training.
+        progress: show a progress bar over cells.
+    """
+    from tqdm.auto import tqdm
+
+    from percontrast.training import git_commit, package_versions
+
+    started = time.perf_counter()
+    out = Path(config.output_dir)
+    store = ResultsStore(out / RESULTS_NAME)
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    versions = package_versions()
+    for extra in ("lm_eval", "rouge-score", "nltk"):
+        versions.setdefault(extra, _version(extra))
+    store.append(
+        [
+            {
+                "kind": "run",
+                "run": run_id,
+                "config": config.to_dict(),
+                "task_order": list(config.tasks),  # the JSON keys of `config` get sorted
+                "versions": versions,
+                "git_commit": git_commit(),
+                "host": platform.node(),
+                "python": platform.python_version(),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+        ]
+    )
+    cells = select_cells(config, indices)
+    finished = store.finished_cells()
+    summary = RunSummary(total=len(cells))
+    context = _Context(config, run_id)
+    bar = tqdm(cells, desc="cells", unit="cell", disable=not progress)
+    for cell in bar:
+        if cell.id in finished:
+            summary.skipped += 1
+            continue
+        done = summary.skipped + len(summary.ok) + len(summary.failed)
+        logger.info(
+            "cell %d/%d %s (done %d, running 1, left %d)",
+            done + 1,
+            len(cells),
+            cell.id,
+            done,
+            len(cells) - done - 1,
+        )
+        bar.set_postfix(done=done, failed=len(summary.failed), left=len(cells) - done)
+        cell_started = time.perf_counter()
+        try:
+            rows = run_cell(context, cell, callbacks=callbacks)
+        except Exception as exc:  # recorded, and the grid goes on
+            logger.error("cell %s failed: %s", cell.id, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            store.append(
+                [
+                    _end_record(run_id, cell, "failed", time.perf_counter() - cell_started)
+                    | {"error": error, "traceback": traceback.format_exc()[-4000:]}
+                ]
+            )
+            summary.failed[cell.id] = error
+            continue
+        store.append(rows + [_end_record(run_id, cell, "ok", time.perf_counter() - cell_started)])
+        summary.ok.append(cell.id)
+    bar.close()
+    summary.seconds = time.perf_counter() - started
+    logger.info(
+        "experiment %s: %d cells, %d run ok, %d failed, %d already finished, %.0f s",
+        config.name,
+        summary.total,
+        len(summary.ok),
+        len(summary.failed),
+        summary.skipped,
+        summary.seconds,
+    )
+    return summary
+
+
+class _Context:
+    """State shared by the cells of one invocation (the judge is loaded once)."""
+
+    def __init__(self, config: ExperimentConfig, run_id: str) -> None:
+        self.config, self.run_id = config, run_id
+        self.out = Path(config.output_dir)
+        self._judge = None
+
+    def judge(self):
+        if self._judge is None:
+            settings = self.config.evaluation.judge
+            if settings is None:
+                from percontrast.experiments.config import JudgeSettings
+
+                settings = JudgeSettings()  # ALOE without a judge section: the default local judge
+            self._judge = pipeline.build_judge(settings)
+        return self._judge
+
+    def data_dir(self, model: str, task: str) -> Path:
+        """Build (once, under a lock) and return the folder of a task's data for a model's tokenizer."""
+        cell_like = Cell(model, "ce", task, 1.0, None, None, 0)
+        directory = self.out / "data" / cell_like.id.split("__")[0] / task
+        summary_path = directory / "summary.json"
+        with locked(directory.with_name(task + ".lock")):
+            if not summary_path.exists():
+                logger.info("building data of %s for %s", task, model)
+                summary = pipeline.build_task_data(self.config.tasks[task], _tokenizer(model), directory)
+                _write_json(summary_path, summary)
+        return directory
+
+
+def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> list[dict[str, Any]]:
+    """Run one cell's steps (each resuming from disk) and return its metric rows."""
+    config = context.config
+    cell_dir = context.out / "cells" / cell.id
+    data = context.data_dir(cell.model, cell.task)
+    rows = []
+    summary = pipeline.read_json(data / "summary.json")
+    for metric in ("prompt_tokens_with_persona", "prompt_tokens_without_persona", "n_train", "n_test"):
+        rows.append(_row(context, cell, "data", cell.task, metric, summary.get(metric)))
+
+    model_dir = cell_dir / "model"
+    done_marker = model_dir / "training_done.json"
+    if not done_marker.exists():
+        if model_dir.exists() and pipeline.last_checkpoint(model_dir) is None:
+            shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
+        values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
+        train_loss = pipeline.train_cell(values, config.launch, callbacks=callbacks)
+        for checkpoint in model_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
+        _write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
+    # The training loss stays in training_done.json, not in the table: after a resume the Trainer
+    # averages it over the resumed steps only, so it would not be comparable between cells.
+
+    model, tokenizer = pipeline.load_trained(model_dir)
+    evaluation = config.evaluation
+    for target in target_tasks(config, cell):
+        target_data = context.data_dir(cell.model, target)
+        predictions = cell_dir / "predictions" / f"{target}.jsonl"
+        pipeline.generate(model, tokenizer, target_data / "test.jsonl", predictions, config, cell.seed)
+        scores = pipeline.lexical_scores(predictions, target_data / "test.jsonl", evaluation.metrics)
+        for metric in ("rouge1", "rougeL", "meteor"):
+            if metric in scores:
+                rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
+        if target == cell.task and evaluation.judge is not None and evaluation.judge.predictions:
+            judged = _limited(predictions, evaluation.judge.limit, cell_dir / "judge_predictions.jsonl")
+            for criterion, value in pipeline.judge_scores(
+                judged, target_data / "test.jsonl", context.judge()
+            ).items():
+                rows.append(_row(context, cell, "judge", target, criterion, value))
+    if evaluation.aloe is not None:
+        result = pipeline.aloe_scores(model, tokenizer, evaluation.aloe, context.judge(), cell.seed, cell.id)
+        for k, value in result["al"].items():
+            rows.append(_row(context, cell, "aloe", "aloe", f"AL{k}", value, n=result["n"]))
+        rows.append(_row(context, cell, "aloe", "aloe", "AL_avg", result["al_avg"], n=result["n"]))
+    if evaluation.qa is not None:
+        from percontrast.experiments.qa import run_qa
+
+        del model  # lm-eval loads the saved model itself
+        for task, metrics in run_qa(model_dir, evaluation.qa, cell_dir / "qa", seed=cell.seed).items():
+            n = metrics.pop("n", None)
+            for metric, value in metrics.items():
+                rows.append(_row(context, cell, "qa", task, metric, value, n=None if n is None else int(n)))
+    return rows
+
+
+def _limited(predictions: Path, limit: int | None, out: Path) -> Path:
+    """The first ``limit`` lines of a predictions file (the judge is costly), or the file itself."""
+    if limit is None:
+        return predictions
+    lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)[:limit]
+    out.write_text("".join(lines), encoding="utf-8")
+    return out
+
+
+def _row(
+    context: _Context, cell: Cell, kind: str, target: str, metric: str, value: Any, n: int | None = None
+) -> dict:
+    return {
+        "kind": "metric",
+        "run": context.run_id,
+        **cell.to_dict(),
+        "eval": kind,
+        "target": target,
+        "metric": metric,
+        "value": value,
+        "n": n,
+    }
+
+
+def _end_record(run_id: str, cell: Cell, status: str, seconds: float) -> dict:
+    return {"kind": "cell", "run": run_id, **cell.to_dict(), "status": status, "seconds": round(seconds, 2)}
+
+
+def _tokenizer(model: str):
+    """The tokenizer of a model alias, directory or hub id (aliases load their model, they are small)."""
+    from percontrast.modeling import ALIASES, load_model
+
+    if model in ALIASES:
+        return load_model(model)[1]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a killed run never leaves half a marker."""
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"

@@ -1,0 +1,91 @@
+"""The results table of an experiment: one JSONL file, appended under a file lock.
+
+Three kinds of records, one JSON object per line:
+
+- ``{"kind": "run", "run": id, "config": {...}, "versions": {...}, "git_commit": ..., "host": ...}``:
+  one per invocation of ``percontrast experiment`` (one per Slurm array task);
+- ``{"kind": "metric", "run", "cell", model, loss, task, learning_rate, clip_min, clip_max, seed,
+  "eval", "target", "metric", "value", "n"}``: one per cell and metric (``eval`` is ``lexical``,
+  ``judge``, ``aloe``, ``qa`` or ``data``; ``target`` the task tested on);
+- ``{"kind": "cell", "run", "cell", ..., "status": "ok" | "failed", "error", "seconds"}``: the end of
+  a cell. A cell's metric rows are appended together with its ``ok`` record, in one locked write, so
+  a killed run never leaves half a cell in the table.
+
+Appends take an exclusive ``fcntl.flock`` on ``<results>.lock``, so concurrent writers (Slurm array
+tasks on a shared file system with working POSIX locks) never interleave lines.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from percontrast.errors import DataError
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ResultsStore:
+    """Append-only JSONL results with locked writes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append ``records`` atomically with respect to other writers (one locked write + fsync)."""
+        text = "".join(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in records)
+        with locked(self.lock_path), open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            import os
+
+            os.fsync(handle.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every record; a torn last line (a writer killed mid-write) is ignored, other bad lines are errors."""
+        return read_results(self.path)
+
+    def finished_cells(self) -> set[str]:
+        """Ids of cells whose latest end record is ``ok``."""
+        status: dict[str, str] = {}
+        for record in self.read():
+            if record.get("kind") == "cell":
+                status[record["cell"]] = record["status"]
+        return {cell for cell, value in status.items() if value == "ok"}
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a results JSONL (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                continue  # torn final line of a killed writer
+            raise DataError("not valid JSON", path=str(path), line=number) from None
+        if not isinstance(record, dict) or record.get("kind") not in ("run", "metric", "cell"):
+            raise DataError("expected a record with kind run, metric or cell", path=str(path), line=number)
+        records.append(record)
+    return records

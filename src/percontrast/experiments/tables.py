@@ -1,0 +1,380 @@
+"""The paper's tables, computed from an experiment's results table alone (``results.jsonl``).
+
+`ResultSet` (`experiments.results`) reads the records: metric rows of cells whose latest end record is
+``ok`` (the latest row wins per cell, eval, target and metric), and the task labels and sources from
+the run records' resolved configs. Each ``table_*`` function returns `Table` objects (header, rows,
+notes) that `experiments.report` renders as markdown and HTML.
+
+Conventions, as the paper computes them:
+
+- Gain rows (Tables 1, 3, 5, 10): relative change of PerCE over CE, ``(perce - ce) / ce`` in percent;
+  Table 4's Gain is the absolute difference of the 1-5 ALOE scores.
+- Table 2: Mean and Variance over the learning rates; the variance is the population variance
+  (ddof 0) scaled by 1e4 (the paper's PerCE PAG column: values 0.3247..0.3585 -> 1.800).
+- With several seeds a value is ``mean ± sd`` (sample sd over seeds), and a Gain whose difference
+  is within the spread (``|a - b| <= sd_a + sd_b``) is marked ``~``.
+- Tables 1, 3, 4, 5, 10 and 11 use, per (model, loss, source task), the learning rate with the best
+  mean in-domain ROUGE-L (the paper grid-searches the learning rate) and, for PerCE, the clip
+  (0.8, 5) when the grid has it (else the first clip); the chosen values are listed in the notes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
+
+SPREAD_NOTE = "`~`: the difference is inside the spread over seeds (|a - b| <= sd_a + sd_b)."
+
+
+def _cell(stat: Stat | None, digits: int = 4) -> str:
+    return "-" if stat is None else stat.text(digits)
+
+
+def _choice_note(results: ResultSet, model: str, tasks: list[str]) -> str:
+    parts = []
+    for task in tasks:
+        for loss in results.losses:
+            choice = results.chosen(model, loss, task)
+            if choice:
+                clip = (
+                    f", clip ({choice['clip_min']:g}, {choice['clip_max']:g})" if "clip_min" in choice else ""
+                )
+                parts.append(
+                    f"{LOSS_NAMES[loss]}/{results.label(task)}: lr {choice['learning_rate']:g}{clip}"
+                )
+    return f"{model}: " + "; ".join(parts)
+
+
+def table_methods(results: ResultSet, key: str, title: str, sources: tuple[str, ...]) -> list[Table]:
+    """Tables 1 and 5: methods x in-domain tasks x (ROUGE-L, METEOR), Average, Gain against CE."""
+    tasks = results.tasks(sources)
+    if not tasks:
+        return []
+    header = ["Model", "Method"] + [
+        f"{results.label(t)} {METRIC_NAMES[m]}" for t in tasks for m in ("rougeL", "meteor")
+    ]
+    header += ["Average ROUGE-L", "Average METEOR"]
+    table = Table(key, title, header, notes=[SPREAD_NOTE, "Gain: (PerCE - CE) / CE."])
+    for model in results.models:
+        stats: dict[str, list[Stat | None]] = {}
+        for loss in results.losses:
+            row = []
+            for task in tasks:
+                choice = results.chosen(model, loss, task)
+                for metric in ("rougeL", "meteor"):
+                    row.append(
+                        None
+                        if choice is None
+                        else results.stat(**choice, eval="lexical", target=task, metric=metric)
+                    )
+            for offset in (0, 1):
+                column = row[offset::2][: len(tasks)]
+                row.append(_average(column))
+            stats[loss] = row
+            table.rows.append([model, LOSS_NAMES[loss]] + [_cell(s) for s in row])
+        if "ce" in stats and "perce" in stats:
+            table.rows.append(
+                [model, "Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+            )
+        table.notes.append(
+            "Chosen cells (best in-domain ROUGE-L over learning rates): "
+            + _choice_note(results, model, tasks)
+        )
+    return [table]
+
+
+def _average(stats: list[Stat | None]) -> Stat | None:
+    """Mean over tasks, seed by seed (so the spread of the average is over seeds too)."""
+    if not stats or any(s is None for s in stats):
+        return None
+    n = min(len(s.values) for s in stats)
+    return Stat([statistics.fmean(s.values[i] for s in stats) for i in range(n)])
+
+
+def table_lr_sweep(results: ResultSet) -> list[Table]:
+    """Table 2: in-domain ROUGE-L per learning rate, with Mean and Variance x 1e4 over the rates."""
+    tables = []
+    tasks = results.tasks()
+    for model in results.models:
+        for loss in results.losses:
+            rates = results.learning_rates(model=model, loss=loss)
+            if not rates:
+                continue
+            table = Table(
+                "table2",
+                f"Table 2 ({model}, {LOSS_NAMES[loss]}): ROUGE-L across learning rates",
+                ["LR"] + [results.label(t) for t in tasks],
+                notes=[
+                    "Mean and Variance over the learning rates of the per-rate means; variance is the "
+                    "population variance x 1e4, as the paper."
+                ],
+            )
+            means: dict[str, list[float]] = defaultdict(list)
+            plot = {}
+            for lr in rates:
+                row = [f"{lr:g}"]
+                for task in tasks:
+                    where = {"model": model, "loss": loss, "task": task, "learning_rate": lr}
+                    if loss == "perce":
+                        choice = results.chosen(model, loss, task)
+                        where |= (
+                            {"clip_min": choice["clip_min"], "clip_max": choice["clip_max"]} if choice else {}
+                        )
+                    stat = results.stat(**where, eval="lexical", target=task, metric="rougeL")
+                    row.append(_cell(stat))
+                    if stat is not None:
+                        means[task].append(stat.mean)
+                        plot.setdefault(results.label(task), []).append((lr, stat.mean, stat.sd))
+                table.rows.append(row)
+            table.rows.append(
+                ["Mean"] + [f"{statistics.fmean(means[t]):.4f}" if means[t] else "-" for t in tasks]
+            )
+            table.rows.append(
+                ["Variance"]
+                + [f"{1e4 * statistics.pvariance(means[t]):.3f}" if means[t] else "-" for t in tasks]
+            )
+            table.plot = {"kind": "lr", "series": plot, "title": f"{model} {LOSS_NAMES[loss]}"}
+            tables.append(table)
+    return tables
+
+
+def table_cross_task(results: ResultSet) -> list[Table]:
+    """Table 3: source task x method rows, target task columns (ROUGE-L), Gain rows."""
+    tables = []
+    for model in results.models:
+        sources = results.tasks()
+        targets = sorted(
+            {r["target"] for r in results.rows if r["eval"] == "lexical" and r["model"] == model},
+            key=lambda t: list(results.labels).index(t) if t in results.labels else 99,
+        )
+        if len(targets) < 2:
+            continue
+        table = Table(
+            "table3",
+            f"Table 3 ({model}): cross-task ROUGE-L (rows: source, columns: target)",
+            ["Source", "Method"] + [results.label(t) for t in targets],
+            notes=[SPREAD_NOTE],
+        )
+        for source in sources:
+            stats = {}
+            for loss in results.losses:
+                choice = results.chosen(model, loss, source)
+                stats[loss] = [
+                    None
+                    if choice is None
+                    else results.stat(**choice, eval="lexical", target=t, metric="rougeL")
+                    for t in targets
+                ]
+                table.rows.append([results.label(source), LOSS_NAMES[loss]] + [_cell(s) for s in stats[loss]])
+            if "ce" in stats and "perce" in stats:
+                table.rows.append(
+                    [results.label(source), "Gain"]
+                    + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+                )
+        tables.append(table)
+    return tables
+
+
+def table_aloe(results: ResultSet) -> list[Table]:
+    """Table 4: ALOE AL(k), k = 6..10, and their average, per source task and method."""
+    keys = [f"AL{k}" for k in range(6, 11)]
+    if not any(r["eval"] == "aloe" for r in results.rows):
+        return []
+    tables = []
+    for model in results.models:
+        table = Table(
+            "table4",
+            f"Table 4 ({model}): ALOE alignment level AL(k)",
+            ["Source", "Method"] + [f"k={k}" for k in range(6, 11)] + ["Average"],
+            notes=[SPREAD_NOTE, "Gain: PerCE - CE (absolute, 1-5 scale)."],
+        )
+        for source in results.tasks():
+            stats = {}
+            for loss in results.losses:
+                choice = results.chosen(model, loss, source)
+                stats[loss] = [
+                    None if choice is None else results.stat(**choice, eval="aloe", metric=key)
+                    for key in keys + ["AL_avg"]
+                ]
+                table.rows.append(
+                    [results.label(source), LOSS_NAMES[loss]] + [_cell(s, 2) for s in stats[loss]]
+                )
+            if "ce" in stats and "perce" in stats:
+                table.rows.append(
+                    [results.label(source), "Gain"]
+                    + [gain(p, c, relative=False) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+                )
+        tables.append(table)
+    return tables
+
+
+def table_prompt_lengths(results: ResultSet) -> list[Table]:
+    """Table 6: mean prompt tokens of the test examples with and without the persona."""
+    tables = []
+    for model in results.models:
+        tasks = sorted(
+            {r["task"] for r in results.rows if r["eval"] == "data" and r["model"] == model},
+            key=lambda t: list(results.labels).index(t) if t in results.labels else 99,
+        )
+        if not tasks:
+            continue
+        table = Table(
+            "table6",
+            f"Table 6 ({model} tokenizer): prompt length with and without the persona",
+            ["Setting"] + [results.label(t) for t in tasks] + ["Average"],
+        )
+        for name, metric in (
+            ("w. Persona", "prompt_tokens_with_persona"),
+            ("w.o. Persona", "prompt_tokens_without_persona"),
+        ):
+            values = [results.stat(model=model, eval="data", task=t, metric=metric) for t in tasks]
+            means = [v.mean for v in values if v is not None]
+            table.rows.append(
+                [name]
+                + [f"{v.mean:.1f}" if v else "-" for v in values]
+                + [f"{statistics.fmean(means):.1f}" if means else "-"]
+            )
+        tables.append(table)
+    return tables
+
+
+def table_judge(results: ResultSet) -> list[Table]:
+    """Table 10: the judge's personalization and quality scores (quality: mean of the other criteria)."""
+    if not any(r["eval"] == "judge" for r in results.rows):
+        return []
+    tables = []
+    tasks = results.tasks()
+    for model in results.models:
+        table = Table(
+            "table10",
+            f"Table 10 ({model}): LLM-judge personalization and quality (1-5)",
+            ["Method"]
+            + [f"{results.label(t)} {c}" for t in tasks for c in ("Personalization", "Quality")]
+            + ["Average Personalization", "Average Quality"],
+            notes=[SPREAD_NOTE, "Quality: the mean of the judge's non-personalization criteria."],
+        )
+        stats = {}
+        for loss in results.losses:
+            row = []
+            for task in tasks:
+                choice = results.chosen(model, loss, task)
+                rows = (
+                    []
+                    if choice is None
+                    else [
+                        r
+                        for r in results.rows
+                        if r["eval"] == "judge"
+                        and r["target"] == task
+                        and all(r.get(k) == v for k, v in choice.items())
+                    ]
+                )
+                row.append(_by_seed([r for r in rows if r["metric"] == "personalization"]))
+                row.append(_by_seed([r for r in rows if r["metric"] != "personalization"]))
+            row += [_average(row[0::2][: len(tasks)]), _average(row[1::2][: len(tasks)])]
+            stats[loss] = row
+            table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in row])
+        if "ce" in stats and "perce" in stats:
+            table.rows.append(
+                ["Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
+            )
+        tables.append(table)
+    return tables
+
+
+def _by_seed(rows: list[dict]) -> Stat | None:
+    """Mean over the rows of each seed, then a `Stat` over seeds."""
+    per_seed: dict[int, list[float]] = defaultdict(list)
+    for row in rows:
+        per_seed[row["seed"]].append(row["value"])
+    return Stat([statistics.fmean(v) for _, v in sorted(per_seed.items())]) if per_seed else None
+
+
+def table_qa(results: ResultSet) -> list[Table]:
+    """Table 11: general QA (lm-evaluation-harness) per model and method, x 100."""
+    qa_rows = [r for r in results.rows if r["eval"] == "qa" and r["metric"] != "n"]  # n: a count
+    if not qa_rows:
+        return []
+    columns = sorted({(r["target"], r["metric"]) for r in qa_rows})
+    table = Table(
+        "table11",
+        "Table 11: general QA (lm-evaluation-harness), scores x 100",
+        ["Model", "Source", "Method"] + [f"{t} {m}" for t, m in columns],
+        notes=[SPREAD_NOTE],
+    )
+    for model in results.models:
+        for source in results.tasks():
+            for loss in results.losses:
+                choice = results.chosen(model, loss, source)
+                if choice is None:
+                    continue
+                cells = []
+                for target, metric in columns:
+                    stat = results.stat(**choice, eval="qa", target=target, metric=metric)
+                    cells.append(_cell(None if stat is None else Stat([100 * v for v in stat.values]), 1))
+                table.rows.append([model, results.label(source), LOSS_NAMES[loss]] + cells)
+    return [table]
+
+
+def table_clip(results: ResultSet) -> list[Table]:
+    """Table 12: PerCE in-domain ROUGE-L over the clip grid (rows m, columns M), per task."""
+    tables = []
+    for model in results.models:
+        for task in results.tasks():
+            clips = results.clips(model, task)
+            if not clips:
+                continue
+            choice = results.chosen(model, "perce", task)
+            mins, maxs = sorted({c[0] for c in clips}), sorted({c[1] for c in clips})
+            table = Table(
+                "table12",
+                f"Table 12 ({model}, {results.label(task)}): PerCE ROUGE-L, rows m, columns M",
+                ["m \\ M"] + [f"{v:g}" for v in maxs],
+                notes=[f"learning rate {choice['learning_rate']:g} (the one Table 1 uses)"],
+            )
+            for low in mins:
+                row = [f"{low:g}"]
+                for high in maxs:
+                    stat = results.stat(
+                        model=model,
+                        loss="perce",
+                        task=task,
+                        learning_rate=choice["learning_rate"],
+                        clip_min=low,
+                        clip_max=high,
+                        eval="lexical",
+                        target=task,
+                        metric="rougeL",
+                    )
+                    row.append(_cell(stat))
+                table.rows.append(row)
+            tables.append(table)
+    return tables
+
+
+def all_tables(results: ResultSet) -> list[tuple[str, list[Table]]]:
+    """Every table of the paper the results can fill, keyed by its name (empty list: no data)."""
+    return [
+        (
+            "Table 1",
+            table_methods(
+                results,
+                "table1",
+                "Table 1: in-domain ROUGE-L / METEOR by method",
+                ("longlamp", "persona_chat"),
+            ),
+        ),
+        ("Table 2", table_lr_sweep(results)),
+        ("Table 3", table_cross_task(results)),
+        ("Table 4", table_aloe(results)),
+        (
+            "Table 5",
+            table_methods(results, "table5", "Table 5: LaMP tasks, ROUGE-L / METEOR by method", ("lamp",)),
+        ),
+        ("Table 6", table_prompt_lengths(results)),
+        ("Table 10", table_judge(results)),
+        ("Table 11", table_qa(results)),
+        ("Table 12", table_clip(results)),
+    ]

@@ -1,0 +1,112 @@
+"""Every config in configs/ validates; bad configs fail with errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from percontrast.errors import ConfigError
+from percontrast.experiments.config import load_experiment_config
+from percontrast.experiments.grid import expand
+
+ROOT = Path(__file__).parents[2]
+# Experiment configs (configs/accelerate holds accelerate configs, read by accelerate).
+CONFIGS = sorted((ROOT / "configs" / "cpu").glob("*.yaml")) + sorted(
+    (ROOT / "configs" / "paper").glob("*.yaml")
+)
+
+
+def test_configs_exist():
+    names = {path.relative_to(ROOT / "configs").parts[0] for path in CONFIGS}
+    assert {"cpu", "paper"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_config_validates(path):
+    config = load_experiment_config(path)
+    cells = expand(config)
+    assert cells, f"{path}: the grid is empty"
+    assert len({cell.id for cell in cells}) == len(cells), "cell ids must be unique"
+    if config.launch.config_file:
+        assert (ROOT / config.launch.config_file).exists()
+    if path.parent.name != "cpu":
+        return
+    for task in config.tasks.values():  # the CPU configs run here: their data files are in the repository
+        for name in ("train_input", "train_outputs", "test_input", "test_outputs"):
+            value = getattr(task, name)
+            if value is not None and not value.startswith("/"):
+                assert (ROOT / value).exists(), f"{path}: {name} {value} does not exist"
+
+
+PAPER_LRS = [2e-6, 5e-6, 8e-6, 2e-5, 5e-5]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "paper").glob("*.yaml")), ids=lambda p: p.name)
+def test_paper_configs_follow_appendix_b(path):
+    config = load_experiment_config(path)
+    training = config.training
+    assert training["num_train_epochs"] == 3
+    assert (training["adam_beta1"], training["adam_beta2"]) == (0.9, 0.999)
+    assert training["warmup_steps"] == 0.04 and training["max_length"] == 5000
+    assert config.generation.temperature == 0.4 and config.generation.max_new_tokens == 512
+    batch = (
+        training["per_device_train_batch_size"]
+        * training["gradient_accumulation_steps"]
+        * config.launch.nproc
+    )
+    expected = {"Qwen/Qwen3-4B": 96, "meta-llama/Llama-3.1-8B-Instruct": 64, "Qwen/Qwen3-14B": 32}
+    assert batch == expected[config.grid.models[0]]
+    for task in config.tasks.values():
+        if task.source == "longlamp":
+            assert (task.train_sample, task.test_sample, task.k) == (2000, 500, 4)
+        assert (task.retriever, task.dense_model, task.max_length) == ("dense", "contriever", 5000)
+    if "clip" not in path.name:
+        assert config.grid.learning_rates == PAPER_LRS
+    else:
+        assert len(config.grid.clips) == 9 and config.grid.losses == ["perce"]
+
+
+def _write(tmp_path, values) -> Path:
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+BASE = {
+    "name": "x",
+    "output_dir": "out",
+    "grid": {"models": ["tiny"], "losses": ["ce"], "tasks": ["spc"], "learning_rates": [1e-3]},
+    "tasks": {"spc": {"source": "persona_chat"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"grid": BASE["grid"] | {"losses": ["ce", "focal"]}}, "grid.losses"),
+        ({"grid": BASE["grid"] | {"tasks": ["nope"]}}, "not defined under `tasks`"),
+        ({"grid": BASE["grid"] | {"clips": [[5, 0.8]]}}, "m <= M"),
+        ({"tasks": {"spc": {"source": "persona_chat", "colour": 1}}}, "tasks.spc: unknown keys ['colour']"),
+        ({"training": {"learning_rate": 1e-4}}, "set per cell by the grid"),
+        ({"training": {"lr": 1e-4}}, "unknown PerCEConfig fields ['lr']"),
+        ({"launch": {"mode": "mpirun"}}, "launch.mode"),
+        ({"launch": {"mode": "single", "nproc": 2}}, "nproc 1"),
+        ({"evaluation": {"qa": {"tasks": ["squad"]}}}, "qa.tasks"),
+        ({"extra": 1}, "unknown keys ['extra']"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=None) as error:
+        load_experiment_config(_write(tmp_path, BASE | change))
+    assert message in str(error.value)
+    assert "x.yaml" in str(error.value)
+
+
+def test_clip_only_multiplies_perce_cells(tmp_path):
+    grid = BASE["grid"] | {"losses": ["ce", "perce"], "clips": [[0.2, 2], [0.8, 5]], "seeds": [0, 1]}
+    cells = expand(load_experiment_config(_write(tmp_path, BASE | {"grid": grid})))
+    assert sum(c.loss == "ce" for c in cells) == 2  # seeds only
+    assert sum(c.loss == "perce" for c in cells) == 4  # clips x seeds
+    assert all(c.clip_min is None for c in cells if c.loss == "ce")

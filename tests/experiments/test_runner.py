@@ -1,0 +1,147 @@
+"""The tiny grid end to end (2 losses x 2 learning rates): every cell runs data -> train -> generate ->
+evaluate, the reports come out, a run killed mid-training resumes to the same final table, and a
+failing cell is recorded while the grid goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from transformers import TrainerCallback
+
+from percontrast.cli import main
+from percontrast.experiments.config import load_experiment_config
+from percontrast.experiments.grid import expand
+from percontrast.experiments.runner import RESULTS_NAME, dry_run, run_experiment
+from percontrast.experiments.store import read_results
+
+ROOT = Path(__file__).parents[2]
+FIXTURE = "tests/fixtures/longlamp/product_review_user_val.json"
+
+
+def tiny_config(tmp_path: Path, **changes) -> Path:
+    """A 4-cell grid on `tiny` with 2 training steps per cell and a cross-task target."""
+    values = {
+        "name": "tiny-test",
+        "output_dir": str(tmp_path / "out"),
+        "grid": {
+            "models": ["tiny"],
+            "losses": ["ce", "perce"],
+            "tasks": ["spc"],
+            "learning_rates": [1e-3, 5e-3],
+        },
+        "tasks": {
+            "spc": {
+                "source": "persona_chat",
+                "label": "SPC",
+                "train_sample": 4,
+                "test_sample": 2,
+                "history": 2,
+            },
+            "prw": {
+                "source": "longlamp",
+                "task": "product_review",
+                "label": "PRW",
+                "train_input": str(ROOT / FIXTURE),
+                "test_input": str(ROOT / FIXTURE),
+                "test_sample": 1,
+            },
+        },
+        "training": {"max_steps": 2, "per_device_train_batch_size": 2, "probe_steps": 0, "use_cpu": True},
+        "save_steps": 1,
+        "generation": {"max_new_tokens": 4, "batch_size": 4},
+    }
+    values.update(changes)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+def metric_values(results: Path) -> dict[tuple, float]:
+    return {
+        (r["cell"], r["eval"], r["target"], r["metric"]): r["value"]
+        for r in read_results(results)
+        if r["kind"] == "metric"
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """One uninterrupted run of the tiny grid, through the CLI, with the reports."""
+    tmp_path = tmp_path_factory.mktemp("grid")
+    assert main(["experiment", str(tiny_config(tmp_path)), "--report"]) == 0
+    return tmp_path / "out"
+
+
+def test_grid_runs_every_cell_and_writes_reports(finished):
+    records = read_results(finished / RESULTS_NAME)
+    (run,) = [r for r in records if r["kind"] == "run"]
+    assert run["config"]["grid"]["losses"] == ["ce", "perce"] and run["versions"]["torch"]
+    cells = [r for r in records if r["kind"] == "cell"]
+    assert [c["status"] for c in cells] == ["ok"] * 4
+    values = metric_values(finished / RESULTS_NAME)
+    for cell in {c["cell"] for c in cells}:
+        for target in ("spc", "prw"):  # in-domain and cross-task
+            for metric in ("rouge1", "rougeL", "meteor"):
+                assert 0.0 <= values[(cell, "lexical", target, metric)] <= 1.0
+        assert values[(cell, "data", "spc", "n_train")] == 4
+    report = (finished / "report" / "report.md").read_text()
+    for key in ("Table 1", "Table 2", "Table 3", "Table 6", "Table 12"):
+        assert f"### {key}" in report
+    assert "PerCE" in report and "| Gain |" in report.replace("| tiny | Gain", "| Gain")
+    assert (finished / "report" / "report.html").exists()
+
+
+def test_rerun_skips_finished_cells(finished):
+    before = len(read_results(finished / RESULTS_NAME))
+    config = load_experiment_config(finished.parent / "tiny.yaml")
+    summary = run_experiment(config, progress=False)
+    assert summary.skipped == 4 and not summary.ok
+    assert len(read_results(finished / RESULTS_NAME)) == before + 1  # only the run record
+    assert "(finished: skipped)" in dry_run(config)
+
+
+class _KillAfterFirstCheckpoint(TrainerCallback):
+    """Interrupts (as Ctrl-C would) the second cell right after its first checkpoint."""
+
+    def __init__(self) -> None:
+        self.saves = 0
+
+    def on_save(self, args, state, control, **kwargs):
+        self.saves += 1
+        if self.saves == 3:  # cell 1 saves at steps 1 and 2; cell 2 at step 1
+            raise KeyboardInterrupt
+
+
+def test_killed_run_resumes_mid_training_to_the_same_table(tmp_path, finished):
+    config = load_experiment_config(tiny_config(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, callbacks=[_KillAfterFirstCheckpoint()], progress=False)
+    second = Path(config.output_dir) / "cells" / expand(config)[1].id / "model"
+    assert (second / "checkpoint-1").is_dir() and not (second / "training_done.json").exists()
+    summary = run_experiment(config, progress=False)
+    assert summary.skipped == 1 and len(summary.ok) == 3
+    assert metric_values(Path(config.output_dir) / RESULTS_NAME) == pytest.approx(
+        metric_values(finished / RESULTS_NAME)
+    )
+
+
+def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
+    grid = {"models": ["tiny", "no/such-model"], "losses": ["ce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    config = load_experiment_config(tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False}))
+    summary = run_experiment(config, progress=False)
+    assert len(summary.ok) == 1 and list(summary.failed) == [expand(config)[1].id]
+    (failed,) = [
+        r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r.get("status") == "failed"
+    ]
+    assert failed["error"] and failed["traceback"]
+
+
+def test_dry_run_lists_cells_and_steps(tmp_path, capsys):
+    assert main(["experiment", str(tiny_config(tmp_path)), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("4 cells") and "cross-task" in out and "train: perce lr=0.005" in out
+    assert main(["experiment", str(tiny_config(tmp_path)), "--count"]) == 0
+    assert capsys.readouterr().out.strip() == "4"
+    assert not (tmp_path / "out").exists()

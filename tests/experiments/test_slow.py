@@ -1,0 +1,107 @@
+"""Slow experiment tests: every report table from one tiny grid (judge, ALOE and lm-eval QA included),
+one cell trained by 2 processes under torchrun (gloo, CPU), and lm-eval QA on the local fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from percontrast.experiments.config import QASettings, load_experiment_config
+from percontrast.experiments.runner import RESULTS_NAME, run_experiment
+from percontrast.experiments.store import read_results
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _config(tmp_path: Path, source: Path, **changes):
+    values = yaml.safe_load(source.read_text())
+    values.update(output_dir=str(tmp_path / "out"), **changes)
+    for task in values["tasks"].values():  # fixture paths relative to the repository
+        for key in ("train_input", "train_outputs", "test_input", "test_outputs"):
+            if task.get(key):
+                task[key] = str(ROOT / task[key])
+    for section in ("aloe", "qa"):
+        if values.get("evaluation", {}).get(section):
+            block = values["evaluation"][section]
+            for key in ("profiles", "personalities"):
+                if key in block:
+                    block[key] = str(ROOT / block[key])
+            for name, path in block.get("local_files", {}).items():
+                block["local_files"][name] = str(ROOT / path)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return load_experiment_config(path)
+
+
+def test_every_report_table_from_one_tiny_grid(tmp_path):
+    from percontrast.experiments.report import write_reports
+
+    config = _config(tmp_path, ROOT / "configs/cpu/tiny_all_tables.yaml")
+    summary = run_experiment(config, progress=False)
+    assert not summary.failed, summary.failed
+    write_reports(Path(config.output_dir) / RESULTS_NAME, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    for key in (
+        "Table 1",
+        "Table 2",
+        "Table 3",
+        "Table 4",
+        "Table 5",
+        "Table 6",
+        "Table 10",
+        "Table 11",
+        "Table 12",
+    ):
+        assert f"### {key}" in report, f"{key} is empty:\n{report}"
+    assert "No results for" not in report
+
+
+def test_two_process_torchrun_cell(tmp_path):
+    grid = {"models": ["tiny"], "losses": ["perce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    config = _config(
+        tmp_path,
+        ROOT / "configs/cpu/tiny_spc.yaml",
+        grid=grid,
+        launch={"mode": "torchrun", "nproc": 2},
+        training={
+            "max_steps": 2,
+            "per_device_train_batch_size": 1,
+            "probe_steps": 0,
+            "use_cpu": True,
+            "ddp_backend": "gloo",
+        },
+        evaluation={"cross_task": False},
+    )
+    summary = run_experiment(config, progress=False)
+    assert not summary.failed, summary.failed
+    (cell_dir,) = (Path(config.output_dir) / "cells").iterdir()
+    log = (cell_dir / "train.log").read_text()
+    assert (cell_dir / "train_config.yaml").exists() and (cell_dir / "model" / "model.safetensors").exists()
+    # Each of the two ranks runs `percontrast train` to the end and logs it.
+    assert log.count("trained 2 steps") == 2, log[-3000:]
+    metrics = [r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r["kind"] == "metric"]
+    assert any(r["metric"] == "rougeL" for r in metrics)
+
+
+def test_lm_eval_qa_on_local_fixtures(tmp_path, tiny):
+    from percontrast.experiments.qa import run_qa
+
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    settings = QASettings(
+        local_files={
+            "drop": str(ROOT / "tests/fixtures/qa/drop_validation.jsonl"),
+            "hotpotqa": str(ROOT / "tests/fixtures/qa/hotpotqa_longbench_test.jsonl"),
+        },
+        max_gen_toks=4,
+        batch_size=2,
+    )
+    scores = run_qa(tmp_path / "model", settings, tmp_path / "qa")
+    assert scores["drop"]["n"] == 3 and scores["hotpotqa"]["n"] == 2
+    for values in scores.values():
+        assert all(0.0 <= v <= 1.0 for k, v in values.items() if k != "n")
+    assert (tmp_path / "qa" / "results.json").exists()

@@ -1,0 +1,145 @@
+"""The paper's tables from a results table: Gain and Variance checked against the paper's own numbers
+(Tables 1 and 2, Qwen3-4B) and an independent numpy computation; seeds' spread marking; rendering."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from percontrast.experiments.report import write_reports
+from percontrast.experiments.results import ResultSet
+from percontrast.experiments.tables import table_lr_sweep, table_methods
+
+TASKS = {"pag": "PAG", "prw": "PRW", "ptw": "PTW"}
+# Paper Table 1, Qwen3-4B: (ROUGE-L, METEOR) per task.
+TABLE1 = {
+    "ce": {"pag": (0.3727, 0.3225), "prw": (0.1898, 0.1583), "ptw": (0.1665, 0.1379)},
+    "perce": {"pag": (0.3619, 0.3342), "prw": (0.2668, 0.2660), "ptw": (0.2102, 0.2018)},
+}
+TABLE1_GAINS = ["-2.90%", "+3.63%", "+40.57%", "+68.04%", "+26.25%", "+46.34%"]
+# Paper Table 2 (a) PerCE and (b) CE, PAG column, learning rate -> ROUGE-L; variances 1.800 and 44.65.
+TABLE2_PAG = {
+    "perce": {2e-6: 0.3247, 5e-6: 0.3469, 8e-6: 0.3561, 2e-5: 0.3619, 5e-5: 0.3585},
+    "ce": {2e-6: 0.3560, 5e-6: 0.3728, 8e-6: 0.3687, 2e-5: 0.2339, 5e-5: 0.2261},
+}
+
+
+def _run_record():
+    tasks = {name: {"source": "longlamp", "label": label} for name, label in TASKS.items()}
+    return {
+        "kind": "run",
+        "run": "r",
+        "config": {"name": "synthetic", "tasks": tasks},
+        "task_order": list(TASKS),
+        "versions": {},
+        "git_commit": None,
+        "host": "h",
+        "time": "t",
+    }
+
+
+def _metric(loss, task, lr, metric, value, seed=0):
+    clip = (0.8, 5.0) if loss == "perce" else (None, None)
+    cell = f"m__{task}__{loss}__lr{lr:g}__s{seed}"
+    return {
+        "kind": "metric",
+        "run": "r",
+        "cell": cell,
+        "model": "Qwen3-4B",
+        "loss": loss,
+        "task": task,
+        "learning_rate": lr,
+        "clip_min": clip[0],
+        "clip_max": clip[1],
+        "seed": seed,
+        "eval": "lexical",
+        "target": task,
+        "metric": metric,
+        "value": value,
+        "n": 500,
+    }
+
+
+def _write(path, metrics):
+    cells = {r["cell"] for r in metrics}
+    lines = [_run_record(), *metrics] + [{"kind": "cell", "cell": c, "status": "ok"} for c in cells]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_table1_gain_row_matches_the_paper(tmp_path):
+    rows = []
+    for loss, tasks in TABLE1.items():
+        for task, (rouge_l, meteor) in tasks.items():
+            rows += [
+                _metric(loss, task, 2e-5, "rougeL", rouge_l),
+                _metric(loss, task, 2e-5, "meteor", meteor),
+            ]
+    (table,) = table_methods(ResultSet(_write(tmp_path / "r.jsonl", rows)), "table1", "T1", ("longlamp",))
+    gain = next(row for row in table.rows if row[1] == "Gain")
+    assert gain[2:8] == TABLE1_GAINS
+    # Average columns against an independent computation from the per-task values.
+    ce = np.array([TABLE1["ce"][t] for t in TASKS]).mean(axis=0)
+    perce = np.array([TABLE1["perce"][t] for t in TASKS]).mean(axis=0)
+    assert gain[8:] == [f"{100 * (p - c) / c:+.2f}%" for p, c in zip(perce, ce, strict=True)]
+    ce_row = next(row for row in table.rows if row[1] == "CE")
+    assert ce_row[8] == f"{ce[0]:.4f}" == "0.2430"  # the paper's CE Average ROUGE-L
+
+
+def test_table2_mean_and_variance_match_the_paper(tmp_path):
+    rows = [
+        _metric(loss, "pag", lr, "rougeL", v) for loss, rates in TABLE2_PAG.items() for lr, v in rates.items()
+    ]
+    tables = table_lr_sweep(ResultSet(_write(tmp_path / "r.jsonl", rows)))
+    by_loss = {t.title.split(", ")[1].split(")")[0]: t for t in tables}
+    for loss, name, paper_mean, paper_variance in (
+        ("perce", "PerCE", 0.3496, 1.800),
+        ("ce", "CE", 0.3115, 44.65),
+    ):
+        table = by_loss[name]
+        mean_row, variance_row = table.rows[-2], table.rows[-1]
+        values = np.array(list(TABLE2_PAG[loss].values()))
+        assert float(mean_row[1]) == pytest.approx(values.mean(), abs=5e-5)
+        assert float(mean_row[1]) == pytest.approx(paper_mean, abs=1e-4)
+        assert float(variance_row[1]) == pytest.approx(1e4 * values.var(ddof=0), abs=1e-3)
+        assert float(variance_row[1]) == pytest.approx(paper_variance, rel=2e-3)
+        assert table.plot and len(table.plot["series"]["PAG"]) == 5
+
+
+def test_seeds_show_spread_and_mark_gains_inside_it(tmp_path):
+    rows = []
+    for seed, (ce, perce_close, perce_far) in enumerate([(0.30, 0.31, 0.40), (0.32, 0.30, 0.42)]):
+        rows += [
+            _metric("ce", "pag", 1e-5, "rougeL", ce, seed),
+            _metric("ce", "pag", 1e-5, "meteor", ce, seed),
+        ]
+        rows += [_metric("perce", "pag", 1e-5, "rougeL", perce_close, seed)]
+        rows += [_metric("perce", "pag", 1e-5, "meteor", perce_far, seed)]
+    (table,) = table_methods(ResultSet(_write(tmp_path / "r.jsonl", rows)), "table1", "T1", ("longlamp",))
+    ce_row = next(row for row in table.rows if row[1] == "CE")
+    assert ce_row[2] == f"0.3100 ± {np.std([0.30, 0.32], ddof=1):.4f}"
+    gain = next(row for row in table.rows if row[1] == "Gain")
+    assert gain[2].endswith(" ~")  # ROUGE-L: 0.305 vs 0.31, inside the spread
+    assert not gain[3].endswith("~")  # METEOR: 0.41 vs 0.31, outside
+
+
+def test_failed_cells_stay_out_and_reports_render(tmp_path):
+    rows = [_metric("ce", "pag", 1e-5, "rougeL", 0.3), _metric("ce", "pag", 1e-5, "meteor", 0.2)]
+    path = _write(tmp_path / "r.jsonl", rows)
+    bad = _metric("perce", "pag", 1e-5, "rougeL", 0.9)
+    with path.open("a") as handle:
+        handle.write(
+            json.dumps(bad)
+            + "\n"
+            + json.dumps({"kind": "cell", "cell": bad["cell"], "status": "failed"})
+            + "\n"
+        )
+    results = ResultSet(path)
+    assert results.losses == ["ce"] and results.failed == [bad["cell"]]
+    paths = write_reports(path, tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "failed cells (not in the tables)" in text and "No results for Table 4" in text
+    assert (tmp_path / "report" / "report.html").read_text().startswith("<!doctype html>")
+    assert any(p.suffix == ".png" for p in paths)
