@@ -49,7 +49,10 @@ class TaskConfig:
     train_sample: int | None = field(default=None, metadata={"help": "seeded sample of N training examples"})
     test_sample: int | None = field(default=None, metadata={"help": "seeded sample of N test examples"})
     retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
-    dense_model: str = field(default="minilm", metadata={"help": "encoder of a dense retriever"})
+    dense_model: str | None = field(
+        default=None,
+        metadata={"help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"},
+    )
     k: int = field(default=4, metadata={"help": "profile items per example (paper: 4)"})
     max_length: int | None = field(
         default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}

@@ -91,7 +91,7 @@ def run_experiment(
     """
     from tqdm.auto import tqdm
 
-    from percontrast.training import git_commit, package_versions
+    from percontrast.run_info import git_commit, package_versions
 
     started = time.perf_counter()
     out = Path(config.output_dir)
