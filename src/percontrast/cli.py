@@ -18,7 +18,7 @@ import sys
 from percontrast.errors import PercontrastError
 
 # Subcommand name -> module under percontrast.commands (registration order is the help order).
-SUBCOMMANDS = ["demo", "score", "data", "train", "generate", "evaluate", "aloe"]
+SUBCOMMANDS = ["demo", "score", "identify", "construct", "data", "train", "generate", "evaluate", "aloe"]
 
 
 def build_parser() -> argparse.ArgumentParser:

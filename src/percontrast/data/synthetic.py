@@ -1,0 +1,190 @@
+"""Build an annotated persona QA set with a strong model: the paper's Figure 6 pipeline.
+
+For each persona, the model is asked with the Appendix D.2 construction prompt
+(``resources/prompts/synthetic_construction.txt``) for a short question, a short answer, and the
+answer's persona keywords highlighted. `parse_construction_reply` reads the reply; a record is kept only
+when the question, the answer and at least one keyword were found and every keyword occurs in the answer
+as whole words. Everything else is set aside with its reason and counted (`ConstructionReport`), never
+silently dropped. Kept records have the bundled set's format (``id``, ``persona_id``, ``persona``,
+``question``, ``answer``, ``personal_spans``), so `percontrast.data.persona_qa.read_persona_qa` and
+``percontrast identify`` read them. The paper's annotators then checked every keyword by hand: do the same
+before trusting a constructed set.
+
+CLI: ``percontrast construct --personas personas.jsonl --url http://127.0.0.1:8000/v1 --api-model M --out set.jsonl``
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from percontrast.bundled import load_published_prompt
+from percontrast.data.schema import iter_jsonl
+from percontrast.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+CONSTRUCTION_PROMPT = "synthetic_construction"
+_FIELD = re.compile(
+    r"^\W*(question|q|answer|a|keywords?|highlighted keywords?|key words?)\W*?\s*[:：]\s*\**\s*(.*)$",
+    re.IGNORECASE,
+)
+_HIGHLIGHT = re.compile(r"\*\*(.+?)\*\*|__(.+?)__|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+
+
+class ConstructionError(ValueError):
+    """A reply that cannot become a record; the message is the reason that is counted."""
+
+
+@dataclass
+class ConstructedItem:
+    question: str
+    answer: str
+    personal_spans: list[str]
+
+
+def _clean(text: str) -> str:
+    return text.strip().strip('*_"“”').strip()
+
+
+def parse_construction_reply(reply: str) -> ConstructedItem:
+    """Read the question, the answer and its keywords from a construction reply.
+
+    Understood: ``Question:`` / ``Answer:`` lines (also ``Q:`` / ``A:``, markdown bold around the labels);
+    keywords highlighted in the answer with ``**...**``, ``__...__`` or ``*...*``, and / or listed on a
+    ``Keywords:`` line (comma or semicolon separated). Highlight marks are removed from the answer.
+
+    Raises:
+        ConstructionError: no question, no answer, no keyword, or a keyword not in the answer.
+    """
+    fields: dict[str, str] = {}
+    current = None
+    for line in reply.splitlines():
+        match = _FIELD.match(line)
+        if match:
+            key = match.group(1).lower()
+            current = (
+                "question" if key in ("question", "q") else "answer" if key in ("answer", "a") else "keywords"
+            )
+            fields[current] = match.group(2)
+        elif current and line.strip() and current != "keywords":
+            fields[current] = (fields[current] + " " + line.strip()).strip()
+        elif not line.strip():
+            current = None
+    question = _clean(fields.get("question", ""))
+    raw_answer = fields.get("answer", "").strip()
+    if not question:
+        raise ConstructionError("no question")
+    if not _clean(raw_answer):
+        raise ConstructionError("no answer")
+    highlighted = [next(g for g in m.groups() if g) for m in _HIGHLIGHT.finditer(raw_answer)]
+    answer = _clean(_HIGHLIGHT.sub(lambda m: next(g for g in m.groups() if g), raw_answer))
+    listed = [_clean(k) for k in re.split(r"[,;]", fields.get("keywords", ""))]
+    keywords: list[str] = []
+    for keyword in highlighted + listed:
+        keyword = keyword.strip().strip(".,!?")
+        if keyword and keyword.lower() not in {k.lower() for k in keywords}:
+            keywords.append(keyword)
+    if not keywords:
+        raise ConstructionError("no keywords")
+    spans = []
+    for keyword in keywords:
+        found = re.search(r"(?<![^\W_])" + re.escape(keyword) + r"(?![^\W_])", answer, re.IGNORECASE)
+        if not found:
+            raise ConstructionError("keyword not in the answer")
+        spans.append(answer[found.start() : found.end()])  # the answer's own casing
+    return ConstructedItem(question=question, answer=answer, personal_spans=spans)
+
+
+def construction_messages(persona: Sequence[str]) -> list[dict[str, str]]:
+    """The construction prompt's user turn for one persona (sentences joined by spaces)."""
+    prompt = load_published_prompt(CONSTRUCTION_PROMPT)
+    return [{"role": "user", "content": prompt.fill(persona=" ".join(persona))}]
+
+
+@dataclass
+class ConstructionReport:
+    """Counts of a construction run: kept, set aside by reason, and the set-aside replies themselves."""
+
+    n_personas: int = 0
+    n_kept: int = 0
+    set_aside: Counter = field(default_factory=Counter)
+    rejected: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "n_personas": self.n_personas,
+            "n_kept": self.n_kept,
+            "n_set_aside": sum(self.set_aside.values()),
+            "set_aside_by_reason": dict(self.set_aside),
+        }
+
+
+def read_personas(path) -> list[tuple[str, list[str]]]:
+    """``(persona_id, sentences)`` from JSONL records with ``persona`` (list or string) and optional ``persona_id``/``id``."""
+    personas = []
+    for line, record in iter_jsonl(path):
+        persona = record.get("persona") if isinstance(record, dict) else None
+        if isinstance(persona, str):
+            persona = [persona]
+        if (
+            not isinstance(persona, list)
+            or not persona
+            or not all(isinstance(p, str) and p.strip() for p in persona)
+        ):
+            raise DataError(
+                "expected a non-empty list of persona sentences (or a string)",
+                path=str(path),
+                line=line,
+                field="persona",
+            )
+        personas.append((str(record.get("persona_id", record.get("id", f"persona_{line:05d}"))), persona))
+    if not personas:
+        raise DataError("no personas in file", path=str(path))
+    return personas
+
+
+def construct_dataset(
+    personas: Sequence[tuple[str, list[str]]],
+    backend,
+    *,
+    temperature: float = 0.7,
+    max_new_tokens: int = 256,
+    seed: int = 0,
+    id_prefix: str = "synth",
+) -> tuple[list[dict], ConstructionReport]:
+    """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona.
+
+    Returns:
+        The kept records (bundled format) and the report (rejected replies are in ``report.rejected``).
+    """
+    conversations = [construction_messages(sentences) for _, sentences in personas]
+    replies = backend.chat(conversations, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    report = ConstructionReport(n_personas=len(personas))
+    records = []
+    for index, ((persona_id, sentences), reply) in enumerate(zip(personas, replies, strict=True)):
+        text = reply[0]
+        try:
+            item = parse_construction_reply(text)
+        except ConstructionError as exc:
+            report.set_aside[str(exc)] += 1
+            report.rejected.append({"persona_id": persona_id, "reason": str(exc), "reply": text})
+            continue
+        records.append(
+            {
+                "id": f"{id_prefix}_{index:05d}",
+                "persona_id": persona_id,
+                "persona": list(sentences),
+                "question": item.question,
+                "answer": item.answer,
+                "personal_spans": item.personal_spans,
+            }
+        )
+    report.n_kept = len(records)
+    logger.info(
+        "constructed %d of %d items; set aside: %s", report.n_kept, report.n_personas, dict(report.set_aside)
+    )
+    return records, report

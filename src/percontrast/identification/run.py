@@ -1,0 +1,243 @@
+"""Appendix A's synthetic experiment: PerContrast, word matching and an LLM judge find personal tokens.
+
+`run_identification` scores every answer token with PIR (one pass with and one without the persona),
+runs the two baselines, and compares each method's identified tokens with the annotation
+(`percontrast.identification.labels` gives the rule). The result holds pooled precision / recall / F1 per
+method, the AUROC of PIR, Figure 5's per-PIR-range breakdown, and per-example details.
+
+CLI: ``percontrast identify --model smollm2-135m-instruct --data persona_tokens.jsonl --out results.json --plot fig.png``
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from percontrast.data.schema import Example
+from percontrast.errors import ConfigError, DataError
+from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping
+from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("percontrast", "word_match", "llm_judge")
+DEFAULT_IDENTIFY_TEMPLATE = "persona_chat"
+
+
+@dataclass
+class IdentificationResult:
+    """Everything `run_identification` measured (``to_dict()`` is ``results.json``)."""
+
+    methods: dict[str, PRF]
+    auroc: float
+    n_tokens: int
+    n_personal: int
+    n_examples: int
+    threshold: float
+    template: str
+    pir_bins: list[PirBin]
+    timings_s: dict[str, float]
+    judge: dict | None = None
+    word_match: dict | None = None
+    examples: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "methods": {name: prf.to_dict() for name, prf in self.methods.items()},
+            "auroc": None if math.isnan(self.auroc) else self.auroc,
+            "n_tokens": self.n_tokens,
+            "n_personal": self.n_personal,
+            "n_examples": self.n_examples,
+            "threshold": self.threshold,
+            "pir_form": "log",
+            "template": self.template,
+            "pir_breakdown": [item.to_dict() for item in self.pir_bins],
+            "timings_s": self.timings_s,
+            "llm_judge": self.judge,
+            "word_match": self.word_match,
+            "examples": self.examples,
+        }
+
+    def markdown_table(self) -> str:
+        """Precision, recall and F1 per method (pooled over tokens), then PIR's AUROC."""
+        lines = [
+            "| method | precision | recall | F1 | identified | correct |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, prf in self.methods.items():
+            lines.append(
+                f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {prf.n_identified} | {prf.n_correct} |"
+            )
+        lines.append("")
+        lines.append(
+            f"AUROC of PIR: {self.auroc:.3f}; {self.n_personal} personal of {self.n_tokens} tokens in "
+            f"{self.n_examples} answers; PerContrast threshold PIR > {self.threshold:g}; template `{self.template}`."
+        )
+        return "\n".join(lines)
+
+    def breakdown_table(self) -> str:
+        """Figure 5 as a table: per PIR range, the tokens in it and the shares classified right and wrong."""
+        lines = [
+            "| PIR range | tokens | personal | correct | wrong | share correct | share wrong |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for item in self.pir_bins:
+            row = item.to_dict()
+            lines.append(
+                f"| {item.label} | {item.n_tokens} | {item.n_personal} | {item.n_correct} | {item.n_wrong} | "
+                f"{row['share_correct']:.2f} | {row['share_wrong']:.2f} |"
+            )
+        return "\n".join(lines)
+
+
+def _spans(example: Example) -> list[str]:
+    spans = (example.meta or {}).get("personal_spans")
+    if spans is None:
+        raise DataError(
+            "identification needs the annotated personal spans (meta.personal_spans)",
+            record_id=example.id,
+            field="personal_spans",
+        )
+    return list(spans)
+
+
+def run_identification(
+    model,
+    tokenizer,
+    examples: Sequence[Example],
+    *,
+    methods: Sequence[str] = METHODS,
+    threshold: float = 1.0,
+    judge=None,
+    template=None,
+    batch_size: int = 16,
+    progress: bool = True,
+    judge_max_new_tokens: int = 32,
+    donors: int = 0,
+    donor_pooling: str = "posterior",
+) -> IdentificationResult:
+    """Identify personal tokens three ways and score each against the annotation.
+
+    Args:
+        model: a causal LM in eval mode (it scores PIR, and is the judge when ``judge`` is None).
+        tokenizer: its tokenizer (with a chat template for chat templates and the local judge).
+        examples: persona QA examples whose ``meta["personal_spans"]`` hold the ground truth
+            (`percontrast.data.persona_qa.read_persona_qa`).
+        methods: any of ``"percontrast"``, ``"word_match"``, ``"llm_judge"``.
+        threshold: PerContrast calls a token personal when its PIR (log form, Eq. 2) exceeds this.
+        judge: a `ChatBackend` (e.g. `percontrast.evaluation.backends.OpenAIChat`); None: the local model.
+        template: prompt template (name or object) for PIR; None: ``DEFAULT_IDENTIFY_TEMPLATE``.
+        batch_size: sequences per forward / generate call.
+        progress: show progress bars.
+        judge_max_new_tokens: the judge's reply length (greedy).
+        donors: 0 (default): PIR as Eq. 2 with the persona removed from the prompt. K > 0: the persona-free
+            term is marginalised over K other examples' personas instead
+            (`percontrast.identification.counterfactual`; K more forwards per example).
+        donor_pooling: ``"posterior"`` or ``"mean"`` (see `marginal_logprobs`).
+
+    Returns:
+        An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
+        the token positions every method is scored on.
+    """
+    from percontrast.scoring import score_examples
+    from percontrast.templates import get_template
+
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ConfigError(f"unknown identification methods {unknown}; choose from {list(METHODS)}")
+    if not examples:
+        raise DataError("no examples to identify")
+    template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    scores = score_examples(
+        model, tokenizer, examples, template=template, max_batch_size=batch_size, progress=progress
+    )
+    if donors:
+        from percontrast.identification.counterfactual import counterfactual_scores
+
+        scores = counterfactual_scores(
+            model,
+            tokenizer,
+            examples,
+            scores,
+            template=template,
+            donors=donors,
+            pooling=donor_pooling,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    timings["percontrast"] = time.perf_counter() - started
+    labels = [
+        token_labels(ex.response, s.offsets, personal_words(ex.response, _spans(ex), record_id=ex.id))
+        for ex, s in zip(examples, scores, strict=True)
+    ]
+    identified: dict[str, list[list[bool]]] = {}
+    if "percontrast" in methods:
+        identified["percontrast"] = [[value > threshold for value in s.pir] for s in scores]
+
+    word_stats = None
+    if "word_match" in methods:
+        from percontrast.identification.word_match import shared_content_words
+
+        started = time.perf_counter()
+        ranges = shared_content_words([ex.persona for ex in examples], [ex.response for ex in examples])
+        timings["word_match"] = time.perf_counter() - started
+        identified["word_match"] = [
+            tokens_overlapping(ex.response, s.offsets, r)
+            for ex, s, r in zip(examples, scores, ranges, strict=True)
+        ]
+        word_stats = {
+            "tagger": "Lingua::EN::Tagger (Penn Treebank tags)",
+            "n_matched_words": sum(map(len, ranges)),
+        }
+
+    judge_stats, replies = None, None
+    if "llm_judge" in methods:
+        from percontrast.identification.judge import judge_keywords
+
+        if judge is None:
+            from percontrast.evaluation.backends import TransformersChat
+
+            judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model")
+        started = time.perf_counter()
+        ranges, replies, stats = judge_keywords(examples, judge, max_new_tokens=judge_max_new_tokens)
+        timings["llm_judge"] = time.perf_counter() - started
+        identified["llm_judge"] = [
+            tokens_overlapping(ex.response, s.offsets, r)
+            for ex, s, r in zip(examples, scores, ranges, strict=True)
+        ]
+        judge_stats = stats.to_dict()
+
+    flat_labels = [label for row in labels for label in row]
+    flat_pir = [value for s in scores for value in s.pir]
+    results = {
+        name: precision_recall_f1([x for row in identified[name] for x in row], flat_labels)
+        for name in METHODS
+        if name in identified
+    }
+    details = []
+    for index, (ex, s) in enumerate(zip(examples, scores, strict=True)):
+        row = {"id": ex.id, "tokens": s.tokens, "offsets": s.offsets, "pir": s.pir, "personal": labels[index]}
+        row |= {f"identified_{name}": identified[name][index] for name in identified}
+        if replies is not None:
+            row["judge_reply"] = replies[index]
+        details.append(row)
+    return IdentificationResult(
+        methods=results,
+        auroc=auroc(flat_pir, flat_labels),
+        n_tokens=len(flat_labels),
+        n_personal=sum(flat_labels),
+        n_examples=len(examples),
+        threshold=threshold,
+        template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
+        pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
+        timings_s={k: round(v, 2) for k, v in timings.items()},
+        judge=judge_stats,
+        word_match=word_stats,
+        examples=details,
+    )

@@ -1,0 +1,199 @@
+"""`run_identification`, the identify CLI and the construction pipeline on `tiny` and a loopback server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from percontrast.cli import main
+from percontrast.data.persona_qa import read_persona_qa
+from percontrast.data.synthetic import construct_dataset
+from percontrast.evaluation.backends import OpenAIChat
+from percontrast.identification import plot_pir_breakdown, run_identification
+from percontrast.identification.labels import personal_words, token_labels
+from percontrast.identification.metrics import auroc, precision_recall_f1
+from percontrast.identification.word_match import tagger_available
+from percontrast.scoring import score_examples
+
+needs_tagger = pytest.mark.skipif(
+    not tagger_available(), reason="Lingua::EN::Tagger missing: `make tagger` installs it (make test does)"
+)
+
+
+class ScriptedServer:
+    """An OpenAI-style /v1/chat/completions server on loopback that answers with scripted replies in order."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies, self.requests = list(replies), []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(payload)
+                body = {"choices": [{"index": 0, "message": {"content": server.replies.pop(0)}}]}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return read_persona_qa()[:6]
+
+
+def test_percontrast_metrics_match_an_independent_recomputation(tiny, examples) -> None:
+    model, tokenizer = tiny
+    result = run_identification(
+        model, tokenizer, examples, methods=("percontrast",), threshold=0.0, progress=False
+    )
+    scores = score_examples(model, tokenizer, examples, template=result.template, progress=False)
+    labels, pir = [], []
+    for example, score in zip(examples, scores, strict=True):
+        labels += token_labels(
+            example.response, score.offsets, personal_words(example.response, example.meta["personal_spans"])
+        )
+        pir += score.pir
+    expected = precision_recall_f1([p > 0.0 for p in pir], labels)
+    got = result.to_dict()
+    assert got["methods"]["percontrast"]["f1"] == pytest.approx(expected.f1)
+    assert got["methods"]["percontrast"]["precision"] == pytest.approx(expected.precision)
+    assert got["auroc"] == pytest.approx(auroc(pir, labels))
+    assert got["n_tokens"] == len(labels) == sum(b["n_tokens"] for b in got["pir_breakdown"])
+    assert got["n_personal"] == sum(labels) > 0
+    assert set(got["methods"]) == {"percontrast"}
+    assert "| percontrast |" in result.markdown_table()
+
+
+def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny, examples) -> None:
+    """A judge that answers with the annotated spans is perfect; a keyword absent from the answer is counted."""
+    replies = [", ".join(ex.meta["personal_spans"]) for ex in examples]
+    replies[0] += ", tripod"
+    replies[1] = "I cannot tell."
+    with ScriptedServer(replies) as server:
+        judge = OpenAIChat(server.url, "judge")
+        result = run_identification(*tiny, examples, methods=("llm_judge",), judge=judge, progress=False)
+    assert "User 2: " + examples[0].query in server.requests[0]["messages"][0]["content"]
+    assert server.requests[0]["temperature"] == 0.0
+    stats = result.judge
+    assert stats["n_replies"] == 6 and stats["n_unmatched"] == 2  # "tripod" and "I cannot tell"
+    per_example = result.examples
+    for row in per_example[2:]:
+        assert row["identified_llm_judge"] == row["personal"]
+    assert result.methods["llm_judge"].precision == 1.0
+    assert result.methods["llm_judge"].recall < 1.0  # example 1's personal tokens were missed
+
+
+def test_local_judge_runs_on_the_model_itself(tiny, examples) -> None:
+    result = run_identification(
+        *tiny, examples[:2], methods=("llm_judge",), judge_max_new_tokens=4, progress=False
+    )
+    assert result.judge["n_replies"] == 2 and result.judge["backend"] == "local model"
+    assert 0.0 <= result.methods["llm_judge"].f1 <= 1.0
+
+
+@needs_tagger
+def test_word_matching_identifies_shared_content_words(tiny, examples) -> None:
+    result = run_identification(*tiny, examples, methods=("word_match",), progress=False)
+    row = next(
+        r for r in result.examples if r["id"] == "pqa_0001"
+    )  # persona "i like pepsi.", answer "... Pepsi."
+    identified = [t for t, flag in zip(row["tokens"], row["identified_word_match"], strict=True) if flag]
+    assert "".join(identified).strip() == "Pepsi"
+
+
+@needs_tagger
+def test_identify_cli_writes_results_table_and_plot(tmp_path, examples) -> None:
+    data = tmp_path / "items.jsonl"
+    lines = read_persona_qa_lines(4)
+    data.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "results.json"
+    rc = main(
+        ["identify", "--model", "tiny", "--data", str(data), "--out", str(out), "--plot", str(tmp_path / "fig.png"),
+         "--judge-max-new-tokens", "4"]
+    )  # fmt: skip
+    assert rc == 0
+    results = json.loads(out.read_text())
+    assert set(results["methods"]) == {"percontrast", "word_match", "llm_judge"}
+    assert {"precision", "recall", "f1"} <= set(results["methods"]["word_match"])
+    assert results["n_examples"] == 4 and results["model"] == "tiny"
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| word_match |" in out.with_suffix(".md").read_text()
+
+
+def read_persona_qa_lines(n: int) -> list[str]:
+    from percontrast.bundled import PERSONA_TOKENS_DEV
+
+    return PERSONA_TOKENS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:n]
+
+
+def test_plot_writes_a_png(tiny, examples, tmp_path) -> None:
+    result = run_identification(*tiny, examples[:2], methods=("percontrast",), progress=False)
+    path = plot_pir_breakdown(result, tmp_path / "sub" / "fig5.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path) -> None:
+    personas = [("p0", ["I like to sew."]), ("p1", ["I have an iphone."]), ("p2", ["I travel often."])]
+    replies = [
+        "Question: How do you spend a free afternoon?\nAnswer: I usually **stitch** clothes.",
+        "Here is a question: what phone do you use?",  # no Question:/Answer: fields
+        "Question: Trips?\nAnswer: I fly a lot.\nKeywords: passport",  # keyword not in the answer
+    ]
+    with ScriptedServer(replies) as server:
+        records, report = construct_dataset(personas, OpenAIChat(server.url, "strong"), temperature=0.0)
+    assert "I like to sew." in server.requests[0]["messages"][0]["content"]
+    assert report.to_dict() == {
+        "n_personas": 3,
+        "n_kept": 1,
+        "n_set_aside": 2,
+        "set_aside_by_reason": {"no question": 1, "keyword not in the answer": 1},
+    }
+    assert [r["persona_id"] for r in report.rejected] == ["p1", "p2"]
+    path = tmp_path / "constructed.jsonl"
+    path.write_text(json.dumps(records[0]) + "\n", encoding="utf-8")
+    (item,) = read_persona_qa(path)
+    assert item.response == "I usually stitch clothes." and item.meta["personal_spans"] == ["stitch"]
+
+
+def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
+    """With donors, logp_with is unchanged and PIR = logp_with - the donor marginal (checked with K=1: one donor's log-probs)."""
+    from dataclasses import replace
+
+    model, tokenizer = tiny
+    result = run_identification(
+        model,
+        tokenizer,
+        examples[:3],
+        methods=("percontrast",),
+        template="persona_chat",
+        donors=1,
+        progress=False,
+    )
+    plain = score_examples(model, tokenizer, examples[:3], template="persona_chat", progress=False)
+    donor = replace(examples[0], persona=examples[1].persona)  # example 0's donor is example 1
+    (donor_scores,) = score_examples(model, tokenizer, [donor], template="persona_chat", progress=False)
+    expected = [w - d for w, d in zip(plain[0].logp_with, donor_scores.logp_with, strict=True)]
+    assert result.examples[0]["pir"] == pytest.approx(expected, abs=1e-4)
+    assert "1 donor personas" in result.template
