@@ -21,7 +21,7 @@ h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-
 table.grid { border-collapse: collapse; font-size: .9em; margin: .6em 0; }
 table.grid th, table.grid td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
 table.grid th:first-child, table.grid td:first-child { text-align: left; }
-table.samples td { text-align: left; vertical-align: top; max-width: 22em; }
+table.samples td { text-align: left; vertical-align: top; max-width: 22em; white-space: pre-wrap; }
 img.figure { max-width: 100%; border: 1px solid #eee; }
 .note { color: #555; font-size: .88em; } .missing { color: #a33; }
 .timing td { text-align: right; }
