@@ -63,7 +63,9 @@ def test_demo_training_really_differs_between_losses(demo_run):
     result, _ = demo_run
     runs = {run["variant"]: run for run in result.results["training"]}
     first = {name: next(e for e in run["log_history"] if "loss" in e)["loss"] for name, run in runs.items()}
-    nll = {name: next(e for e in run["log_history"] if "nll_mean" in e)["nll_mean"] for name, run in runs.items()}
+    nll = {
+        name: next(e for e in run["log_history"] if "nll_mean" in e)["nll_mean"] for name, run in runs.items()
+    }
     # Same data and seed: the first step's unweighted NLL is identical across losses...
     assert nll["ce"] == pytest.approx(nll["perce_tokens"], abs=1e-5)
     # ... while the loss is the weighted one (tiny's PIR is near 0, so weights sit at the clip m = 0.8).
@@ -83,8 +85,14 @@ def _evaluation(nll: list[float], tokens: list[float], rouge: list[float]) -> Ev
 
 
 def test_summarize_point_estimates_and_intervals():
-    ce = [_evaluation([10.0, 4.0, 6.0], [5, 2, 3], [0.2, 0.4]), _evaluation([8.0, 4.0, 6.0], [5, 2, 3], [0.3, 0.5])]
-    perce = [_evaluation([9.0, 4.0, 6.0], [5, 2, 3], [0.2, 0.4]), _evaluation([8.0, 4.0, 6.0], [5, 2, 3], [0.3, 0.5])]
+    ce = [
+        _evaluation([10.0, 4.0, 6.0], [5, 2, 3], [0.2, 0.4]),
+        _evaluation([8.0, 4.0, 6.0], [5, 2, 3], [0.3, 0.5]),
+    ]
+    perce = [
+        _evaluation([9.0, 4.0, 6.0], [5, 2, 3], [0.2, 0.4]),
+        _evaluation([8.0, 4.0, 6.0], [5, 2, 3], [0.3, 0.5]),
+    ]
     summary = summarize({"untrained": [ce[0]], "ce": ce, "perce_tokens": perce}, n_bootstrap=300)
     # Pooled over tokens per seed, then averaged over seeds: ((20/10) + (18/10)) / 2.
     assert summary["models"]["ce"]["nll"]["mean"] == pytest.approx(1.9)
@@ -138,7 +146,7 @@ def test_report_renders_in_chromium(demo_run, tmp_path):
     ).stdout
     for section in ("heatmap", "identification", "training", "comparison", "samples"):
         assert f'id="{section}"' in dom, section
-    assert dom.count("class=\"tok") > 50  # heatmap tokens
+    assert dom.count('class="tok') > 50  # heatmap tokens
     assert dom.count("<tr>") >= 4 + 3 + 4  # comparison, training and samples rows
     assert dom.count('src="data:image/png;base64,') >= 2  # training curves and comparison plot
 

@@ -164,13 +164,16 @@ def render_demo_report(
 ) -> str:
     """The report as one HTML string."""
     seconds = results.get("seconds", {})
-    timing = ", ".join(f"{key} {value:.0f} s" for key, value in seconds.items())
+    wall = ", ".join(f"{key} {value:.0f} s" for key, value in seconds.items() if not key.endswith("_cpu"))
+    cpu = ", ".join(f"{key[:-4]} {value:.0f} s" for key, value in seconds.items() if key.endswith("_cpu"))
+    timing = f"{wall}. CPU time (all threads): {cpu}" if cpu else wall
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>percontrast demo ({html.escape(model_name)})</title>",
         f"<style>{HEATMAP_CSS}{_CSS}</style></head><body>",
         f"<h1>percontrast demo: {html.escape(model_name)}</h1>",
-        f"<p class='note'>Wall time: {html.escape(timing)}.</p>",
+        f"<p class='note'>Wall time: {html.escape(timing)}. On a shared machine wall time exceeds CPU time / "
+        "threads.</p>",
         "<h2 id='heatmap'>1. PerContrast token scores</h2>",
         "<p class='note'>Each response token coloured by its Personal Influence Ratio: how much more likely "
         "the persona makes it.</p>",
