@@ -117,6 +117,26 @@ def test_demo_config_errors():
     assert DemoConfig.preset_config("default", train_steps=7, seeds=None).train_steps == 7
 
 
+def test_demo_flags(tmp_path):
+    import argparse
+
+    from percontrast.commands import demo as command
+
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    config = command.config_from_args(
+        parser.parse_args(
+            ["demo", "--full", "--train-steps", "5", "--no-identify", "--out-dir", str(tmp_path)]
+        )
+    )
+    assert (config.preset, config.seeds, config.train_steps, config.identify) == ("full", (0, 1, 2), 5, False)
+    assert command.config_from_args(parser.parse_args(["demo", "--quick"])).model == "tiny"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        command.config_from_args(parser.parse_args(["demo", "--out-dir", str(a_file)]))
+
+
 # ------------------------------------------------------------------------------ the report in Chromium
 
 

@@ -68,8 +68,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    from percontrast.demo import DemoConfig, run_demo
+def config_from_args(args: argparse.Namespace):
+    """The `DemoConfig` the flags ask for: the preset, then every flag given."""
+    from percontrast.demo import DemoConfig
     from percontrast.errors import ConfigError
 
     out_dir = Path(args.out_dir)
@@ -96,5 +97,11 @@ def run(args: argparse.Namespace) -> int:
         keep_models=True if args.keep_models else None,
         progress=False if args.no_progress else None,
     )
-    run_demo(config, say=print)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from percontrast.demo import run_demo
+
+    run_demo(config_from_args(args), say=print)
     return 0
