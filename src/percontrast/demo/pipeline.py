@@ -193,8 +193,22 @@ def _identify(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple
     examples = read_persona_qa()
     if config.identify_limit is not None:
         examples = examples[: config.identify_limit]
+    methods = ("percontrast", "word_match", "llm_judge")
+    try:
+        from percontrast.identification.word_match import tagger_available
+
+        if not tagger_available():
+            say("  word matching needs the Lingua::EN::Tagger Perl module (`make tagger`); left out")
+            methods = ("percontrast", "llm_judge")
+    except ImportError:
+        pass
     result = run_identification(
-        model, tokenizer, examples, batch_size=config.eval_batch_size, progress=config.progress
+        model,
+        tokenizer,
+        examples,
+        methods=methods,
+        batch_size=config.eval_batch_size,
+        progress=config.progress,
     )
     values = result.to_dict()
     (out_dir / "identification.json").write_text(json.dumps(values, indent=2), encoding="utf-8")
