@@ -336,6 +336,7 @@ def run_comparison(
     )
     evaluation, note = evaluate_model(model, tokenizer, eval_examples, generate_examples, config, UNTRAINED)
     result.evaluations[UNTRAINED] = [evaluation]
+    say(f"  {_line(UNTRAINED, evaluation)}")
     result.meteor_note = note
     result.seconds["evaluate"] = time.perf_counter() - started
     result.seconds["train"] = 0.0
@@ -367,16 +368,19 @@ def run_comparison(
                 )
                 result.seconds["evaluate"] += time.perf_counter() - tick
                 result.evaluations.setdefault(variant, []).append(evaluation)
-                summary = evaluation.summary()
-                say(
-                    f"  {LABELS[variant]}: held-out NLL {summary['nll']:.3f}, PIR {summary['pir']:+.3f}, "
-                    f"ROUGE-L {_pct(summary['rougeL'])}, METEOR {_pct(summary['meteor'])} "
-                    f"(trained in {run.seconds:.0f} s)"
-                )
+                say(f"  {_line(variant, evaluation)} (trained in {run.seconds:.0f} s)")
                 del trained
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
     return result
+
+
+def _line(name: str, evaluation: Evaluation) -> str:
+    summary = evaluation.summary()
+    return (
+        f"{LABELS[name]}: held-out NLL {summary['nll']:.3f}, PIR {summary['pir']:+.3f}, "
+        f"ROUGE-L {_pct(summary['rougeL'])}, METEOR {_pct(summary['meteor'])}"
+    )
 
 
 def _pct(value: float | None) -> str:
