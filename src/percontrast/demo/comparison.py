@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -145,6 +146,10 @@ def fitting_examples(
     return kept, dropped
 
 
+class _Silent(TrainerCallback):
+    """Stands in for the Trainer's PrinterCallback (see `train_variant`)."""
+
+
 class _StepBar(TrainerCallback):
     """One tqdm bar per training run, with the running loss (replaces the Trainer's log printing)."""
 
@@ -203,13 +208,16 @@ def train_variant(
     )
     model = copy.deepcopy(base_model)
     started = time.perf_counter()
-    run = train(
-        args,
-        model=model,
-        tokenizer=tokenizer,
-        examples=train_examples,
-        callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
-    )
+    # With its own bars off, the Trainer adds a PrinterCallback that prints every step's log dict; the
+    # step bar shows progress instead, and the logs stay in `state.log_history`.
+    with mock.patch("transformers.trainer.PrinterCallback", _Silent):
+        run = train(
+            args,
+            model=model,
+            tokenizer=tokenizer,
+            examples=train_examples,
+            callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
+        )
     seconds = time.perf_counter() - started
     trained = run.trainer.model
     trained.eval()
