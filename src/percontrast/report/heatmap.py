@@ -15,7 +15,7 @@ from pathlib import Path
 
 from percontrast.scoring import TokenScores
 
-_CSS = """
+HEATMAP_CSS = _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; max-width: 60em; color: #222; }
 h1 { font-size: 1.3em; } .example { margin: 1.2em 0; padding: .6em .8em; border: 1px solid #ddd; border-radius: 6px; }
 .meta { color: #666; font-size: .85em; margin-bottom: .4em; } .persona { color: #444; font-size: .9em; margin-bottom: .4em; }
@@ -53,6 +53,21 @@ def render_heatmap(
         personal_spans: optional annotated personal spans per example id (substrings of the
             response); tokens overlapping them are underlined.
     """
+    body = heatmap_body(scores, scale=scale, top_k=top_k, personal_spans=personal_spans)
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def heatmap_body(
+    scores: Sequence[TokenScores],
+    scale: float | None = None,
+    top_k: int = 3,
+    personal_spans: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The legend and the examples, without the page around them (to embed; style with `HEATMAP_CSS`)."""
     if scale is None:
         magnitudes = sorted(
             abs(w - wo) for item in scores for w, wo in zip(item.logp_with, item.logp_without, strict=True)
@@ -64,9 +79,6 @@ def render_heatmap(
         "PIR = log P(y|persona,x) - log P(y|x)" if form == "log" else "PIR ratio = P(y|persona,x) / P(y|x)"
     )
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
         "<div class='legend'><span>persona lowers the token</span>"
         f"<span class='bar' style='background: linear-gradient(to right, {pir_colour(-scale, scale)}, #fff, {pir_colour(scale, scale)})'></span>"
         f"<span>persona raises the token</span><span>({html.escape(label)}; full colour at |{scale:.2f}|; hover a token for its log-probs)</span></div>",
@@ -99,7 +111,6 @@ def render_heatmap(
             f"<b>without persona</b><pre>{html.escape(item.prompt_without)}</pre></details>"
         )
         parts.append("</div>")
-    parts.append("</body></html>")
     return "".join(parts)
 
 

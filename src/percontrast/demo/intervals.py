@@ -1,0 +1,138 @@
+"""Point estimates and bootstrap intervals for the demo's comparison.
+
+A model's figure for a metric is the mean over seeds of its per-seed figure; per seed, NLL and PIR are
+pooled over the reference tokens (sum over examples / token count) and ROUGE-L and METEOR are means over
+the generated examples.
+
+Intervals are 95% percentile bootstrap intervals. Each resample draws the held-out examples with
+replacement (one draw shared by every model, so comparisons are paired) and, when there are several
+seeds, the seeds with replacement too (one draw shared by every variant): a two-level bootstrap that
+carries both the example-sampling and the training-seed variance. With one seed only the examples vary,
+so the interval says nothing about seed-to-seed variation. Differences (a variant minus CE) are
+bootstrapped the same way, from the same resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from percontrast.demo.comparison import METRICS, Evaluation
+
+
+def _metric(
+    evaluations: Sequence[Evaluation], metric: str, seeds: np.ndarray, rows: np.ndarray | None
+) -> float:
+    """The metric averaged over ``seeds`` (indices into evaluations), on example ``rows`` (None: all)."""
+    values = []
+    for seed in seeds:
+        item = evaluations[seed]
+        if metric in ("nll", "pir"):
+            total = item.nll_sum if metric == "nll" else item.pir_sum
+            tokens = item.n_tokens if rows is None else item.n_tokens[rows]
+            total = total if rows is None else total[rows]
+            values.append(float(total.sum() / tokens.sum()))
+        else:
+            series = item.rougeL if metric == "rougeL" else item.meteor
+            if series is None or not series.size:
+                return float("nan")
+            values.append(float((series if rows is None else series[rows]).mean()))
+    return float(np.mean(values))
+
+
+def summarize(
+    evaluations: Mapping[str, Sequence[Evaluation]],
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    baseline: str = "ce",
+) -> dict:
+    """Point estimates, per-seed values, intervals and differences from ``baseline``.
+
+    Args:
+        evaluations: model name -> one `Evaluation` per seed (a model with a single entry, such as the
+            untrained one, is the same for every seed).
+        n_bootstrap: resamples (0: no intervals).
+        seed: the bootstrap's random seed.
+        baseline: the model differences are taken from.
+
+    Returns:
+        ``{"models": {name: {metric: {"mean", "ci": [lo, hi] | None, "per_seed": [...]}}},
+        "differences": {name: {metric: {"mean", "ci"}}}, "method": str, "n_bootstrap": int}``.
+    """
+    n_seeds = max(len(items) for items in evaluations.values())
+    first = next(iter(evaluations.values()))[0]
+    n_scored, n_generated = len(first.n_tokens), len(first.rougeL)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        seeds = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=int)
+        draws.append(
+            (seeds, rng.integers(0, n_scored, n_scored), rng.integers(0, max(n_generated, 1), n_generated))
+        )
+
+    def seeds_for(items: Sequence[Evaluation], drawn: np.ndarray | None) -> np.ndarray:
+        if drawn is None:
+            return np.arange(len(items))
+        return drawn if len(items) == n_seeds else np.zeros(len(drawn), dtype=int)
+
+    def value(name: str, metric: str, draw: tuple | None) -> float:
+        items = evaluations[name]
+        if draw is None:
+            return _metric(items, metric, seeds_for(items, None), None)
+        seeds, scored_rows, generated_rows = draw
+        rows = scored_rows if metric in ("nll", "pir") else generated_rows
+        return _metric(items, metric, seeds_for(items, seeds), rows)
+
+    def interval(samples: list[float]) -> list[float] | None:
+        finite = [s for s in samples if np.isfinite(s)]
+        if not finite:
+            return None
+        low, high = np.percentile(finite, [2.5, 97.5])
+        return [float(low), float(high)]
+
+    models: dict = {}
+    for name, items in evaluations.items():
+        models[name] = {}
+        for metric in METRICS:
+            point = value(name, metric, None)
+            models[name][metric] = {
+                "mean": None if not np.isfinite(point) else point,
+                "ci": interval([value(name, metric, draw) for draw in draws]) if draws else None,
+                "per_seed": [
+                    None if not np.isfinite(v) else v
+                    for v in (_metric(items, metric, np.array([i]), None) for i in range(len(items)))
+                ],
+            }
+    differences: dict = {}
+    if baseline in evaluations:
+        for name in evaluations:
+            if name == baseline:
+                continue
+            differences[name] = {}
+            for metric in METRICS:
+                point = value(name, metric, None) - value(baseline, metric, None)
+                differences[name][metric] = {
+                    "mean": None if not np.isfinite(point) else point,
+                    "ci": interval([value(name, metric, d) - value(baseline, metric, d) for d in draws])
+                    if draws
+                    else None,
+                }
+    method = (
+        f"95% percentile bootstrap, {n_bootstrap} resamples of the held-out examples"
+        + (
+            f" and of the {n_seeds} seeds (two-level)"
+            if n_seeds > 1
+            else " (one seed: example variance only)"
+        )
+        + f", paired across models; differences are against {baseline}"
+    )
+    return {
+        "models": models,
+        "differences": differences,
+        "method": method,
+        "n_bootstrap": n_bootstrap,
+        "n_seeds": n_seeds,
+        "n_scored": n_scored,
+        "n_generated": n_generated,
+    }
