@@ -238,3 +238,27 @@ def test_head_check_has_no_false_alarm_in_bfloat16(name, build):
     model = build().to(torch.bfloat16)
     _score_one_batch(model)
     assert getattr(model, _HEAD_CHECKED) is True
+
+
+def test_response_forward_survives_deepcopy_and_keeps_the_architecture_name(tmp_path):
+    """The forward that computes log-probs belongs to the model it is called on: a deep copy (as the demo
+    makes one per training run) scores with its own parameters, and save_pretrained names the real class."""
+    import copy
+    import json
+
+    from percontrast.logprobs import response_logprobs
+    from percontrast.modeling import load_model
+
+    model, _ = load_model("tiny", seed=0)
+    torch.manual_seed(0)
+    batch = pad_sequences([[5, 6, 7]], [[8, 9]], pad_id=0)
+    args = [batch["input_ids"], batch["attention_mask"], batch["position_ids"], batch["response_start"]]
+    args += [torch.tensor([[8, 9]]), torch.ones(1, 2, dtype=torch.long)]
+    before = response_logprobs(model, *args)[0]
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        clone.lm_head.weight.mul_(3.0)
+    assert not torch.allclose(response_logprobs(clone, *args)[0], before)
+    assert torch.equal(response_logprobs(model, *args)[0], before)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]

@@ -204,29 +204,40 @@ def _refuse_data_parallel(model: nn.Module) -> None:
         module = inner
 
 
-_RESPONSE_FORWARD = "_percontrast_response_forward"  # set on a model whose forward takes percontrast_response
+class _ResponseForward:
+    """Mixed into a causal LM's class by `enable_response_forward`: its forward also takes
+    ``percontrast_response`` and then returns ``(logp, entropy)``."""
+
+    def forward(self, *args: object, percontrast_response: dict | None = None, **kwargs: object) -> object:
+        if percontrast_response is None:
+            return super().forward(*args, **kwargs)
+        return _response_forward(self, super().forward, percontrast_response, **kwargs)
+
+
+_RESPONSE_CLASSES: dict[type, type] = {}
 
 
 def enable_response_forward(model: nn.Module) -> None:
     """Let the causal LM behind ``model`` compute response log-probs inside its own forward call.
 
-    The base model's ``forward`` (an instance attribute, so wrappers that change the class, such as
-    FSDP2, keep it) accepts ``percontrast_response={"response_start", "response_ids", "response_mask",
-    "chunk_size", "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output.
-    Without that keyword it is the model's own forward. Idempotent.
+    The base model's class is swapped for a subclass (same name, `_ResponseForward` mixed in) whose
+    ``forward`` accepts ``percontrast_response={"response_start", "response_ids", "response_mask",
+    "chunk_size", "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output;
+    without that keyword it is the model's own forward. A class swap (not an instance attribute)
+    survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s architecture
+    name. Idempotent.
     """
     base = unwrap_model(model)
-    if getattr(base, _RESPONSE_FORWARD, False):
+    if isinstance(base, _ResponseForward):
         return
-    original = base.forward
-
-    def forward(*args: object, percontrast_response: dict | None = None, **kwargs: object) -> object:
-        if percontrast_response is None:
-            return original(*args, **kwargs)
-        return _response_forward(base, original, percontrast_response, **kwargs)
-
-    base.forward = forward
-    setattr(base, _RESPONSE_FORWARD, True)
+    cls = type(base)
+    if cls not in _RESPONSE_CLASSES:
+        _RESPONSE_CLASSES[cls] = type(
+            cls.__name__,
+            (_ResponseForward, cls),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+    base.__class__ = _RESPONSE_CLASSES[cls]
 
 
 def _response_forward(
