@@ -244,3 +244,55 @@ def test_cli_generate_with_contrast(tmp_path: Path) -> None:
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [record["id"] for record in records] == ["ex0", "ex1", "ex2"]
     assert main(argv[:-4] + ["--contrast", "1", "--no-persona"]) == 2  # ConfigError, reported
+
+
+def test_prefilled_caches_decode_as_fresh_ones(tiny) -> None:
+    """Prompt caches computed once and copied (the sweep's prefix sharing) change nothing."""
+    import copy
+
+    from transformers.cache_utils import DynamicCache
+
+    model, tokenizer = tiny
+    with_ids, without_ids = _prompts(tokenizer)
+    batch = left_pad(with_ids, tokenizer.pad_token_id)
+    without = left_pad(without_ids, tokenizer.pad_token_id)
+    config = SamplingConfig(max_new_tokens=6, greedy=True).hf_config(tokenizer)
+    contrast = ContrastConfig(2.0, 0.9)
+
+    def prefill(inputs: dict[str, torch.Tensor]) -> DynamicCache:
+        mask = inputs["attention_mask"][:, :-1]
+        cache = DynamicCache(config=model.config)
+        with torch.no_grad():
+            model(
+                input_ids=inputs["input_ids"][:, :-1],
+                attention_mask=mask,
+                position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                cache=cache,
+                use_cache=True,
+            )
+        return cache
+
+    fresh = model.generate(
+        **batch,
+        generation_config=config,
+        logits_processor=[
+            PersonaContrastProcessor(model, without["input_ids"], without["attention_mask"], contrast)
+        ],
+    )
+    with_cache, without_cache = prefill(batch), prefill(without)
+    for _ in range(2):  # the copies are used up, the originals are not
+        prefilled = model.generate(
+            **batch,
+            cache=copy.deepcopy(with_cache),
+            generation_config=config,
+            logits_processor=[
+                PersonaContrastProcessor(
+                    model,
+                    without["input_ids"],
+                    without["attention_mask"],
+                    contrast,
+                    copy.deepcopy(without_cache),
+                )
+            ],
+        )
+        assert prefilled.tolist() == fresh.tolist()

@@ -104,6 +104,9 @@ class PersonaContrastProcessor(LogitsProcessor):
         without_ids: (B, T') the persona-free prompts, left-padded, in the batch order of ``generate``.
         without_mask: (B, T') their attention mask, 0 on padding.
         config: the contrast settings.
+        cache: optional KV cache already holding ``without_ids[:, :-1]`` (a prefix computed once and
+            copied for several decodings of the same prompts); the first step then reads only the last
+            prompt token. Default: the whole persona-free prompt is read at the first step.
     """
 
     def __init__(
@@ -112,21 +115,31 @@ class PersonaContrastProcessor(LogitsProcessor):
         without_ids: torch.Tensor,
         without_mask: torch.Tensor,
         config: ContrastConfig,
+        cache: DynamicCache | None = None,
     ) -> None:
         self.model = model
         self.config = config
         self.next_ids = without_ids  # what the persona-free branch reads next: the prompt, then 1 token
         self.attention_mask = without_mask
         self.position_ids = (without_mask.cumsum(-1) - 1).clamp(min=0)  # positions of real tokens
-        self.cache: DynamicCache | None = None
+        self.cache = cache
+        if cache is not None:
+            if cache.get_seq_length() != without_ids.shape[1] - 1:
+                raise ValueError(
+                    f"a prefilled cache must hold all but the last persona-free prompt token: it holds "
+                    f"{cache.get_seq_length()}, the prompt has {without_ids.shape[1]}"
+                )
+            self.next_ids = without_ids[:, -1:]
+            self.position_ids = self.position_ids[:, -1:]
         self.prompt_length: int | None = None  # length of generate's input_ids at the first step
 
     @torch.no_grad()
     def logp_without(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, V) persona-free log-probs of the next token, given generate's ``input_ids`` (B, T)."""
-        if self.cache is None:
+        if self.prompt_length is None:  # first step: the prompt (or its last token, if prefilled)
             self.prompt_length = input_ids.shape[1]
-            self.cache = DynamicCache(config=self.model.config)
+            if self.cache is None:
+                self.cache = DynamicCache(config=self.model.config)
         else:
             if input_ids.shape[1] != self.prompt_length + 1:
                 raise RuntimeError(
