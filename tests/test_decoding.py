@@ -296,3 +296,11 @@ def test_prefilled_caches_decode_as_fresh_ones(tiny) -> None:
             ],
         )
         assert prefilled.tolist() == fresh.tolist()
+
+
+def test_aloe_refuses_contrast(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """ALOE's model under test never sees a persona: contrast is refused, not silently ignored."""
+    argv = ["aloe", "--model", "tiny", "--judge-model", "tiny", "--profiles", "p.jsonl"]
+    argv += ["--personalities", "q.jsonl", "--out", str(tmp_path / "aloe.json"), "--contrast", "1"]
+    assert main(argv) == 2
+    assert "nothing to contrast" in capsys.readouterr().err

@@ -6,7 +6,9 @@ import argparse
 import logging
 
 from percontrast.commands.evaluate import add_judge_arguments, build_judge
+from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
+from percontrast.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--seed", type=int, default=0)
     add_judge_arguments(parser)
+    add_contrast_arguments(parser)
     return parser
 
 
@@ -50,6 +53,14 @@ def run(args: argparse.Namespace) -> int:
     from percontrast.evaluation.backends import TransformersChat
     from percontrast.modeling import load_model
 
+    if args.contrast or args.plausibility is not None:
+        # Contrastive decoding compares the prompt with and without the persona; in ALOE the model
+        # under test never sees the profile (the simulated user reveals it in the dialogue), so the
+        # persona-free prompt is the prompt itself and the contrast would be zero. Refused, not ignored.
+        raise ConfigError(
+            "--contrast/--plausibility need a persona in the prompt to remove; ALOE's model under test "
+            "sees only the dialogue (no profile), so there is nothing to contrast: drop the flags"
+        )
     config = AloeConfig(
         n_profiles=args.n_profiles,
         n_personalities=args.n_personalities,
