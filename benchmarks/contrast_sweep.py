@@ -93,7 +93,8 @@ def train_stage(args: argparse.Namespace) -> None:
 
 def decodings(args: argparse.Namespace) -> list[tuple[str, bool, int]]:
     """``(name, greedy, seed)`` of each decoding: greedy, then ``--samples`` seeded samples."""
-    return [("greedy", True, 0)] + [(f"seed{seed}", False, seed) for seed in range(1, args.samples + 1)]
+    every = [("greedy", True, 0)] + [(f"seed{seed}", False, seed) for seed in range(1, args.samples + 1)]
+    return [item for item in every if args.only is None or item[0] == args.only]
 
 
 def model_names(args: argparse.Namespace) -> list[str]:
@@ -430,12 +431,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=60, help="fine-tuning steps (train)")
     parser.add_argument("--batch-size", type=int, default=4, help="fine-tuning batch size (train)")
     parser.add_argument("--lr", type=float, default=2e-5, help="fine-tuning learning rate (train)")
-    parser.add_argument("--n", type=int, default=16, help="held-out examples")
+    parser.add_argument("--n", type=int, default=12, help="held-out examples")
     parser.add_argument("--samples", type=int, default=2, help="sampled seeds besides greedy (run)")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="new tokens per reply")
+    parser.add_argument("--max-new-tokens", type=int, default=24, help="new tokens per reply")
     parser.add_argument("--gen-batch-size", type=int, default=20, help="(run)")
     parser.add_argument("--contrasts", type=float, nargs="+", default=list(CONTRASTS), help="(run)")
     parser.add_argument("--plausibility", type=float, default=None, help="b for a > 0 (run)")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="generate: only this decoding (greedy, seed1, ...), to run them in parallel",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
