@@ -217,98 +217,107 @@ def content_words(text: str) -> list[str]:
     return [word for word in words if word not in STOP_WORDS and len(word) > 1]
 
 
-def continuation_logprobs(model, prompt: list[int], responses: list[list[int]], pad_id: int) -> list:
-    """Log-probs (R_k,) of each response after one shared prompt; the prompt is run once.
+def reply_logprobs(model, prompts: dict, caches: tuple, replies: list[list[int]], pad_id: int) -> list:
+    """Log-probs (R_i,) of reply i after prompt i (left-padded batch ``prompts``, cached but its last token).
 
-    The prompt minus its last token is cached, copied to every row, and each row reads the last prompt
-    token then its response (right-padded): logits at row position j score response token j.
+    Each row reads its last prompt token, then its reply (right-padded): logits at position j score
+    reply token j. ``caches`` holds the prompt caches; a deep copy is used.
     """
+    import copy
+
     import torch
     import torch.nn.functional as F
 
-    from percontrast.generation import left_pad
-
-    cache = prefill(model, left_pad([prompt], pad_id))
-    cache.batch_repeat_interleave(len(responses))
-    width = 1 + max(len(response) for response in responses)
-    input_ids = torch.full((len(responses), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(responses), len(prompt) - 1 + width), dtype=torch.long)
-    mask[:, : len(prompt) - 1] = 1
-    for row, response in enumerate(responses):
-        input_ids[row, : 1 + len(response)] = torch.tensor([prompt[-1], *response])
-        mask[row, len(prompt) - 1 : len(prompt) + len(response)] = 1
-    positions = (len(prompt) - 1 + torch.arange(width)).expand(len(responses), -1)
+    cache = copy.deepcopy(caches)
+    width = 1 + max(1, max(len(reply) for reply in replies))
+    input_ids = torch.full((len(replies), width), pad_id, dtype=torch.long)
+    reply_mask = torch.zeros((len(replies), width), dtype=torch.long)
+    for row, reply in enumerate(replies):
+        input_ids[row, : 1 + len(reply)] = torch.tensor([int(prompts["input_ids"][row, -1]), *reply])
+        reply_mask[row, : 1 + len(reply)] = 1
+    prompt_mask = prompts["attention_mask"]
+    mask = torch.cat([prompt_mask[:, :-1], reply_mask], dim=1)
+    positions = (prompt_mask.sum(-1, keepdim=True) - 1) + torch.arange(width)  # (B, width)
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache).logits
-    logp = F.log_softmax(logits.float(), dim=-1)  # (K, width, V)
+    logp = F.log_softmax(logits.float(), dim=-1)  # (B, width, V)
     return [
-        logp[row, torch.arange(len(response)), torch.tensor(response)]
-        for row, response in enumerate(responses)
+        logp[row, torch.arange(len(reply)), torch.tensor(reply, dtype=torch.long)]
+        for row, reply in enumerate(replies)
     ]
 
 
 def score_stage(args: argparse.Namespace) -> None:
     """Lexical metrics, PIR and perplexity under the untrained model of every generation file.
 
-    PIR and perplexity come from one pass per example over all its cells' replies (prompt computed
-    once, `continuation_logprobs`); the first reply is checked against `percontrast.scoring`.
+    The ruler's two prompt caches are computed once; each cell then costs one pass over its replies per
+    prompt (`reply_logprobs`). The stage polls for cells until all are scored (run it beside
+    ``generate``); the first reply is checked against `percontrast.scoring.score_examples`.
     """
+    import time
+
     import torch
 
     from percontrast.data.schema import Example, iter_jsonl
     from percontrast.encoding import tokenize_response
     from percontrast.evaluation.metrics import lexical_metrics
-    from percontrast.generation import render_prompts
+    from percontrast.generation import left_pad, render_prompts
     from percontrast.modeling import load_model
     from percontrast.scoring import score_examples
     from percontrast.templates import get_template
 
     examples = test_examples(args.n)
-    paths = sorted((Path(args.work) / "gen").glob("*/*.jsonl"))
-    cells = {path: {record["id"]: record for _, record in iter_jsonl(path)} for path in paths}
     ruler, tokenizer = load_model(MODEL)
-    template = get_template(TEMPLATE)
-    with_ids = render_prompts(examples, tokenizer, TEMPLATE, True)
-    without_ids = render_prompts(examples, tokenizer, TEMPLATE, False)
-    pad_id = tokenizer.pad_token_id
-    # (path, id) -> (logp_with, logp_without) of the reply's tokens; empty replies are left out.
-    token_logps: dict = {}
-    for index, example in enumerate(examples):
-        keys = [(path, example.id) for path in paths if cells[path][example.id]["prediction"].strip()]
-        responses = [
-            tokenize_response(tokenizer, cells[path][key]["prediction"].strip(), template, add_eos=False)[0]
-            for path, key in keys
+    template, pad_id = get_template(TEMPLATE), tokenizer.pad_token_id
+    batch = left_pad(render_prompts(examples, tokenizer, TEMPLATE, True), pad_id)
+    without = left_pad(render_prompts(examples, tokenizer, TEMPLATE, False), pad_id)
+    with_cache, without_cache = prefill(ruler, batch), prefill(ruler, without)
+    logger.info("ruler prompts prefilled")
+    expected = len(model_names(args)) * len(decodings(args)) * len(args.contrasts)
+    checked = False
+    while True:
+        paths = sorted((Path(args.work) / "gen").glob("*/*.jsonl"))
+        todo = [
+            p for p in paths if not (Path(args.work) / "metrics" / p.parent.name / f"{p.stem}.json").exists()
         ]
-        logp_with = continuation_logprobs(ruler, with_ids[index], responses, pad_id)
-        logp_without = continuation_logprobs(ruler, without_ids[index], responses, pad_id)
-        token_logps.update(zip(keys, zip(logp_with, logp_without, strict=True), strict=True))
-        if index == 0:  # the shared-prompt pass equals PerContrast's own scoring
-            path, key = keys[0]
-            check = Example(
-                id=key,
-                persona=example.persona,
-                query=example.query,
-                response=cells[path][key]["prediction"].strip(),
+        if not todo:
+            if len(paths) >= expected:
+                return
+            time.sleep(30)
+            continue
+        path = todo[0]
+        by_id = {record["id"]: record for _, record in iter_jsonl(path)}
+        records = [by_id[example.id] for example in examples]
+        predictions = [record["prediction"].strip() for record in records]
+        replies = [
+            tokenize_response(tokenizer, text, template, add_eos=False)[0] if text else []
+            for text in predictions
+        ]
+        logp_with = reply_logprobs(ruler, batch, with_cache, replies, pad_id)
+        logp_without = reply_logprobs(ruler, without, without_cache, replies, pad_id)
+        if not checked:  # the cached pass equals PerContrast's own scoring
+            row = next(i for i, text in enumerate(predictions) if text)
+            item = Example(
+                id="check",
+                persona=examples[row].persona,
+                query=examples[row].query,
+                response=predictions[row],
                 template=TEMPLATE,
             )
-            reference = score_examples(ruler, tokenizer, [check], template=TEMPLATE, progress=False)[0]
-            assert torch.allclose(logp_with[0], torch.tensor(reference.logp_with), atol=1e-3)
-            assert torch.allclose(logp_with[0] - logp_without[0], torch.tensor(reference.pir), atol=1e-3)
-        logger.info("scored example %d of %d", index + 1, len(examples))
-    by_id = {example.id: example for example in examples}
-    for path in paths:
-        records = [cells[path][example.id] for example in examples]
-        predictions = [record["prediction"].strip() for record in records]
+            reference = score_examples(ruler, tokenizer, [item], template=TEMPLATE, progress=False)[0]
+            assert torch.allclose(logp_with[row], torch.tensor(reference.logp_with), atol=2e-3), "logp_with"
+            assert torch.allclose(logp_with[row] - logp_without[row], torch.tensor(reference.pir), atol=2e-3)
+            checked = True
+        kept = [i for i, text in enumerate(predictions) if text]
+        pir = torch.cat([logp_with[i] - logp_without[i] for i in kept])
+        nll = -torch.cat([logp_with[i] for i in kept])
         lexical = lexical_metrics(
             predictions, [record["reference"] for record in records], ("rougeL", "meteor")
         )
-        scored = [token_logps[(path, record["id"])] for record in records if record["prediction"].strip()]
-        pir = torch.cat([logp_with - logp_without for logp_with, logp_without in scored])
-        nll = -torch.cat([logp_with for logp_with, _ in scored])
         overlaps, no_content = [], 0
-        for record, prediction in zip(records, predictions, strict=True):
-            persona_words = set(content_words(" ".join(by_id[record["id"]].persona)))
-            words = content_words(prediction)
+        for example, text in zip(examples, predictions, strict=True):
+            persona_words = set(content_words(" ".join(example.persona)))
+            words = content_words(text)
             if words:
                 overlaps.append(sum(word in persona_words for word in words) / len(words))
             else:
@@ -321,12 +330,12 @@ def score_stage(args: argparse.Namespace) -> None:
             "rougeL": lexical["rougeL"],
             "meteor": lexical["meteor"],
             "n": len(records),
-            "empty_predictions": len(records) - len(scored),
+            "empty_predictions": len(records) - len(kept),
             "pir": float(pir.mean()),
             "ppl": float(torch.exp(nll.mean())),
             "persona_overlap": sum(overlaps) / len(overlaps),
             "no_content_words": no_content,
-            "tokens_per_reply": len(pir) / len(scored),
+            "tokens_per_reply": len(pir) / len(kept),
         }
         out = Path(args.work) / "metrics" / path.parent.name / f"{path.stem}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -394,14 +403,15 @@ def report_stage(args: argparse.Namespace) -> None:
     for axis, (key, label, _) in zip(axes, METRICS, strict=True):
         for index, model in enumerate(models):
             color = f"C{index}"
-            greedy = [cell(model, c, key)[0] for c in contrasts]
-            sampled = [cell(model, c, key)[1] for c in contrasts]
-            if all(values for values in sampled):
-                means = [statistics.mean(values) for values in sampled]
-                low = [m - min(values) for m, values in zip(means, sampled, strict=True)]
-                high = [max(values) - m for m, values in zip(means, sampled, strict=True)]
+            greedy = [(c, cell(model, c, key)[0]) for c in contrasts if cell(model, c, key)[0] is not None]
+            sampled = [(c, cell(model, c, key)[1]) for c in contrasts if cell(model, c, key)[1]]
+            if sampled:
+                xs = [c for c, _ in sampled]
+                means = [statistics.mean(values) for _, values in sampled]
+                low = [m - min(values) for m, (_, values) in zip(means, sampled, strict=True)]
+                high = [max(values) - m for m, (_, values) in zip(means, sampled, strict=True)]
                 axis.errorbar(
-                    contrasts,
+                    xs,
                     means,
                     yerr=[low, high],
                     color=color,
@@ -409,7 +419,15 @@ def report_stage(args: argparse.Namespace) -> None:
                     capsize=3,
                     label=f"{model} sampled (min-max)",
                 )
-            axis.plot(contrasts, greedy, color=color, linestyle="--", marker="x", label=f"{model} greedy")
+            if greedy:
+                axis.plot(
+                    [c for c, _ in greedy],
+                    [v for _, v in greedy],
+                    color=color,
+                    linestyle="--",
+                    marker="x",
+                    label=f"{model} greedy",
+                )
         axis.set_xlabel("contrast a")
         axis.set_title(label)
         if key == "ppl":
