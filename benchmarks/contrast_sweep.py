@@ -285,7 +285,7 @@ def score_stage(args: argparse.Namespace) -> None:
                 return
             time.sleep(30)
             continue
-        path = todo[0]
+        path = todo[-1] if args.reverse else todo[0]
         by_id = {record["id"]: record for _, record in iter_jsonl(path)}
         records = [by_id[example.id] for example in examples]
         predictions = [record["prediction"].strip() for record in records]
@@ -459,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default=None,
         help="generate: only this decoding (greedy, seed1, ...), to run them in parallel",
+    )
+    parser.add_argument(
+        "--reverse", action="store_true", help="score: take cells from the end (a 2nd scorer)"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args(argv)
