@@ -11,7 +11,7 @@ Setting: smollm2-135m-instruct, the first ``--n`` held-out Synthetic-Persona-Cha
 same number of tokens). Plain and contrastive (a = 1) runs alternate, round after round; the report
 gives each round side by side and the medians. The last line is ``ratio=<median contrastive / median plain>``.
 
-    nice python benchmarks/decoding_slowdown.py                 # 5 rounds (~3 min on 2 busy CPU cores)
+    nice python benchmarks/decoding_slowdown.py                 # 5 rounds
     nice python benchmarks/decoding_slowdown.py --rounds 7 --n 16 --new-tokens 64
 """
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n", type=int, default=8, help="examples in the batch")
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on a busy CPU)")
     args = parser.parse_args(argv)
 
     import torch
