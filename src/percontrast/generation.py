@@ -10,6 +10,11 @@ The output is ``{"id", "prediction", "reference"}`` per line, in input order, ap
 after every batch; a rerun skips the ids already written (resume). Sampling is seeded per batch with
 ``seed + index of the batch's first example``, so a resumed run draws what an uninterrupted one would.
 
+With ``contrast`` (and ``plausibility``) set, generation is persona-contrastive
+(`percontrast.decoding`): the persona-free prompt runs alongside with its own KV cache and each step
+samples from ``log p_with + a * (log p_with - log p_without)``; ``contrast=0`` without plausibility is
+plain generation, untouched.
+
 An optional vLLM backend (``backend="vllm"``, for GPU users; not installed by default) takes the same
 token ids.
 
@@ -30,6 +35,7 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example, iter_jsonl
+from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
 from percontrast.encoding import tokenize_prompt, truncate_persona
 from percontrast.errors import ConfigError, DataError
 from percontrast.modeling import max_context
@@ -88,6 +94,8 @@ class GenerationConfig:
         with_persona: include the persona in the prompt (False: the no-persona ablation).
         batch_size: examples per ``generate`` call.
         backend: ``transformers`` or ``vllm`` (optional, GPU).
+        contrast: persona-contrastive decoding weight ``a`` (`percontrast.decoding`); 0 is plain.
+        plausibility: keep only tokens with ``p_with >= b * max p_with`` (contrastive decoding), or None.
     """
 
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -97,6 +105,14 @@ class GenerationConfig:
     with_persona: bool = field(default=True, metadata={"help": "persona in the prompt"})
     batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
     backend: str = field(default="transformers", metadata={"help": f"one of {BACKENDS}"})
+    contrast: float = field(default=0.0, metadata={"help": "persona contrast a (0: plain decoding)"})
+    plausibility: float | None = field(
+        default=None, metadata={"help": "plausibility b in (0, 1] (None: no constraint)"}
+    )
+
+    @property
+    def contrast_config(self) -> ContrastConfig:
+        return ContrastConfig(contrast=self.contrast, plausibility=self.plausibility)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -105,6 +121,13 @@ class GenerationConfig:
             raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         if self.template is not None:
             get_template(self.template)
+        if self.contrast_config.active:
+            if not self.with_persona:
+                raise ConfigError(
+                    "contrast/plausibility compare the prompt with and without persona: they need with_persona=True"
+                )
+            if self.backend != "transformers":
+                raise ConfigError("contrast/plausibility need the transformers backend (not vllm)")
 
 
 @dataclass
@@ -141,12 +164,16 @@ def generate_from_ids(
     prompts: list[list[int]],
     sampling: SamplingConfig,
     seed: int | None = None,
+    contrast: ContrastConfig | None = None,
+    prompts_without: list[list[int]] | None = None,
 ) -> tuple[list[str], int]:
     """Generate one continuation per prompt (one left-padded batch).
 
     Args:
         prompts: token ids of each prompt, no padding.
         seed: seeds torch's generator before sampling (default ``sampling.seed``).
+        contrast: persona-contrastive decoding settings (None or inactive: plain generation).
+        prompts_without: the persona-free prompt of each row (needed when ``contrast`` is active).
 
     Returns:
         The decoded continuations (special tokens removed, cut at EOS) and the number of new
@@ -158,8 +185,18 @@ def generate_from_ids(
         [len(ids) for ids in prompts], sampling.max_new_tokens, max_context(model, tokenizer), "prompt"
     )
     batch = left_pad(prompts, tokenizer.pad_token_id, model.device)
+    processors = []
+    if contrast is not None and contrast.active:
+        if prompts_without is None or len(prompts_without) != len(prompts):
+            raise ValueError("contrastive decoding needs one persona-free prompt per prompt")
+        without = left_pad(prompts_without, tokenizer.pad_token_id, model.device)
+        processors.append(
+            PersonaContrastProcessor(model, without["input_ids"], without["attention_mask"], contrast)
+        )
     torch.manual_seed(sampling.seed if seed is None else seed)
-    output = model.generate(**batch, generation_config=sampling.hf_config(tokenizer))  # (B, T + new)
+    output = model.generate(
+        **batch, generation_config=sampling.hf_config(tokenizer), logits_processor=processors or None
+    )  # (B, T + new)
     new_ids = output[:, batch["input_ids"].shape[1] :]
     texts, n_tokens = [], 0
     for row in new_ids.tolist():
@@ -267,6 +304,8 @@ def generation_settings(config: GenerationConfig, **extra: object) -> dict:
         "temperature": None if sampling.greedy else sampling.temperature,
         "max_new_tokens": sampling.max_new_tokens,
         "seed": sampling.seed,
+        "contrast": config.contrast,
+        "plausibility": config.plausibility,
     }
     return settings | extra
 
@@ -321,6 +360,12 @@ def generate_predictions(
         config.with_persona,
         max_prompt_tokens=None if context is None else context - config.sampling.max_new_tokens,
     )
+    contrast = config.contrast_config
+    prompts_without = (
+        render_prompts([example for _, example in todo], tokenizer, config.template, with_persona=False)
+        if contrast.active
+        else None
+    )
     generate_batch = _vllm_generator(model, tokenizer, config) if config.backend == "vllm" else None
     bar = tqdm(total=len(examples), initial=stats.skipped, desc="generate", unit="ex", disable=not progress)
     started = time.perf_counter()
@@ -333,7 +378,15 @@ def generate_predictions(
                 texts, n_tokens = generate_batch(batch_prompts, seed)
             else:
                 texts, n_tokens = generate_from_ids(
-                    model, tokenizer, batch_prompts, config.sampling, seed=seed
+                    model,
+                    tokenizer,
+                    batch_prompts,
+                    config.sampling,
+                    seed=seed,
+                    contrast=contrast,
+                    prompts_without=(
+                        prompts_without[start : start + config.batch_size] if prompts_without else None
+                    ),
                 )
             for (_, example), text in zip(batch, texts, strict=True):
                 appender.write({"id": example.id, "prediction": text, "reference": example.response})

@@ -13,7 +13,9 @@ import logging
 from pathlib import Path
 
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend, build_judge
+from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
+from percontrast.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     official = dict(api_model=ALOE_API_MODEL, temperature=ALOE_TEMPERATURE, max_tokens=ALOE_MAX_TOKENS)
     add_judge_arguments(parser, prefix="simulator", role="user simulator", **official)
     add_judge_arguments(parser, **official)
+    add_contrast_arguments(parser)
     return parser
 
 
@@ -70,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from percontrast.commands.generate import model_identity
-    from percontrast.errors import ConfigError
     from percontrast.evaluation.aloe import (
         AloeConfig,
         Conversation,
@@ -89,6 +91,14 @@ def run(args: argparse.Namespace) -> int:
         settings_path,
     )
 
+    if args.contrast or args.plausibility is not None:
+        # Contrastive decoding compares the prompt with and without the persona; in ALOE the model
+        # under test never sees the profile (the simulated user reveals it in the dialogue), so the
+        # persona-free prompt is the prompt itself and the contrast would be zero. Refused, not ignored.
+        raise ConfigError(
+            "--contrast/--plausibility need a persona in the prompt to remove; ALOE's model under test "
+            "sees only the dialogue (no profile), so there is nothing to contrast: drop the flags"
+        )
     if args.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
     saved = conversations_path(args.out)

@@ -75,7 +75,9 @@ def config_from_args(args: argparse.Namespace):
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out-dir {out_dir} is a file, not a directory; give a directory (it is created if missing)")
+        raise ConfigError(
+            f"--out-dir {out_dir} is a file, not a directory; give a directory (it is created if missing)"
+        )
     preset = "full" if args.full else "quick" if args.quick else "default"
     config = DemoConfig.preset_config(
         preset,

@@ -48,7 +48,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="vllm needs the vllm package (GPU)",
     )
     add_sampling_arguments(parser)
+    add_contrast_arguments(parser)
     return parser
+
+
+def add_contrast_arguments(parser: argparse.ArgumentParser) -> None:
+    """Persona-contrastive decoding flags (`percontrast.decoding`)."""
+    parser.add_argument(
+        "--contrast",
+        type=float,
+        default=0.0,
+        metavar="A",
+        help="persona-contrastive decoding: sample from log p_with + A * (log p_with - log p_without); "
+        "the persona-free prompt runs alongside (about 2x the decoding cost). 0 (default): plain decoding",
+    )
+    parser.add_argument(
+        "--plausibility",
+        type=float,
+        default=None,
+        metavar="B",
+        help="with contrast: keep only tokens whose with-persona probability is >= B times the best one's "
+        "(B in (0, 1]; default: no constraint)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         with_persona=not args.no_persona,
         batch_size=args.batch_size,
         backend=args.backend,
+        contrast=args.contrast,
+        plausibility=args.plausibility,
     )
     check_outputs(
         inputs={"--data": args.data},

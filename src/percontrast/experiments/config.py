@@ -51,7 +51,9 @@ class TaskConfig:
     retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
     dense_model: str | None = field(
         default=None,
-        metadata={"help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"},
+        metadata={
+            "help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"
+        },
     )
     k: int = field(default=4, metadata={"help": "profile items per example (paper: 4)"})
     max_length: int | None = field(
