@@ -180,7 +180,7 @@ def _free_port() -> int:
 
 def _launch_env() -> dict[str, str]:
     """This process's environment, with our source on PYTHONPATH for the child processes."""
-    src = str(Path(__file__).resolve().parents[2])  # .../src (percontrast has no __init__.py)
+    src = str(Path(__file__).resolve().parents[2])  # .../src
     path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     return dict(os.environ, PYTHONPATH=path)
 
