@@ -188,4 +188,5 @@ def run(args: argparse.Namespace) -> int:
         summary["judge"] = judge_info
     write_aloe(summary, args.out, write_conversations=False)
     print(aloe_table(summary), end="")
+    logger.info("wrote %s, %s and the conversations %s", args.out, Path(args.out).with_suffix(".md"), saved)
     return 0

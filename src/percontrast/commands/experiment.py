@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for cell, error in summary.failed.items():
         print(f"  failed {cell}: {error.splitlines()[0]}")
+    print(f"results: {Path(config.output_dir) / RESULTS_NAME}")
     if args.report:
-        from pathlib import Path
-
         from percontrast.experiments.report import write_reports
 
         paths = write_reports(Path(config.output_dir) / RESULTS_NAME, Path(config.output_dir) / "report")
