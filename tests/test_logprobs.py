@@ -262,3 +262,24 @@ def test_response_forward_survives_deepcopy_and_keeps_the_architecture_name(tmp_
     assert torch.equal(response_logprobs(model, *args)[0], before)
     model.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+
+
+def test_response_forward_keeps_the_signature_generate_reads():
+    """transformers' generate passes position_ids and logits_to_keep only if forward's signature names them;
+    after scoring (which swaps the class) left-padded generation must be unchanged."""
+    import inspect
+
+    from percontrast.generation import left_pad
+    from percontrast.logprobs import enable_response_forward
+    from percontrast.modeling import load_model
+
+    model, tokenizer = load_model("tiny", seed=0)
+    prompts = left_pad([[5, 6, 7, 8, 9], [10, 11]], tokenizer.pad_token_id)
+    settings = dict(max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    before = model.generate(**prompts, **settings)
+    enable_response_forward(model)
+    parameters = inspect.signature(model.forward).parameters
+    assert {"input_ids", "position_ids", "logits_to_keep", "labels", "percontrast_response"} <= set(
+        parameters
+    )
+    assert torch.equal(model.generate(**prompts, **settings), before)

@@ -8,7 +8,9 @@ top-p 1). ``greedy=True`` decodes greedily.
 
 The output is ``{"id", "prediction", "reference"}`` per line, in input order, appended and flushed
 after every batch; a rerun skips the ids already written (resume). Sampling is seeded per batch with
-``seed + index of the batch's first example``, so a resumed run draws what an uninterrupted one would.
+``seed + index of the batch's first example``, so a resumed run with the same batch size draws what an
+uninterrupted one would (the batch size is not part of the recorded settings; greedy output does not
+depend on it).
 
 With ``contrast`` (and ``plausibility``) set, generation is persona-contrastive
 (`percontrast.decoding`): the persona-free prompt runs alongside with its own KV cache and each step

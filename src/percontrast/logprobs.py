@@ -25,6 +25,9 @@ model class and the largest difference on a mismatch; the result is cached on th
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -205,38 +208,56 @@ def _refuse_data_parallel(model: nn.Module) -> None:
 
 
 class _ResponseForward:
-    """Mixed into a causal LM's class by `enable_response_forward`: its forward also takes
-    ``percontrast_response`` and then returns ``(logp, entropy)``."""
-
-    def forward(self, *args: object, percontrast_response: dict | None = None, **kwargs: object) -> object:
-        if percontrast_response is None:
-            return super().forward(*args, **kwargs)
-        return _response_forward(self, super().forward, percontrast_response, **kwargs)
+    """Marker mixed into a causal LM's class by `enable_response_forward`."""
 
 
 _RESPONSE_CLASSES: dict[type, type] = {}
 
 
+def _response_forward_method(cls: type) -> Callable[..., object]:
+    """``cls.forward`` plus a keyword ``percontrast_response``, with the original's signature (transformers'
+    ``generate`` and Trainer read it: ``position_ids``, ``logits_to_keep``, ``labels`` must stay visible)."""
+    original = cls.forward
+
+    def forward(
+        self: nn.Module, *args: object, percontrast_response: dict | None = None, **kwargs: object
+    ) -> object:
+        if percontrast_response is None:
+            return original(self, *args, **kwargs)
+        return _response_forward(self, functools.partial(original, self), percontrast_response, **kwargs)
+
+    signature = inspect.signature(original)
+    parameters = list(signature.parameters.values())
+    extra = inspect.Parameter("percontrast_response", inspect.Parameter.KEYWORD_ONLY, default=None)
+    at = next(
+        (k for k, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_KEYWORD), len(parameters)
+    )
+    forward.__signature__ = signature.replace(parameters=[*parameters[:at], extra, *parameters[at:]])
+    forward.__doc__ = original.__doc__
+    return forward
+
+
 def enable_response_forward(model: nn.Module) -> None:
     """Let the causal LM behind ``model`` compute response log-probs inside its own forward call.
 
-    The base model's class is swapped for a subclass (same name, `_ResponseForward` mixed in) whose
-    ``forward`` accepts ``percontrast_response={"response_start", "response_ids", "response_mask",
-    "chunk_size", "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output;
-    without that keyword it is the model's own forward. A class swap (not an instance attribute)
-    survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s architecture
-    name. Idempotent.
+    The base model's class is swapped for a subclass (same name) whose ``forward`` accepts
+    ``percontrast_response={"response_start", "response_ids", "response_mask", "chunk_size",
+    "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output; without that
+    keyword it is the model's own forward, with the same signature. A class swap (not an instance
+    attribute) survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s
+    architecture name. Idempotent.
     """
     base = unwrap_model(model)
     if isinstance(base, _ResponseForward):
         return
     cls = type(base)
     if cls not in _RESPONSE_CLASSES:
-        _RESPONSE_CLASSES[cls] = type(
-            cls.__name__,
-            (_ResponseForward, cls),
-            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
-        )
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "forward": _response_forward_method(cls),
+        }
+        _RESPONSE_CLASSES[cls] = type(cls.__name__, (_ResponseForward, cls), namespace)
     base.__class__ = _RESPONSE_CLASSES[cls]
 
 

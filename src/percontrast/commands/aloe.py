@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         "judge": backend_identity("judge"),
         "judge_mode": args.judge_mode,
         "judge_samples": args.judge_samples,
+        "judge_temperature": args.judge_temperature,
+        "judge_max_tokens": args.judge_max_tokens,
         "profiles": str(Path(args.profiles).resolve()),
         "personalities": str(Path(args.personalities).resolve()),
         "chunk_size": args.chunk_size,
@@ -186,6 +188,13 @@ def run(args: argparse.Namespace) -> int:
     if simulator_name is not None:
         summary["simulator"] = simulator_name
         summary["judge"] = judge_info
+    else:  # everything was already finished: the settings recorded with the conversations say who ran them
+        summary["simulator"] = settings["simulator"] or settings["judge"]
+        summary["judge"] = {
+            "backend": settings["judge"],
+            "mode": args.judge_mode,
+            "n_samples": args.judge_samples,
+        }
     write_aloe(summary, args.out, write_conversations=False)
     print(aloe_table(summary), end="")
     logger.info("wrote %s, %s and the conversations %s", args.out, Path(args.out).with_suffix(".md"), saved)
