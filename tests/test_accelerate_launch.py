@@ -11,8 +11,6 @@ tests/test_fsdp.py; the `gpu`-marked tests launch the FSDP and ZeRO-3 configs wh
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from training_helpers import make_examples
+from training_helpers import free_port, make_examples, multiprocess_env
 
 from percontrast.data.schema import write_jsonl
 
@@ -31,9 +29,6 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) ->
     data = tmp_path / "train.jsonl"
     write_jsonl(data, make_examples(8))
     output = tmp_path / f"run-{config}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     command = [
         sys.executable,
         "-m",
@@ -41,7 +36,7 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) ->
         "--config_file",
         str(CONFIGS / f"{config}.yaml"),
     ]
-    command += ["--num_processes", "2", "--main_process_port", str(port), *extra]
+    command += ["--num_processes", "2", "--main_process_port", str(free_port()), *extra]
     if not gpu:
         command += ["--mixed_precision", "no"]
     command += [
@@ -68,14 +63,9 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) ->
     command += ["--report_to", "none", "--probe_steps", "0", "--disable_tqdm", "true", "--logging_steps", "1"]
     if not gpu:
         command += ["--use_cpu"]
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(CONFIGS.parents[1] / "src"), os.environ.get("PYTHONPATH")])
-        ),
+    result = subprocess.run(
+        command, env=multiprocess_env(), capture_output=True, text=True, timeout=300, cwd=tmp_path
     )
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, (
         f"accelerate launch failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     )

@@ -5,16 +5,12 @@ One torchrun launch runs all eight cases (each launch costs seconds of start-up)
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from test_training import assert_same_gradients
-from training_helpers import KIND_OPTIONS, LOSS_KINDS, NORMALIZATIONS, make_examples, step_gradients
+from training_helpers import KIND_OPTIONS, LOSS_KINDS, NORMALIZATIONS, make_examples, step_gradients, torchrun
 
 WORKER = Path(__file__).parent / "ddp_worker.py"
 
@@ -22,31 +18,7 @@ WORKER = Path(__file__).parent / "ddp_worker.py"
 @pytest.fixture(scope="module")
 def ddp_gradients(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    with socket.socket() as probe:  # a free loopback port (torchrun's port 0 hangs the static rendezvous)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(port),
-        str(WORKER),
-        str(out),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, f"torchrun failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    torchrun(WORKER, out, timeout=180)
     return out
 
 

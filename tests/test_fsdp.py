@@ -7,17 +7,13 @@ the worker shards the model itself (accelerate enables FSDP only over GPUs)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from fsdp_worker import CASES, step
 from test_training import assert_same_gradients
-from training_helpers import make_examples, sharpened_tiny
+from training_helpers import make_examples, sharpened_tiny, torchrun
 
 WORKER = Path(__file__).parent / "fsdp_worker.py"
 
@@ -25,20 +21,7 @@ WORKER = Path(__file__).parent / "fsdp_worker.py"
 @pytest.fixture(scope="module")
 def fsdp_results(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fsdp")
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    with socket.socket() as probe:  # a free loopback port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    command += ["--master_addr", "127.0.0.1", "--master_port", str(port), str(WORKER), str(out)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"torchrun failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    torchrun(WORKER, out, timeout=300)
     return out
 
 

@@ -1,11 +1,45 @@
-"""Shared by tests/test_training.py, tests/test_ddp.py and the torchrun worker tests/ddp_worker.py."""
+"""Shared by the training tests (test_training, test_ddp, test_fsdp, test_accelerate_launch) and the
+torchrun workers (ddp_worker.py, fsdp_worker.py)."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
 from percontrast.data.schema import Example
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def multiprocess_env() -> dict[str, str]:
+    """The environment of a launched process group: this checkout's source first, one thread each."""
+    return dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+    )
+
+
+def free_port() -> int:
+    """A free loopback port (torchrun's port 0 hangs the static rendezvous)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def torchrun(worker: Path, out: Path, timeout: int) -> None:
+    """Run ``worker OUT`` under torchrun with 2 processes on loopback; fail with its output otherwise."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr"]
+    command += ["127.0.0.1", "--master_port", str(free_port()), str(worker), str(out)]
+    result = subprocess.run(command, env=multiprocess_env(), capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"torchrun failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+
 
 LOSS_KINDS = ("ce", "perce", "lossce", "entce")
 NORMALIZATIONS = ("tokens", "weights", "responses")
