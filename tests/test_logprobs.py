@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percontrast.encoding import pad_sequences
+from percontrast.encoding import pad_responses, pad_sequences
 from percontrast.logprobs import OutputHead, chunked_logprobs, response_logprobs
 
 
@@ -49,12 +49,7 @@ def test_response_logprobs_match_full_model_logits(tiny, side):
     prompts = [torch.randint(5, 300, (n,)).tolist() for n in (7, 3, 11)]
     responses = [torch.randint(5, 300, (n,)).tolist() for n in (4, 6, 1)]
     batch = pad_sequences(prompts, responses, pad_id=0, padding_side=side)
-    width = max(len(r) for r in responses)
-    response_ids = torch.zeros((3, width), dtype=torch.long)
-    response_mask = torch.zeros((3, width), dtype=torch.long)
-    for row, response in enumerate(responses):
-        response_ids[row, : len(response)] = torch.tensor(response)
-        response_mask[row, : len(response)] = 1
+    response_ids, response_mask = pad_responses(responses, pad_id=0)
     with torch.no_grad():
         logp, _ = response_logprobs(
             model,
@@ -142,11 +137,7 @@ def _score_one_batch(model):
     prompts = [torch.randint(3, 64, (n,)).tolist() for n in (5, 2)]
     responses = [torch.randint(3, 64, (n,)).tolist() for n in (3, 4)]
     batch = pad_sequences(prompts, responses, pad_id=0, padding_side="right")
-    response_ids = torch.zeros((2, 4), dtype=torch.long)
-    response_mask = torch.zeros((2, 4), dtype=torch.long)
-    for row, response in enumerate(responses):
-        response_ids[row, : len(response)] = torch.tensor(response)
-        response_mask[row, : len(response)] = 1
+    response_ids, response_mask = pad_responses(responses, pad_id=0)
     with torch.no_grad():
         logp, _ = response_logprobs(
             model,
