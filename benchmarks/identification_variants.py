@@ -17,8 +17,9 @@ from percontrast.modeling import load_model
 from percontrast.templates import PromptTemplate, get_template
 
 INSTRUCTION = "Answer the user's question in the first person, in one sentence."
-VARIANTS: dict[str, tuple[PromptTemplate | str, int]] = {
-    # (template, donor personas): donors > 0 replaces the persona-free prompt by other personas.
+VARIANTS: dict[str, tuple[PromptTemplate | str, int | str]] = {
+    # (template, donor personas or "facts"): donors > 0 replaces the persona-free prompt by other personas;
+    # "facts" scores each persona fact alone (the percontrast_facts methods).
     "persona_chat": ("persona_chat", 0),
     "persona_text": ("persona_text", 0),
     "persona_role": ("persona_role", 0),  # identify's default: "You are a person." without persona
@@ -52,6 +53,9 @@ VARIANTS: dict[str, tuple[PromptTemplate | str, int]] = {
         0,
     ),
     "persona_chat+donors4": ("persona_chat", 4),
+    # Per fact: each persona fact alone against the persona-free prompt, the maximum over facts.
+    "persona_role+facts": ("persona_role", "facts"),
+    "persona_chat+facts": ("persona_chat", "facts"),
 }
 
 
@@ -64,19 +68,22 @@ def main() -> None:
     examples = read_persona_qa()
     for name in args.variants:
         template, donors = VARIANTS[name]
+        methods = ("percontrast", "percontrast_word")
+        if donors == "facts":
+            methods, donors = ("percontrast_facts", "percontrast_facts_word"), 0
         started = time.perf_counter()
         result = run_identification(
             model,
             tokenizer,
             examples,
-            methods=("percontrast", "percontrast_word"),
+            methods=methods,
             template=get_template(template),
             donors=donors,
             progress=False,
         )
         seconds = time.perf_counter() - started
-        for method, area in (("percontrast", result.auroc), ("percontrast_word", result.auroc_word)):
-            prf = result.methods[method]
+        for method in methods:
+            prf, area = result.methods[method], result.aurocs[method]
             print(
                 f"| {name} | {method} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {area:.3f} | "
                 f"{prf.n_identified} | {seconds:.0f} s |",

@@ -231,3 +231,58 @@ def test_construct_cli_writes_kept_rejected_and_report(tmp_path) -> None:
     }
     (rejected,) = [json.loads(line) for line in out.with_suffix(".rejected.jsonl").read_text().splitlines()]
     assert rejected["persona_id"] == "persona_00002" and rejected["reply"] == replies[1]
+
+
+def test_per_fact_pir_is_the_maximum_over_facts_scored_alone(tiny, examples) -> None:
+    """percontrast_facts: each fact alone against the persona-free prompt, the maximum over facts; the word
+    level takes each fact's summed log-ratio over a word's tokens first. Recomputed here with plain
+    `score_examples` calls, one per single-fact example, and a hand-written word split."""
+    import re
+    from dataclasses import replace
+
+    model, tokenizer = tiny
+    items = examples[:3]
+    result = run_identification(
+        model,
+        tokenizer,
+        items,
+        methods=("percontrast", "percontrast_facts", "percontrast_facts_word"),
+        threshold=0.0,
+        template="persona_chat",
+        progress=False,
+    )
+    plain = score_examples(model, tokenizer, items, template="persona_chat", progress=False)
+    token_pir, word_pir, labels = [], [], []
+    for index, example in enumerate(items):
+        singles = [replace(example, persona=[fact]) for fact in example.persona]
+        per_fact = [
+            s.pir for s in score_examples(model, tokenizer, singles, template="persona_chat", progress=False)
+        ]
+        assert len(per_fact) == len(example.persona) > 1
+        expected = [max(column) for column in zip(*per_fact, strict=True)]
+        assert result.examples[index]["pir_facts"] == pytest.approx(expected, abs=1e-4)
+        token_pir += expected
+        spans = [m.span() for m in re.finditer(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*", example.response)]
+        offsets = plain[index].offsets
+        owner = []
+        for start, end in offsets:
+            text = example.response[start:end]
+            start += len(text) - len(text.lstrip())
+            end -= len(text) - len(text.rstrip())
+            owner.append(next((k for k, (a, b) in enumerate(spans) if start < b and a < end), None))
+        for i, k in enumerate(owner):
+            if k is None:
+                word_pir.append(expected[i])
+            else:
+                members = [u for u, o in enumerate(owner) if o == k]
+                word_pir.append(max(sum(row[u] for u in members) for row in per_fact))
+        labels += result.examples[index]["personal"]
+    got = result.to_dict()
+    for name, values in (("percontrast_facts", token_pir), ("percontrast_facts_word", word_pir)):
+        expected_prf = precision_recall_f1([v > 0.0 for v in values], labels)
+        assert got["methods"][name]["f1"] == pytest.approx(expected_prf.f1)
+        assert got["methods"][name]["precision"] == pytest.approx(expected_prf.precision)
+        assert got["auroc_by_method"][name] == pytest.approx(auroc(values, labels), abs=1e-6)
+    assert got["auroc_by_method"]["percontrast"] == pytest.approx(got["auroc"])
+    with pytest.raises(Exception, match="donors"):
+        run_identification(model, tokenizer, items, methods=("percontrast_facts",), donors=1, progress=False)

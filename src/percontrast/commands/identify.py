@@ -29,8 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--methods",
         default="percontrast,word_match,llm_judge",
-        help="comma list of percontrast, word_match, llm_judge (default: these three) and percontrast_word "
-        "(PerContrast with word-level PIR)",
+        help="comma list of percontrast, word_match, llm_judge (default: these three), percontrast_word "
+        "(PerContrast with word-level PIR), percontrast_facts and percontrast_facts_word (PIR of each persona "
+        "fact alone, maximum over facts; one more forward per fact)",
     )
     parser.add_argument("--threshold", type=float, default=1.0, help="PIR above this is personal (default 1)")
     parser.add_argument("--template", default=None, help="prompt template for PIR (default: identify's own)")

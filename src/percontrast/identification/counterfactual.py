@@ -1,4 +1,4 @@
-"""PIR against a population of other personas instead of an empty persona (an alternative intervention).
+"""Other readings of Eq. 2's intervention: other personas as the baseline, or one persona fact at a time.
 
 Eq. 2's second term is ``P(y_i | x, y_<i)``: the answer's token probability when the persona is unknown.
 Deleting the persona from the prompt is one way to estimate it; it also removes the *fact that there is a
@@ -12,6 +12,16 @@ form fixed: with ``K`` donor personas ``p_1..p_K`` taken from other examples and
 mixture ``mean_k P(y_i | p_k, x, y_<i)`` (``"mean"``). PIR is then ``log P(y_i | p, x, y_<i)`` minus
 that. This is the variant "counterfactual personas" in docs/identification.md; it is not the paper's
 Eq. 2 as implemented by removing the persona, and costs K more forwards per example.
+
+**One fact at a time** (`fact_logprobs`, `per_fact_pir`): a persona is several independent facts, and an
+answer usually draws on one of them. With all of them in the prompt a small model's attention to the
+relevant one is diluted by the rest. Scoring the answer after each fact ``p_j`` alone,
+
+    PIR_j(y_i) = log P(y_i | p_j, x, y_<i) - log P(y_i | x, y_<i),   PIR_facts(y_i) = max_j PIR_j(y_i),
+
+asks whether *some* fact of the persona makes the token likelier. The persona-free term is Eq. 2's own.
+It costs one forward per fact (S more per example). This is the variant "per fact" in
+docs/identification.md, not the paper's Eq. 2.
 """
 
 from __future__ import annotations
@@ -86,8 +96,30 @@ def counterfactual_scores(
     return out
 
 
+def fact_logprobs(
+    model, tokenizer, examples: Sequence[Example], *, template, batch_size: int = 16, progress: bool = True
+) -> list[torch.Tensor]:
+    """Per example, (S, R) log P(y_i | p_j, x, y_<i): the answer scored after each persona fact alone."""
+    singles = [
+        replace(example, persona=[fact], id=f"{example.id}#fact{j}")
+        for example in examples
+        for j, fact in enumerate(example.persona)
+    ]
+    logps = _logp_with_persona(model, tokenizer, singles, template, batch_size, progress, "persona facts")
+    out, start = [], 0
+    for example in examples:
+        out.append(torch.stack(logps[start : start + len(example.persona)]).double())
+        start += len(example.persona)
+    return out
+
+
+def per_fact_pir(fact_logps: torch.Tensor, logp_without: Sequence[float]) -> torch.Tensor:
+    """(S, R) PIR_j of every response token for each fact j alone, against the persona-free log-probs."""
+    return fact_logps.double() - torch.tensor(logp_without, dtype=torch.float64)
+
+
 def _logp_with_persona(
-    model, tokenizer, examples, template, batch_size: int, progress: bool
+    model, tokenizer, examples, template, batch_size: int, progress: bool, desc: str = "donor personas"
 ) -> list[torch.Tensor]:
     """Response log-probs (R,) after the with-persona prompt only (the persona-free pass is not needed)."""
     encoded = [encode_example(example, tokenizer, template) for example in examples]
@@ -97,7 +129,7 @@ def _logp_with_persona(
     logps: list[torch.Tensor | None] = [None] * len(encoded)
     lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
     buckets = list(length_buckets(lengths, batch_size, 8192))
-    for bucket in tqdm(buckets, desc="donor personas", disable=not progress):
+    for bucket in tqdm(buckets, desc=desc, disable=not progress):
         values = score_sequences(model, [prompts[u] for u in bucket], [responses[u] for u in bucket], pad_id)
         for u, value in zip(bucket, values, strict=True):
             logps[u] = value

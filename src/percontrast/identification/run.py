@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import torch
+
 from percontrast.data.schema import Example
 from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping, word_level_pir
@@ -24,8 +26,10 @@ from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown
 logger = logging.getLogger(__name__)
 
 METHODS = ("percontrast", "word_match", "llm_judge")
-# percontrast_word: PerContrast with word-level PIR (`word_level_pir`); not the paper's, so not a default.
-ALL_METHODS = (*METHODS, "percontrast_word")
+# Not the paper's, so not defaults: percontrast_word (word-level PIR, `word_level_pir`); percontrast_facts and
+# percontrast_facts_word (PIR of each persona fact alone, maximum over facts: `counterfactual.per_fact_pir`).
+ALL_METHODS = (*METHODS, "percontrast_word", "percontrast_facts", "percontrast_facts_word")
+PIR_METHODS = ("percontrast", "percontrast_word", "percontrast_facts", "percontrast_facts_word")
 DEFAULT_IDENTIFY_TEMPLATE = "persona_role"
 
 
@@ -43,6 +47,7 @@ class IdentificationResult:
     template: str
     pir_bins: list[PirBin]
     timings_s: dict[str, float]
+    aurocs: dict[str, float] = field(default_factory=dict)
     judge: dict | None = None
     word_match: dict | None = None
     examples: list[dict] = field(default_factory=list)
@@ -52,6 +57,7 @@ class IdentificationResult:
             "methods": {name: prf.to_dict() for name, prf in self.methods.items()},
             "auroc": None if math.isnan(self.auroc) else self.auroc,
             "auroc_word_level_pir": None if math.isnan(self.auroc_word) else self.auroc_word,
+            "auroc_by_method": {name: None if math.isnan(v) else v for name, v in self.aurocs.items()},
             "n_tokens": self.n_tokens,
             "n_personal": self.n_personal,
             "n_examples": self.n_examples,
@@ -77,7 +83,13 @@ class IdentificationResult:
             )
         lines.append("")
         lines.append(
-            f"AUROC of PIR: {self.auroc:.3f} (word-level PIR: {self.auroc_word:.3f}); {self.n_personal} personal of {self.n_tokens} tokens in "
+            f"AUROC of PIR: {self.auroc:.3f} (word-level PIR: {self.auroc_word:.3f}"
+            + "".join(
+                f"; {name}: {v:.3f}"
+                for name, v in self.aurocs.items()
+                if name.startswith("percontrast_facts")
+            )
+            + f"); {self.n_personal} personal of {self.n_tokens} tokens in "
             f"{self.n_examples} answers; PerContrast threshold PIR > {self.threshold:g}; template `{self.template}`."
         )
         return "\n".join(lines)
@@ -130,7 +142,9 @@ def run_identification(
         tokenizer: its tokenizer (with a chat template for chat templates and the local judge).
         examples: persona QA examples whose ``meta["personal_spans"]`` hold the ground truth
             (`percontrast.data.persona_qa.read_persona_qa`).
-        methods: any of ``"percontrast"``, ``"word_match"``, ``"llm_judge"``.
+        methods: any of ``"percontrast"``, ``"word_match"``, ``"llm_judge"`` (the paper's three) and
+            ``"percontrast_word"`` (word-level PIR), ``"percontrast_facts"`` / ``"percontrast_facts_word"``
+            (PIR of each persona fact alone, maximum over facts, token / word level; one forward per fact).
         threshold: PerContrast calls a token personal when its PIR (log form, Eq. 2) exceeds this.
         judge: a `ChatBackend` (e.g. `percontrast.evaluation.backends.OpenAIChat`); None: the local model.
         template: prompt template (name or object) for PIR; None: ``DEFAULT_IDENTIFY_TEMPLATE``.
@@ -154,6 +168,10 @@ def run_identification(
         raise ConfigError(f"unknown identification methods {unknown}; choose from {list(ALL_METHODS)}")
     if not examples:
         raise DataError("no examples to identify")
+    if donors and {"percontrast_facts", "percontrast_facts_word"} & set(methods):
+        raise ConfigError(
+            "the per-fact methods measure against the persona-free prompt; they cannot run with donors"
+        )
     template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
     timings: dict[str, float] = {}
 
@@ -186,6 +204,26 @@ def run_identification(
     word_pir = [word_level_pir(ex.response, s.offsets, s.pir) for ex, s in zip(examples, scores, strict=True)]
     if "percontrast_word" in methods:
         identified["percontrast_word"] = [[value > threshold for value in row] for row in word_pir]
+    pir_rows = {"percontrast": [s.pir for s in scores], "percontrast_word": word_pir}
+    if {"percontrast_facts", "percontrast_facts_word"} & set(methods):
+        from percontrast.identification.counterfactual import fact_logprobs, per_fact_pir
+
+        started = time.perf_counter()
+        facts = fact_logprobs(
+            model, tokenizer, examples, template=template, batch_size=batch_size, progress=progress
+        )
+        timings["percontrast_facts"] = time.perf_counter() - started
+        token_rows, word_rows = [], []
+        for ex, s, fact in zip(examples, scores, facts, strict=True):
+            per_fact = per_fact_pir(fact, s.logp_without)  # (S, R)
+            token_rows.append(per_fact.max(dim=0).values.tolist())
+            # Word level: each fact's log-ratio of the whole word, then the maximum over facts.
+            words_per_fact = [word_level_pir(ex.response, s.offsets, row.tolist()) for row in per_fact]
+            word_rows.append(torch.tensor(words_per_fact).max(dim=0).values.tolist())
+        pir_rows |= {"percontrast_facts": token_rows, "percontrast_facts_word": word_rows}
+        for name in ("percontrast_facts", "percontrast_facts_word"):
+            if name in methods:
+                identified[name] = [[value > threshold for value in row] for row in pir_rows[name]]
 
     word_stats = None
     if "word_match" in methods:
@@ -230,6 +268,8 @@ def run_identification(
     details = []
     for index, (ex, s) in enumerate(zip(examples, scores, strict=True)):
         row = {"id": ex.id, "tokens": s.tokens, "offsets": s.offsets, "pir": s.pir, "personal": labels[index]}
+        if "percontrast_facts" in pir_rows:
+            row["pir_facts"] = pir_rows["percontrast_facts"][index]
         row |= {f"identified_{name}": identified[name][index] for name in identified}
         if replies is not None:
             row["judge_reply"] = replies[index]
@@ -245,6 +285,11 @@ def run_identification(
         template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
         pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
         timings_s={k: round(v, 2) for k, v in timings.items()},
+        aurocs={
+            name: auroc([value for row in pir_rows[name] for value in row], flat_labels)
+            for name in PIR_METHODS
+            if name in pir_rows and (name in identified or name == "percontrast")
+        },
         judge=judge_stats,
         word_match=word_stats,
         examples=details,
