@@ -137,3 +137,44 @@ def test_word_level_pir_sums_the_pieces_of_each_word() -> None:
     # " S" "atur" "days" form "Saturdays": 1.5 + 0.1 + 0.4 = 2.0 each; "." keeps its own 0.9.
     assert out[3:6] == pytest.approx([2.0, 2.0, 2.0])
     assert out[:3] == pir[:3] and out[8] == 2.0 and out[14] == 0.9
+
+
+def test_bootstrap_prf_matches_a_loop_over_the_same_resamples() -> None:
+    """Resampling answers: each resample's pooled P/R/F1 recomputed with `precision_recall_f1` on the
+    concatenated answers, percentiles by sorting; the paired difference from the same resamples."""
+    import numpy as np
+
+    from percontrast.identification.metrics import bootstrap_prf
+
+    rng = random.Random(3)
+    personal = [[rng.random() < 0.3 for _ in range(rng.randint(1, 9))] for _ in range(25)]
+    identified = {
+        "percontrast": [[rng.random() < 0.4 for _ in row] for row in personal],
+        "other": [[label if rng.random() < 0.7 else not label for label in row] for row in personal],
+    }
+    got = bootstrap_prf(identified, personal, n_bootstrap=200, seed=7)
+    draws = np.random.default_rng(7).integers(0, len(personal), size=(200, len(personal)))
+    f1 = {}
+    for name, rows in identified.items():
+        values = {"precision": [], "recall": [], "f1": []}
+        for draw in draws:
+            prf = precision_recall_f1(
+                [x for i in draw for x in rows[i]], [x for i in draw for x in personal[i]]
+            )
+            for key in values:
+                values[key].append(getattr(prf, key))
+        f1[name] = values["f1"]
+        for key, series in values.items():
+            assert got[name][key] == pytest.approx(list(np.percentile(series, [2.5, 97.5])))
+        assert (
+            got[name]["f1"][0]
+            <= precision_recall_f1([x for row in rows for x in row], [x for row in personal for x in row]).f1
+            <= got[name]["f1"][1]
+        )
+    difference = np.subtract(f1["other"], f1["percontrast"])
+    assert got["other"]["f1_minus_percontrast"] == pytest.approx(list(np.percentile(difference, [2.5, 97.5])))
+    assert "f1_minus_percontrast" not in got["percontrast"]
+    assert got["unit"] == "answer" and got["n_bootstrap"] == 200
+    assert bootstrap_prf(identified, personal, n_bootstrap=0) == {}
+    with pytest.raises(ValueError, match="answers"):
+        bootstrap_prf({"x": identified["other"][:-1]}, personal, n_bootstrap=10)

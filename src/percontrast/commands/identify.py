@@ -41,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=0,
         help="0: PIR with the persona removed (Eq. 2, default); K>0: persona-free term marginalised over K other personas",
     )
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="resamples of the answers for 95%% intervals (0: none)"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward / generate call")
     parser.add_argument(
         "--judge-max-new-tokens", type=int, default=32, help="length of the judge's keyword reply (greedy)"
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         judge_max_new_tokens=args.judge_max_new_tokens,
         donors=args.donors,
+        bootstrap=args.bootstrap,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -209,6 +209,7 @@ def _identify(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple
         methods=methods,
         batch_size=config.eval_batch_size,
         progress=config.progress,
+        bootstrap=config.bootstrap,
     )
     values = result.to_dict()
     (out_dir / "identification.json").write_text(json.dumps(values, indent=2), encoding="utf-8")

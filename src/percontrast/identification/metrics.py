@@ -3,14 +3,16 @@
 All functions take flat per-token lists over the whole data set (the paper pools tokens, it does not
 average per example). ``auroc`` is the Mann-Whitney statistic with ties counted one half, which is the
 area under the ROC curve; tests check it against a brute-force count over all (positive, negative) pairs
-and against scikit-learn.
+and against scikit-learn. ``bootstrap_prf`` gives 95% intervals by resampling answers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 # Figure 5 bins PIR (log form) into ranges; these edges put the paper's threshold 1 on a boundary.
 DEFAULT_PIR_BINS = (-math.inf, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf)
@@ -117,3 +119,72 @@ def pir_breakdown(
                     item.n_wrong += 1
                 break
     return bins
+
+
+def bootstrap_prf(
+    identified: Mapping[str, Sequence[Sequence[bool]]],
+    personal: Sequence[Sequence[bool]],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    baseline: str | None = "percontrast",
+) -> dict:
+    """95% percentile bootstrap intervals of pooled P / R / F1, resampling answers (not tokens).
+
+    Tokens of one answer are not independent, so the unit drawn with replacement is the answer. Every
+    method is scored on the same resamples, so the difference of a method's F1 from ``baseline``'s is a
+    paired interval.
+
+    Args:
+        identified: method name -> per answer, per token, identified or not.
+        personal: per answer, per token, the ground-truth label.
+        n_bootstrap: resamples (0: no intervals, an empty dict).
+        seed: the resampling's random seed.
+        baseline: the method F1 differences are taken from (None or absent: no differences).
+
+    Returns:
+        ``{method: {"precision": [lo, hi], "recall": [lo, hi], "f1": [lo, hi], "f1_minus_<baseline>": [lo, hi]}}``
+        plus ``"n_bootstrap"`` and ``"unit": "answer"``.
+    """
+    if n_bootstrap <= 0:
+        return {}
+    n = len(personal)
+    positives = np.array([sum(map(bool, row)) for row in personal], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_bootstrap, n))
+    # Per answer counts, then each resample's pooled counts as counts[draws].sum(axis=1).
+    counts = np.zeros((n_bootstrap, n), dtype=np.float64)
+    np.add.at(counts, (np.arange(n_bootstrap)[:, None], draws), 1.0)
+    pooled_positives = counts @ positives
+    f1s, out = {}, {"n_bootstrap": n_bootstrap, "unit": "answer"}
+    for name, rows in identified.items():
+        if len(rows) != n:
+            raise ValueError(f"{name}: {len(rows)} answers for {n} labelled ones")
+        flagged = np.array([sum(map(bool, row)) for row in rows], dtype=np.float64)
+        correct = np.array(
+            [
+                sum(1 for i, p in zip(row, labels, strict=True) if i and p)
+                for row, labels in zip(rows, personal, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        tp, flagged_total = counts @ correct, counts @ flagged
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(flagged_total > 0, tp / flagged_total, 0.0)
+            recall = np.where(pooled_positives > 0, tp / pooled_positives, 0.0)
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        f1s[name] = f1
+        out[name] = {
+            key: _interval(values)
+            for key, values in (("precision", precision), ("recall", recall), ("f1", f1))
+        }
+    if baseline in f1s:
+        for name, f1 in f1s.items():
+            if name != baseline:
+                out[name][f"f1_minus_{baseline}"] = _interval(f1 - f1s[baseline])
+    return out
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [float(low), float(high)]

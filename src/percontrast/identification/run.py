@@ -21,7 +21,14 @@ import torch
 from percontrast.data.schema import Example
 from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping, word_level_pir
-from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
+from percontrast.identification.metrics import (
+    PRF,
+    PirBin,
+    auroc,
+    bootstrap_prf,
+    pir_breakdown,
+    precision_recall_f1,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,7 @@ class IdentificationResult:
     pir_bins: list[PirBin]
     timings_s: dict[str, float]
     aurocs: dict[str, float] = field(default_factory=dict)
+    intervals: dict = field(default_factory=dict)
     judge: dict | None = None
     word_match: dict | None = None
     examples: list[dict] = field(default_factory=list)
@@ -58,6 +66,7 @@ class IdentificationResult:
             "auroc": None if math.isnan(self.auroc) else self.auroc,
             "auroc_word_level_pir": None if math.isnan(self.auroc_word) else self.auroc_word,
             "auroc_by_method": {name: None if math.isnan(v) else v for name, v in self.aurocs.items()},
+            "intervals": self.intervals,
             "n_tokens": self.n_tokens,
             "n_personal": self.n_personal,
             "n_examples": self.n_examples,
@@ -72,16 +81,29 @@ class IdentificationResult:
         }
 
     def markdown_table(self) -> str:
-        """Precision, recall and F1 per method (pooled over tokens), then PIR's AUROC."""
+        """Precision, recall and F1 per method (pooled over tokens, 95% interval over answers), then AUROC."""
         lines = [
-            "| method | precision | recall | F1 | identified | correct |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| method | precision | recall | F1 | F1 95% CI | identified | correct |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, prf in self.methods.items():
+            ci = self.intervals.get(name, {}).get("f1")
+            ci_text = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "-"
             lines.append(
-                f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {prf.n_identified} | {prf.n_correct} |"
+                f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {ci_text} | {prf.n_identified} | {prf.n_correct} |"
             )
         lines.append("")
+        if self.intervals:
+            lines.append(
+                f"Intervals: {self.intervals['n_bootstrap']} bootstrap resamples of the answers; each method's F1 "
+                "minus PerContrast's, paired: "
+                + ", ".join(
+                    f"{name} [{v['f1_minus_percontrast'][0]:+.3f}, {v['f1_minus_percontrast'][1]:+.3f}]"
+                    for name, v in self.intervals.items()
+                    if isinstance(v, dict) and "f1_minus_percontrast" in v
+                )
+                + "."
+            )
         lines.append(
             f"AUROC of PIR: {self.auroc:.3f} (word-level PIR: {self.auroc_word:.3f}"
             + "".join(
@@ -134,6 +156,7 @@ def run_identification(
     judge_max_new_tokens: int = 32,
     donors: int = 0,
     donor_pooling: str = "posterior",
+    bootstrap: int = 1000,
 ) -> IdentificationResult:
     """Identify personal tokens three ways and score each against the annotation.
 
@@ -155,6 +178,7 @@ def run_identification(
             term is marginalised over K other examples' personas instead
             (`percontrast.identification.counterfactual`; K more forwards per example).
         donor_pooling: ``"posterior"`` or ``"mean"`` (see `marginal_logprobs`).
+        bootstrap: resamples of the answers for 95% intervals of P / R / F1 (`bootstrap_prf`; 0: none).
 
     Returns:
         An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
@@ -168,6 +192,8 @@ def run_identification(
         raise ConfigError(f"unknown identification methods {unknown}; choose from {list(ALL_METHODS)}")
     if not examples:
         raise DataError("no examples to identify")
+    if bootstrap < 0:
+        raise ConfigError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
     if donors and {"percontrast_facts", "percontrast_facts_word"} & set(methods):
         raise ConfigError(
             "the per-fact methods measure against the persona-free prompt; they cannot run with donors"
@@ -285,6 +311,7 @@ def run_identification(
         template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
         pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
         timings_s={k: round(v, 2) for k, v in timings.items()},
+        intervals=bootstrap_prf(identified, labels, n_bootstrap=bootstrap),
         aurocs={
             name: auroc([value for row in pir_rows[name] for value in row], flat_labels)
             for name in PIR_METHODS

@@ -54,11 +54,17 @@ def _identification_section(identification: Mapping | None, figure5_png: str | P
         f"{n['n_personal']} are personal. Precision, recall and F1 are pooled over tokens; PerContrast calls a "
         f"token personal when its PIR exceeds {n['threshold']:g}.</p>"
     )
+    intervals = n.get("intervals") or {}
+
+    def ci(name: str) -> str:
+        low_high = (intervals.get(name) or {}).get("f1")
+        return f"[{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else "-"
+
     rows = [
-        [name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}"]
+        [name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", ci(name)]
         for name, m in n["methods"].items()
     ]
-    parts.append(_table(["method", "precision", "recall", "F1"], rows))
+    parts.append(_table(["method", "precision", "recall", "F1", "F1 95% interval (answers resampled)"], rows))
     if n.get("auroc") is not None:
         parts.append(f"<p>AUROC of PIR against the annotation: <b>{n['auroc']:.3f}</b></p>")
     if figure5_png is not None and Path(figure5_png).exists():
