@@ -93,16 +93,15 @@ class IdentificationResult:
                 f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {ci_text} | {prf.n_identified} | {prf.n_correct} |"
             )
         lines.append("")
-        if self.intervals:
+        differences = [
+            f"{name} [{v['f1_minus_percontrast'][0]:+.3f}, {v['f1_minus_percontrast'][1]:+.3f}]"
+            for name, v in self.intervals.items()
+            if isinstance(v, dict) and "f1_minus_percontrast" in v
+        ]
+        if differences:
             lines.append(
                 f"Intervals: {self.intervals['n_bootstrap']} bootstrap resamples of the answers; each method's F1 "
-                "minus PerContrast's, paired: "
-                + ", ".join(
-                    f"{name} [{v['f1_minus_percontrast'][0]:+.3f}, {v['f1_minus_percontrast'][1]:+.3f}]"
-                    for name, v in self.intervals.items()
-                    if isinstance(v, dict) and "f1_minus_percontrast" in v
-                )
-                + "."
+                "minus PerContrast's, paired: " + ", ".join(differences) + "."
             )
         lines.append(
             f"AUROC of PIR: {self.auroc:.3f} (word-level PIR: {self.auroc_word:.3f}"
