@@ -284,5 +284,8 @@ def test_per_fact_pir_is_the_maximum_over_facts_scored_alone(tiny, examples) -> 
         assert got["methods"][name]["precision"] == pytest.approx(expected_prf.precision)
         assert got["auroc_by_method"][name] == pytest.approx(auroc(values, labels), abs=1e-6)
     assert got["auroc_by_method"]["percontrast"] == pytest.approx(got["auroc"])
+    table = result.markdown_table()
+    low, high = got["intervals"]["percontrast_facts"]["f1_minus_percontrast"]
+    assert f"percontrast_facts [{low:+.3f}, {high:+.3f}]" in table and "F1 95% CI" in table
     with pytest.raises(Exception, match="donors"):
         run_identification(model, tokenizer, items, methods=("percontrast_facts",), donors=1, progress=False)
