@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import torch
+from chat_server import ChatServer
 
 from percontrast.bundled import load_published_prompt
 from percontrast.errors import ConfigError
@@ -151,71 +148,10 @@ def test_probability_mode_needs_a_local_backend() -> None:
         Judge(OpenAIChat("http://127.0.0.1:9/v1", "m"), mode="probability")
 
 
-class _Server:
-    """An OpenAI-style /v1/chat/completions server on loopback: scripted replies or the tiny model."""
-
-    def __init__(self, replies=None, chat=None, fail_first: int = 0) -> None:
-        self.replies, self.chat, self.fail_first = list(replies or []), chat, fail_first
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(
-                    payload | {"_path": self.path, "_auth": self.headers.get("Authorization")}
-                )
-                if len(server.requests) <= server.fail_first:
-                    self.send_response(503)
-                    self.end_headers()
-                    self.wfile.write(b"busy")
-                    return
-                if self.path != "/v1/chat/completions":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                if server.chat is not None:
-                    texts = server.chat.chat(
-                        [payload["messages"]],
-                        max_new_tokens=payload["max_tokens"],
-                        temperature=payload["temperature"],
-                        n=payload["n"],
-                    )[0]
-                else:
-                    texts = [server.replies.pop(0) for _ in range(payload["n"])]
-                body = {
-                    "choices": [
-                        {"index": i, "message": {"role": "assistant", "content": t}}
-                        for i, t in enumerate(texts)
-                    ]
-                }
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_http_backend_serves_the_tiny_model(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same chat route vLLM and llama.cpp expose, answered by a real model on loopback."""
     monkeypatch.setenv("TEST_JUDGE_KEY", "secret")
-    with _Server(chat=TransformersChat(*tiny)) as server:
+    with ChatServer(chat=TransformersChat(*tiny)) as server:
         backend = OpenAIChat(server.url, "tiny", api_key_env="TEST_JUDGE_KEY")
         replies = backend.chat(
             [[{"role": "user", "content": "Hello"}]], max_new_tokens=5, temperature=1.0, n=2
@@ -227,7 +163,7 @@ def test_http_backend_serves_the_tiny_model(tiny, monkeypatch: pytest.MonkeyPatc
 
 def test_http_sampled_scores_count_parse_failures() -> None:
     replies = ["4", "5", "no idea", "gibberish", "Score: 2", "2"]
-    with _Server(replies=replies) as server:
+    with ChatServer(replies=replies) as server:
         judge = Judge(OpenAIChat(server.url, "judge"), n_samples=2)
         result = judge_predictions(
             judge, ["q1", "q2", "q3"], ["p1", "p2", "p3"], ["r1", "r2", "r3"], criteria=("personalization",)
@@ -240,7 +176,7 @@ def test_http_sampled_scores_count_parse_failures() -> None:
 
 def test_http_quality_is_one_call_with_four_scores() -> None:
     replies = ["4 / 5 / 3 / 4", "I think it is good.", "5/5/5/4", "2 / 2 / 2"]
-    with _Server(replies=replies) as server:
+    with ChatServer(replies=replies) as server:
         judge = Judge(OpenAIChat(server.url, "judge"))
         result = judge_predictions(
             judge, ["q1", "q2", "q3", "q4"], ["p1", "p2", "p3", "p4"], ["r"] * 4, criteria=("quality",)
@@ -258,7 +194,7 @@ def test_http_quality_is_one_call_with_four_scores() -> None:
 
 
 def test_http_retries_with_backoff_then_succeeds() -> None:
-    with _Server(replies=["3"], fail_first=2) as server:
+    with ChatServer(replies=["3"], fail_first=2) as server:
         backend = OpenAIChat(server.url, "judge", max_retries=3, backoff=0.01)
         assert backend.chat([[{"role": "user", "content": "x"}]], max_new_tokens=2, temperature=0, n=1) == [
             ["3"]
@@ -267,7 +203,7 @@ def test_http_retries_with_backoff_then_succeeds() -> None:
 
 
 def test_http_failure_is_reported_not_scored() -> None:
-    with _Server(replies=[], fail_first=100) as server:
+    with ChatServer(replies=[], fail_first=100) as server:
         judge = Judge(OpenAIChat(server.url, "judge", max_retries=2, backoff=0.01))
         with pytest.raises(BackendError, match="after 3 attempts: HTTP 503"):
             judge.score([[{"role": "user", "content": "x"}]])
@@ -277,7 +213,7 @@ def test_http_failure_is_reported_not_scored() -> None:
 
 
 def test_http_client_errors_are_not_retried() -> None:
-    with _Server(replies=[]) as server:
+    with ChatServer(replies=[]) as server:
         backend = OpenAIChat(server.url.replace("/v1", "/wrong"), "judge", max_retries=3, backoff=0.01)
         with pytest.raises(BackendError, match="HTTP 404"):
             backend.chat([[{"role": "user", "content": "x"}]], max_new_tokens=2, temperature=0)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from chat_server import ChatServer
 
 from percontrast.cli import main
 from percontrast.data.persona_qa import read_persona_qa
@@ -21,41 +20,6 @@ from percontrast.scoring import score_examples
 needs_tagger = pytest.mark.skipif(
     not tagger_available(), reason="Lingua::EN::Tagger missing: `make tagger` installs it (make test does)"
 )
-
-
-class ScriptedServer:
-    """An OpenAI-style /v1/chat/completions server on loopback that answers with scripted replies in order."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies, self.requests = list(replies), []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(payload)
-                body = {"choices": [{"index": 0, "message": {"content": server.replies.pop(0)}}]}
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +55,7 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
     replies = [", ".join(ex.meta["personal_spans"]) for ex in examples]
     replies[0] += ", tripod"
     replies[1] = "I cannot tell."
-    with ScriptedServer(replies) as server:
+    with ChatServer(replies) as server:
         judge = OpenAIChat(server.url, "judge")
         result = run_identification(*tiny, examples, methods=("llm_judge",), judge=judge, progress=False)
     assert "User 2: " + examples[0].query in server.requests[0]["messages"][0]["content"]
@@ -161,7 +125,7 @@ def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path)
         "Here is a question: what phone do you use?",  # no Question:/Answer: fields
         "Question: Trips?\nAnswer: I fly a lot.\nKeywords: passport",  # keyword not in the answer
     ]
-    with ScriptedServer(replies) as server:
+    with ChatServer(replies) as server:
         records, report = construct_dataset(personas, OpenAIChat(server.url, "strong"), temperature=0.0)
     assert "I like to sew." in server.requests[0]["messages"][0]["content"]
     assert report.to_dict() == {
@@ -210,7 +174,7 @@ def test_construct_cli_writes_kept_rejected_and_report(tmp_path) -> None:
     )
     replies = ["Question: Hobby?\nAnswer: I **sew** dresses.", "Question: Height?\nAnswer: Not tall."]
     out = tmp_path / "set.jsonl"
-    with ScriptedServer(replies) as server:
+    with ChatServer(replies) as server:
         rc = main(
             [
                 "construct",
