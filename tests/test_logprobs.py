@@ -48,26 +48,36 @@ def test_response_logprobs_match_full_model_logits(tiny, side):
     torch.manual_seed(0)
     prompts = [torch.randint(5, 300, (n,)).tolist() for n in (7, 3, 11)]
     responses = [torch.randint(5, 300, (n,)).tolist() for n in (4, 6, 1)]
-    batch = pad_sequences(prompts, responses, pad_id=0, padding_side=side)
+    logp = _padded_logprobs(model, prompts, responses, padding_side=side, chunk_size=2)
+    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+        expected = _reference_logprobs(model, prompt, response)
+        torch.testing.assert_close(logp[row, : len(response)], expected, rtol=1e-5, atol=1e-5)
+        assert torch.all(logp[row, len(response) :] == 0)
+
+
+@torch.no_grad()
+def _padded_logprobs(model, prompts, responses, padding_side="right", chunk_size=512):
+    """`response_logprobs` on one padded batch: (B, max R), zero past each response."""
+    batch = pad_sequences(prompts, responses, pad_id=0, padding_side=padding_side)
     response_ids, response_mask = pad_responses(responses, pad_id=0)
-    with torch.no_grad():
-        logp, _ = response_logprobs(
-            model,
-            batch["input_ids"],
-            batch["attention_mask"],
-            batch["position_ids"],
-            batch["response_start"],
-            response_ids,
-            response_mask,
-            chunk_size=2,
-        )
-        for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
-            # Independent reference: the model's own full logits for this sequence alone.
-            logits = model(torch.tensor([prompt + response])).logits[0]
-            full = torch.log_softmax(logits.float(), -1)
-            expected = torch.stack([full[len(prompt) - 1 + i, token] for i, token in enumerate(response)])
-            torch.testing.assert_close(logp[row, : len(response)], expected, rtol=1e-5, atol=1e-5)
-            assert torch.all(logp[row, len(response) :] == 0)
+    logp, _ = response_logprobs(
+        model,
+        batch["input_ids"],
+        batch["attention_mask"],
+        batch["position_ids"],
+        batch["response_start"],
+        response_ids,
+        response_mask,
+        chunk_size=chunk_size,
+    )
+    return logp
+
+
+@torch.no_grad()
+def _reference_logprobs(model, prompt, response):
+    """Independent reference: the model's own full logits for this sequence alone, log-softmax, gather."""
+    full = torch.log_softmax(model(torch.tensor([prompt + response])).logits[0].float(), -1)
+    return torch.stack([full[len(prompt) - 1 + i, token] for i, token in enumerate(response)])
 
 
 # ------------------------------------------------------------------------ the head check (per model)
@@ -136,23 +146,10 @@ def _score_one_batch(model):
     torch.manual_seed(1)
     prompts = [torch.randint(3, 64, (n,)).tolist() for n in (5, 2)]
     responses = [torch.randint(3, 64, (n,)).tolist() for n in (3, 4)]
-    batch = pad_sequences(prompts, responses, pad_id=0, padding_side="right")
-    response_ids, response_mask = pad_responses(responses, pad_id=0)
-    with torch.no_grad():
-        logp, _ = response_logprobs(
-            model,
-            batch["input_ids"],
-            batch["attention_mask"],
-            batch["position_ids"],
-            batch["response_start"],
-            response_ids,
-            response_mask,
-        )
-        expected = torch.zeros_like(logp)
-        for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
-            full = torch.log_softmax(model(torch.tensor([prompt + response])).logits[0].float(), -1)
-            for i, token in enumerate(response):
-                expected[row, i] = full[len(prompt) - 1 + i, token]
+    logp = _padded_logprobs(model, prompts, responses)
+    expected = torch.zeros_like(logp)
+    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+        expected[row, : len(response)] = _reference_logprobs(model, prompt, response)
     return logp, expected
 
 
