@@ -220,29 +220,23 @@ def test_recency_follows_each_benchmarks_official_rule(k: int) -> None:
 
 
 def test_random_with_replacement_can_repeat_items_in_the_persona() -> None:
-    examples, summary = build_benchmark(
-        "lamp",
-        "LaMP_4",
-        LAMP4[0],
-        outputs_path=LAMP4[1],
-        retriever="random",
-        random_with_replacement=True,
-        k=4,
-        seed=3,
-    )
+    def build():
+        return build_benchmark(
+            "lamp",
+            "LaMP_4",
+            LAMP4[0],
+            outputs_path=LAMP4[1],
+            retriever="random",
+            random_with_replacement=True,
+            k=4,
+            seed=3,
+        )
+
+    examples, summary = build()
     assert summary.retriever == "random"
     assert all(len(e.meta["retrieved"]) == 4 for e in examples)  # 4 draws even from a 2-item profile
     assert len(set(examples[2].meta["retrieved"])) <= 2
-    again, _ = build_benchmark(
-        "lamp",
-        "LaMP_4",
-        LAMP4[0],
-        outputs_path=LAMP4[1],
-        retriever="random",
-        random_with_replacement=True,
-        k=4,
-        seed=3,
-    )
+    again, _ = build()
     assert [e.meta["retrieved"] for e in again] == [e.meta["retrieved"] for e in examples]
 
 
