@@ -43,7 +43,7 @@ def measure(method: str, response: int, chunk: int) -> dict[str, float]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from percontrast.encoding import EncodedExample, pad_pairs
-    from percontrast.logprobs import response_logprobs
+    from percontrast.logprobs import pair_logprobs
     from percontrast.losses import token_weights, weighted_ce
 
     torch.manual_seed(0)
@@ -72,16 +72,7 @@ def measure(method: str, response: int, chunk: int) -> dict[str, float]:
 
     def logprobs(prefix: str) -> torch.Tensor:
         if method == "chunked":
-            return response_logprobs(
-                model,
-                batch[f"{prefix}_input_ids"],
-                batch[f"{prefix}_attention_mask"],
-                batch[f"{prefix}_position_ids"],
-                batch[f"{prefix}_response_start"],
-                batch["response_ids"],
-                batch["response_mask"],
-                chunk_size=chunk,
-            )[0]
+            return pair_logprobs(model, batch, prefix, chunk_size=chunk)[0]
         start = int(batch[f"{prefix}_response_start"][0])
         logits = model(
             input_ids=batch[f"{prefix}_input_ids"],

@@ -31,29 +31,18 @@ def step(model, tokenizer, examples, kind: str, world: int) -> tuple[float, dict
     """Loss and gradients of one step on ``examples``: the sum over ranks of the local weighted NLL divided by
     the global token count, as PerCETrainer's `tokens` normalisation computes it."""
     from percontrast.encoding import encode_example, pad_pairs
-    from percontrast.logprobs import response_logprobs
+    from percontrast.logprobs import pair_logprobs
     from percontrast.losses import token_weights, weighted_ce
 
     encoded = [encode_example(example, tokenizer, add_eos=True) for example in examples]
     batch = pad_pairs(encoded, tokenizer.pad_token_id)
     mask = batch["response_mask"]
 
-    def logprobs(prefix: str) -> torch.Tensor:
-        return response_logprobs(
-            model,
-            batch[f"{prefix}_input_ids"],
-            batch[f"{prefix}_attention_mask"],
-            batch[f"{prefix}_position_ids"],
-            batch[f"{prefix}_response_start"],
-            batch["response_ids"],
-            mask,
-        )[0]
-
-    logp_with = logprobs("with")
+    logp_with = pair_logprobs(model, batch, "with")[0]
     logp_without = None
     if kind == "perce":
         with torch.no_grad():
-            logp_without = logprobs("without")
+            logp_without = pair_logprobs(model, batch, "without")[0]
     weights, _ = token_weights(
         kind, logp_with=logp_with.detach(), logp_without=logp_without, response_mask=mask
     )

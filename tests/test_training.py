@@ -193,20 +193,12 @@ def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
     # The E-step (persona-free pass) runs with the current adapters, not the bare base model.
     batch = PairedCollator(pad_id=tokenizer.pad_token_id)(run.dataset.examples)
     _, outputs = run.trainer.compute_loss(peft_model, batch, return_outputs=True)
-    from percontrast.logprobs import response_logprobs
+    from percontrast.logprobs import pair_logprobs
 
-    keys = [
-        "without_input_ids",
-        "without_attention_mask",
-        "without_position_ids",
-        "without_response_start",
-        "response_ids",
-        "response_mask",
-    ]
     with torch.no_grad():
-        with_adapters, _ = response_logprobs(peft_model, *(batch[key] for key in keys))
+        with_adapters, _ = pair_logprobs(peft_model, batch, "without")
         with peft_model.disable_adapter():
-            without_adapters, _ = response_logprobs(peft_model, *(batch[key] for key in keys))
+            without_adapters, _ = pair_logprobs(peft_model, batch, "without")
     torch.testing.assert_close(outputs["logp_without"], with_adapters)
     assert (outputs["logp_without"] - without_adapters).abs().max() > 1e-4
 
@@ -292,7 +284,7 @@ def test_max_length_is_clamped_to_the_model_context(tmp_path):
 
 def test_dropout_warns_and_pir_pass_mode_eval_turns_it_off_for_that_pass(tmp_path, caplog):
     from percontrast.collator import PairedCollator
-    from percontrast.logprobs import response_logprobs
+    from percontrast.logprobs import pair_logprobs
 
     model, tokenizer = load_model("tiny", seed=0)
     options = dict(
@@ -308,12 +300,9 @@ def test_dropout_warns_and_pir_pass_mode_eval_turns_it_off_for_that_pass(tmp_pat
     assert "active dropout (Dropout(p=0.5)" in caplog.text and "pir_pass_mode='eval'" in caplog.text
     trainer, peft_model = run.trainer, run.trainer.model
     batch = PairedCollator(pad_id=tokenizer.pad_token_id)(run.dataset.examples)
-    keys = [f"without_{name}" for name in ("input_ids", "attention_mask", "position_ids", "response_start")]
     peft_model.eval()
     with torch.no_grad():
-        clean, _ = response_logprobs(
-            peft_model, *(batch[key] for key in keys), batch["response_ids"], batch["response_mask"]
-        )
+        clean, _ = pair_logprobs(peft_model, batch, "without")
     peft_model.train()
     _, outputs = trainer.compute_loss(peft_model, batch, return_outputs=True)
     assert peft_model.training  # restored after the eval-mode pass

@@ -361,3 +361,34 @@ def response_logprobs(
             "with_entropy": with_entropy,
         },
     )
+
+
+def pair_logprobs(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    side: str,
+    *,
+    chunk_size: int = 512,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`response_logprobs` of one side of a paired batch (`encoding.pad_pairs`, `collator.PairedCollator`).
+
+    Args:
+        model: a causal LM (possibly wrapped).
+        batch: ``{side}_input_ids``, ``{side}_attention_mask``, ``{side}_position_ids``,
+            ``{side}_response_start`` for ``side`` in ("with", "without"), and the shared ``response_ids``
+            and ``response_mask``.
+        side: ``"with"`` (the persona in the prompt) or ``"without"``.
+        chunk_size, with_entropy: as in `response_logprobs`.
+    """
+    return response_logprobs(
+        model,
+        batch[f"{side}_input_ids"],
+        batch[f"{side}_attention_mask"],
+        batch[f"{side}_position_ids"],
+        batch[f"{side}_response_start"],
+        batch["response_ids"],
+        batch["response_mask"],
+        chunk_size=chunk_size,
+        with_entropy=with_entropy,
+    )

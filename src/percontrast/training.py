@@ -34,7 +34,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
-from percontrast.logprobs import response_logprobs, unwrap_model
+from percontrast.logprobs import pair_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
 from percontrast.perce_config import PAPER_MAX_LENGTH, PerCEConfig
@@ -151,21 +151,13 @@ class PerCETrainer(Trainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         args: PerCEConfig = self.args
-        response_ids, response_mask = inputs["response_ids"], inputs["response_mask"]  # (B, R)
+        response_mask = inputs["response_mask"]  # (B, R)
 
         def logprobs(
-            module: nn.Module, prefix: str, with_entropy: bool = False
+            module: nn.Module, side: str, with_entropy: bool = False
         ) -> tuple[torch.Tensor, torch.Tensor]:
-            return response_logprobs(
-                module,
-                inputs[f"{prefix}_input_ids"],
-                inputs[f"{prefix}_attention_mask"],
-                inputs[f"{prefix}_position_ids"],
-                inputs[f"{prefix}_response_start"],
-                response_ids,
-                response_mask,
-                chunk_size=args.logprob_chunk_size,
-                with_entropy=with_entropy,
+            return pair_logprobs(
+                module, inputs, side, chunk_size=args.logprob_chunk_size, with_entropy=with_entropy
             )
 
         # M-step input: the with-persona sequence, with grad, in train mode. (B, R)
