@@ -32,8 +32,8 @@ import torch
 
 from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
-from percontrast.identification.counterfactual import _logp_with_persona, fact_logprobs, marginal_logprobs
-from percontrast.identification.labels import personal_words, token_labels, word_level_pir
+from percontrast.identification.counterfactual import fact_logprobs, logp_with_persona, marginal_logprobs
+from percontrast.identification.labels import personal_words, token_labels, word_level_pir, word_level_pir_max
 from percontrast.identification.metrics import auroc, bootstrap_prf, precision_recall_f1
 from percontrast.modeling import load_model
 from percontrast.scoring import score_examples
@@ -58,7 +58,7 @@ def main() -> None:
         for ex in examples
         for j in range(len(ex.persona))
     ]
-    flat_loo = _logp_with_persona(model, tokenizer, without_one, template, 16, False, "leave one out")
+    flat_loo = logp_with_persona(model, tokenizer, without_one, template, 16, False, "leave one out")
     seconds = time.perf_counter() - started
 
     rows = {
@@ -81,18 +81,17 @@ def main() -> None:
         ) -> list[float]:
             return word_level_pir(response, offsets, values.tolist())
 
-        def words_max(candidates: torch.Tensor) -> list[float]:
-            return torch.tensor([words(row) for row in candidates]).max(dim=0).values.tolist()
+        def words_max(
+            candidates: torch.Tensor, response: str = ex.response, offsets: list = s.offsets
+        ) -> list[float]:
+            return word_level_pir_max(response, offsets, candidates.tolist())
 
         per_fact, removed = single - w, f - loo  # (S, R) each
         best = int((f.sum() - loo.sum(dim=1)).argmax())
         values = {
             "full": ((f - w).tolist(), words(f - w)),
             "fmax": (per_fact.max(dim=0).values.tolist(), words_max(per_fact)),
-            "fmix": (
-                (torch.logsumexp(single, 0) - torch.log(torch.tensor(float(n_facts))) - w).tolist(),
-                None,
-            ),
+            "fmix": ((marginal_logprobs(single, "mean") - w).tolist(), None),
             "fpost": ((marginal_logprobs(single) - w).tolist(), None),
             "both": (
                 torch.maximum(f - w, per_fact.max(dim=0).values).tolist(),

@@ -86,7 +86,7 @@ def counterfactual_scores(
         for i in range(len(examples))
         for j in donor_ids[i]
     ]
-    donor_logps = _logp_with_persona(model, tokenizer, swapped, template, batch_size, progress)
+    donor_logps = logp_with_persona(model, tokenizer, swapped, template, batch_size, progress)
     out = []
     for i, score in enumerate(scores):
         logps = torch.stack(donor_logps[i * donors : (i + 1) * donors]).double()  # (K, R)
@@ -105,7 +105,7 @@ def fact_logprobs(
         for example in examples
         for j, fact in enumerate(example.persona)
     ]
-    logps = _logp_with_persona(model, tokenizer, singles, template, batch_size, progress, "persona facts")
+    logps = logp_with_persona(model, tokenizer, singles, template, batch_size, progress, "persona facts")
     out, start = [], 0
     for example in examples:
         out.append(torch.stack(logps[start : start + len(example.persona)]).double())
@@ -118,10 +118,11 @@ def per_fact_pir(fact_logps: torch.Tensor, logp_without: Sequence[float]) -> tor
     return fact_logps.double() - torch.tensor(logp_without, dtype=torch.float64)
 
 
-def _logp_with_persona(
+def logp_with_persona(
     model, tokenizer, examples, template, batch_size: int, progress: bool, desc: str = "donor personas"
 ) -> list[torch.Tensor]:
-    """Response log-probs (R,) after the with-persona prompt only (the persona-free pass is not needed)."""
+    """Per example, response log-probs (R,) after its with-persona prompt only (no persona-free pass):
+    the building block of the donor and per-fact variants, which swap the persona before calling it."""
     encoded = [encode_example(example, tokenizer, template) for example in examples]
     prompts = [item.prompt_with_ids for item in encoded]
     responses = [item.response_ids for item in encoded]

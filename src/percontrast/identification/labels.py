@@ -116,3 +116,12 @@ def word_level_pir(response: str, offsets: Sequence[Sequence[int]], pir: Sequenc
         if k is not None:
             totals[k] = totals.get(k, 0.0) + value
     return [value if k is None else totals[k] for k, value in zip(word_of, pir, strict=True)]
+
+
+def word_level_pir_max(
+    response: str, offsets: Sequence[Sequence[int]], candidates: Sequence[Sequence[float]]
+) -> list[float]:
+    """Per token, the largest `word_level_pir` over several PIR rows of the same answer (one per persona fact,
+    say): each row's log-ratio of the whole word first, then the maximum over rows."""
+    rows = [word_level_pir(response, offsets, row) for row in candidates]
+    return [max(column) for column in zip(*rows, strict=True)]

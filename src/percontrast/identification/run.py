@@ -16,11 +16,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import torch
-
 from percontrast.data.schema import Example
 from percontrast.errors import ConfigError, DataError
-from percontrast.identification.labels import personal_words, token_labels, tokens_overlapping, word_level_pir
+from percontrast.identification.labels import (
+    personal_words,
+    token_labels,
+    tokens_overlapping,
+    word_level_pir,
+    word_level_pir_max,
+)
 from percontrast.identification.metrics import (
     PRF,
     PirBin,
@@ -242,9 +246,7 @@ def run_identification(
         for ex, s, fact in zip(examples, scores, facts, strict=True):
             per_fact = per_fact_pir(fact, s.logp_without)  # (S, R)
             token_rows.append(per_fact.max(dim=0).values.tolist())
-            # Word level: each fact's log-ratio of the whole word, then the maximum over facts.
-            words_per_fact = [word_level_pir(ex.response, s.offsets, row.tolist()) for row in per_fact]
-            word_rows.append(torch.tensor(words_per_fact).max(dim=0).values.tolist())
+            word_rows.append(word_level_pir_max(ex.response, s.offsets, per_fact.tolist()))
         pir_rows |= {"percontrast_facts": token_rows, "percontrast_facts_word": word_rows}
         for name in ("percontrast_facts", "percontrast_facts_word"):
             if name in methods:
