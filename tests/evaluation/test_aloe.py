@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from chat_server import ChatServer
 
 from percontrast.cli import main
 from percontrast.errors import ConfigError, DataError
@@ -20,8 +21,6 @@ from percontrast.evaluation.aloe import (
     simulator_messages,
     summarise,
 )
-
-from .test_judge import _Server
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "aloe"
 PROFILES, PERSONALITIES = FIXTURES / "profile_eval.jsonl", FIXTURES / "personality_eval.jsonl"
@@ -160,8 +159,8 @@ def test_aloe_cli_with_http_simulator_and_judge(tmp_path: Path, capsys: pytest.C
     judge_turn2 = ["3", "3", "4", "oops", "5", "5"]
     out = tmp_path / "aloe.json"
     with (
-        _Server(replies=user_turn1 + user_turn2) as simulator,
-        _Server(replies=judge_turn1 + judge_turn2) as judge,
+        ChatServer(replies=user_turn1 + user_turn2) as simulator,
+        ChatServer(replies=judge_turn1 + judge_turn2) as judge,
     ):
         argv = ["aloe", "--model", "tiny", "--profiles", str(PROFILES), "--personalities", str(PERSONALITIES)]
         argv += ["--n-personalities", "2", "--turns", "2", "--max-new-tokens", "6", "--out", str(out)]
