@@ -15,10 +15,10 @@ from percontrast.collator import EncodedDataset
 from percontrast.perce_config import PerCEConfig
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a run depends on."""
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of the packages a run depends on, and of ``extra`` ones ("not installed" if absent)."""
     versions = {}
-    for name in ("percontrast", "torch", "transformers", "accelerate", "peft", "tokenizers"):
+    for name in ("percontrast", "torch", "transformers", "accelerate", "peft", "tokenizers", *extra):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -42,12 +41,13 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
     from percontrast.generation import render_prompts
 
     if task.source == "persona_chat":
+        from percontrast.data.build import sample_records
         from percontrast.data.persona_chat import next_reply_split
 
         train, test, counts = next_reply_split(history=task.history)
         train, test = (
-            _sample(train, task.train_sample, task.data_seed),
-            _sample(test, task.test_sample, task.data_seed),
+            sample_records(train, task.train_sample, task.data_seed),
+            sample_records(test, task.test_sample, task.data_seed),
         )
         summary: dict[str, Any] = {"split_counts": counts}
     else:
@@ -89,14 +89,6 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
         "prompt_tokens_without_persona": lengths[False],
     }
     return summary
-
-
-def _sample(examples: list, n: int | None, seed: int) -> list:
-    """A seeded sample of ``n`` examples in their original order (all of them if ``n`` is None)."""
-    if n is None or n >= len(examples):
-        return examples
-    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
-    return [examples[index] for index in keep]
 
 
 # ------------------------------------------------------------------------------------------- training

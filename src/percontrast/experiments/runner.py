@@ -30,6 +30,7 @@ from percontrast.experiments import pipeline
 from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
 from percontrast.experiments.store import ResultsStore, locked
+from percontrast.outputs import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +98,7 @@ def run_experiment(
     out = Path(config.output_dir)
     store = ResultsStore(out / RESULTS_NAME)
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    versions = package_versions()
-    for extra in ("lm_eval", "rouge-score", "nltk"):
-        versions.setdefault(extra, _version(extra))
+    versions = package_versions(extra=("lm_eval", "rouge-score", "nltk"))
     store.append(
         [
             {
@@ -191,7 +190,7 @@ class _Context:
             if not summary_path.exists():
                 logger.info("building data of %s for %s", task, model)
                 summary = pipeline.build_task_data(self.config.tasks[task], _tokenizer(model), directory)
-                _write_json(summary_path, summary)
+                atomic_write_json(summary_path, summary)
         return directory
 
 
@@ -214,7 +213,7 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         train_loss = pipeline.train_cell(values, config.launch, callbacks=callbacks)
         for checkpoint in model_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
-        _write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
+        atomic_write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
     # The training loss stays in training_done.json, not in the table: after a resume the Trainer
     # averages it over the resumed steps only, so it would not be comparable between cells.
 
@@ -290,23 +289,3 @@ def _tokenizer(model: str):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
-
-
-def _write_json(path: Path, value: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a killed run never leaves half a marker."""
-    import json
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _version(name: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
