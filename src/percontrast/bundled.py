@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources as _importlib_resources
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class PublishedPrompt:
         return re.sub(pattern, lambda match: values[match.group(0)[1:-1]], self.text)
 
 
+@cache  # each file is read and checked once per process (PublishedPrompt is frozen)
 def load_published_prompt(name: str) -> PublishedPrompt:
     """Read ``resources/prompts/<name>.txt``.
 

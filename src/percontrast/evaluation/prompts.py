@@ -16,12 +16,9 @@ whose header names the source and documents how the layout was read; nothing is 
 
 from __future__ import annotations
 
-from functools import cache
-
-from percontrast.bundled import load_published_prompt as _load
+from percontrast.bundled import load_published_prompt
 
 Messages = list[dict[str, str]]
-load_published_prompt = cache(_load)  # each file is read once
 
 QUALITY_DIMENSIONS = ("coherence", "consistency", "fluency", "relevance")  # the order of the reply
 
