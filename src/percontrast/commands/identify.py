@@ -7,9 +7,7 @@ details), a markdown table beside it, and optionally Figure 5 as a PNG.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from percontrast.errors import ConfigError
     from percontrast.identification import DEFAULT_IDENTIFY_TEMPLATE, plot_pir_breakdown, run_identification
     from percontrast.modeling import load_model
+    from percontrast.outputs import atomic_write_json, atomic_write_text, sibling
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     judge = None
@@ -88,14 +87,12 @@ def run(args: argparse.Namespace) -> int:
         donors=args.donors,
         bootstrap=args.bootstrap,
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = result.to_dict() | {"model": args.model, "data": str(args.data or "bundled dev set")}
-    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     table = result.markdown_table() + "\n\n" + result.breakdown_table() + "\n"
-    out.with_suffix(".md").write_text(table, encoding="utf-8")
+    atomic_write_json(args.out, payload)
+    atomic_write_text(sibling(args.out, ".md"), table)
     print(table)
-    logger.info("wrote %s and %s", out, out.with_suffix(".md"))
+    logger.info("wrote %s and %s", args.out, sibling(args.out, ".md"))
     if args.plot:
         plot_pir_breakdown(result, args.plot)
         logger.info("wrote Figure 5 to %s", args.plot)
