@@ -8,13 +8,13 @@ Writes ``report.md``, ``report.html`` (self-contained: plots embedded as PNG) an
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 from pathlib import Path
 
 from percontrast.experiments.results import ResultSet, Table
 from percontrast.experiments.tables import all_tables
+from percontrast.report.plots import png_data_uri
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,9 @@ def plot_table(table: Table, path: Path) -> Path | None:
     """Draw a table's plot (Table 2: ROUGE-L against learning rate, error bars over seeds)."""
     if not table.plot:
         return None
-    import matplotlib
+    from percontrast.report.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(5, 3.2))
     for label, points in table.plot["series"].items():
@@ -120,8 +119,7 @@ def write_reports(results_path: str | Path, out: str | Path) -> list[Path]:
             if png is not None:
                 written.append(png)
                 markdown.append(f"![{table.title}]({png.name})\n")
-                data = base64.b64encode(png.read_bytes()).decode("ascii")
-                body.append(f'<img alt="{html.escape(table.title)}" src="data:image/png;base64,{data}">')
+                body.append(f'<img alt="{html.escape(table.title)}" src="{png_data_uri(png)}">')
     style = "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;text-align:right}"
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
     (out / "report.md").write_text("\n".join(markdown), encoding="utf-8")

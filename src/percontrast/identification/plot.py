@@ -14,10 +14,9 @@ from percontrast.identification.metrics import PirBin
 
 def plot_pir_breakdown(result, path: str | Path, *, title: str | None = None) -> Path:
     """Write Figure 5 of ``result`` (an `IdentificationResult`) to ``path`` (PNG) and return the path."""
-    import matplotlib
+    from percontrast.report.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     bins: list[PirBin] = result.pir_bins
     labels = [item.label for item in bins]

@@ -17,7 +17,8 @@ from pathlib import Path
 COLOURS = {"untrained": "#9e9e9e", "ce": "#1f77b4", "perce_tokens": "#d62728", "perce_weights": "#ff7f0e"}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (the library only writes files)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,7 +30,7 @@ def _pyplot():
 def _to_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -46,7 +47,7 @@ def training_curves_png(runs: Sequence[Mapping], labels: Mapping[str, str]) -> b
         runs: ``{"variant", "seed", "log_history"}`` per training run (log_history: the Trainer's).
         labels: display name per variant.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), dpi=110)
     for run in runs:
         steps = [entry["step"] for entry in run["log_history"] if "nll_mean" in entry]
@@ -73,7 +74,7 @@ def comparison_png(
     summary: Mapping, labels: Mapping[str, str], metric_labels: Mapping[str, str], percent: set[str]
 ) -> bytes:
     """One panel per metric: each model's value with its 95% interval as an error bar."""
-    plt = _pyplot()
+    plt = pyplot()
     metrics = [m for m in metric_labels if any(v[m]["mean"] is not None for v in summary["models"].values())]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), dpi=110)
     axes = [axes] if len(metrics) == 1 else list(axes)
