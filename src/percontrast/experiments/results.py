@@ -79,6 +79,7 @@ class ResultSet:
         # Seconds of the last (ok) execution of each finished cell; a resumed cell counts its last part only.
         self.cell_seconds = {c: s for c, s in seconds.items() if status[c] == "ok" and s is not None}
         self.models = sorted({r["model"] for r in self.rows})
+        self._chosen: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self.losses = [loss for loss in LOSS_ORDER if any(r["loss"] == loss for r in self.rows)]
 
     def label(self, task: str) -> str:
@@ -108,7 +109,17 @@ class ResultSet:
         )
 
     def chosen(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
-        """The cell settings (lr, clip) a summary table uses for (model, loss, source task)."""
+        """The cell settings (lr, clip) a summary table uses for (model, loss, source task).
+
+        Every table asks for it, some once per learning rate; the rows never change after ``__init__``,
+        so each answer is computed once (callers must not modify the returned dict).
+        """
+        key = (model, loss, task)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose(model, loss, task)
+        return self._chosen[key]
+
+    def _choose(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
         where: dict[str, Any] = {"model": model, "loss": loss, "task": task}
         if loss == "perce":
             clips = self.clips(model, task)
