@@ -127,6 +127,45 @@ def score_sequences(
     return [logp[row, : len(response)] for row, response in enumerate(responses)]
 
 
+def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id used for padding: the tokenizer's pad token, else its end-of-sequence token."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def score_units(
+    model: PreTrainedModel,
+    prompts: Sequence[Sequence[int]],
+    responses: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    max_batch_size: int = 16,
+    max_batch_tokens: int = 8192,
+    padding_side: str = "right",
+    chunk_size: int = 512,
+    progress: bool = True,
+    desc: str = "scoring",
+) -> list[torch.Tensor]:
+    """Response log-probs (R_i,) of independent ``prompt + response`` sequences, in input order, scored in
+    length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``."""
+    lengths = [len(prompt) + len(response) for prompt, response in zip(prompts, responses, strict=True)]
+    logps: list[torch.Tensor | None] = [None] * len(prompts)
+    with tqdm(total=sum(map(len, responses)), unit="tok", desc=desc, disable=not progress) as bar:
+        for bucket in length_buckets(lengths, max_batch_size, max_batch_tokens):
+            batch_responses = [list(responses[u]) for u in bucket]
+            values = score_sequences(
+                model,
+                [list(prompts[u]) for u in bucket],
+                batch_responses,
+                pad_id,
+                padding_side=padding_side,
+                chunk_size=chunk_size,
+            )
+            for u, value in zip(bucket, values, strict=True):
+                logps[u] = value
+            bar.update(sum(len(response) for response in batch_responses))
+    return logps
+
+
 def score_examples(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -197,37 +236,20 @@ def score_examples(
         logger.info(
             "persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded)
         )
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     # The with- and without-persona sequences are scored as independent units, bucketed by their own
     # length: the persona-free ones are much shorter and would be mostly padding beside their partners.
-    units = [(index, prefix) for index in range(len(encoded)) for prefix in ("with", "without")]
-    prompts = [
-        encoded[i].prompt_with_ids if prefix == "with" else encoded[i].prompt_without_ids
-        for i, prefix in units
-    ]
-    lengths = [
-        len(prompt) + len(encoded[i].response_ids) for prompt, (i, _) in zip(prompts, units, strict=True)
-    ]
-    logps: list[torch.Tensor | None] = [None] * len(units)
-    with tqdm(
-        total=2 * sum(len(item.response_ids) for item in encoded),
-        unit="tok",
-        desc="scoring",
-        disable=not progress,
-    ) as bar:
-        for bucket in length_buckets(lengths, max_batch_size, max_batch_tokens):
-            responses = [encoded[units[u][0]].response_ids for u in bucket]
-            values = score_sequences(
-                model,
-                [prompts[u] for u in bucket],
-                responses,
-                pad_id,
-                padding_side=padding_side,
-                chunk_size=chunk_size,
-            )
-            for u, value in zip(bucket, values, strict=True):
-                logps[u] = value
-            bar.update(sum(len(response) for response in responses))
+    prompts = [prompt for item in encoded for prompt in (item.prompt_with_ids, item.prompt_without_ids)]
+    logps = score_units(
+        model,
+        prompts,
+        [item.response_ids for item in encoded for _ in range(2)],
+        pad_token_id(tokenizer),
+        max_batch_size=max_batch_size,
+        max_batch_tokens=max_batch_tokens,
+        padding_side=padding_side,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
     return [
         _token_scores(examples[i], encoded[i], tokenizer, logps[2 * i], logps[2 * i + 1], pir_form)
         for i in range(len(encoded))

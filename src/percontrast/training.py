@@ -39,6 +39,7 @@ from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
 from percontrast.perce_config import PAPER_MAX_LENGTH, PerCEConfig
 from percontrast.run_info import write_run_info
+from percontrast.scoring import pad_token_id
 
 logger = logging.getLogger(__name__)
 
@@ -440,7 +441,7 @@ def train(
     probe = _probe_example(config, examples, dataset)
     if config.use_lora:
         model = apply_lora(model, config)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     trainer = PerCETrainer(
         model=model,
         args=config,

@@ -31,11 +31,10 @@ from dataclasses import replace
 from typing import Literal
 
 import torch
-from tqdm.auto import tqdm
 
 from percontrast.data.schema import Example
 from percontrast.encoding import encode_example
-from percontrast.scoring import TokenScores, length_buckets, score_sequences
+from percontrast.scoring import TokenScores, pad_token_id, score_units
 
 Pooling = Literal["posterior", "mean"]
 
@@ -124,14 +123,12 @@ def logp_with_persona(
     """Per example, response log-probs (R,) after its with-persona prompt only (no persona-free pass):
     the building block of the donor and per-fact variants, which swap the persona before calling it."""
     encoded = [encode_example(example, tokenizer, template) for example in examples]
-    prompts = [item.prompt_with_ids for item in encoded]
-    responses = [item.response_ids for item in encoded]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    logps: list[torch.Tensor | None] = [None] * len(encoded)
-    lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
-    buckets = list(length_buckets(lengths, batch_size, 8192))
-    for bucket in tqdm(buckets, desc=desc, disable=not progress):
-        values = score_sequences(model, [prompts[u] for u in bucket], [responses[u] for u in bucket], pad_id)
-        for u, value in zip(bucket, values, strict=True):
-            logps[u] = value
-    return logps
+    return score_units(
+        model,
+        [item.prompt_with_ids for item in encoded],
+        [item.response_ids for item in encoded],
+        pad_token_id(tokenizer),
+        max_batch_size=batch_size,
+        progress=progress,
+        desc=desc,
+    )
