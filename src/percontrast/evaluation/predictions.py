@@ -155,10 +155,9 @@ def check_references_match(
     """
     differing = [p.id for p in predictions if p.id in examples and p.reference != examples[p.id].response]
     if differing:
-        shown = ", ".join(repr(i) for i in differing[:5]) + (" ..." if len(differing) > 5 else "")
         raise DataError(
             f"{len(differing)} reference(s) differ from the response of the same id in {data_path} "
-            f"(first: {shown}): the predictions were made against other data, or the data changed since",
+            f"(first: {_first(differing)}): the predictions were made against other data, or the data changed since",
             path=str(path),
             field="reference",
         )
