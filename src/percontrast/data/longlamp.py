@@ -29,12 +29,11 @@ not even by the abstracts' ``year``.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any
 
 from percontrast.data.build import ID, NUMBER, STRING, RawRecord, TaskSpec
-from percontrast.data.lamp import after
+from percontrast.data.lamp import _load_json, after
 from percontrast.errors import ConfigError, DataError
 
 HUB_DATASET = "LongLaMP/LongLaMP"
@@ -89,10 +88,7 @@ def load_rows(path: str | Path) -> list[tuple[int | None, Any]]:
 
         return list(iter_jsonl(path))
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"malformed JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+        data = _load_json(path)  # names the file and line of malformed JSON or non-UTF-8 bytes
         if isinstance(data, dict):
             data = data.get("data", data.get("rows"))
         if not isinstance(data, list):
