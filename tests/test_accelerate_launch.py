@@ -4,7 +4,8 @@ The DDP and FSDP configs of configs/accelerate/ are launched as a user would, wi
 Trainer on this machine; the run records the distributed set-up it actually had, and the exported
 directory is a normal Hugging Face model that `load_model` (and so `score` and `generate`) load.
 accelerate turns FSDP (and DeepSpeed) on only over GPUs: on CPU its state is MULTI_CPU, so the FSDP config
-runs as 2-process data parallelism here, and the run says so. FSDP2's sharding itself is proven on CPU by
+runs as 2-process data parallelism here, and the run says so. The configs' ``mixed_precision: bf16`` is kept
+(accelerate applies bf16 autocast on CPU too), so every loss trains in bf16 here as it would on GPUs. FSDP2's sharding itself is proven on CPU by
 tests/test_fsdp.py; the `gpu`-marked tests launch the FSDP and ZeRO-3 configs where they take effect.
 """
 
@@ -25,7 +26,7 @@ from percontrast.data.schema import write_jsonl
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
 
 
-def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) -> Path:
+def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False, loss: str = "perce") -> Path:
     data = tmp_path / "train.jsonl"
     write_jsonl(data, make_examples(8))
     output = tmp_path / f"run-{config}"
@@ -37,8 +38,6 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) ->
         str(CONFIGS / f"{config}.yaml"),
     ]
     command += ["--num_processes", "2", "--main_process_port", str(free_port()), *extra]
-    if not gpu:
-        command += ["--mixed_precision", "no"]
     command += [
         "-m",
         "percontrast.cli",
@@ -52,7 +51,7 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False) ->
     ]
     command += [
         "--loss",
-        "perce",
+        loss,
         "--max_steps",
         "2",
         "--per_device_train_batch_size",
@@ -86,19 +85,29 @@ def _check_export(output: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "extra", "expected"),
+    ("config", "extra", "expected", "loss"),
     [
-        ("ddp", [], {"type": "MULTI_CPU", "num_processes": 2, "fsdp": False}),
+        *[
+            (
+                "ddp",
+                [],
+                {"type": "MULTI_CPU", "num_processes": 2, "fsdp": False, "mixed_precision": "bf16"},
+                loss,
+            )
+            for loss in ("ce", "perce", "lossce", "entce")
+        ],
         # On CPU accelerate keeps MULTI_CPU (FSDP needs GPUs); the run records it instead of claiming FSDP.
         (
             "fsdp",
             ["--fsdp_transformer_layer_cls_to_wrap", "LlamaDecoderLayer"],
-            {"type": "MULTI_CPU", "num_processes": 2, "fsdp": False},
+            {"type": "MULTI_CPU", "num_processes": 2, "fsdp": False, "mixed_precision": "bf16"},
+            "perce",
         ),
     ],
 )
-def test_accelerate_launch_with_the_shipped_config(tmp_path, config, extra, expected):
-    output = _launch(tmp_path, config, extra)
+def test_accelerate_launch_with_the_shipped_config(tmp_path, config, extra, expected, loss):
+    # The shipped configs as they are, bf16 included: no --mixed_precision override.
+    output = _launch(tmp_path, config, extra, loss=loss)
     distributed = json.loads((output / "run_config.json").read_text())["distributed"]
     assert {key: distributed[key] for key in expected} == expected
     _check_export(output)

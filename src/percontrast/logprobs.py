@@ -246,9 +246,20 @@ def enable_response_forward(model: nn.Module) -> None:
     keyword it is the model's own forward, with the same signature. A class swap (not an instance
     attribute) survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s
     architecture name. Idempotent.
+
+    Call it before anything replaces ``forward`` on the model *instance*: accelerate's mixed precision
+    (``Accelerator.prepare_model`` with bf16/fp16) sets ``model.forward`` to autocast and fp32-output
+    wrappers around the class's ``forward`` as it is at that moment; enabled first, those wrappers wrap the
+    response forward (so the log-probs are computed under autocast, as the model's own forward would be).
+    `PerCETrainer` calls it in its constructor, before the Trainer prepares the model.
+
+    Raises:
+        ConfigError: if an instance-level ``forward`` already shadows the class's, which would make the
+            response keyword reach the model's original forward and be ignored.
     """
     base = unwrap_model(model)
     if isinstance(base, _ResponseForward):
+        _refuse_shadowed_forward(base)
         return
     cls = type(base)
     if cls not in _RESPONSE_CLASSES:
@@ -259,6 +270,25 @@ def enable_response_forward(model: nn.Module) -> None:
         }
         _RESPONSE_CLASSES[cls] = type(cls.__name__, (_ResponseForward, cls), namespace)
     base.__class__ = _RESPONSE_CLASSES[cls]
+    _refuse_shadowed_forward(base)
+
+
+def _refuse_shadowed_forward(base: nn.Module) -> None:
+    """Refuse a model whose instance attribute ``forward`` hides the class's (response) forward."""
+    shadow = vars(base).get("forward")
+    if shadow is None or getattr(shadow, "__func__", None) is type(base).forward:
+        return
+    inner = shadow
+    while hasattr(inner, "__wrapped__") or hasattr(inner, "model_forward"):
+        inner = getattr(inner, "__wrapped__", None) or inner.model_forward
+    if getattr(inner, "__func__", inner) is type(base).forward:
+        return  # a wrapper (accelerate's autocast / fp32 outputs) around the response forward itself
+    raise ConfigError(
+        f"{type(base).__name__}.forward was replaced on the model instance (accelerate's mixed-precision "
+        "wrapper does this in Accelerator.prepare) before percontrast enabled its response forward, so the "
+        "response log-probs would be silently dropped; call percontrast.logprobs.enable_response_forward(model) "
+        "before accelerator.prepare(model) (PerCETrainer and the percontrast commands do)"
+    )
 
 
 def _response_forward(

@@ -34,7 +34,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
-from percontrast.logprobs import pair_logprobs, unwrap_model
+from percontrast.logprobs import enable_response_forward, pair_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
 from percontrast.perce_config import PAPER_MAX_LENGTH, PerCEConfig
@@ -84,6 +84,11 @@ class PerCETrainer(Trainer):
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args: Any, probe_example: Example | None = None, **kwargs: Any) -> None:
+        model = kwargs.get("model", args[0] if args else None)
+        if model is not None:
+            # Before the Trainer's accelerator wraps the instance's forward for mixed precision: the
+            # autocast and fp32-output wrappers must wrap the response forward, not the model's own.
+            enable_response_forward(model)
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, PerCEConfig):
             raise ConfigError(f"PerCETrainer needs a PerCEConfig as args, got {type(self.args).__name__}")
@@ -451,11 +456,25 @@ def train(
         callbacks=callbacks,
         probe_example=probe,
     )
+    _refuse_ignored_mixed_precision(trainer)
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset)
+
+
+def _refuse_ignored_mixed_precision(trainer: Trainer) -> None:
+    """Refuse a mixed precision that accelerate accepted but will not apply (fp16 on CPU: it sets no
+    autocast there, so the run would silently train in float32 while its config says fp16)."""
+    accelerator = trainer.accelerator
+    precision = str(accelerator.mixed_precision)
+    if precision in ("fp16", "bf16") and not accelerator.native_amp and not trainer.is_deepspeed_enabled:
+        raise ConfigError(
+            f"{precision} mixed precision (--{precision}, or mixed_precision in the accelerate config) does not "
+            f"run on device {accelerator.device.type!r}: accelerate would train in float32 while the run claims "
+            f"{precision}. Use --bf16 on CPU, fp16 on a CUDA GPU, or drop the flag"
+        )
 
 
 def describe_distributed(trainer: Trainer) -> dict[str, Any]:
@@ -469,6 +488,9 @@ def describe_distributed(trainer: Trainer) -> dict[str, Any]:
         if trainer.is_fsdp_enabled
         else None,
         "deepspeed": bool(trainer.is_deepspeed_enabled),
+        # What accelerate actually runs ("no", "bf16", "fp16"): a launch config's mixed_precision wins
+        # over the Trainer's --bf16 / --fp16.
+        "mixed_precision": str(accelerator.mixed_precision),
     }
 
 
