@@ -237,3 +237,15 @@ def test_every_experiment_config_trains_one_step_with_its_own_precision(tmp_path
     expected = torch.bfloat16 if config.training.get("bf16") else torch.float32
     assert seen == {expected, ("head", expected)}
     assert run.trainer.state.global_step == 1 and torch.isfinite(torch.tensor(run.output.training_loss))
+
+
+def test_bf16_training_with_lora_and_gradient_checkpointing(tmp_path):
+    # PEFT wraps the model: accelerate wraps the PeftModel's forward, the response forward is the base's.
+    model, tokenizer = sharpened_tiny()
+    seen, handles = _record_dtypes(model)
+    config = make_config(tmp_path, loss="perce", bf16=True, use_lora=True, gradient_checkpointing=True)
+    run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
+    for handle in handles:
+        handle.remove()
+    assert torch.bfloat16 in seen and ("head", torch.bfloat16) in seen
+    assert run.trainer.state.global_step == 1 and torch.isfinite(torch.tensor(run.output.training_loss))
