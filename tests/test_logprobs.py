@@ -271,3 +271,89 @@ def test_response_forward_keeps_the_signature_generate_reads():
         parameters
     )
     assert torch.equal(model.generate(**prompts, **settings), before)
+
+
+# The fused head (one pass per chunk, hand-written backward) against autograd through the plain
+# log_softmax of the full logits: values and gradients of hidden, weight and bias, for every post-processing.
+FUSED_CASES = {
+    "plain": {},
+    "bias": {"bias": True},
+    "softcap, scale and multiplier": {"softcap": 2.0, "scale": 3.0, "multiplier": 0.7},
+    "bias and softcap": {"bias": True, "softcap": 1.5},
+}
+
+
+def _plain_logits(hidden, weight, bias, softcap=None, scale=None, multiplier=None):
+    logits = torch.nn.functional.linear(hidden, weight, bias).float()
+    if multiplier is not None:
+        logits = logits * multiplier
+    if scale:
+        logits = logits / scale
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return logits
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=list(FUSED_CASES))
+@pytest.mark.parametrize("chunk_size", [1, 4, 64])
+def test_fused_head_values_and_gradients_equal_autograd_through_full_log_softmax(case, chunk_size):
+    from percontrast.logprobs import _can_fuse
+
+    options = dict(FUSED_CASES[case])
+    torch.manual_seed(0)
+    hidden = torch.randn(11, 8, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(40, 8, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(40, dtype=torch.float64, requires_grad=True) if options.pop("bias", False) else None
+    targets = torch.randint(0, 40, (11,))
+    upstream = torch.rand(11, dtype=torch.float64) * 5  # per-token weights, as PerCE's
+    head = OutputHead(
+        weight=weight, bias=bias, **{k: options.get(k) for k in ("softcap", "scale", "multiplier")}
+    )
+    assert _can_fuse(head)
+    logp, _ = chunked_logprobs(hidden, targets, head, chunk_size=chunk_size)
+    logits = _plain_logits(hidden.double(), weight, bias, **options).double()
+    expected = torch.log_softmax(logits, -1).gather(-1, targets[:, None]).squeeze(-1)
+    torch.testing.assert_close(logp, expected.float(), rtol=1e-6, atol=1e-6)
+    inputs = [t for t in (hidden, weight, bias) if t is not None]
+    got = torch.autograd.grad((logp.double() * upstream).sum(), inputs)
+    want = torch.autograd.grad((expected * upstream).sum(), inputs)
+    for name, g, w in zip(("hidden", "weight", "bias"), got, want, strict=False):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_fused_head_under_bf16_autocast_matches_the_checkpointed_path():
+    from percontrast.logprobs import _can_fuse
+
+    torch.manual_seed(0)
+    hidden = torch.randn(9, 16, requires_grad=True)
+    module = torch.nn.Linear(16, 300, bias=False)
+    weight = module.weight
+    targets = torch.randint(0, 300, (9,))
+    upstream = torch.rand(9)
+    fused = OutputHead(weight=weight, bias=None, softcap=None, scale=None)
+    module.register_forward_hook(lambda m, i, o: None)  # a hooked head keeps the checkpointed path
+    checkpointed = OutputHead(weight=weight, bias=None, softcap=None, scale=None, module=module)
+    assert _can_fuse(fused) and not _can_fuse(checkpointed)
+    results = []
+    for head in (fused, checkpointed):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logp, _ = chunked_logprobs(hidden, targets, head, chunk_size=4)
+        results.append((logp, torch.autograd.grad((logp * upstream).sum(), (hidden, weight))))
+    (logp_f, grads_f), (logp_c, grads_c) = results
+    torch.testing.assert_close(logp_f, logp_c, rtol=0, atol=1e-5)  # the same bf16 logits, the same log-probs
+    for got, want in zip(grads_f, grads_c, strict=True):
+        # Both backwards project in bfloat16: they agree to bf16's rounding of the gradient (2**-8 relative).
+        torch.testing.assert_close(got, want, rtol=2**-7, atol=2**-7 * float(want.abs().max()))
+
+
+def test_fused_head_entropy_and_no_grad():
+    torch.manual_seed(2)
+    hidden, weight, targets = torch.randn(6, 5), torch.randn(30, 5), torch.randint(0, 30, (6,))
+    head = OutputHead(weight=weight, bias=None, softcap=None, scale=None)
+    with torch.no_grad():
+        logp, entropy = chunked_logprobs(hidden, targets, head, chunk_size=4, with_entropy=True)
+    probs = torch.softmax(hidden @ weight.T, -1)
+    torch.testing.assert_close(entropy, -(probs * probs.log()).sum(-1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        logp, probs.log().gather(-1, targets[:, None]).squeeze(-1), rtol=1e-5, atol=1e-5
+    )
