@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from percontrast.errors import ConfigError
+from percontrast.evaluation.aloe_config import AloeConfig
 
 LOSSES = ("ce", "lossce", "entce", "perce")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
@@ -131,6 +132,13 @@ class JudgeSettings:
     url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
     api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
     key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable of the key"})
+    chat_template_kwargs: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "sent with every request to url (vLLM, SGLang), e.g. {enable_thinking: false} for a "
+            "Qwen3 server; replies holding <think> are counted, never parsed"
+        },
+    )
     mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
@@ -142,21 +150,10 @@ class JudgeSettings:
     def __post_init__(self) -> None:
         if self.url and not self.api_model:
             raise ConfigError("judge.url needs judge.api_model")
-
-
-@dataclass
-class AloeSettings:
-    """Cross-scenario evaluation on ALOE (Table 4)."""
-
-    profiles: str = field(metadata={"help": "ALOE profile_eval.jsonl"})
-    personalities: str = field(metadata={"help": "ALOE personality_eval.jsonl"})
-    n_profiles: int = field(default=20, metadata={"help": "profiles used"})
-    n_personalities: int = field(default=5, metadata={"help": "personalities used"})
-    n_turns: int = field(default=10, metadata={"help": "rounds per conversation"})
-    max_new_tokens: int = field(default=256, metadata={"help": "reply length of the trained model"})
-    simulator_max_new_tokens: int = field(
-        default=96, metadata={"help": "length of the simulated user's messages"}
-    )
+        if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
+            raise ConfigError(
+                f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"
+            )
 
 
 @dataclass
@@ -191,13 +188,21 @@ class EvaluationSettings:
     )
     cross_task: bool = field(default=True, metadata={"help": "also test on every other task (Table 3)"})
     judge: JudgeSettings | None = field(default=None, metadata={"help": "LLM judge (Table 10); null: off"})
-    aloe: AloeSettings | None = field(default=None, metadata={"help": "ALOE (Table 4); null: off"})
+    aloe: AloeConfig | None = field(
+        default=None,
+        metadata={
+            "help": "ALOE (Tables 4, 9): the fields of `percontrast aloe` (AloeConfig, ALOE's defaults); "
+            "its simulator and judge are the judge section's backend; null: off"
+        },
+    )
     qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
 
     def __post_init__(self) -> None:
         bad = [m for m in self.metrics if m not in ("rouge", "rouge1", "rougeL", "meteor")]
         if bad:
             raise ConfigError(f"evaluation.metrics: unknown {bad}; allowed: rouge, rouge1, rougeL, meteor")
+        if self.aloe is not None and not (self.aloe.profiles and self.aloe.personalities):
+            raise ConfigError("evaluation.aloe needs profiles and personalities (ALOE's *_eval.jsonl files)")
 
 
 @dataclass
@@ -280,7 +285,7 @@ def _build(cls: type, values: Any, where: str) -> Any:
         "evaluation": EvaluationSettings,
         "launch": LaunchSettings,
         "judge": JudgeSettings,
-        "aloe": AloeSettings,
+        "aloe": AloeConfig,
         "qa": QASettings,
     }
     kwargs = {}
