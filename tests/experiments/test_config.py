@@ -66,6 +66,38 @@ def test_paper_configs_follow_appendix_b(path):
         assert config.grid.learning_rates == PAPER_LRS
     else:
         assert len(config.grid.clips) == 9 and config.grid.losses == ["perce"]
+        # Table 12's bold (0.8, 5) cells equal Table 2a at 2e-5 (PAG) and 5e-5 (PRW, PTW)
+        from percontrast.experiments.grid import expand
+
+        rates = {(cell.task, cell.learning_rate) for cell in expand(config)}
+        assert rates == {("pag", 2e-5), ("prw", 5e-5), ("ptw", 5e-5)}
+    for task in config.tasks.values():
+        if task.source == "longlamp":
+            assert task.test_split == "test"
+
+
+def test_the_runner_and_percontrast_data_test_on_the_same_split():
+    from percontrast.cli import build_parser
+    from percontrast.experiments.config import TaskConfig
+
+    args = build_parser().parse_args(["data", "longlamp", "--task", "product_review", "--out", "x"])
+    assert TaskConfig(source="longlamp", task="product_review").test_split == args.split == "test"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "paper").glob("*.yaml")), ids=lambda p: p.name)
+def test_paper_judges_are_aloes_own_or_declared_and_table10_follows_g_eval(path):
+    config = load_experiment_config(path)
+    judge, text = config.evaluation.judge, path.read_text(encoding="utf-8")
+    if judge is None:
+        return
+    if config.evaluation.aloe is not None:
+        assert (judge.url, judge.api_model) == ("https://api.openai.com/v1", "gpt-4o-mini-2024-07-18")
+    elif judge.api_model != "gpt-4o-mini-2024-07-18":
+        assert "Departure" in text
+    if judge.api_model and judge.api_model.startswith("Qwen/Qwen3"):
+        assert judge.chat_template_kwargs == {"enable_thinking": False}
+    if judge.predictions:  # Table 10: G-Eval's probability weighting, or the mean of 20 samples
+        assert judge.mode == "probability" or (judge.mode == "sample" and judge.samples >= 20)
 
 
 def _write(tmp_path, values) -> Path:

@@ -46,7 +46,12 @@ class TaskConfig:
         default=None, metadata={"help": "LongLaMP hub config when no input file is given"}
     )
     train_split: str = field(default="train", metadata={"help": "LongLaMP hub split for training"})
-    test_split: str = field(default="val", metadata={"help": "LongLaMP hub split for testing"})
+    test_split: str = field(
+        default="test",
+        metadata={
+            "help": "LongLaMP hub split for testing (the paper's 500 test examples; as `percontrast data`)"
+        },
+    )
     train_sample: int | None = field(default=None, metadata={"help": "seeded sample of N training examples"})
     test_sample: int | None = field(default=None, metadata={"help": "seeded sample of N test examples"})
     retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
@@ -62,6 +67,10 @@ class TaskConfig:
     )
     data_seed: int = field(default=0, metadata={"help": "seed of the samples (shared by every cell)"})
     history: int = field(default=6, metadata={"help": "persona_chat: messages of history in the query"})
+    learning_rates: list[float] | None = field(
+        default=None,
+        metadata={"help": "this task's learning rates, instead of grid.learning_rates (e.g. Table 12)"},
+    )
 
     def __post_init__(self) -> None:
         if self.source not in TASK_SOURCES:
@@ -77,6 +86,14 @@ class TaskConfig:
             raise ConfigError(f"history must be >= 1, got {self.history}")
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
+        if self.learning_rates is not None:
+            if not isinstance(self.learning_rates, list) or not self.learning_rates:
+                raise ConfigError(
+                    f"learning_rates must be a non-empty list or unset, got {self.learning_rates!r}"
+                )
+            self.learning_rates = [float(lr) for lr in self.learning_rates]
+            if any(lr <= 0 for lr in self.learning_rates):
+                raise ConfigError(f"learning_rates must be > 0, got {self.learning_rates}")
 
 
 @dataclass
