@@ -29,6 +29,7 @@ from typing import Any
 from percontrast.experiments import pipeline
 from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
+from percontrast.experiments.protocol import protocol_table
 from percontrast.experiments.store import ResultsStore, locked
 from percontrast.outputs import atomic_write_json
 
@@ -64,7 +65,8 @@ def select_cells(config: ExperimentConfig, indices: list[int] | None) -> list[Ce
 
 
 def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
-    """The cells and the steps each would run, marking the ones already finished."""
+    """The cells and the steps each would run, marking the ones already finished, then the resolved
+    protocol per paper table (`experiments.protocol`)."""
     store = ResultsStore(Path(config.output_dir) / RESULTS_NAME)
     finished = store.finished_cells()
     cells = select_cells(config, indices)
@@ -72,6 +74,7 @@ def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
     for index, cell in enumerate(cells):
         lines.append(f"[{index}] {cell.id}" + ("  (finished: skipped)" if cell.id in finished else ""))
         lines.extend(f"      {step}" for step in plan(config, cell))
+    lines += ["", "Protocol, per paper table (docs/experiments.md, Protocol):", protocol_table(config)]
     return "\n".join(lines)
 
 
