@@ -127,6 +127,14 @@ BASE = {
         ({"launch": {"mode": "single", "nproc": 2}}, "nproc 1"),
         ({"evaluation": {"qa": {"tasks": ["squad"]}}}, "qa.tasks"),
         ({"extra": 1}, "unknown keys ['extra']"),
+        ({"tasks": {"spc": {"source": "persona_chat", "learning_rates": [0]}}}, "learning_rates must be > 0"),
+        ({"evaluation": {"aloe": {"profiles": "p"}}}, "evaluation.aloe needs profiles and personalities"),
+        (
+            {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "turns": 3}}},
+            "unknown keys ['turns']",
+        ),
+        ({"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge_mode": "x"}}}, "judge_mode"),
+        ({"evaluation": {"judge": {"chat_template_kwargs": "enable_thinking"}}}, "must be a mapping"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, change, message):
@@ -134,6 +142,15 @@ def test_bad_configs_name_the_key(tmp_path, change, message):
         load_experiment_config(_write(tmp_path, BASE | change))
     assert message in str(error.value)
     assert "x.yaml" in str(error.value)
+
+
+def test_a_task_s_learning_rates_replace_the_grid_s(tmp_path):
+    from percontrast.experiments.grid import expand
+
+    tasks = {"a": {"source": "persona_chat"}, "b": {"source": "persona_chat", "learning_rates": [5e-5]}}
+    values = BASE | {"grid": BASE["grid"] | {"tasks": ["a", "b"]}, "tasks": tasks}
+    cells = expand(load_experiment_config(_write(tmp_path, values)))
+    assert [(c.task, c.learning_rate) for c in cells] == [("a", 1e-3), ("b", 5e-5)]
 
 
 def test_clip_only_multiplies_perce_cells(tmp_path):
