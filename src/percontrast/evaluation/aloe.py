@@ -22,8 +22,10 @@ Per conversation, for k = 1..10 rounds (lines 94-157):
    ALOE's prompt (lines 68-80, 117), and its reply is read as ``int(reply)`` (lines 120, 147).
 
 ALOE's simulator and judge are ``gpt-4o-mini-2024-07-18`` with ``max_tokens=300`` and the API's
-default temperature (1.0) (``call_gpt``, lines 25-32): those are the defaults of the HTTP backends of
-``percontrast aloe``. AL(k), the alignment level at turn k, is the mean judge score at turn k (line
+default temperature (1.0) (``call_gpt``, lines 25-32): those are the defaults of `AloeConfig`
+(``aloe_config.py``), the one definition of the settings behind ``percontrast aloe`` and the runner's
+``aloe:`` section; both run `evaluate_aloe`. Replies that still hold a reasoning block (``<think>``, a
+Qwen3 simulator or judge in thinking mode) are counted per turn, and a judge's is never parsed. AL(k), the alignment level at turn k, is the mean judge score at turn k (line
 160) over the judgements that parsed; the report adds the average of AL(6..10), the paper's figure.
 
 Differences kept on purpose: a judge reply ``int`` cannot read (or outside 1-5) is counted as unparsed
