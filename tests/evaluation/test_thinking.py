@@ -99,3 +99,11 @@ def test_chat_template_kwargs_flag_takes_a_json_object() -> None:
     for bad in ("enable_thinking", "[1]"):
         with pytest.raises(SystemExit):
             parser.parse_args(["--judge-chat-template-kwargs", bad])
+
+
+def test_the_metrics_table_reports_replies_holding_reasoning() -> None:
+    from percontrast.evaluation.report import markdown_table
+
+    counts = {"mean": 3.0, "n": 1, "n_unparsed": 1, "n_failed_replies": 2, "n_reasoning_replies": 2}
+    result = {"judge_personalization": 3.0, "judge": {"personalization": counts}, "n": 2, "n_skipped": {}}
+    assert "3.000 (1 unparsed) (2 replies held a reasoning block)" in markdown_table(result)
