@@ -66,3 +66,13 @@ def test_defaults_follow_the_paper_appendix_b(tmp_path):
     assert str(getattr(config.optim, "value", config.optim)).startswith("adamw")
     assert config.learning_rate in (2e-6, 5e-6, 8e-6, 2e-5, 5e-5)  # inside the paper's grid
     assert config.normalization == "tokens" and config.loss == "perce"
+
+
+def test_docstrings_cite_the_weighted_loss_as_eq5_with_eq6() -> None:
+    """The paper's Eq. 4 is plain CE; the weighted loss is Eq. 5 with the clipped weight of Eq. 6."""
+    import percontrast.demo.comparison
+    import percontrast.perce_config
+    import percontrast.training
+
+    for module in (percontrast.training, percontrast.perce_config, percontrast.demo.comparison):
+        assert "Eq. 4" not in module.__doc__ and "Eq. 5 with the weight of Eq. 6" in module.__doc__

@@ -2,7 +2,7 @@
 
 Every Hugging Face training flag (learning rate, schedule, gradient accumulation, checkpointing,
 mixed precision, ...) is inherited; the fields below add the model and data, the loss family of the
-paper (Eq. 4: ``w_i = clip(PIR_i, m, M)``, m = 0.8, M = 5) and its baselines, the normalisation,
+paper (Eq. 5 with the weight of Eq. 6, ``w_i = clip(PIR_i, m, M)``, m = 0.8, M = 5) and its baselines, the normalisation,
 LoRA, and the probe that logs the most personal tokens of one example during training.
 
 Defaults follow the paper's Appendix B (Table 7) where they differ from Hugging Face's: warmup

@@ -1,7 +1,7 @@
 """PerCE training: `PerCETrainer` (a `transformers.Trainer`) and `train(config)`.
 
-Paper, Eq. 4: ``L = (1/n) sum_i w_i NLL_i(with persona)``, ``w_i = clip(PIR_i, m, M)``, where PIR is
-computed at every step by the model being trained (detached). That is an online EM loop: the E-step
+Paper, Eq. 5 with the weight of Eq. 6: ``L = (1/n) sum_i w_i NLL_i(with persona)``,
+``w_i = clip(PIR_i, m, M)``, where PIR is computed at every step by the model being trained (detached). That is an online EM loop: the E-step
 is the weights, from one extra no-grad forward on the persona-free prompt with the current
 parameters (adapters included); the M-step is the weighted CE on the with-persona sequence.
 

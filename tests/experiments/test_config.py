@@ -66,6 +66,38 @@ def test_paper_configs_follow_appendix_b(path):
         assert config.grid.learning_rates == PAPER_LRS
     else:
         assert len(config.grid.clips) == 9 and config.grid.losses == ["perce"]
+        # Table 12's bold (0.8, 5) cells equal Table 2a at 2e-5 (PAG) and 5e-5 (PRW, PTW)
+        from percontrast.experiments.grid import expand
+
+        rates = {(cell.task, cell.learning_rate) for cell in expand(config)}
+        assert rates == {("pag", 2e-5), ("prw", 5e-5), ("ptw", 5e-5)}
+    for task in config.tasks.values():
+        if task.source == "longlamp":
+            assert task.test_split == "test"
+
+
+def test_the_runner_and_percontrast_data_test_on_the_same_split():
+    from percontrast.cli import build_parser
+    from percontrast.experiments.config import TaskConfig
+
+    args = build_parser().parse_args(["data", "longlamp", "--task", "product_review", "--out", "x"])
+    assert TaskConfig(source="longlamp", task="product_review").test_split == args.split == "test"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "paper").glob("*.yaml")), ids=lambda p: p.name)
+def test_paper_judges_are_aloes_own_or_declared_and_table10_follows_g_eval(path):
+    config = load_experiment_config(path)
+    judge, text = config.evaluation.judge, path.read_text(encoding="utf-8")
+    if judge is None:
+        return
+    if config.evaluation.aloe is not None:
+        assert (judge.url, judge.api_model) == ("https://api.openai.com/v1", "gpt-4o-mini-2024-07-18")
+    elif judge.api_model != "gpt-4o-mini-2024-07-18":
+        assert "Departure" in text
+    if judge.api_model and judge.api_model.startswith("Qwen/Qwen3"):
+        assert judge.chat_template_kwargs == {"enable_thinking": False}
+    if judge.predictions:  # Table 10: G-Eval's probability weighting, or the mean of 20 samples
+        assert judge.mode == "probability" or (judge.mode == "sample" and judge.samples >= 20)
 
 
 def _write(tmp_path, values) -> Path:
@@ -95,6 +127,14 @@ BASE = {
         ({"launch": {"mode": "single", "nproc": 2}}, "nproc 1"),
         ({"evaluation": {"qa": {"tasks": ["squad"]}}}, "qa.tasks"),
         ({"extra": 1}, "unknown keys ['extra']"),
+        ({"tasks": {"spc": {"source": "persona_chat", "learning_rates": [0]}}}, "learning_rates must be > 0"),
+        ({"evaluation": {"aloe": {"profiles": "p"}}}, "evaluation.aloe needs profiles and personalities"),
+        (
+            {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "turns": 3}}},
+            "unknown keys ['turns']",
+        ),
+        ({"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge_mode": "x"}}}, "judge_mode"),
+        ({"evaluation": {"judge": {"chat_template_kwargs": "enable_thinking"}}}, "must be a mapping"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, change, message):
@@ -102,6 +142,15 @@ def test_bad_configs_name_the_key(tmp_path, change, message):
         load_experiment_config(_write(tmp_path, BASE | change))
     assert message in str(error.value)
     assert "x.yaml" in str(error.value)
+
+
+def test_a_task_s_learning_rates_replace_the_grid_s(tmp_path):
+    from percontrast.experiments.grid import expand
+
+    tasks = {"a": {"source": "persona_chat"}, "b": {"source": "persona_chat", "learning_rates": [5e-5]}}
+    values = BASE | {"grid": BASE["grid"] | {"tasks": ["a", "b"]}, "tasks": tasks}
+    cells = expand(load_experiment_config(_write(tmp_path, values)))
+    assert [(c.task, c.learning_rate) for c in cells] == [("a", 1e-3), ("b", 5e-5)]
 
 
 def test_clip_only_multiplies_perce_cells(tmp_path):

@@ -143,3 +143,18 @@ def test_failed_cells_stay_out_and_reports_render(tmp_path):
     assert "failed cells (not in the tables)" in text and "No results for Table 4" in text
     assert (tmp_path / "report" / "report.html").read_text().startswith("<!doctype html>")
     assert any(p.suffix == ".png" for p in paths)
+
+
+def test_table10_quality_is_the_mean_of_the_four_dimensions_only(tmp_path):
+    from percontrast.experiments.tables import table_judge
+
+    rows = [_metric(loss, "pag", 2e-5, "rougeL", 0.3) for loss in ("ce", "perce")]
+    judged = {"personalization": 3.0, "coherence": 4.0, "consistency": 4.0, "fluency": 2.0, "relevance": 2.0}
+    # the per-item quality mean differs from the mean of the four when an item's reply did not parse
+    judged["quality"] = 5.0
+    for loss in ("ce", "perce"):
+        rows += [
+            _metric(loss, "pag", 2e-5, name, value) | {"eval": "judge"} for name, value in judged.items()
+        ]
+    (table,) = table_judge(ResultSet(_write(tmp_path / "r.jsonl", rows)))
+    assert table.rows[0][table.header.index("PAG Quality")] == "3.000"  # (4 + 4 + 2 + 2) / 4, not 3.4

@@ -120,25 +120,29 @@ def test_plot_writes_a_png(tiny, examples, tmp_path) -> None:
 
 def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path) -> None:
     personas = [("p0", ["I like to sew."]), ("p1", ["I have an iphone."]), ("p2", ["I travel often."])]
+    personas += [("p3", ["I am short."]), ("p4", ["I cook."])]
     replies = [
-        "Question: How do you spend a free afternoon?\nAnswer: I usually **stitch** clothes.",
+        "Question: How do you spend a free afternoon?\nAnswer: I usually **stitch** clothes at home.",
         "Here is a question: what phone do you use?",  # no Question:/Answer: fields
         "Question: Trips?\nAnswer: I fly a lot.\nKeywords: passport",  # keyword not in the answer
+        "Question: Height?\nAnswer: Not **short**.",  # 2 words: the paper asks for 5-20
+        "Question: Food?\nAnswer: I " + "really " * 17 + "love to **cook**.",  # 21 words
     ]
     with ChatServer(replies) as server:
         records, report = construct_dataset(personas, OpenAIChat(server.url, "strong"), temperature=0.0)
     assert "I like to sew." in server.requests[0]["messages"][0]["content"]
     assert report.to_dict() == {
-        "n_personas": 3,
+        "n_personas": 5,
         "n_kept": 1,
-        "n_set_aside": 2,
-        "set_aside_by_reason": {"no question": 1, "keyword not in the answer": 1},
+        "n_set_aside": 4,
+        "set_aside_by_reason": {"no question": 1, "keyword not in the answer": 1, "answer not 5-20 words": 2},
     }
-    assert [r["persona_id"] for r in report.rejected] == ["p1", "p2"]
+    assert [r["persona_id"] for r in report.rejected] == ["p1", "p2", "p3", "p4"]
+    assert [r.get("words") for r in report.rejected[2:]] == [2, 21]
     path = tmp_path / "constructed.jsonl"
     path.write_text(json.dumps(records[0]) + "\n", encoding="utf-8")
     (item,) = read_persona_qa(path)
-    assert item.response == "I usually stitch clothes." and item.meta["personal_spans"] == ["stitch"]
+    assert item.response == "I usually stitch clothes at home." and item.meta["personal_spans"] == ["stitch"]
 
 
 def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
@@ -172,7 +176,10 @@ def test_construct_cli_writes_kept_rejected_and_report(tmp_path) -> None:
         + "\n",
         encoding="utf-8",
     )
-    replies = ["Question: Hobby?\nAnswer: I **sew** dresses.", "Question: Height?\nAnswer: Not tall."]
+    replies = [
+        "Question: Hobby?\nAnswer: I **sew** dresses for my family.",
+        "Question: Height?\nAnswer: Not tall.",
+    ]
     out = tmp_path / "set.jsonl"
     with ChatServer(replies) as server:
         rc = main(

@@ -1,7 +1,7 @@
 """``percontrast construct``: make an annotated persona QA set with a strong model (the paper's Figure 6).
 
 Each persona goes to an OpenAI-compatible server with the Appendix D.2 construction prompt; parsable
-replies whose keywords occur in the answer are written in the bundled set's format, the rest go to
+replies whose keywords occur in the answer and whose answer has 5 to 20 words (the paper's rule) are written in the bundled set's format, the rest go to
 ``<out>.rejected.jsonl`` with their reason, and the counts are logged and written to ``<out>.report.json``.
 """
 

@@ -49,6 +49,15 @@ def add_judge_arguments(
         f"--{prefix}-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
     )
     group.add_argument(
+        f"--{prefix}-chat-template-kwargs",
+        type=chat_template_kwargs,
+        default=None,
+        metavar="JSON",
+        help=f"sent with every request to --{prefix}-url as chat_template_kwargs (vLLM, SGLang), e.g. "
+        "'{\"enable_thinking\": false}' for a Qwen3 server, which otherwise answers in thinking mode "
+        "(replies holding <think> are counted, never parsed); default: not sent",
+    )
+    group.add_argument(
         f"--{prefix}-temperature",
         type=float,
         default=temperature,
@@ -73,6 +82,21 @@ def add_judge_arguments(
         )
 
 
+def chat_template_kwargs(text: str) -> dict:
+    """``--*-chat-template-kwargs``: a JSON object, e.g. ``{"enable_thinking": false}``."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f'expected a JSON object such as {{"enable_thinking": false}}, got {text!r}'
+        )
+    return value
+
+
 def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
     from percontrast.errors import ConfigError
@@ -83,7 +107,12 @@ def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     if url:
         if not api_model:
             raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
-        return OpenAIChat(url, api_model, api_key_env=getattr(args, f"{option}_key_env"))
+        return OpenAIChat(
+            url,
+            api_model,
+            api_key_env=getattr(args, f"{option}_key_env"),
+            chat_template_kwargs=getattr(args, f"{option}_chat_template_kwargs"),
+        )
     local = getattr(args, f"{option}_model")
     if not local:
         return None

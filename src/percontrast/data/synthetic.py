@@ -99,6 +99,10 @@ def parse_construction_reply(reply: str) -> ConstructedItem:
     return ConstructedItem(question=question, answer=answer, personal_spans=spans)
 
 
+# The paper's rule for Figure 6's answers: "a corresponding answer of 5-20 words" (Section 4.1).
+ANSWER_WORDS = (5, 20)
+
+
 def construction_messages(persona: Sequence[str]) -> list[dict[str, str]]:
     """The construction prompt's user turn for one persona (sentences joined by spaces)."""
     prompt = load_published_prompt(CONSTRUCTION_PROMPT)
@@ -155,8 +159,12 @@ def construct_dataset(
     max_new_tokens: int = 256,
     seed: int = 0,
     id_prefix: str = "synth",
+    answer_words: tuple[int, int] = ANSWER_WORDS,
 ) -> tuple[list[dict], ConstructionReport]:
     """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona.
+
+    An answer outside ``answer_words`` (whitespace-separated words, both ends included) is set aside
+    and counted: the paper asks for "a corresponding answer of 5-20 words" (Section 4.1, Figure 6).
 
     Returns:
         The kept records (bundled format) and the report (rejected replies are in ``report.rejected``).
@@ -172,6 +180,14 @@ def construct_dataset(
         except ConstructionError as exc:
             report.set_aside[str(exc)] += 1
             report.rejected.append({"persona_id": persona_id, "reason": str(exc), "reply": text})
+            continue
+        n_words = len(item.answer.split())
+        if not answer_words[0] <= n_words <= answer_words[1]:
+            reason = f"answer not {answer_words[0]}-{answer_words[1]} words"
+            report.set_aside[reason] += 1
+            report.rejected.append(
+                {"persona_id": persona_id, "reason": reason, "reply": text, "words": n_words}
+            )
             continue
         records.append(
             {

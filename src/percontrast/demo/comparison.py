@@ -4,7 +4,7 @@ For every seed, three copies of the same base model are fine-tuned with the same
 same data order, the same optimizer and the same number of steps; only the loss differs:
 
 - ``ce``: plain cross-entropy;
-- ``perce_tokens``: PerCE (paper, Eq. 4, m = 0.8, M = 5), normalised by the count of response tokens
+- ``perce_tokens``: PerCE (paper, Eq. 5 with the weight of Eq. 6, m = 0.8, M = 5), normalised by the count of response tokens
   (the paper's 1/n);
 - ``perce_weights``: PerCE normalised by the sum of the weights.
 

@@ -7,6 +7,7 @@
 - `backends`: the chat backends (local transformers model, OpenAI-compatible HTTP).
 - `prompts`: the published judge and user-simulator prompts (paper Appendix D.1, ALOE's eval_own.py).
 - `judge`: the LLM judge (Table 10's personalization and four-score quality prompts; 1-5 scores).
+- `aloe_config`: `AloeConfig`, the one definition of ALOE's settings (``percontrast aloe`` and the runner).
 - `aloe`: the ALOE protocol as ALOE's own evaluation script runs it (user simulator, judge per turn, AL(k)).
 - `report`: `evaluate_predictions`, the library call behind ``percontrast evaluate``.
 """

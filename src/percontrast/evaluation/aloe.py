@@ -22,8 +22,10 @@ Per conversation, for k = 1..10 rounds (lines 94-157):
    ALOE's prompt (lines 68-80, 117), and its reply is read as ``int(reply)`` (lines 120, 147).
 
 ALOE's simulator and judge are ``gpt-4o-mini-2024-07-18`` with ``max_tokens=300`` and the API's
-default temperature (1.0) (``call_gpt``, lines 25-32): those are the defaults of the HTTP backends of
-``percontrast aloe``. AL(k), the alignment level at turn k, is the mean judge score at turn k (line
+default temperature (1.0) (``call_gpt``, lines 25-32): those are the defaults of `AloeConfig`
+(``aloe_config.py``), the one definition of the settings behind ``percontrast aloe`` and the runner's
+``aloe:`` section; both run `evaluate_aloe`. Replies that still hold a reasoning block (``<think>``, a
+Qwen3 simulator or judge in thinking mode) are counted per turn, and a judge's is never parsed. AL(k), the alignment level at turn k, is the mean judge score at turn k (line
 160) over the judgements that parsed; the report adds the average of AL(6..10), the paper's figure.
 
 Differences kept on purpose: a judge reply ``int`` cannot read (or outside 1-5) is counted as unparsed
@@ -41,62 +43,29 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from percontrast.errors import ConfigError, DataError
 from percontrast.evaluation import prompts as prompt_texts
-from percontrast.evaluation.backends import ChatBackend, Messages
+from percontrast.evaluation.aloe_config import (  # noqa: F401 (re-exported: the settings live there)
+    ALOE_API_MODEL,
+    ALOE_API_URL,
+    ALOE_MAX_TOKENS,
+    ALOE_TEMPERATURE,
+    AloeConfig,
+)
+from percontrast.evaluation.backends import ChatBackend, Messages, holds_reasoning
 from percontrast.evaluation.judge import ALOE, Judge
 
 logger = logging.getLogger(__name__)
-
-# ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
-ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"
-ALOE_MAX_TOKENS = 300
-ALOE_TEMPERATURE = 1.0  # not set in call_gpt: the API's default
 
 
 def remove_asterisk_text(text: str) -> str:
     """ALOE's clean-up of simulator messages (eval_own.py lines 18-23): drop ``*...*``, squeeze spaces."""
     cleaned = re.sub(r"\*.*?\*", "", text)
     return re.sub(r"\s+", " ", cleaned).strip()
-
-
-@dataclass
-class AloeConfig:
-    """ALOE settings (defaults: the official run, with the paper's inference settings for the model).
-
-    Attributes:
-        n_profiles: profiles used, the first ones in the file (None: all, as ALOE).
-        n_personalities: personalities used, the first ones (ALOE: 5).
-        n_turns: rounds per conversation (ALOE: 10).
-        max_new_tokens: reply length of the model under test (paper, Appendix B: 512).
-        temperature: sampling temperature of the model under test (paper: 0.4; 0: greedy).
-        simulator_max_new_tokens: length of the simulated user's messages (ALOE: 300).
-        simulator_temperature: sampling temperature of the user simulator (ALOE: 1.0).
-        seed: base seed.
-        average_from: first turn of the reported average AL(k..n_turns) (paper: 6).
-    """
-
-    n_profiles: int | None = None
-    n_personalities: int = 5
-    n_turns: int = 10
-    max_new_tokens: int = 512
-    temperature: float = 0.4
-    simulator_max_new_tokens: int = ALOE_MAX_TOKENS
-    simulator_temperature: float = ALOE_TEMPERATURE
-    seed: int = 0
-    average_from: int = 6
-
-    def __post_init__(self) -> None:
-        for name in ("n_personalities", "n_turns", "max_new_tokens", "simulator_max_new_tokens"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_profiles is not None and self.n_profiles < 1:
-            raise ConfigError(f"n_profiles must be >= 1 (or None: all), got {self.n_profiles}")
-        if not 1 <= self.average_from <= self.n_turns:
-            raise ConfigError(f"average_from must be in 1..n_turns={self.n_turns}, got {self.average_from}")
 
 
 def read_aloe_lines(path: str | Path) -> list[str]:
@@ -208,7 +177,10 @@ def run_aloe(
             seed=seed,
         )
         for conversation, (message,) in zip(conversations, user_messages, strict=True):
-            conversation.turns.append({"user_raw": message, "user": remove_asterisk_text(message)})
+            turn = {"user_raw": message, "user": remove_asterisk_text(message)}
+            if holds_reasoning(message):  # a reasoning model in thinking mode: counted in the summary
+                turn["user_reasoning"] = True
+            conversation.turns.append(turn)
         replies = model.chat(
             [model_messages(c) for c in conversations],
             max_new_tokens=config.max_new_tokens,
@@ -222,6 +194,8 @@ def run_aloe(
             conversation.turns[-1]["score"] = judgement.score
             if judgement.replies:
                 conversation.turns[-1]["judge_replies"] = judgement.replies
+            if judgement.n_reasoning:
+                conversation.turns[-1]["judge_reasoning"] = judgement.n_reasoning
     return summarise(conversations, config)
 
 
@@ -230,18 +204,29 @@ def summarise(conversations: list[Conversation], config: AloeConfig) -> dict:
 
     Returns:
         ``{"al": {k: AL(k)}, "al_avg", "average_from", "n_conversations", "n_unparsed": {k: count},
-        "n_empty_user_messages": {k: count}, "config", "conversations": [...]}``.
+        "n_empty_user_messages": {k: count}, "n_reasoning_user_messages": {k: count},
+        "n_reasoning_judge_replies": {k: count}, "config", "conversations": [...]}``. A judge reply
+        that holds a reasoning block is never parsed (it is in ``n_unparsed`` too).
     """
-    al, unparsed, empty = {}, {}, {}
+    al, unparsed, empty, user_reasoning, judge_reasoning = {}, {}, {}, {}, {}
     for k in range(1, config.n_turns + 1):
         turns = [c.turns[k - 1] for c in conversations if len(c.turns) >= k]
         parsed = [t["score"] for t in turns if t.get("score") is not None]
         al[k] = sum(parsed) / len(parsed) if parsed else None
         unparsed[k] = len(turns) - len(parsed)
         empty[k] = sum(1 for t in turns if "user" in t and not t["user"])
+        user_reasoning[k] = sum(1 for t in turns if t.get("user_reasoning"))
+        judge_reasoning[k] = sum(t.get("judge_reasoning", 0) for t in turns)
     tail = [al[k] for k in range(config.average_from, config.n_turns + 1)]
     if any(empty.values()):
         logger.warning("simulator messages empty after remove_asterisk_text, per turn: %s", empty)
+    if any(user_reasoning.values()) or any(judge_reasoning.values()):
+        logger.warning(
+            "replies holding a reasoning block (<think>), per turn: simulator %s, judge %s; switch "
+            "thinking off (chat_template_kwargs: {enable_thinking: false})",
+            user_reasoning,
+            judge_reasoning,
+        )
     return {
         "al": al,
         "al_avg": sum(tail) / len(tail) if tail and all(v is not None for v in tail) else None,
@@ -249,6 +234,8 @@ def summarise(conversations: list[Conversation], config: AloeConfig) -> dict:
         "n_conversations": len(conversations),
         "n_unparsed": unparsed,
         "n_empty_user_messages": empty,
+        "n_reasoning_user_messages": user_reasoning,
+        "n_reasoning_judge_replies": judge_reasoning,
         "config": asdict(config),
         "conversations": [asdict(c) for c in conversations],
     }
@@ -262,6 +249,13 @@ def aloe_table(summary: dict) -> str:
     cells.append("n/a" if summary["al_avg"] is None else f"{summary['al_avg']:.3f}")
     failures = sum(summary["n_unparsed"].values())
     note = f"\n{failures} judgement(s) could not be parsed: {summary['n_unparsed']}\n" if failures else ""
+    for key, what in (
+        ("n_reasoning_user_messages", "simulator message(s)"),
+        ("n_reasoning_judge_replies", "judge reply(ies)"),
+    ):
+        counts = summary.get(key, {})
+        if sum(counts.values()):
+            note += f"\n{sum(counts.values())} {what} held a reasoning block (<think>): {counts}\n"
     return header + "\n|" + "---|" * (len(turns) + 1) + "\n| " + " | ".join(cells) + " |\n" + note
 
 
@@ -284,3 +278,82 @@ def write_aloe(summary: dict, out: str | Path, *, write_conversations: bool = Tr
 def conversations_path(out: str | Path) -> Path:
     """Where the conversations of the summary ``out`` are kept: ``<out stem>.conversations.jsonl``."""
     return Path(out).with_suffix(".conversations.jsonl")
+
+
+def evaluate_aloe(
+    config: AloeConfig,
+    out: str | Path,
+    backends: Callable[[], tuple[ChatBackend, ChatBackend, ChatBackend]],
+    identity: dict,
+    progress: bool = True,
+) -> dict:
+    """Run ALOE (or resume it) into ``out``: what ``percontrast aloe`` and the experiment runner call.
+
+    Conversations go ``config.chunk_size`` at a time; each finished one is appended to the
+    conversations file at once, so a rerun with the same settings resumes after it (other settings:
+    an error naming the file). The judge is built here from ``config`` (ALOE's token limit and
+    temperature, `ALOE`'s ``int()`` parse), so both callers send the same requests.
+
+    Args:
+        config: the settings; ``profiles`` and ``personalities`` must be set.
+        out: the summary JSON (`write_aloe` writes the table and conversations beside it).
+        backends: returns ``(model under test, simulator, judge backend)``; called only when a
+            conversation is left to run.
+        identity: what names the backends in the settings record (model, simulator, judge, dtype...).
+        progress: show a progress bar over turns.
+
+    Returns:
+        `summarise`'s dict, plus ``simulator`` and ``judge`` (who ran them).
+    """
+    from percontrast.outputs import JsonlAppender, check_run_settings, read_finished
+
+    if not (config.profiles and config.personalities):
+        raise ConfigError("ALOE needs `profiles` and `personalities` (ALOE's profile/personality_eval.jsonl)")
+    saved = conversations_path(out)
+    conversations = build_conversations(config.profiles, config.personalities, config)
+    # Everything that decides a conversation's content; the grid size may grow between runs.
+    skip = ("n_profiles", "n_personalities", "profiles", "personalities")
+    settings = {key: value for key, value in asdict(config).items() if key not in skip} | {
+        "profiles": str(Path(config.profiles).resolve()),
+        "personalities": str(Path(config.personalities).resolve()),
+        **identity,
+    }
+    check_run_settings(saved, settings, kind="aloe")
+    finished = read_finished(saved)
+    todo = [c for c in conversations if c.id not in finished]
+    if finished:
+        logger.info(
+            "resuming: %d of %d conversations already in %s", len(finished), len(conversations), saved
+        )
+    who = {"simulator": identity.get("simulator"), "judge": {"backend": identity.get("judge")}}
+    if todo:
+        model, simulator, judge_backend = backends()
+        judge = Judge(
+            judge_backend,
+            mode=config.judge_mode,
+            n_samples=config.judge_samples,
+            temperature=config.judge_temperature,
+            max_new_tokens=config.judge_max_new_tokens,
+            seed=config.seed,
+        )
+        who = {"simulator": simulator.name, "judge": {"backend": judge_backend.name, "mode": judge.mode}}
+        logger.info(
+            "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",
+            len(todo),
+            config.n_turns,
+            simulator.name,
+            judge_backend.name,
+            judge.mode,
+        )
+        with JsonlAppender(saved) as appender:
+            for start in range(0, len(todo), config.chunk_size):
+                chunk = todo[start : start + config.chunk_size]
+                run_aloe(model, simulator, judge, chunk, config, progress=progress)
+                for conversation in chunk:
+                    appender.write(asdict(conversation))
+                    finished[conversation.id] = asdict(conversation)
+    summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
+    summary["simulator"] = who["simulator"]
+    summary["judge"] = {"mode": config.judge_mode, "n_samples": config.judge_samples} | who["judge"]
+    write_aloe(summary, out, write_conversations=False)
+    return summary

@@ -22,11 +22,23 @@ from typing import Protocol
 import torch
 
 from percontrast.errors import ConfigError, PercontrastError
+from percontrast.templates import render_chat
 
 logger = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
 SCORE_TOKENS = ("1", "2", "3", "4", "5")
+# Qwen3 and other reasoning models open a reply with a <think> block unless told not to.
+REASONING_MARKERS = ("<think>", "</think>")
+
+
+def holds_reasoning(reply: str) -> bool:
+    """Whether a reply still holds a reasoning block (``<think>`` ... ``</think>``).
+
+    Such a reply is not an answer: the judge counts it apart instead of parsing it, and ALOE counts
+    simulator messages that hold one (see ``chat_template_kwargs`` of `OpenAIChat` to switch it off).
+    """
+    return any(marker in reply for marker in REASONING_MARKERS)
 
 
 class BackendError(PercontrastError):
@@ -67,7 +79,8 @@ class TransformersChat:
         self.name = name or getattr(model.config, "_name_or_path", "local")
 
     def prompt_ids(self, conversation: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        """The prompt of ``conversation``, rendered by `templates.render_chat` (thinking off)."""
+        text = render_chat(self.tokenizer, conversation)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def chat(
@@ -106,7 +119,7 @@ class TransformersChat:
         digit are tokenized together, so a tokenizer that merges a space or a newline into the digit is
         handled; the five encodings must agree on everything but one last token, else it is an error.
         """
-        text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        text = render_chat(self.tokenizer, conversation)
         encoded = [
             self.tokenizer(text + prefix + d, add_special_tokens=False)["input_ids"] for d in SCORE_TOKENS
         ]
@@ -175,6 +188,9 @@ class OpenAIChat:
         timeout: seconds per request.
         max_retries: retries after the first failure (network errors, 429, 5xx).
         backoff: first wait in seconds; doubled after each retry.
+        chat_template_kwargs: sent as ``chat_template_kwargs`` with every request (vLLM and SGLang pass
+            it to the chat template), e.g. ``{"enable_thinking": False}`` for Qwen3 served locally,
+            which otherwise answers in thinking mode; None: not sent (hosted APIs reject it).
     """
 
     base_url: str
@@ -183,8 +199,14 @@ class OpenAIChat:
     timeout: float = 60.0
     max_retries: int = 4
     backoff: float = 1.0
+    chat_template_kwargs: dict | None = None
 
     def __post_init__(self) -> None:
+        if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
+            raise ConfigError(
+                f"chat_template_kwargs must be a mapping such as {{'enable_thinking': false}}, "
+                f"got {self.chat_template_kwargs!r}"
+            )
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"judge url must start with http:// or https://, got {self.base_url!r}")
         self.name = f"{self.model}@{self.base_url}"
@@ -241,6 +263,8 @@ class OpenAIChat:
                 "n": n,
                 "seed": seed,
             }
+            if self.chat_template_kwargs is not None:
+                payload["chat_template_kwargs"] = self.chat_template_kwargs
             response = self._post(payload)
             try:
                 texts = [choice["message"]["content"] or "" for choice in response["choices"]]

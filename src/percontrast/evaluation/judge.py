@@ -32,7 +32,7 @@ import torch
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation import prompts as prompt_texts
-from percontrast.evaluation.backends import ChatBackend, Messages, TransformersChat
+from percontrast.evaluation.backends import ChatBackend, Messages, TransformersChat, holds_reasoning
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,9 @@ class Judgement:
         scores: name -> probability-weighted or mean sampled score; None if no reply parsed.
         replies: the raw sampled replies (sample mode).
         parsed: the scores read from each reply that parsed.
-        n_failed: replies that could not be parsed.
+        n_failed: replies that could not be parsed (those holding a reasoning block included).
+        n_reasoning: replies that still held a reasoning block (``<think>``): not parsed, since the
+            digits in a model's reasoning are not its answer.
         probabilities: name -> p("1") .. p("5") renormalised (probability mode).
         mass: name -> probability of the five digit tokens before renormalising (probability mode).
     """
@@ -122,6 +124,7 @@ class Judgement:
     replies: list[str] = field(default_factory=list)
     parsed: list[tuple[int, ...]] = field(default_factory=list)
     n_failed: int = 0
+    n_reasoning: int = 0
     probabilities: dict[str, list[float]] | None = None
     mass: dict[str, float] | None = None
 
@@ -185,15 +188,30 @@ class Judge:
         )
         judgements = []
         for samples in replies:
-            parsed = [values for values in map(fmt.parse, samples) if values is not None]
+            answers = [reply for reply in samples if not holds_reasoning(reply)]
+            parsed = [values for values in map(fmt.parse, answers) if values is not None]
             scores = {
                 name: (sum(p[i] for p in parsed) / len(parsed) if parsed else None)
                 for i, name in enumerate(fmt.names)
             }
             judgements.append(
-                Judgement(scores=scores, replies=samples, parsed=parsed, n_failed=len(samples) - len(parsed))
+                Judgement(
+                    scores=scores,
+                    replies=samples,
+                    parsed=parsed,
+                    n_failed=len(samples) - len(parsed),
+                    n_reasoning=len(samples) - len(answers),
+                )
             )
         failed = sum(j.n_failed for j in judgements)
+        reasoning = sum(j.n_reasoning for j in judgements)
+        if reasoning:
+            logger.warning(
+                "%d of %d judge replies hold a reasoning block (<think>) and were not parsed; a "
+                "reasoning model needs thinking off (chat_template_kwargs: {enable_thinking: false})",
+                reasoning,
+                len(judgements) * self.n_samples,
+            )
         if failed:
             logger.warning(
                 "%d of %d judge replies could not be parsed", failed, len(judgements) * self.n_samples
@@ -231,6 +249,7 @@ def _summary(scores: list[float | None], judgements: list[Judgement]) -> dict:
         "n": len(scored),
         "n_unparsed": len(scores) - len(scored),
         "n_failed_replies": sum(j.n_failed for j in judgements),
+        "n_reasoning_replies": sum(j.n_reasoning for j in judgements),
         "per_example": scores,
     }
 

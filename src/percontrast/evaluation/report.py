@@ -150,9 +150,11 @@ def markdown_table(result: dict) -> str:
         if key.startswith("judge_"):
             columns.append(f"judge {key[6:]}")
             values.append("n/a" if value is None else f"{value:.3f}")
-            unparsed = result["judge"][key[6:]]["n_unparsed"]
-            if unparsed:
-                values[-1] += f" ({unparsed} unparsed)"
+            counts = result["judge"][key[6:]]
+            if counts["n_unparsed"]:
+                values[-1] += f" ({counts['n_unparsed']} unparsed)"
+            if counts.get("n_reasoning_replies"):
+                values[-1] += f" ({counts['n_reasoning_replies']} replies held a reasoning block)"
     columns += ["n", "dropped", "scored 0 (empty)", "empty rule"]
     dropped = ", ".join(f"{k}: {v}" for k, v in result["n_skipped"].items()) or "0"
     scored_empty = ", ".join(f"{k}: {v}" for k, v in result.get("n_scored_empty", {}).items()) or "0"

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from percontrast.errors import ConfigError
+from percontrast.evaluation.aloe_config import AloeConfig
 
 LOSSES = ("ce", "lossce", "entce", "perce")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
@@ -45,7 +46,12 @@ class TaskConfig:
         default=None, metadata={"help": "LongLaMP hub config when no input file is given"}
     )
     train_split: str = field(default="train", metadata={"help": "LongLaMP hub split for training"})
-    test_split: str = field(default="val", metadata={"help": "LongLaMP hub split for testing"})
+    test_split: str = field(
+        default="test",
+        metadata={
+            "help": "LongLaMP hub split for testing (the paper's 500 test examples; as `percontrast data`)"
+        },
+    )
     train_sample: int | None = field(default=None, metadata={"help": "seeded sample of N training examples"})
     test_sample: int | None = field(default=None, metadata={"help": "seeded sample of N test examples"})
     retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
@@ -61,6 +67,10 @@ class TaskConfig:
     )
     data_seed: int = field(default=0, metadata={"help": "seed of the samples (shared by every cell)"})
     history: int = field(default=6, metadata={"help": "persona_chat: messages of history in the query"})
+    learning_rates: list[float] | None = field(
+        default=None,
+        metadata={"help": "this task's learning rates, instead of grid.learning_rates (e.g. Table 12)"},
+    )
 
     def __post_init__(self) -> None:
         if self.source not in TASK_SOURCES:
@@ -76,6 +86,14 @@ class TaskConfig:
             raise ConfigError(f"history must be >= 1, got {self.history}")
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
+        if self.learning_rates is not None:
+            if not isinstance(self.learning_rates, list) or not self.learning_rates:
+                raise ConfigError(
+                    f"learning_rates must be a non-empty list or unset, got {self.learning_rates!r}"
+                )
+            self.learning_rates = [float(lr) for lr in self.learning_rates]
+            if any(lr <= 0 for lr in self.learning_rates):
+                raise ConfigError(f"learning_rates must be > 0, got {self.learning_rates}")
 
 
 @dataclass
@@ -131,6 +149,13 @@ class JudgeSettings:
     url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
     api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
     key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable of the key"})
+    chat_template_kwargs: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "sent with every request to url (vLLM, SGLang), e.g. {enable_thinking: false} for a "
+            "Qwen3 server; replies holding <think> are counted, never parsed"
+        },
+    )
     mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
@@ -142,21 +167,10 @@ class JudgeSettings:
     def __post_init__(self) -> None:
         if self.url and not self.api_model:
             raise ConfigError("judge.url needs judge.api_model")
-
-
-@dataclass
-class AloeSettings:
-    """Cross-scenario evaluation on ALOE (Table 4)."""
-
-    profiles: str = field(metadata={"help": "ALOE profile_eval.jsonl"})
-    personalities: str = field(metadata={"help": "ALOE personality_eval.jsonl"})
-    n_profiles: int = field(default=20, metadata={"help": "profiles used"})
-    n_personalities: int = field(default=5, metadata={"help": "personalities used"})
-    n_turns: int = field(default=10, metadata={"help": "rounds per conversation"})
-    max_new_tokens: int = field(default=256, metadata={"help": "reply length of the trained model"})
-    simulator_max_new_tokens: int = field(
-        default=96, metadata={"help": "length of the simulated user's messages"}
-    )
+        if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
+            raise ConfigError(
+                f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"
+            )
 
 
 @dataclass
@@ -191,13 +205,21 @@ class EvaluationSettings:
     )
     cross_task: bool = field(default=True, metadata={"help": "also test on every other task (Table 3)"})
     judge: JudgeSettings | None = field(default=None, metadata={"help": "LLM judge (Table 10); null: off"})
-    aloe: AloeSettings | None = field(default=None, metadata={"help": "ALOE (Table 4); null: off"})
+    aloe: AloeConfig | None = field(
+        default=None,
+        metadata={
+            "help": "ALOE (Tables 4, 9): the fields of `percontrast aloe` (AloeConfig, ALOE's defaults); "
+            "its simulator and judge are the judge section's backend; null: off"
+        },
+    )
     qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
 
     def __post_init__(self) -> None:
         bad = [m for m in self.metrics if m not in ("rouge", "rouge1", "rougeL", "meteor")]
         if bad:
             raise ConfigError(f"evaluation.metrics: unknown {bad}; allowed: rouge, rouge1, rougeL, meteor")
+        if self.aloe is not None and not (self.aloe.profiles and self.aloe.personalities):
+            raise ConfigError("evaluation.aloe needs profiles and personalities (ALOE's *_eval.jsonl files)")
 
 
 @dataclass
@@ -280,7 +302,7 @@ def _build(cls: type, values: Any, where: str) -> Any:
         "evaluation": EvaluationSettings,
         "launch": LaunchSettings,
         "judge": JudgeSettings,
-        "aloe": AloeSettings,
+        "aloe": AloeConfig,
         "qa": QASettings,
     }
     kwargs = {}

@@ -45,11 +45,17 @@ def expand(config: ExperimentConfig) -> list[Cell]:
     """Every cell of the grid, in a stable order (model, task, loss, lr, clip, seed)."""
     grid = config.grid
     cells: list[Cell] = []
-    for model, task, loss, lr in itertools.product(grid.models, grid.tasks, grid.losses, grid.learning_rates):
+    for model, task, loss in itertools.product(grid.models, grid.tasks, grid.losses):
         clips = grid.clips if loss == "perce" else [[None, None]]
-        for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
-            cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
+        for lr in learning_rates(config, task):
+            for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
+                cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
     return cells
+
+
+def learning_rates(config: ExperimentConfig, task: str) -> list[float]:
+    """The learning rates of a source task: its own ``learning_rates``, else the grid's."""
+    return config.tasks[task].learning_rates or config.grid.learning_rates
 
 
 def target_tasks(config: ExperimentConfig, cell: Cell) -> list[str]:

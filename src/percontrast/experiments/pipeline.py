@@ -211,43 +211,55 @@ def judge_scores(predictions: Path, data: Path, judge: Any) -> dict[str, float |
     return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}
 
 
-def build_judge(settings: Any) -> Any:
-    """A `Judge` from the experiment's judge settings (local model or OpenAI-compatible server)."""
+def judge_backend(settings: Any) -> Any:
+    """The chat backend of the experiment's judge settings (local model or OpenAI-compatible server)."""
     from percontrast.evaluation.backends import OpenAIChat, TransformersChat
-    from percontrast.evaluation.judge import Judge
 
     if settings.url:
-        backend = OpenAIChat(settings.url, settings.api_model, api_key_env=settings.key_env)
-    else:
-        from percontrast.modeling import load_model
+        return OpenAIChat(
+            settings.url,
+            settings.api_model,
+            api_key_env=settings.key_env,
+            chat_template_kwargs=settings.chat_template_kwargs,
+        )
+    from percontrast.modeling import load_model
 
-        backend = TransformersChat(*load_model(settings.model), name=settings.model)
+    return TransformersChat(*load_model(settings.model), name=settings.model)
+
+
+def build_judge(settings: Any, backend: Any) -> Any:
+    """The Table 10 `Judge` of the experiment's judge settings on ``backend``."""
+    from percontrast.evaluation.judge import Judge
+
     return Judge(backend, mode=settings.mode, n_samples=settings.samples)
 
 
+def judge_identity(settings: Any) -> list:
+    """What names the judge backend in ALOE's settings record (as ``percontrast aloe`` names it)."""
+    if settings.url:
+        kwargs = settings.chat_template_kwargs
+        return [settings.url, settings.api_model] + ([kwargs] if kwargs else [])
+    return [settings.model]
+
+
 def aloe_scores(
-    model: Any, tokenizer: Any, settings: Any, judge: Any, seed: int, name: str
+    model: Any, tokenizer: Any, aloe: Any, judge: Any, judge_settings: Any, seed: int, out: Path, name: str
 ) -> dict[str, Any]:
-    """ALOE AL(k) of the trained model (judge and user simulator: the judge's backend)."""
-    from percontrast.evaluation.aloe import AloeConfig, build_conversations, run_aloe
+    """ALOE AL(k) of the trained model through `evaluation.aloe.evaluate_aloe`, as ``percontrast aloe``
+    runs it (resumable from ``out``); the simulator and the judge are the judge section's backend."""
+    import dataclasses
+
+    from percontrast.evaluation.aloe import evaluate_aloe
     from percontrast.evaluation.backends import TransformersChat
 
-    aloe = AloeConfig(
-        n_profiles=settings.n_profiles,
-        n_personalities=settings.n_personalities,
-        n_turns=settings.n_turns,
-        max_new_tokens=settings.max_new_tokens,
-        simulator_max_new_tokens=settings.simulator_max_new_tokens,
-        seed=seed,
-        average_from=min(6, settings.n_turns),
-    )
-    conversations = build_conversations(settings.profiles, settings.personalities, aloe)
-    summary = run_aloe(
-        TransformersChat(model, tokenizer, name=name),
-        judge.backend,
-        judge,
-        conversations,
-        aloe,
+    config = dataclasses.replace(aloe, seed=seed)
+    who = judge_identity(judge_settings)
+    identity = {"model": name, "dtype": "auto", "simulator": who, "judge": who}
+    summary = evaluate_aloe(
+        config,
+        out,
+        lambda: (TransformersChat(model, tokenizer, name=name), judge(), judge()),
+        identity,
         progress=False,
     )
     return {"al": summary["al"], "al_avg": summary["al_avg"], "n": summary["n_conversations"]}

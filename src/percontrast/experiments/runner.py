@@ -29,6 +29,7 @@ from typing import Any
 from percontrast.experiments import pipeline
 from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
+from percontrast.experiments.protocol import protocol_table
 from percontrast.experiments.store import ResultsStore, locked
 from percontrast.outputs import atomic_write_json
 
@@ -64,7 +65,8 @@ def select_cells(config: ExperimentConfig, indices: list[int] | None) -> list[Ce
 
 
 def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
-    """The cells and the steps each would run, marking the ones already finished."""
+    """The cells and the steps each would run, marking the ones already finished, then the resolved
+    protocol per paper table (`experiments.protocol`)."""
     store = ResultsStore(Path(config.output_dir) / RESULTS_NAME)
     finished = store.finished_cells()
     cells = select_cells(config, indices)
@@ -72,6 +74,7 @@ def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
     for index, cell in enumerate(cells):
         lines.append(f"[{index}] {cell.id}" + ("  (finished: skipped)" if cell.id in finished else ""))
         lines.extend(f"      {step}" for step in plan(config, cell))
+    lines += ["", "Protocol, per paper table (docs/experiments.md, Protocol):", protocol_table(config)]
     return "\n".join(lines)
 
 
@@ -169,17 +172,23 @@ class _Context:
     def __init__(self, config: ExperimentConfig, run_id: str) -> None:
         self.config, self.run_id = config, run_id
         self.out = Path(config.output_dir)
-        self._judge = None
+        self._backend = None
+        settings = config.evaluation.judge
+        if settings is None:
+            from percontrast.experiments.config import JudgeSettings
+
+            settings = JudgeSettings()  # ALOE without a judge section: the default local judge
+        self.judge_settings = settings
+
+    def judge_backend(self):
+        """The judge section's chat backend, loaded once (Table 10's judge, ALOE's simulator and judge)."""
+        if self._backend is None:
+            self._backend = pipeline.judge_backend(self.judge_settings)
+        return self._backend
 
     def judge(self):
-        if self._judge is None:
-            settings = self.config.evaluation.judge
-            if settings is None:
-                from percontrast.experiments.config import JudgeSettings
-
-                settings = JudgeSettings()  # ALOE without a judge section: the default local judge
-            self._judge = pipeline.build_judge(settings)
-        return self._judge
+        """Table 10's judge."""
+        return pipeline.build_judge(self.judge_settings, self.judge_backend())
 
     def data_dir(self, model: str, task: str) -> Path:
         """Build (once, under a lock) and return the folder of a task's data for a model's tokenizer."""
@@ -234,10 +243,7 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             ).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value))
     if evaluation.aloe is not None:
-        result = pipeline.aloe_scores(model, tokenizer, evaluation.aloe, context.judge(), cell.seed, cell.id)
-        for k, value in result["al"].items():
-            rows.append(_row(context, cell, "aloe", "aloe", f"AL{k}", value, n=result["n"]))
-        rows.append(_row(context, cell, "aloe", "aloe", "AL_avg", result["al_avg"], n=result["n"]))
+        rows += aloe_rows(context, cell, model, tokenizer, cell_dir)
     if evaluation.qa is not None:
         from percontrast.experiments.qa import run_qa
 
@@ -246,6 +252,27 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             n = metrics.pop("n", None)
             for metric, value in metrics.items():
                 rows.append(_row(context, cell, "qa", task, metric, value, n=None if n is None else int(n)))
+    return rows
+
+
+def aloe_rows(context: _Context, cell: Cell, model: Any, tokenizer: Any, cell_dir: Path) -> list[dict]:
+    """A cell's ALOE step: `evaluation.aloe.evaluate_aloe` (as ``percontrast aloe``) into
+    ``cell_dir/aloe.json``, resumable; one row per AL(k) and the average."""
+    result = pipeline.aloe_scores(
+        model,
+        tokenizer,
+        context.config.evaluation.aloe,
+        context.judge_backend,
+        context.judge_settings,
+        cell.seed,
+        cell_dir / "aloe.json",
+        cell.id,
+    )
+    rows = [
+        _row(context, cell, "aloe", "aloe", f"AL{k}", value, n=result["n"])
+        for k, value in result["al"].items()
+    ]
+    rows.append(_row(context, cell, "aloe", "aloe", "AL_avg", result["al_avg"], n=result["n"]))
     return rows
 
 

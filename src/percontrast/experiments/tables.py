@@ -23,6 +23,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from percontrast.evaluation.prompts import QUALITY_DIMENSIONS
 from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
 
 SPREAD_NOTE = "`~`: the difference is inside the spread over seeds (|a - b| <= sd_a + sd_b)."
@@ -241,7 +242,11 @@ def table_prompt_lengths(results: ResultSet) -> list[Table]:
 
 
 def table_judge(results: ResultSet) -> list[Table]:
-    """Table 10: the judge's personalization and quality scores (quality: mean of the other criteria)."""
+    """Table 10: the judge's personalization and quality scores (quality: mean of the four dimensions).
+
+    The judge also records a per-item ``quality`` (mean of an item's four scores, None where one did
+    not parse); it is left out here, since averaging it with the four would count them twice.
+    """
     if not any(r["eval"] == "judge" for r in results.rows):
         return []
     tables = []
@@ -253,7 +258,10 @@ def table_judge(results: ResultSet) -> list[Table]:
             ["Method"]
             + [f"{results.label(t)} {c}" for t in tasks for c in ("Personalization", "Quality")]
             + ["Average Personalization", "Average Quality"],
-            notes=[SPREAD_NOTE, "Quality: the mean of the judge's non-personalization criteria."],
+            notes=[
+                SPREAD_NOTE,
+                f"Quality: the mean of the judge's four dimensions ({', '.join(QUALITY_DIMENSIONS)}).",
+            ],
         )
         stats = {}
         for loss in results.losses:
@@ -272,7 +280,7 @@ def table_judge(results: ResultSet) -> list[Table]:
                     ]
                 )
                 row.append(_by_seed([r for r in rows if r["metric"] == "personalization"]))
-                row.append(_by_seed([r for r in rows if r["metric"] != "personalization"]))
+                row.append(_by_seed([r for r in rows if r["metric"] in QUALITY_DIMENSIONS]))
             row += [_average(row[0::2][: len(tasks)]), _average(row[1::2][: len(tasks)])]
             stats[loss] = row
             table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in row])
