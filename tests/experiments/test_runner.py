@@ -138,6 +138,29 @@ def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
     assert failed["error"] and failed["traceback"]
 
 
+@pytest.mark.parametrize("limit", [1, 5])
+def test_any_judge_limit_judges_that_many_predictions_and_says_so(tmp_path, limit):
+    """A limit below the test set (2 predictions) judges the first ones, labelled as a subset in the
+    rows (n) and in Table 10; a limit above it judges them all."""
+    from percontrast.experiments.report import write_reports
+
+    grid = {"models": ["tiny"], "losses": ["perce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    judge = {"model": "tiny", "limit": limit}
+    config = load_experiment_config(
+        tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False, "judge": judge})
+    )
+    summary = run_experiment(config, progress=False)
+    assert not summary.failed, summary.failed
+    out = Path(config.output_dir)
+    judged = [r for r in read_results(out / RESULTS_NAME) if r.get("eval") == "judge"]
+    assert {r["metric"] for r in judged} >= {"personalization"}
+    assert all(r["n"] == min(limit, 2) and 1.0 <= r["value"] <= 5.0 for r in judged), judged
+    write_reports(out / RESULTS_NAME, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "### Table 10" in report
+    assert ("SPC: judged on the first 1 of 2 test predictions" in report) == (limit == 1), report
+
+
 def test_dry_run_lists_cells_and_steps(tmp_path, capsys):
     assert main(["experiment", str(tiny_config(tmp_path)), "--dry-run"]) == 0
     out = capsys.readouterr().out
