@@ -14,12 +14,9 @@ from percontrast.evaluation.backends import OpenAIChat
 from percontrast.identification import plot_pir_breakdown, run_identification
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.identification.metrics import auroc, precision_recall_f1
-from percontrast.identification.word_match import tagger_available
 from percontrast.scoring import score_examples
 
-needs_tagger = pytest.mark.skipif(
-    not tagger_available(), reason="Lingua::EN::Tagger missing: `make tagger` installs it (make test does)"
-)
+needs_tagger = pytest.mark.needs("tagger")
 
 
 @pytest.fixture(scope="module")
