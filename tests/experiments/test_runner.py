@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from percontrast.cli import main
@@ -114,17 +116,34 @@ class _KillAfterFirstCheckpoint(TrainerCallback):
             raise KeyboardInterrupt
 
 
+def trained_weights(out: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """Each cell's final weights (cell id -> parameter name -> tensor)."""
+    return {cell.name: load_file(cell / "model" / "model.safetensors") for cell in (out / "cells").iterdir()}
+
+
 def test_killed_run_resumes_mid_training_to_the_same_table(tmp_path, finished):
     config = load_experiment_config(tiny_config(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, callbacks=[_KillAfterFirstCheckpoint()], progress=False)
     second = Path(config.output_dir) / "cells" / expand(config)[1].id / "model"
     assert (second / "checkpoint-1").is_dir() and not (second / "training_done.json").exists()
+    at_checkpoint = load_file(second / "checkpoint-1" / "model.safetensors")
     summary = run_experiment(config, progress=False)
     assert summary.skipped == 1 and len(summary.ok) == 3
     assert metric_values(Path(config.output_dir) / RESULTS_NAME) == pytest.approx(
         metric_values(finished / RESULTS_NAME)
     )
+    # On `tiny` the lexical metrics are 0 whatever the weights; the weights themselves move with every
+    # step. The resumed cell ends where the uninterrupted one did, not at its checkpoint (step 1 of 2).
+    resumed, expected = trained_weights(Path(config.output_dir)), trained_weights(finished)
+    assert resumed.keys() == expected.keys()
+    for cell, weights in expected.items():
+        for name, tensor in weights.items():
+            torch.testing.assert_close(resumed[cell][name], tensor, rtol=0, atol=1e-6, msg=f"{cell} {name}")
+    moved = max(
+        (at_checkpoint[name] - t).abs().max().item() for name, t in resumed[second.parent.name].items()
+    )
+    assert moved > 1e-4, "the second training step did not change the weights: nothing here could differ"
 
 
 def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
