@@ -4,6 +4,8 @@ failing cell is recorded while the grid goes on."""
 
 from __future__ import annotations
 
+import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,19 @@ def metric_values(results: Path) -> dict[tuple, float]:
     }
 
 
+def rouge_by_hand(predictions: Path) -> dict[str, float]:
+    """Mean ROUGE-1 / ROUGE-L F1 of a predictions file, straight from rouge-score."""
+    from rouge_score.rouge_scorer import RougeScorer
+
+    scorer = RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
+    scores = [scorer.score(row["reference"], row["prediction"]) for row in rows]
+    return {
+        metric: statistics.fmean(score[metric].fmeasure for score in scores)
+        for metric in ("rouge1", "rougeL")
+    }
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """One uninterrupted run of the tiny grid, through the CLI, with the reports."""
@@ -85,8 +100,10 @@ def test_grid_runs_every_cell_and_writes_reports(finished):
     values = metric_values(finished / RESULTS_NAME)
     for cell in {c["cell"] for c in cells}:
         for target in ("spc", "prw"):  # in-domain and cross-task
-            for metric in ("rouge1", "rougeL", "meteor"):
-                assert 0.0 <= values[(cell, "lexical", target, metric)] <= 1.0
+            predictions = finished / "cells" / cell / "predictions" / f"{target}.jsonl"
+            for metric, expected in rouge_by_hand(predictions).items():
+                assert values[(cell, "lexical", target, metric)] == pytest.approx(expected)
+            assert 0.0 <= values[(cell, "lexical", target, "meteor")] <= 1.0
         assert values[(cell, "data", "spc", "n_train")] == 4
     report = (finished / "report" / "report.md").read_text()
     for key in ("Table 1", "Table 2", "Table 3", "Table 6", "Table 12"):
@@ -155,6 +172,26 @@ def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
         r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r.get("status") == "failed"
     ]
     assert failed["error"] and failed["traceback"]
+
+
+def test_lexical_rows_are_the_scores_of_the_predictions_on_disk(tmp_path):
+    """On `tiny` every ROUGE is 0; with the first prediction replaced by its reference, the rerun (which
+    keeps the trained model and the predictions on disk) must report that prediction's score of 1."""
+    grid = {"models": ["tiny"], "losses": ["perce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    config = load_experiment_config(tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False}))
+    assert not run_experiment(config, progress=False).failed
+    out = Path(config.output_dir)
+    (cell,) = (out / "cells").iterdir()
+    predictions = cell / "predictions" / "spc.jsonl"
+    rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
+    rows[0]["prediction"] = rows[0]["reference"]
+    predictions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    (out / RESULTS_NAME).unlink()
+    assert not run_experiment(config, progress=False).failed
+    values = metric_values(out / RESULTS_NAME)
+    for metric, expected in rouge_by_hand(predictions).items():
+        assert expected >= 1 / len(rows)  # the copied reference counts
+        assert values[(cell.name, "lexical", "spc", metric)] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("limit", [1, 5])
