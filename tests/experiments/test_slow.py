@@ -57,6 +57,8 @@ def test_every_report_table_from_one_tiny_grid(tmp_path):
     ):
         assert f"### {key}" in report, f"{key} is empty:\n{report}"
     assert "No results for" not in report
+    # judge.limit 2: LaMP-4's 3 test predictions are judged in part, and Table 10 says so; SPC's 2 whole.
+    assert "PNHG: judged on the first 2 of 3 test predictions" in report and "SPC: judged" not in report
 
 
 def test_two_process_torchrun_cell(tmp_path):
