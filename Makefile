@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench bench-train clean wordnet tagger chromium
+.PHONY: venv demo test test-slow lint format bench bench-train clean wordnet tagger chromium
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ tagger:
 
 test: venv wordnet tagger chromium
 	$(PY) -m pytest -q
+
+# The slow tests (-m slow: the every-table experiment grid, torchrun, lm-eval QA, SmolLM2 judge and
+# identification; several minutes on 2 CPU cores). CI runs them after `make test`; `gpu` stays excluded.
+test-slow: venv wordnet tagger chromium
+	$(PY) -m pytest -q -m "slow and not gpu"
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -17,8 +17,8 @@ STATS = (
 )
 
 
+@pytest.mark.needs("tensorboard")
 def test_perce_statistics_are_in_the_tensorboard_event_files(tmp_path, tiny, monkeypatch):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from percontrast.training import train

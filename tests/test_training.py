@@ -132,6 +132,35 @@ def test_responses_normalisation_equals_eq5_by_hand(tmp_path, kind):
     assert worst > 1e-3 * max(gradient.abs().max().item() for gradient in trained.values())
 
 
+def test_perce_weights_are_clipped_pir_of_the_tokens_the_persona_makes_likelier(tmp_path):
+    """On `sharpened_tiny` PIR spreads from about -5 to +3 (on `tiny` it is about 0 and every weight sits
+    at m, whatever its sign): the first step's logged weights must be clip(PIR, m, M) of PIR computed
+    here from the model's full logits, so a token the persona makes likelier weighs more than m."""
+    from percontrast.collator import encode_training_examples
+    from percontrast.templates import DEFAULT_TEMPLATE
+
+    examples = make_examples(4)
+    model, tokenizer = sharpened_tiny()
+    encoded = encode_training_examples(examples, tokenizer, DEFAULT_TEMPLATE, max_length=2048).examples
+    with torch.no_grad():
+        pir = torch.cat(
+            [
+                _full_logits_logprobs(model, item.prompt_with_ids, item.response_ids)
+                - _full_logits_logprobs(model, item.prompt_without_ids, item.response_ids)
+                for item in encoded
+            ]
+        )
+    weights = pir.clamp(0.8, 5.0)
+    assert (pir > 1.0).any() and (pir < 0.0).any()  # not degenerate: the sign of PIR decides weights
+    config = make_config(tmp_path, loss="perce", per_device_train_batch_size=4, clip_min=0.8, clip_max=5.0)
+    run = train(config, model=model, tokenizer=tokenizer, examples=examples)
+    (log,) = [entry for entry in run.trainer.state.log_history if "loss" in entry]
+    assert log["pir_mean"] == pytest.approx(pir.mean().item(), abs=1e-3)
+    assert log["weight_mean"] == pytest.approx(weights.mean().item(), abs=1e-3)
+    assert log["weight_max"] == pytest.approx(weights.max().item(), abs=1e-3) and log["weight_max"] > 1.0
+    assert log["clipped_low"] == pytest.approx((pir <= 0.8).float().mean().item(), abs=1e-3)
+
+
 def test_perce_with_m_equal_M_equal_1_is_ce(tmp_path):
     examples = make_examples(4)
     ce = step_gradients(tmp_path / "a", examples, loss="ce", per_device_train_batch_size=4)

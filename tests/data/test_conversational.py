@@ -77,8 +77,10 @@ def test_bad_records_name_the_problem(record, persona_from, message):
         example_from_messages(record, index=0, persona_from=persona_from)
 
 
+@pytest.mark.needs("datasets")
 def test_read_examples_takes_jsonl_parquet_and_saved_datasets(tmp_path, tiny):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     rows = [{"id": f"r{i}", "persona": PERSONA, "messages": TURNS} for i in range(3)]
     jsonl = tmp_path / "chats.jsonl"
     jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))

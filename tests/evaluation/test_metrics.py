@@ -8,7 +8,7 @@ import pytest
 from percontrast.errors import ConfigError
 from percontrast.evaluation import metrics, wordnet
 
-needs_wordnet = pytest.mark.skipif(not wordnet.DEBIAN_WORDNET.exists(), reason="run `make wordnet`")
+needs_wordnet = pytest.mark.needs("wordnet")
 
 # (prediction, reference, rouge1 F1, rougeL F1), each worked out by hand in the comment.
 ROUGE_CASES = [

@@ -14,9 +14,7 @@ import pytest
 
 from percontrast.evaluation import wordnet
 
-pytestmark = pytest.mark.skipif(
-    not wordnet.DEBIAN_WORDNET.exists(), reason="run `make wordnet` (Debian WordNet missing)"
-)
+pytestmark = pytest.mark.needs("wordnet")
 
 
 class _Recorder(doctest.DocTestRunner):

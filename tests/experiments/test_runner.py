@@ -4,10 +4,14 @@ failing cell is recorded while the grid goes on."""
 
 from __future__ import annotations
 
+import json
+import statistics
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from percontrast.cli import main
@@ -66,6 +70,19 @@ def metric_values(results: Path) -> dict[tuple, float]:
     }
 
 
+def rouge_by_hand(predictions: Path) -> dict[str, float]:
+    """Mean ROUGE-1 / ROUGE-L F1 of a predictions file, straight from rouge-score."""
+    from rouge_score.rouge_scorer import RougeScorer
+
+    scorer = RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
+    scores = [scorer.score(row["reference"], row["prediction"]) for row in rows]
+    return {
+        metric: statistics.fmean(score[metric].fmeasure for score in scores)
+        for metric in ("rouge1", "rougeL")
+    }
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """One uninterrupted run of the tiny grid, through the CLI, with the reports."""
@@ -83,8 +100,10 @@ def test_grid_runs_every_cell_and_writes_reports(finished):
     values = metric_values(finished / RESULTS_NAME)
     for cell in {c["cell"] for c in cells}:
         for target in ("spc", "prw"):  # in-domain and cross-task
-            for metric in ("rouge1", "rougeL", "meteor"):
-                assert 0.0 <= values[(cell, "lexical", target, metric)] <= 1.0
+            predictions = finished / "cells" / cell / "predictions" / f"{target}.jsonl"
+            for metric, expected in rouge_by_hand(predictions).items():
+                assert values[(cell, "lexical", target, metric)] == pytest.approx(expected)
+            assert 0.0 <= values[(cell, "lexical", target, "meteor")] <= 1.0
         assert values[(cell, "data", "spc", "n_train")] == 4
     report = (finished / "report" / "report.md").read_text()
     for key in ("Table 1", "Table 2", "Table 3", "Table 6", "Table 12"):
@@ -114,17 +133,34 @@ class _KillAfterFirstCheckpoint(TrainerCallback):
             raise KeyboardInterrupt
 
 
+def trained_weights(out: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """Each cell's final weights (cell id -> parameter name -> tensor)."""
+    return {cell.name: load_file(cell / "model" / "model.safetensors") for cell in (out / "cells").iterdir()}
+
+
 def test_killed_run_resumes_mid_training_to_the_same_table(tmp_path, finished):
     config = load_experiment_config(tiny_config(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, callbacks=[_KillAfterFirstCheckpoint()], progress=False)
     second = Path(config.output_dir) / "cells" / expand(config)[1].id / "model"
     assert (second / "checkpoint-1").is_dir() and not (second / "training_done.json").exists()
+    at_checkpoint = load_file(second / "checkpoint-1" / "model.safetensors")
     summary = run_experiment(config, progress=False)
     assert summary.skipped == 1 and len(summary.ok) == 3
     assert metric_values(Path(config.output_dir) / RESULTS_NAME) == pytest.approx(
         metric_values(finished / RESULTS_NAME)
     )
+    # On `tiny` the lexical metrics are 0 whatever the weights; the weights themselves move with every
+    # step. The resumed cell ends where the uninterrupted one did, not at its checkpoint (step 1 of 2).
+    resumed, expected = trained_weights(Path(config.output_dir)), trained_weights(finished)
+    assert resumed.keys() == expected.keys()
+    for cell, weights in expected.items():
+        for name, tensor in weights.items():
+            torch.testing.assert_close(resumed[cell][name], tensor, rtol=0, atol=1e-6, msg=f"{cell} {name}")
+    moved = max(
+        (at_checkpoint[name] - t).abs().max().item() for name, t in resumed[second.parent.name].items()
+    )
+    assert moved > 1e-4, "the second training step did not change the weights: nothing here could differ"
 
 
 def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
@@ -136,6 +172,49 @@ def test_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path):
         r for r in read_results(Path(config.output_dir) / RESULTS_NAME) if r.get("status") == "failed"
     ]
     assert failed["error"] and failed["traceback"]
+
+
+def test_lexical_rows_are_the_scores_of_the_predictions_on_disk(tmp_path):
+    """On `tiny` every ROUGE is 0; with the first prediction replaced by its reference, the rerun (which
+    keeps the trained model and the predictions on disk) must report that prediction's score of 1."""
+    grid = {"models": ["tiny"], "losses": ["perce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    config = load_experiment_config(tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False}))
+    assert not run_experiment(config, progress=False).failed
+    out = Path(config.output_dir)
+    (cell,) = (out / "cells").iterdir()
+    predictions = cell / "predictions" / "spc.jsonl"
+    rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
+    rows[0]["prediction"] = rows[0]["reference"]
+    predictions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    (out / RESULTS_NAME).unlink()
+    assert not run_experiment(config, progress=False).failed
+    values = metric_values(out / RESULTS_NAME)
+    for metric, expected in rouge_by_hand(predictions).items():
+        assert expected >= 1 / len(rows)  # the copied reference counts
+        assert values[(cell.name, "lexical", "spc", metric)] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("limit", [1, 5])
+def test_any_judge_limit_judges_that_many_predictions_and_says_so(tmp_path, limit):
+    """A limit below the test set (2 predictions) judges the first ones, labelled as a subset in the
+    rows (n) and in Table 10; a limit above it judges them all."""
+    from percontrast.experiments.report import write_reports
+
+    grid = {"models": ["tiny"], "losses": ["perce"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    judge = {"model": "tiny", "limit": limit}
+    config = load_experiment_config(
+        tiny_config(tmp_path, grid=grid, evaluation={"cross_task": False, "judge": judge})
+    )
+    summary = run_experiment(config, progress=False)
+    assert not summary.failed, summary.failed
+    out = Path(config.output_dir)
+    judged = [r for r in read_results(out / RESULTS_NAME) if r.get("eval") == "judge"]
+    assert {r["metric"] for r in judged} >= {"personalization"}
+    assert all(r["n"] == min(limit, 2) and 1.0 <= r["value"] <= 5.0 for r in judged), judged
+    write_reports(out / RESULTS_NAME, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "### Table 10" in report
+    assert ("SPC: judged on the first 1 of 2 test predictions" in report) == (limit == 1), report
 
 
 def test_dry_run_lists_cells_and_steps(tmp_path, capsys):

@@ -14,12 +14,9 @@ from percontrast.evaluation.backends import OpenAIChat
 from percontrast.identification import plot_pir_breakdown, run_identification
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.identification.metrics import auroc, precision_recall_f1
-from percontrast.identification.word_match import tagger_available
 from percontrast.scoring import score_examples
 
-needs_tagger = pytest.mark.skipif(
-    not tagger_available(), reason="Lingua::EN::Tagger missing: `make tagger` installs it (make test does)"
-)
+needs_tagger = pytest.mark.needs("tagger")
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +66,31 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
     assert result.methods["llm_judge"].recall < 1.0  # example 1's personal tokens were missed
 
 
-def test_local_judge_runs_on_the_model_itself(tiny, examples) -> None:
+@pytest.mark.smollm2
+def test_local_judge_runs_on_the_model_itself(smollm2, examples) -> None:
+    """SmolLM2 as its own judge (greedy) quotes the ferry answer back; the tokens of the quoted words are
+    identified, 'ferry', 'boat' and 'schedule' (the personal ones) among them. (`tiny`'s random replies
+    leave only F1's range to check, which a judge that identifies nothing passes.)"""
+    (example,) = [ex for ex in examples if "ferry" in ex.response]
     result = run_identification(
-        *tiny, examples[:2], methods=("llm_judge",), judge_max_new_tokens=4, progress=False
+        *smollm2, [example], methods=("llm_judge",), judge_max_new_tokens=32, progress=False
     )
-    assert result.judge["n_replies"] == 2 and result.judge["backend"] == "local model"
-    assert 0.0 <= result.methods["llm_judge"].f1 <= 1.0
+    assert result.judge["n_replies"] == 1 and result.judge["backend"] == "local model"
+    (row,) = result.examples
+    keywords = [k.strip(" \"'.") for k in row["judge_reply"].removeprefix("User 1:").split(",")]
+    text = example.response.lower()
+    quoted = [(text.find(k.lower()), text.find(k.lower()) + len(k)) for k in keywords if k.lower() in text]
+    expected = []
+    for start, end in row["offsets"]:
+        piece = example.response[start:end]
+        core = (start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip()))
+        expected.append(core[0] < core[1] and any(a < core[1] and core[0] < b for a, b in quoted))
+    assert row["identified_llm_judge"] == expected and any(expected), row["judge_reply"]
+    correct = sum(i and p for i, p in zip(expected, row["personal"], strict=True))
+    precision, recall = correct / sum(expected), correct / sum(row["personal"])
+    assert correct > 0 and result.methods["llm_judge"].f1 == pytest.approx(
+        2 * precision * recall / (precision + recall)
+    )
 
 
 @needs_tagger

@@ -203,11 +203,12 @@ def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[st
     return evaluate_predictions(predictions, parse_metrics(",".join(metrics)), data_path=data)
 
 
-def judge_scores(predictions: Path, data: Path, judge: Any) -> dict[str, float | None]:
-    """The judge's mean score per criterion (1-5) on a predictions file."""
+def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:
+    """The judge's mean score per criterion (1-5) on a predictions file (``partial``: of a subset of
+    the examples in ``data``, as a judge limit keeps)."""
     from percontrast.evaluation.report import evaluate_predictions
 
-    result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge)
+    result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge, partial=partial)
     return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}
 
 

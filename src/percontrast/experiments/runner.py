@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from percontrast.errors import ConfigError
 from percontrast.experiments import pipeline
 from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
@@ -237,11 +238,14 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             if metric in scores:
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
         if target == cell.task and evaluation.judge is not None and evaluation.judge.predictions:
-            judged = _limited(predictions, evaluation.judge.limit, cell_dir / "judge_predictions.jsonl")
+            judged, n_judged, n_predicted = _limited(
+                predictions, evaluation.judge.limit, cell_dir / "judge_predictions.jsonl"
+            )
+            # A limit below the test set judges a subset: scored as partial, its rows carry n_judged.
             for criterion, value in pipeline.judge_scores(
-                judged, target_data / "test.jsonl", context.judge()
+                judged, target_data / "test.jsonl", context.judge(), partial=n_judged < n_predicted
             ).items():
-                rows.append(_row(context, cell, "judge", target, criterion, value))
+                rows.append(_row(context, cell, "judge", target, criterion, value, n=n_judged))
     if evaluation.aloe is not None:
         rows += aloe_rows(context, cell, model, tokenizer, cell_dir)
     if evaluation.qa is not None:
@@ -276,13 +280,18 @@ def aloe_rows(context: _Context, cell: Cell, model: Any, tokenizer: Any, cell_di
     return rows
 
 
-def _limited(predictions: Path, limit: int | None, out: Path) -> Path:
-    """The first ``limit`` lines of a predictions file (the judge is costly), or the file itself."""
-    if limit is None:
-        return predictions
-    lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)[:limit]
-    out.write_text("".join(lines), encoding="utf-8")
-    return out
+def _limited(predictions: Path, limit: int | None, out: Path) -> tuple[Path, int, int]:
+    """The first ``limit`` predictions (the judge is costly): ``(file, n kept, n predicted)``.
+
+    The file is ``predictions`` itself when the limit keeps them all, else ``out``.
+    """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"evaluation.judge.limit must be >= 1 or unset, got {limit}")
+    lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)
+    if limit is None or limit >= len(lines):
+        return predictions, len(lines), len(lines)
+    out.write_text("".join(lines[:limit]), encoding="utf-8")
+    return out, limit, len(lines)
 
 
 def _row(

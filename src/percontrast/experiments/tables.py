@@ -288,8 +288,30 @@ def table_judge(results: ResultSet) -> list[Table]:
             table.rows.append(
                 ["Gain"] + [gain(p, c) for p, c in zip(stats["perce"], stats["ce"], strict=True)]
             )
+        table.notes += _judged_subsets(results, model)
         tables.append(table)
     return tables
+
+
+def _judged_subsets(results: ResultSet, model: str) -> list[str]:
+    """A note per task whose predictions were judged in part (``evaluation.judge.limit``)."""
+    n_test = {
+        (r["cell"], r["target"]): r["value"]
+        for r in results.rows
+        if r["eval"] == "data" and r["metric"] == "n_test" and r["model"] == model
+    }
+    subsets: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for r in results.rows:
+        if r["eval"] != "judge" or r["model"] != model or r.get("n") is None:
+            continue
+        total = n_test.get((r["cell"], r["target"]))
+        if total and r["n"] < total:
+            subsets[r["target"]].add((r["n"], int(total)))
+    return [
+        f"{results.label(task)}: judged on the first {' / '.join(f'{n} of {total}' for n, total in sorted(pairs))} "
+        "test predictions (evaluation.judge.limit), not the whole test set."
+        for task, pairs in sorted(subsets.items())
+    ]
 
 
 def _by_seed(rows: list[dict]) -> Stat | None:
