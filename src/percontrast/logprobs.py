@@ -5,8 +5,11 @@ LongLaMP-sized prompt that is most of the memory of a step. Instead the log-prob
 the model's forward call: `enable_response_forward` gives the causal LM's forward a keyword
 ``percontrast_response``; with it, the forward runs the decoder, gathers the final hidden states that
 predict response tokens, and projects them to the vocabulary in chunks of rows, with log-softmax and
-gather per chunk (invariant 3), returning ``(logp, entropy)``. Under autograd each chunk is
-checkpointed, so only one (chunk, V) block of logits is alive at a time.
+gather per chunk (invariant 3), returning ``(logp, entropy)``. Each chunk's log-probs and, in the
+backward, their gradient are computed in one pass (`_FusedHeadLogprobs`, the fused linear
+cross-entropy idea), so about one (chunk, V) float32 block of logits is alive at a time, forward or
+backward. Heads that must be called as modules (ZeRO-3, hooked or custom heads) keep a checkpointed
+chunk loop, whose backward holds about five blocks.
 
 Why inside the forward: every engine that wraps the model sees an ordinary forward call whose outputs
 are the log-probs. DDP's gradient hooks and PEFT's adapters run as usual, and FSDP (FSDP2's
