@@ -1,7 +1,7 @@
 """Invariant 5 across processes: 2 DDP processes (gloo on CPU, launched with torchrun) give the same
 gradients of one optimizer step as 1 process, for every loss kind and all three normalisations.
 
-One torchrun launch runs all eight cases (each launch costs seconds of start-up)."""
+One torchrun launch runs all twelve cases (4 loss kinds x 3 normalisations) (each launch costs seconds of start-up)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def persona_truncated_away(item: EncodedExample) -> bool:
 
 @dataclass
 class TokenScores:
-    """Token scores of one example (ARCHITECTURE.md, "Formats")."""
+    """Token scores of one example (README.md, "Formats")."""
 
     id: str
     tokens: list[str]

@@ -2,7 +2,7 @@
 
     percontrast experiment configs/cpu/smollm2_spc.yaml            # run (resumes where it stopped)
     percontrast experiment configs/cpu/smollm2_spc.yaml --dry-run  # list cells and their steps
-    percontrast experiment configs/paper/qwen3_4b_table1.yaml --cell-index $SLURM_ARRAY_TASK_ID
+    percontrast experiment configs/paper/qwen3_4b.yaml --cell-index $SLURM_ARRAY_TASK_ID
     percontrast experiment CONFIG --count                           # number of cells (Slurm --array)
 
 Results go to ``<output_dir>/results.jsonl``; ``percontrast report`` turns them into the paper's tables.

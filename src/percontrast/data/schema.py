@@ -1,6 +1,6 @@
 """The `Example` record and its JSONL I/O.
 
-One example is one user-specific task instance (ARCHITECTURE.md, "Formats"):
+One example is one user-specific task instance (README.md, "Formats"):
 
     {"id": str, "persona": str | [str], "query": str, "response": str,
      "user_id"?: str, "task"?: str, "template"?: str,

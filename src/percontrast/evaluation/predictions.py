@@ -1,4 +1,4 @@
-"""Predictions files: one ``{"id", "prediction", "reference"}`` record a line (ARCHITECTURE.md, "Formats").
+"""Predictions files: one ``{"id", "prediction", "reference"}`` record a line (README.md, "Formats").
 
 `read_predictions` validates a file and names every bad record: malformed JSON (with its line),
 missing or unknown fields, non-string values, duplicate ids (both lines). `check_coverage` compares
