@@ -24,6 +24,11 @@ def acceptance():
     return module
 
 
+@pytest.fixture(scope="module")
+def speed(acceptance):
+    return sys.modules["gpu_acceptance_speed"]  # imported by gpu_acceptance from benchmarks/
+
+
 def read_report(folder: Path) -> dict:
     return json.loads((folder / "gpu_acceptance.json").read_text(encoding="utf-8"))
 
@@ -96,14 +101,14 @@ def test_out_of_budget_is_recorded_not_raised(acceptance, tmp_path):
 
 
 @pytest.mark.parametrize("threshold", [1, 17, 1234, 4999, 5000])
-def test_largest_fitting_finds_the_limit_to_the_resolution(acceptance, threshold):
+def test_largest_fitting_finds_the_limit_to_the_resolution(speed, threshold):
     tried = []
 
     def fits(n):
         tried.append(n)
         return n <= threshold
 
-    result = acceptance.largest_fitting(fits, 5000, 16, acceptance.Clock(60))
+    result = speed.largest_fitting(fits, 5000, 16, speed.Clock(60))
     assert result["complete"] and len(tried) <= 2 + math.ceil(math.log2(5000 / 16))  # the limit, then halving
     if threshold == 5000:
         assert result["largest_fit"] == 5000 and result["smallest_failure"] is None and tried == [5000]
@@ -112,8 +117,8 @@ def test_largest_fitting_finds_the_limit_to_the_resolution(acceptance, threshold
         assert (result["largest_fit"] or 0) <= threshold < result["smallest_failure"]
 
 
-def test_largest_fitting_stops_when_out_of_budget(acceptance):
-    result = acceptance.largest_fitting(lambda n: True, 5000, 16, acceptance.Clock(0))
+def test_largest_fitting_stops_when_out_of_budget(speed):
+    result = speed.largest_fitting(lambda n: True, 5000, 16, speed.Clock(0))
     assert result == {
         "largest_fit": None,
         "smallest_failure": None,
@@ -123,11 +128,11 @@ def test_largest_fitting_stops_when_out_of_budget(acceptance):
     }
 
 
-def test_out_of_memory_in_a_step_is_caught(acceptance):
+def test_out_of_memory_in_a_step_is_caught(speed):
     class OutOfMemoryTrainer:
         def training_step(self, *args, **kwargs):
             raise torch.OutOfMemoryError("planted")
 
-    model = acceptance.qwen3_model(acceptance.SMALL_QWEN3, torch.device("cpu"), torch.float32)
-    result = acceptance.measure_step(OutOfMemoryTrainer(), model, (20, 5, 10), torch.device("cpu"), 0, 1)
+    model = speed.qwen3_model(speed.SMALL_QWEN3, torch.device("cpu"), torch.float32)
+    result = speed.measure_step(OutOfMemoryTrainer(), model, (20, 5, 10), torch.device("cpu"), 0, 1)
     assert result == {"out_of_memory": True}
