@@ -7,6 +7,15 @@ def _number(value: object, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else "-" if value is None else str(value)
 
 
+def _cell(measurement: dict, key: str, digits: int = 3) -> str:
+    """One value of a step measurement, or why there is none."""
+    if measurement.get("out_of_memory"):
+        return "OOM"
+    if "skipped" in measurement:
+        return "skipped"
+    return _number(measurement.get(key), digits)
+
+
 def markdown(report: dict) -> str:
     """The report as markdown tables (the JSON holds everything)."""
     env = report["environment"]
@@ -51,17 +60,18 @@ def markdown(report: dict) -> str:
     if "steps" in report:
         lines += [
             "",
-            "| setting | prompt w. / w.o. / response | CE s | PerCE s | time ratio (floor) | CE peak GiB | PerCE peak GiB "
-            "| memory ratio | CE tok/s | PerCE tok/s |",
+            "| setting | prompt w. / w.o. / response | CE s | PerCE s | time ratio (floor) | CE peak GiB "
+            "| PerCE peak GiB | memory ratio (above weights) | CE tok/s | PerCE tok/s |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in report["steps"]:
             ce, perce = row["ce"], row["perce"]
             lines.append(
-                f"| {row['setting']} | {' / '.join(map(str, row['lengths']))} | {_number(ce.get('step_s'))} "
-                f"| {_number(perce.get('step_s'))} | {_number(row.get('time_ratio'))} ({row['time_floor']:.3f}) "
-                f"| {_number(ce.get('peak_gib'))} | {_number(perce.get('peak_gib'))} | {_number(row.get('memory_ratio'))} "
-                f"| {_number(ce.get('tokens_per_s'), 4)} | {_number(perce.get('tokens_per_s'), 4)} |"
+                f"| {row['setting']} | {' / '.join(map(str, row['lengths']))} | {_cell(ce, 'step_s')} "
+                f"| {_cell(perce, 'step_s')} | {_number(row.get('time_ratio'))} ({row['time_floor']:.3f}) "
+                f"| {_cell(ce, 'peak_gib')} | {_cell(perce, 'peak_gib')} | {_number(row.get('memory_ratio'))} "
+                f"({_number(row.get('extra_memory_ratio'))}) | {_cell(ce, 'tokens_per_s', 4)} "
+                f"| {_cell(perce, 'tokens_per_s', 4)} |"
             )
     if "scoring" in report and "bare_ratio" in report["scoring"]:
         s = report["scoring"]

@@ -143,22 +143,23 @@ def measure_step(
     """Median seconds and peak memory of ``training_step`` (forward + backward, batch 1); CUDA OOM is caught."""
     batch = PairedCollator(pad_id=PAD_ID)([random_example(lengths, model.config.vocab_size, 0)])
     count = batch["response_mask"].sum()
-    times, peaks = [], []
+    cuda = device.type == "cuda"
+    times, peaks, resident = [], [], None  # resident: memory held before a step (the weights; grads are None)
     out_of_memory = False
     try:
         for step in range(warmup + steps):
             model.zero_grad(set_to_none=True)
-            if device.type == "cuda":
+            if cuda:
                 torch.cuda.reset_peak_memory_stats(device)
+                resident = torch.cuda.memory_allocated(device) / 2**30
             synchronize(device)
             started = time.perf_counter()
             trainer.training_step(model, batch, num_items_in_batch=count)
             synchronize(device)
             if step >= warmup:
                 times.append(time.perf_counter() - started)
-                peaks.append(
-                    torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-                )
+                if cuda:
+                    peaks.append(torch.cuda.max_memory_allocated(device) / 2**30)
     except torch.cuda.OutOfMemoryError:
         out_of_memory = True  # handled after the except block, once the traceback's tensors are released
     model.zero_grad(set_to_none=True)
@@ -170,6 +171,7 @@ def measure_step(
         "step_s": step_s,
         "tokens_per_s": (lengths[0] + lengths[2]) / step_s,
         "peak_gib": max(peaks, default=None),
+        "step_extra_gib": max(peaks) - resident if peaks else None,  # peak above the weights
     }
 
 
@@ -191,6 +193,7 @@ def steps_section(
             row["time_ratio"] = perce["step_s"] / ce["step_s"]
             if ce["peak_gib"]:
                 row["memory_ratio"] = perce["peak_gib"] / ce["peak_gib"]
+                row["extra_memory_ratio"] = perce["step_extra_gib"] / ce["step_extra_gib"]
         rows.append(row)
     model.eval()
     return rows
