@@ -31,6 +31,7 @@ raised an unexpected error (recorded in the JSON).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import tempfile
@@ -121,7 +122,7 @@ def correctness(models: dict, device: torch.device, checks: list[dict]) -> dict:
             [random_example((40 + 23 * i, 9 + 4 * i, 25 + 11 * i), vocab, i) for i in range(4)], PAD_ID
         )
         on_device = {key: value.to(device) for key, value in batch.items()}
-        model_device = _copy_to(model, device)
+        model_device = device_copy(model, device)
         logp_cpu, pir_cpu = pir(model, batch, autocast=False)
         logp_dev, pir_dev = (t.cpu() for t in pir(model_device, on_device, autocast=False))
         mask = batch["response_mask"].bool()
@@ -160,9 +161,8 @@ def correctness(models: dict, device: torch.device, checks: list[dict]) -> dict:
     return result
 
 
-def _copy_to(model, device: torch.device):
-    import copy
-
+def device_copy(model, device: torch.device):
+    """A copy of the CPU model on ``device`` (the CPU original stays the reference)."""
     return copy.deepcopy(model).to(device)
 
 
@@ -172,7 +172,7 @@ def bf16_section(models: dict, device: torch.device, checks: list[dict]) -> dict
         batch = pad_pairs(
             [random_example((40 + 23 * i, 9 + 4 * i, 25 + 11 * i), vocab, i) for i in range(4)], PAD_ID
         )
-        model_device = _copy_to(model, device)
+        model_device = device_copy(model, device)
         rows = bf16_errors(model_device, {k: v.to(device) for k, v in batch.items()}, device.type)
         for row in rows:
             check(

@@ -61,6 +61,24 @@ def test_failed_correctness_check_exits_1(acceptance, tmp_path, monkeypatch):
     assert (tmp_path / "gpu_acceptance.md").read_text(encoding="utf-8").startswith("# GPU acceptance: FAILED")
 
 
+def test_a_device_that_computes_something_else_fails_the_checks(acceptance, tmp_path, monkeypatch):
+    real_copy = acceptance.device_copy
+
+    def drifting_copy(model, device):  # a "device" whose output layer is off by one part in a thousand
+        copy = real_copy(model, device)
+        with torch.no_grad():
+            copy.get_output_embeddings().weight.mul_(1.001)
+        return copy
+
+    monkeypatch.setattr(acceptance, "device_copy", drifting_copy)
+    assert (
+        acceptance.main(["--device", "cpu", "--small", "--out", str(tmp_path), "--sections", "correctness"])
+        == 1
+    )
+    failed = {check["check"] for check in read_report(tmp_path)["checks"] if not check["passed"]}
+    assert "tiny: PIR, cpu vs cpu" in failed and "qwen3-random: PerCE loss, cpu vs cpu" in failed
+
+
 def test_section_that_raises_is_recorded_and_exits_2(acceptance, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("planted")
