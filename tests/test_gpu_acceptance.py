@@ -38,7 +38,7 @@ def test_small_cpu_run_passes_and_writes_json_and_markdown(acceptance, tmp_path)
     report = read_report(tmp_path)
     assert report["passed"] and report["exit_status"] == 0
     assert {name: s["status"] for name, s in report["sections"].items()} == dict.fromkeys(
-        acceptance.SECTIONS, "done"
+        ("correctness", "bf16", "model", "steps", "scoring", "generation", "max_response"), "done"
     )
     assert len(report["checks"]) == 12 and all(check["passed"] for check in report["checks"])
     assert [row["setting"] for row in report["steps"]] == ["PAG", "PRW", "PTW", "max 500"]
@@ -91,6 +91,23 @@ def test_section_that_raises_is_recorded_and_exits_2(acceptance, tmp_path, monke
         "seconds": pytest.approx(0, abs=5),
         "note": "RuntimeError: planted",
     }
+
+
+def test_a_model_that_cannot_be_built_skips_the_speed_sections(acceptance, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise torch.OutOfMemoryError("planted")
+
+    monkeypatch.setattr(acceptance, "build_model", broken)
+    out = tmp_path / "out"
+    assert (
+        acceptance.main(
+            ["--device", "cpu", "--small", "--out", str(out), "--sections", "steps", "generation"]
+        )
+        == 2
+    )
+    sections = read_report(out)["sections"]
+    assert sections["model"]["status"] == "error" and "planted" in sections["model"]["note"]
+    assert sections["steps"]["status"] == sections["generation"]["status"] == "skipped"
 
 
 def test_out_of_budget_is_recorded_not_raised(acceptance, tmp_path):
