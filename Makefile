@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint format bench bench-train clean wordnet tagger chromium
+.PHONY: venv demo test test-slow lint format bench bench-train gpu-acceptance clean wordnet tagger chromium
 
 venv: $(STAMP)
 
@@ -63,6 +63,13 @@ bench: venv
 # PerCE vs CE step time and peak memory on smollm2-135m-instruct (several minutes on CPU).
 bench-train: venv
 	$(PY) benchmarks/train_overhead.py
+
+# One CUDA GPU: whether the project works there and how fast, in under 8 minutes (docs/gpu.md). Runs with
+# the machine's own Python and CUDA PyTorch (not the CPU venv): make gpu-acceptance GPU_PYTHON=python3 GPU_OUT=dir
+GPU_PYTHON ?= python3
+GPU_OUT ?= benchmarks/results/gpu_acceptance
+gpu-acceptance:
+	PYTHONPATH=src $(GPU_PYTHON) benchmarks/gpu_acceptance.py --out $(GPU_OUT)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -30,11 +30,48 @@ from percontrast.modeling import load_model  # noqa: E402
 from percontrast.scoring import pad_token_id  # noqa: E402
 
 
-def pir(model, batch, autocast: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+def pir(model, batch, autocast: bool, device_type: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probs with persona, PIR), each (B, R), optionally under bf16 autocast on ``device_type``."""
+    with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
         with_persona, _ = pair_logprobs(model, batch, "with")
         without, _ = pair_logprobs(model, batch, "without")
     return with_persona, with_persona - without
+
+
+def logit_bound(model, batch) -> float:
+    """First-order bound on the PIR error from rounding the logits alone: 4 * 2**-8 * max|logit|."""
+    with torch.no_grad():
+        logits = model(input_ids=batch["with_input_ids"], attention_mask=batch["with_attention_mask"]).logits
+    return 4 * 2.0**-8 * float(logits.abs().max())
+
+
+def bf16_errors(model, batch, device_type: str = "cpu") -> list[dict]:
+    """PIR errors of bf16 autocast and of bf16 weights against float32, on one paired batch on the model's device.
+
+    Returns one row per mode: ``mode``, ``pir_range`` (max |PIR| in float32), ``logp_error_max``,
+    ``pir_error_max``, ``pir_error_mean`` (over real response tokens) and ``bound`` (`logit_bound`).
+    """
+    mask = batch["response_mask"].bool()
+    bound = logit_bound(model, batch)
+    logp32, pir32 = pir(model, batch, autocast=False, device_type=device_type)
+    rows = []
+    for mode, candidate, autocast in (
+        ("bf16 autocast", model, True),
+        ("bf16 weights", copy.deepcopy(model).to(torch.bfloat16), False),
+    ):
+        logp16, pir16 = pir(candidate, batch, autocast=autocast, device_type=device_type)
+        error = (pir16 - pir32)[mask].abs()
+        rows.append(
+            {
+                "mode": mode,
+                "pir_range": float(pir32[mask].abs().max()),
+                "logp_error_max": float((logp16 - logp32)[mask].abs().max()),
+                "pir_error_max": float(error.max()),
+                "pir_error_mean": float(error.mean()),
+                "bound": bound,
+            }
+        )
+    return rows
 
 
 def main() -> None:
@@ -50,23 +87,10 @@ def main() -> None:
         model.eval()
         dataset = encode_training_examples(make_examples(8), tokenizer, max_length=512)
         batch = PairedCollator(pad_id=pad_token_id(tokenizer))([dataset[i] for i in range(len(dataset))])
-        mask = batch["response_mask"].bool()
-        with torch.no_grad():
-            logits = model(
-                input_ids=batch["with_input_ids"], attention_mask=batch["with_attention_mask"]
-            ).logits
-        bound = 4 * 2.0**-8 * float(logits.abs().max())
-        logp32, pir32 = pir(model, batch, autocast=False)
-        for mode, candidate, autocast in (
-            ("bf16 autocast", model, True),
-            ("bf16 weights", copy.deepcopy(model).to(torch.bfloat16), False),
-        ):
-            logp16, pir16 = pir(candidate, batch, autocast=autocast)
-            error = (pir16 - pir32)[mask].abs()
+        for row in bf16_errors(model, batch):
             print(
-                f"| {name} | {mode} | ±{float(pir32[mask].abs().max()):.1f} | "
-                f"{float((logp16 - logp32)[mask].abs().max()):.3f} | {float(error.max()):.3f} | "
-                f"{float(error.mean()):.3f} | {bound:.2f} |"
+                f"| {name} | {row['mode']} | ±{row['pir_range']:.1f} | {row['logp_error_max']:.3f} | "
+                f"{row['pir_error_max']:.3f} | {row['pir_error_mean']:.3f} | {row['bound']:.2f} |"
             )
 
 

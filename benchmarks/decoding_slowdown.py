@@ -22,6 +22,34 @@ import statistics
 import time
 
 
+def timed_generate(model, batch: dict, without: dict, config, contrast: bool) -> float:
+    """Seconds of one ``model.generate`` over the left-padded ``batch``: plain, or persona-contrastive (a = 1)
+    with the persona-free prompts ``without``; ``config`` must force ``min_new_tokens == max_new_tokens``."""
+    import torch
+
+    from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
+
+    processors = (
+        [
+            PersonaContrastProcessor(
+                model, without["input_ids"], without["attention_mask"], ContrastConfig(1.0)
+            )
+        ]
+        if contrast
+        else None
+    )
+    if batch["input_ids"].is_cuda:
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    with torch.no_grad():
+        output = model.generate(**batch, generation_config=config, logits_processor=processors)
+    if output.is_cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    assert output.shape[1] - batch["input_ids"].shape[1] == config.max_new_tokens
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -36,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from percontrast.data.persona_chat import TEMPLATE, next_reply_split
-    from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
     from percontrast.generation import SamplingConfig, left_pad, render_prompts
     from percontrast.modeling import load_model
 
@@ -50,21 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     config.min_new_tokens = args.new_tokens
 
     def run(contrast: bool) -> float:
-        processors = (
-            [
-                PersonaContrastProcessor(
-                    model, without["input_ids"], without["attention_mask"], ContrastConfig(1.0)
-                )
-            ]
-            if contrast
-            else None
-        )
-        started = time.perf_counter()
-        with torch.no_grad():
-            output = model.generate(**batch, generation_config=config, logits_processor=processors)
-        seconds = time.perf_counter() - started
-        assert output.shape[1] - batch["input_ids"].shape[1] == args.new_tokens
-        return seconds
+        return timed_generate(model, batch, without, config, contrast)
 
     print(
         f"batch {args.n}, prompt tokens with persona {batch['input_ids'].shape[1]} (padded), "

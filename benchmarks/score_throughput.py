@@ -36,7 +36,7 @@ from percontrast.data.schema import Example
 from percontrast.encoding import encode_example, pad_sequences
 from percontrast.logprobs import unwrap_model
 from percontrast.modeling import load_model
-from percontrast.scoring import length_buckets, score_examples
+from percontrast.scoring import length_buckets, pad_token_id, score_examples
 
 DEFAULT_DATA = PERSONA_TOKENS_DEV
 
@@ -61,18 +61,30 @@ def baseline(model, tokenizer, examples: list[Example]) -> list[list[float]]:
 def bare_forwards(model, tokenizer, examples: list[Example], batch_size: int, max_batch_tokens: int) -> None:
     """The decoder alone (no head) over the padded batches `score_examples` builds for ``examples``."""
     encoded = [encode_example(example, tokenizer) for example in examples]
-    units = [(item, prompt) for item in encoded for prompt in (item.prompt_with_ids, item.prompt_without_ids)]
-    lengths = [len(prompt) + len(item.response_ids) for item, prompt in units]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    prompts = [prompt for item in encoded for prompt in (item.prompt_with_ids, item.prompt_without_ids)]
+    responses = [item.response_ids for item in encoded for _ in range(2)]
+    bare_unit_forwards(model, prompts, responses, pad_token_id(tokenizer), batch_size, max_batch_tokens)
+
+
+@torch.no_grad()
+def bare_unit_forwards(
+    model,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    pad_id: int,
+    batch_size: int,
+    max_batch_tokens: int,
+) -> None:
+    """The decoder alone over the padded batches `score_units` builds for these ``prompt + response`` units."""
+    lengths = [len(prompt) + len(response) for prompt, response in zip(prompts, responses, strict=True)]
     decoder = unwrap_model(model).get_decoder()
+    device = next(model.parameters()).device
     for bucket in length_buckets(lengths, batch_size, max_batch_tokens):
-        batch = pad_sequences(
-            [units[u][1] for u in bucket], [units[u][0].response_ids for u in bucket], pad_id
-        )
+        batch = pad_sequences([prompts[u] for u in bucket], [responses[u] for u in bucket], pad_id)
         decoder(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            position_ids=batch["position_ids"],
+            input_ids=batch["input_ids"].to(device),
+            attention_mask=batch["attention_mask"].to(device),
+            position_ids=batch["position_ids"].to(device),
             use_cache=False,
         )
 
