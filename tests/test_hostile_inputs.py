@@ -13,8 +13,9 @@ import torch
 
 from percontrast.cli import main
 from percontrast.commands.demo import demo_examples_path
-from percontrast.data.build import RawRecord, build_examples
+from percontrast.data.build import build_examples
 from percontrast.data.lamp import lamp_task
+from percontrast.data.task_spec import RawRecord
 from percontrast.errors import DataError
 from percontrast.generation import SamplingConfig, generate_from_ids
 

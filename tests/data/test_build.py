@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from percontrast.cli import main
-from percontrast.data.build import RawRecord, build_benchmark, build_examples, sample_records
+from percontrast.data.build import build_benchmark, build_examples, sample_records
 from percontrast.data.lamp import lamp_task
 from percontrast.data.retrieval import BM25Retriever, NoneRetriever
+from percontrast.data.task_spec import RawRecord
 from percontrast.encoding import encode_example
 from percontrast.errors import ConfigError, DataError
 

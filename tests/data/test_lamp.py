@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from percontrast.data.build import RawRecord, validate_record
+from percontrast.data.build import validate_record
 from percontrast.data.lamp import LAMP_TASKS, lamp_task, read_lamp
+from percontrast.data.task_spec import RawRecord
 from percontrast.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "lamp"

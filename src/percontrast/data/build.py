@@ -21,54 +21,16 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from percontrast.data import prompts
 from percontrast.data.retrieval import Retriever
 from percontrast.data.schema import Example
+from percontrast.data.task_spec import STRING, RawRecord, TaskSpec
 from percontrast.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
-
-STRING = (str,)
-NUMBER = (int, float, str)  # ratings and years: numbers in some releases, strings in others
-ID = (str, int)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What one benchmark task looks like and how the official code retrieves for it.
-
-    Attributes:
-        name: the task name written to `Example.task` (``LaMP_4``, ``LongLaMP_product_review``).
-        item_fields: required profile item fields and their allowed types.
-        document: the text a retriever indexes for one profile item.
-        query: the retrieval query from the task input; None when the input lacks the expected marker.
-        date_field: the item field recency sorts by (LaMP: ``date``, as LaMP ``prompts.py`` line 225);
-            None: recency takes the profile's own order, later = newer (LongLaMP ``prompts.py``
-            line 100, ``profile[-k:][::-1]``).
-    """
-
-    name: str
-    item_fields: dict[str, tuple[type, ...]]
-    document: Callable[[dict[str, Any]], str]
-    query: Callable[[str], str | None]
-    date_field: str | None = None
-
-
-@dataclass
-class RawRecord:
-    """One benchmark record before retrieval, with where it came from."""
-
-    id: str
-    input: Any
-    output: Any
-    profile: Any
-    user_id: str | None
-    path: str
-    line: int | None = None
 
 
 @dataclass

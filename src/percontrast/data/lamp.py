@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from percontrast.data.build import ID, NUMBER, STRING, RawRecord, TaskSpec
+from percontrast.data.task_spec import ID, NUMBER, STRING, RawRecord, TaskSpec
 from percontrast.errors import ConfigError, DataError
 
 

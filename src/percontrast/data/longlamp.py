@@ -32,8 +32,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from percontrast.data.build import ID, NUMBER, STRING, RawRecord, TaskSpec
 from percontrast.data.lamp import _load_json, after
+from percontrast.data.task_spec import ID, NUMBER, STRING, RawRecord, TaskSpec
 from percontrast.errors import ConfigError, DataError
 
 HUB_DATASET = "LongLaMP/LongLaMP"

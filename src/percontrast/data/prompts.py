@@ -1,6 +1,6 @@
 """Prompt templates for LaMP and LongLaMP, each with and without the user's profile.
 
-Two families, registered in `percontrast.templates` on import:
+Two families, listed in `BENCHMARK_TEMPLATES`, which `percontrast.templates` registers:
 
 - ``<task>_text``: the official text prompts of the LaMP code (Salemi et al., 2024,
   github.com/LaMP-Benchmark/LaMP, ``LaMP/prompts/prompts.py``) and of the LongLaMP code
@@ -33,13 +33,14 @@ from typing import Any
 
 from percontrast.bundled import load_published_prompt
 from percontrast.errors import ConfigError
-from percontrast.templates import TEMPLATES, PromptTemplate, register_template
+from percontrast.prompt_template import PromptTemplate
 
 ItemRenderer = Callable[[dict[str, Any]], str]
 
 ITEM_RENDERERS: dict[str, ItemRenderer] = {}
 DEFAULT_TEMPLATES: dict[str, str] = {}
 TEMPLATE_TASKS: dict[str, str] = {}  # template name -> the task whose profile items it renders
+BENCHMARK_TEMPLATES: list[PromptTemplate] = []  # registered by percontrast.templates
 
 
 def first_words(text: str, n: int) -> str:
@@ -48,8 +49,8 @@ def first_words(text: str, n: int) -> str:
 
 
 def _register(task: str, template: PromptTemplate, render_item: ItemRenderer, default: bool = False) -> None:
-    if template.name not in TEMPLATES:  # importing twice (e.g. reload in tests) must not fail
-        register_template(template)
+    if template.name not in TEMPLATE_TASKS:  # importing twice (e.g. reload in tests) must not fail
+        BENCHMARK_TEMPLATES.append(template)
     ITEM_RENDERERS[template.name] = render_item
     TEMPLATE_TASKS[template.name] = task
     if default:
