@@ -62,10 +62,6 @@ class EncodedExample:
     def length_with(self) -> int:
         return len(self.prompt_with_ids) + len(self.response_ids)
 
-    @property
-    def length_without(self) -> int:
-        return len(self.prompt_without_ids) + len(self.response_ids)
-
 
 def tokenize_prompt(tokenizer: PreTrainedTokenizerBase, text: str, template: PromptTemplate) -> list[int]:
     """Token ids of a rendered prompt.

@@ -58,11 +58,6 @@ class Example:
     history: list[dict[str, str]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def persona_text(self) -> str:
-        """The persona items joined by a space, as a single string."""
-        return " ".join(self.persona)
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: optional fields left out when empty."""
         record = asdict(self)
