@@ -77,7 +77,7 @@ class PerCEConfig(TrainingArguments):
         default=None,
         metadata={
             "help": "Share of each response's tokens kept in hard mode, in (0, 1]; default: lossce 0.6 "
-            "(ours; Rho-1's top-k% is a hyper-parameter), entce 0.2 (the 80/20 paper's)."
+            "(ours; Rho-1's top-k share is a hyper-parameter), entce 0.2 (the 80/20 paper's)."
         },
     )
     normalization: str = field(
