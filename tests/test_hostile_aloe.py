@@ -43,8 +43,8 @@ def test_an_interrupted_run_keeps_its_finished_conversations_and_resumes(
         return real_run(model, simulator, judge, conversations, config, progress=False)
 
     monkeypatch.setattr(aloe_module, "run_aloe", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        main(_argv(out))
+    assert main(_argv(out)) == 130  # Ctrl-C: one line saying what was saved and how to resume
+    assert f"2 of 4 conversations are saved in {saved}; rerun the same command" in capsys.readouterr().err
     kept = saved.read_text().splitlines()
     assert [json.loads(line)["id"] for line in kept] == calls[0] + calls[1]
     assert not out.exists()
@@ -61,3 +61,15 @@ def test_an_interrupted_run_keeps_its_finished_conversations_and_resumes(
     calls.clear()
     assert main(_argv(out, "--temperature", "0.9")) == 2
     assert "resuming would mix two runs" in capsys.readouterr().err and calls == []
+
+
+def test_out_naming_the_conversations_file_is_refused(tmp_path: Path, capsys) -> None:
+    """percontrast aloe ... --out a.json, then --out a.conversations.jsonl: the summary replaced the
+    resumable conversations (its own conversations path is a.conversations.conversations.jsonl)."""
+    out = tmp_path / "a.json"
+    assert main(_argv(out, "--n-profiles", "1", "--n-personalities", "1")) == 0
+    saved = tmp_path / "a.conversations.jsonl"
+    before = saved.read_text()
+    assert main(_argv(saved, "--n-profiles", "1", "--n-personalities", "1")) == 2
+    assert "resumable output of an earlier run" in capsys.readouterr().err
+    assert saved.read_text() == before

@@ -46,6 +46,7 @@ def check_outputs(
     *,
     inputs: Mapping[str, PathLike | None] | None = None,
     outputs: Mapping[str, PathLike | None] | None = None,
+    resumable: Iterable[str] = (),
 ) -> None:
     """Refuse output paths that would destroy an input or another output; run before any work.
 
@@ -53,6 +54,9 @@ def check_outputs(
         inputs: flag name -> input file (None entries are ignored). Each must exist and be a file.
         outputs: flag name -> output file (None entries are ignored), derived files included. None
             may be a directory, lie under a file, be an input, or be another output.
+        resumable: the flags of ``outputs`` that name a resumable output (appended to, with a
+            settings record beside it). Any other output may not be an existing resumable output
+            of some command (``generate``'s predictions, ``aloe``'s conversations): it would replace it.
 
     Raises:
         ConfigError: naming the flags and the path.
@@ -82,6 +86,11 @@ def check_outputs(
         for parent in resolved.parents:
             if parent.exists() and not parent.is_dir():
                 raise ConfigError(f"{flag} {path}: {parent} is a file, not a directory")
+        if flag not in resumable and resolved.is_file() and settings_path(resolved).is_file():
+            raise ConfigError(
+                f"{flag} {path} is the resumable output of an earlier run ({settings_path(resolved).name} is "
+                "beside it): it would be overwritten; choose another path"
+            )
         seen[resolved] = (flag, "output")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend, build_judge
 from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
-from percontrast.errors import ConfigError
+from percontrast.errors import ConfigError, Interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             "the settings record beside --out": settings_path(saved),
             "the markdown table beside --out": Path(args.out).with_suffix(".md"),
         },
+        resumable=("the conversations file beside --out",),
     )
     config = AloeConfig(
         n_profiles=args.n_profiles,
@@ -178,12 +179,18 @@ def run(args: argparse.Namespace) -> int:
             judge.mode,
         )
         with JsonlAppender(saved) as appender:
-            for start in range(0, len(todo), args.chunk_size):
-                chunk = todo[start : start + args.chunk_size]
-                run_aloe(model, simulator, judge, chunk, config)
-                for conversation in chunk:
-                    appender.write(asdict(conversation))
-                    finished[conversation.id] = asdict(conversation)
+            try:
+                for start in range(0, len(todo), args.chunk_size):
+                    chunk = todo[start : start + args.chunk_size]
+                    run_aloe(model, simulator, judge, chunk, config)
+                    for conversation in chunk:
+                        appender.write(asdict(conversation))
+                        finished[conversation.id] = asdict(conversation)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"{len(finished)} of {len(conversations)} conversations are saved in {saved}; "
+                    "rerun the same command to resume"
+                ) from None
     summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
     if simulator_name is not None:
         summary["simulator"] = simulator_name

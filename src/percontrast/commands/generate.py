@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(
         inputs={"--data": args.data},
         outputs={"--out": args.out, "the settings record beside --out": settings_path(args.out)},
+        resumable=("--out",),
     )
     settings = generation_settings(config, model=model_identity(args.model), dtype=args.dtype)
     check_run_settings(args.out, settings, kind="generate")  # before the model is loaded

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from percontrast.bundled import load_published_prompt
@@ -155,36 +155,62 @@ def construct_dataset(
     max_new_tokens: int = 256,
     seed: int = 0,
     id_prefix: str = "synth",
+    finished: Mapping[str, dict] | None = None,
+    on_item: Callable[[dict, bool], None] | None = None,
 ) -> tuple[list[dict], ConstructionReport]:
-    """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona.
+    """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona, one persona at a time.
+
+    Every item (kept or set aside) has the id ``<id_prefix>_<index>``, so a run can resume.
+
+    Args:
+        finished: items of an earlier run by id (kept records, and set-aside ones with a ``reason``);
+            their personas are not asked again.
+        on_item: called with each new item and whether it was kept, as soon as it is known (the CLI
+            appends it to its files, so that an interrupt loses nothing already paid for).
 
     Returns:
-        The kept records (bundled format) and the report (rejected replies are in ``report.rejected``).
+        The kept records (bundled format, finished ones included) and the report (set-aside replies
+        are in ``report.rejected``).
     """
-    conversations = [construction_messages(sentences) for _, sentences in personas]
-    replies = backend.chat(conversations, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    finished = finished or {}
     report = ConstructionReport(n_personas=len(personas))
     records = []
-    for index, ((persona_id, sentences), reply) in enumerate(zip(personas, replies, strict=True)):
-        text = reply[0]
-        try:
-            item = parse_construction_reply(text)
-        except ConstructionError as exc:
-            report.set_aside[str(exc)] += 1
-            report.rejected.append({"persona_id": persona_id, "reason": str(exc), "reply": text})
-            continue
-        records.append(
-            {
-                "id": f"{id_prefix}_{index:05d}",
-                "persona_id": persona_id,
-                "persona": list(sentences),
-                "question": item.question,
-                "answer": item.answer,
-                "personal_spans": item.personal_spans,
-            }
-        )
+    for index, (persona_id, sentences) in enumerate(personas):
+        item_id = f"{id_prefix}_{index:05d}"
+        item = finished.get(item_id)
+        if item is None:
+            (reply,) = backend.chat(
+                [construction_messages(sentences)],
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
+            )
+            item = _construction_item(item_id, persona_id, sentences, reply[0])
+            if on_item is not None:
+                on_item(item, "reason" not in item)
+        if "reason" in item:
+            report.set_aside[item["reason"]] += 1
+            report.rejected.append(item)
+        else:
+            records.append(item)
     report.n_kept = len(records)
     logger.info(
         "constructed %d of %d items; set aside: %s", report.n_kept, report.n_personas, dict(report.set_aside)
     )
     return records, report
+
+
+def _construction_item(item_id: str, persona_id: str, sentences: list[str], text: str) -> dict:
+    """A kept record in the bundled format, or a set-aside one with its ``reason`` and ``reply``."""
+    try:
+        item = parse_construction_reply(text)
+    except ConstructionError as exc:
+        return {"id": item_id, "persona_id": persona_id, "reason": str(exc), "reply": text}
+    return {
+        "id": item_id,
+        "persona_id": persona_id,
+        "persona": list(sentences),
+        "question": item.question,
+        "answer": item.answer,
+        "personal_spans": item.personal_spans,
+    }
