@@ -17,6 +17,7 @@ unknown keys and bad values are errors naming the field and the allowed values.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,39 @@ from percontrast.errors import ConfigError
 from percontrast.losses import LOSS_KINDS, WEIGHT_MODES, check_clip_range
 from percontrast.scoring import PIR_FORMS
 
+# Fields a resume may not change: they decide the loss, the data, the model and the optimizer.
+RESUME_SETTINGS = (
+    "model",
+    "data",
+    "loss",
+    "clip_min",
+    "clip_max",
+    "pir_form",
+    "weight_mode",
+    "hard_fraction",
+    "normalization",
+    "pir_pass_mode",
+    "template",
+    "max_length",
+    "add_eos",
+    "use_lora",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "max_grad_norm",
+    "optim",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "seed",
+)
 NORMALIZATIONS = ("tokens", "weights", "responses")
 PADDING_SIDES = ("right", "left")
 PIR_PASS_MODES = ("train", "eval")
@@ -169,8 +203,31 @@ class PerCEConfig(TrainingArguments):
         self.remove_unused_columns = False
         if self.report_to == "auto" or self.report_to == ["auto"]:
             self.report_to = "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
+        self._check_numbers()  # before transformers reads them: nan would fail deep inside
         super().__post_init__()
         self.validate()
+
+    def _check_numbers(self) -> None:
+        if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
+            raise ConfigError(f"learning_rate must be a finite number >= 0, got {self.learning_rate}")
+        if not math.isfinite(self.num_train_epochs) or self.num_train_epochs <= 0:
+            raise ConfigError(
+                f"num_train_epochs must be a positive finite number (it is used when max_steps is -1), "
+                f"got {self.num_train_epochs}"
+            )
+
+    def resume_settings(self) -> dict[str, Any]:
+        """The values that decide what is trained: a resumed run must keep them (`prepare_run_dir`).
+
+        The length of the run (max_steps, num_train_epochs), logging, saving and devices may change.
+        """
+        values = {}
+        for name in RESUME_SETTINGS:
+            value = getattr(self, name)
+            if name in ("model", "data") and value is not None and Path(value).expanduser().exists():
+                value = str(Path(value).expanduser().resolve())
+            values[name] = getattr(value, "value", value)  # enums (optim, lr_scheduler_type) by value
+        return values
 
     def validate(self) -> None:
         """Check our fields; errors name the field and the allowed values."""
