@@ -9,7 +9,8 @@ Three kinds of records, one JSON object per line:
   ``judge``, ``aloe``, ``qa`` or ``data``; ``target`` the task tested on);
 - ``{"kind": "cell", "run", "cell", ..., "status": "ok" | "failed", "error", "seconds"}``: the end of
   a cell. A cell's metric rows are appended together with its ``ok`` record, in one locked write, so
-  a killed run never leaves half a cell in the table.
+  a killed run never leaves half a cell in the table. A torn last line (a writer killed mid-write)
+  is cut off before the next append (`percontrast.outputs.repair_jsonl_tail`).
 
 Appends take an exclusive ``fcntl.flock`` on ``<results>.lock``, so concurrent writers (Slurm array
 tasks on a shared file system with working POSIX locks) never interleave lines.
@@ -48,13 +49,17 @@ class ResultsStore:
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append ``records`` atomically with respect to other writers (one locked write + fsync)."""
-        text = "".join(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in records)
-        with locked(self.lock_path), open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            import os
+        import os
 
-            os.fsync(handle.fileno())
+        from percontrast.outputs import repair_jsonl_tail
+
+        text = "".join(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in records)
+        with locked(self.lock_path):
+            repair_jsonl_tail(self.path)  # a writer killed mid-line: never glue a record onto its fragment
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def read(self) -> list[dict[str, Any]]:
         """Every record; a torn last line (a writer killed mid-write) is ignored, other bad lines are errors."""
