@@ -16,6 +16,7 @@ unknown keys and bad values are errors naming the field and the allowed values.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import math
 from dataclasses import dataclass, field, fields
@@ -207,6 +208,11 @@ class PerCEConfig(TrainingArguments):
         super().__post_init__()
         self.validate()
 
+    def check_values(self) -> None:
+        """Our checks of the values alone (`validate` and the numbers), without transformers' set-up."""
+        self._check_numbers()
+        self.validate()
+
     def _check_numbers(self) -> None:
         if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
             raise ConfigError(f"learning_rate must be a finite number >= 0, got {self.learning_rate}")
@@ -286,6 +292,38 @@ class PerCEConfig(TrainingArguments):
 def config_field_names() -> set[str]:
     """Every field a config accepts (ours and TrainingArguments')."""
     return {item.name for item in fields(PerCEConfig) if item.init}
+
+
+def check_value_types(parser: argparse.ArgumentParser, values: dict, path: str) -> None:
+    """Convert-check each YAML value with its flag's type, so a bad value names the file and key.
+
+    ``parser`` is `percontrast.commands.train.build_parser()` (or any parser over `PerCEConfig`);
+    ``path`` names where the values come from. argparse would convert a string default itself and
+    blame the command-line flag, which the user never passed.
+    """
+    actions = {action.dest: action for action in parser._actions}
+    for key, value in values.items():
+        action = actions.get(key)
+        if action is None or value is None or action.nargs not in (None, "?"):
+            continue
+        kind = action.type
+        try:
+            if isinstance(value, str) and callable(kind):
+                converted = kind(value)
+            elif kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError
+            elif kind is int and isinstance(value, float) and not value.is_integer():
+                raise TypeError
+            elif isinstance(value, (list, dict)):
+                raise TypeError
+            else:
+                converted = value
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            expected = getattr(kind, "__name__", "a value of the flag's type")
+            expected = "boolean (true or false)" if expected == "string_to_bool" else expected
+            raise ConfigError(f"{path}: key {key!r}: {value!r} is not a valid {expected}") from None
+        if action.choices is not None and converted not in action.choices:
+            raise ConfigError(f"{path}: key {key!r}: {value!r} is not one of {list(action.choices)}")
 
 
 def load_yaml_values(path: str | Path) -> dict[str, Any]:
