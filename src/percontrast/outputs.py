@@ -279,6 +279,30 @@ def read_finished(path: PathLike, key: str = "id") -> dict[str, dict]:
 # ------------------------------------------------------------------------------------- run settings
 
 
+def file_fingerprint(paths: Iterable[PathLike], *, full: bool = False, edge: int = 1 << 20) -> str:
+    """A short sha256 of files' names, sizes and contents, recorded with a resumable output's settings.
+
+    ``full``: every byte (input data). Otherwise the first and last ``edge`` bytes of each file and its
+    size (model weights of gigabytes: a retrained model differs there, and a copy of it does not).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        path = Path(path)
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        with path.open("rb") as handle:
+            if full or size <= 2 * edge:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            else:
+                digest.update(handle.read(edge))
+                handle.seek(size - edge)
+                digest.update(handle.read(edge))
+    return digest.hexdigest()[:16]
+
+
 def settings_path(out: PathLike) -> Path:
     """The sidecar that records the settings of a resumable output: ``<out>.settings.json``."""
     out = Path(out)

@@ -73,6 +73,8 @@ def add_contrast_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from percontrast.data.schema import read_examples
     from percontrast.generation import (
         GenerationConfig,
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         generation_settings,
     )
     from percontrast.modeling import load_model
-    from percontrast.outputs import check_outputs, check_run_settings, settings_path
+    from percontrast.outputs import check_outputs, check_run_settings, file_fingerprint, settings_path
 
     config = GenerationConfig(
         sampling=SamplingConfig(
@@ -102,7 +104,12 @@ def run(args: argparse.Namespace) -> int:
         outputs={"--out": args.out, "the settings record beside --out": settings_path(args.out)},
         resumable=("--out",),
     )
-    settings = generation_settings(config, model=model_identity(args.model), dtype=args.dtype)
+    settings = generation_settings(
+        config,
+        model=model_identity(args.model),
+        dtype=args.dtype,
+        data=f"{Path(args.data).resolve()} (sha256 {file_fingerprint([args.data], full=True)})",
+    )
     check_run_settings(args.out, settings, kind="generate")  # before the model is loaded
     examples = read_examples(args.data)
     if args.backend == "vllm":
@@ -124,8 +131,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def model_identity(spec: str) -> str:
-    """The model as recorded with an output: an absolute path for a local one, else the alias or id."""
+    """The model as recorded with an output: the alias or hub id, or for a local one its absolute path
+    and a fingerprint of its weights (a model retrained in the same folder is another model)."""
     from pathlib import Path
 
+    from percontrast.outputs import file_fingerprint
+
     path = Path(spec).expanduser()
-    return str(path.resolve()) if path.exists() else spec
+    if not path.exists():
+        return spec
+    weights = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".pt") and p.is_file()
+        )
+    )
+    return f"{path.resolve()} (weights {file_fingerprint(weights)})"
