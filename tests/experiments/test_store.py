@@ -15,7 +15,9 @@ def _writer(path: str, worker: int) -> None:
     store = ResultsStore(path)
     for index in range(20):
         # Large records make an unlocked interleaving likely.
-        store.append([{"kind": "metric", "cell": f"w{worker}", "index": index, "pad": "x" * 5000}] * 3)
+        store.append(
+            [{"kind": "cell", "cell": f"w{worker}", "status": "ok", "index": index, "pad": "x" * 5000}] * 3
+        )
 
 
 def test_concurrent_appends_stay_whole(tmp_path):

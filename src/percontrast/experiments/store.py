@@ -74,23 +74,86 @@ class ResultsStore:
         return {cell for cell, value in status.items() if value == "ok"}
 
 
+# Fields each kind of record must have, and their types (a metric's value is checked apart).
+_REQUIRED = {
+    "run": {"run": str, "config": dict},
+    "metric": {
+        "cell": str,
+        "model": str,
+        "loss": str,
+        "task": str,
+        "eval": str,
+        "target": str,
+        "metric": str,
+    },
+    "cell": {"cell": str, "status": str},
+}
+
+
 def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a results JSONL (see the module docstring)."""
+    """The records of a results JSONL (see the module docstring); a missing file has none.
+
+    A torn last line is ignored; any other line that is not a record of the expected shape is an
+    error naming the file, line and field.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.is_dir():
+        raise DataError("is a directory; give the results.jsonl file", path=str(path))
+    lines = path.read_bytes().split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DataError("not UTF-8 text", path=str(path), line=number) from None
         except json.JSONDecodeError:
             if number == len(lines):
                 continue  # torn final line of a killed writer
             raise DataError("not valid JSON", path=str(path), line=number) from None
-        if not isinstance(record, dict) or record.get("kind") not in ("run", "metric", "cell"):
+        if not isinstance(record, dict) or record.get("kind") not in _REQUIRED:
             raise DataError("expected a record with kind run, metric or cell", path=str(path), line=number)
+        for name, kind in _REQUIRED[record["kind"]].items():
+            if not isinstance(record.get(name), kind):
+                raise DataError(
+                    f"a {record['kind']} record needs {name!r} ({kind.__name__}), got {record.get(name)!r}",
+                    path=str(path),
+                    line=number,
+                    field=name,
+                )
+        if record["kind"] == "run" and not all(
+            isinstance(task, dict) and isinstance(task.get("source"), str)
+            for task in (record["config"].get("tasks") or {None: None}).values()
+        ):
+            raise DataError(
+                "a run record needs config.tasks: name -> {source: ...}",
+                path=str(path),
+                line=number,
+                field="config",
+            )
+        value = record.get("value")
+        if record["kind"] == "metric" and not (value is None or _is_number(value)):
+            raise DataError(
+                f"a metric value must be a number or null, got {value!r}",
+                path=str(path),
+                line=number,
+                field="value",
+            )
+        if record["kind"] == "cell" and record["status"] not in ("ok", "failed"):
+            raise DataError(
+                f"status must be ok or failed, got {record['status']!r}",
+                path=str(path),
+                line=number,
+                field="status",
+            )
         records.append(record)
     return records
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
