@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from percontrast.commands import positive_int, temperature
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend, build_judge
 from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
@@ -44,13 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--turns", type=int, default=10, help="rounds per conversation (default: 10)")
     parser.add_argument(
         "--max-new-tokens",
-        type=int,
+        type=positive_int,
         default=512,
         help="reply length of the model under test (default: 512, the paper's Appendix B)",
     )
     parser.add_argument(
         "--temperature",
-        type=float,
+        type=temperature,
         default=0.4,
         help="sampling temperature of the model under test (default: 0.4, the paper's; 0: greedy)",
     )

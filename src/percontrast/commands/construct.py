@@ -13,6 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from percontrast.commands import positive_int, temperature
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,16 +35,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
     )
-    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="reply length limit")
+    parser.add_argument(
+        "--temperature", type=temperature, default=0.7, help="sampling temperature (default 0.7)"
+    )
+    parser.add_argument("--max-new-tokens", type=positive_int, default=256, help="reply length limit")
     parser.add_argument("--seed", type=int, default=0, help="seed sent to the server")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N personas")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
-
     from percontrast.data.synthetic import construct_dataset, read_personas
     from percontrast.errors import ConfigError, Interrupted
     from percontrast.evaluation.backends import OpenAIChat
@@ -57,10 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit {args.limit}: expected a positive number of personas")
-    if not math.isfinite(args.temperature) or args.temperature < 0:
-        raise ConfigError(f"--temperature {args.temperature}: expected a finite value >= 0")
-    if args.max_new_tokens < 1:
-        raise ConfigError(f"--max-new-tokens {args.max_new_tokens}: expected a positive number of tokens")
     out = Path(args.out)
     rejected_path, report_path = out.with_suffix(".rejected.jsonl"), out.with_suffix(".report.json")
     check_outputs(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from percontrast.commands import positive_int, temperature
 from percontrast.commands.score import add_model_arguments
 
 logger = logging.getLogger(__name__)
@@ -14,12 +15,15 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, max_new_tokens: int 
     """Decoding flags shared by `generate` and `aloe`."""
     parser.add_argument(
         "--max-new-tokens",
-        type=int,
+        type=positive_int,
         default=max_new_tokens,
         help=f"most new tokens per answer (default: {max_new_tokens})",
     )
     parser.add_argument(
-        "--temperature", type=float, default=0.4, help="sampling temperature (default: 0.4, the paper's)"
+        "--temperature",
+        type=temperature,
+        default=0.4,
+        help="sampling temperature (default: 0.4, the paper's)",
     )
     parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from percontrast.commands import positive_int
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,7 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward / generate call")
     parser.add_argument(
-        "--judge-max-new-tokens", type=int, default=32, help="length of the judge's keyword reply (greedy)"
+        "--judge-max-new-tokens",
+        type=positive_int,
+        default=32,
+        help="length of the judge's keyword reply (greedy)",
     )
     group = parser.add_argument_group("judge (default: the --model itself)")
     group.add_argument(
