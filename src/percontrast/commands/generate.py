@@ -7,6 +7,7 @@ import logging
 
 from percontrast.commands import positive_int, temperature
 from percontrast.commands.score import add_model_arguments
+from percontrast.errors import Interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +118,18 @@ def run(args: argparse.Namespace) -> int:
     check_run_settings(args.out, settings, kind="generate")  # before the model is loaded
     examples = read_examples(args.data)
     if args.backend == "vllm":
-        from transformers import AutoTokenizer
-
-        model, tokenizer = args.model, AutoTokenizer.from_pretrained(args.model)
+        model, tokenizer = args.model, _vllm_tokenizer(args.model)
     else:
         model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
-    stats = generate_predictions(model, tokenizer, examples, args.out, config, settings=settings)
+    try:
+        stats = generate_predictions(model, tokenizer, examples, args.out, config, settings=settings)
+    except KeyboardInterrupt:
+        from percontrast.outputs import read_finished
+
+        raise Interrupted(
+            f"{len(read_finished(args.out))} of {len(examples)} predictions are saved in {args.out}; "
+            "rerun the same command to resume"
+        ) from None
     logger.info(
         "%d generated, %d already there (resumed); %d new tokens at %.1f tokens/s -> %s",
         stats.generated,
@@ -132,6 +139,24 @@ def run(args: argparse.Namespace) -> int:
         args.out,
     )
     return 0
+
+
+def _vllm_tokenizer(spec: str):
+    """The tokenizer of a model vLLM loads itself: a directory or a hub id, not one of our aliases."""
+    from transformers import AutoTokenizer
+
+    from percontrast.errors import ConfigError
+    from percontrast.modeling import ALIASES
+
+    if spec in ALIASES:
+        raise ConfigError(
+            f"--backend vllm --model {spec}: vLLM loads the model itself and does not know percontrast's "
+            "aliases; give a model directory or hub id, or use --backend transformers"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(spec)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--model {spec}: no tokenizer could be loaded for vLLM ({exc})") from None
 
 
 def model_identity(spec: str) -> str:

@@ -69,7 +69,21 @@ def main(argv: list[str]) -> int:
     from percontrast.training import train
 
     config = parse_config(argv)
-    run = train(config)
+    try:
+        run = train(config)
+    except KeyboardInterrupt:
+        from percontrast.errors import Interrupted
+        from percontrast.outputs import last_checkpoint
+
+        checkpoint = last_checkpoint(config.output_dir)
+        if checkpoint is None:
+            raise Interrupted(
+                f"no checkpoint was saved in {config.output_dir} (every --save_steps {config.save_steps:g} steps); "
+                "rerun with --overwrite_output_dir to start again"
+            ) from None
+        raise Interrupted(
+            f"the last checkpoint is {checkpoint}; add --resume_from_checkpoint latest to the same command to resume"
+        ) from None
     logger.info(
         "trained %d steps on %d examples (%d skipped); model saved in %s",
         run.trainer.state.global_step,
