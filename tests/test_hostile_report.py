@@ -39,6 +39,10 @@ def _write(path: Path, records: list[dict]) -> Path:
         ([], "no metric or cell record"),
         ([_metric("rougeL", "high")], "results.jsonl:2, field 'value': a metric value must be a number"),
         ([{k: v for k, v in _metric("rougeL", 0.3).items() if k != "cell"}], "field 'cell'"),
+        (
+            [{k: v for k, v in _metric("rougeL", 0.3).items() if k != "learning_rate"}],
+            "'learning_rate' (number)",
+        ),
         ("bytes", "results.jsonl:2: not UTF-8 text"),
     ],
 )

@@ -82,6 +82,8 @@ _REQUIRED = {
         "model": str,
         "loss": str,
         "task": str,
+        "learning_rate": (int, float),
+        "seed": int,
         "eval": str,
         "target": str,
         "metric": str,
@@ -120,8 +122,9 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
             raise DataError("expected a record with kind run, metric or cell", path=str(path), line=number)
         for name, kind in _REQUIRED[record["kind"]].items():
             if not isinstance(record.get(name), kind):
+                expected = "number" if isinstance(kind, tuple) else kind.__name__
                 raise DataError(
-                    f"a {record['kind']} record needs {name!r} ({kind.__name__}), got {record.get(name)!r}",
+                    f"a {record['kind']} record needs {name!r} ({expected}), got {record.get(name)!r}",
                     path=str(path),
                     line=number,
                     field=name,
