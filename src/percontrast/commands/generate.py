@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from percontrast.commands import positive_int, temperature
 from percontrast.commands.score import add_model_arguments
 from percontrast.errors import Interrupted
 
@@ -16,13 +15,13 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, max_new_tokens: int 
     """Decoding flags shared by `generate` and `aloe`."""
     parser.add_argument(
         "--max-new-tokens",
-        type=positive_int,
+        type=int,
         default=max_new_tokens,
         help=f"most new tokens per answer (default: {max_new_tokens})",
     )
     parser.add_argument(
         "--temperature",
-        type=temperature,
+        type=float,
         default=0.4,
         help="sampling temperature (default: 0.4, the paper's)",
     )
