@@ -14,7 +14,10 @@ import pytest
 
 from percontrast.cli import main
 
-RUN = {"kind": "run", "run": "r", "config": {"name": "x", "tasks": {"pag": {"source": "longlamp"}}}}
+RUN = {
+    "kind": "run", "run": "r", "config": {"name": "x", "tasks": {"pag": {"source": "longlamp"}}},
+    "versions": {}, "git_commit": None, "host": "h", "time": "t",
+}  # fmt: skip
 
 
 def _metric(metric: str, value, seed: int = 0) -> dict:
@@ -58,9 +61,19 @@ def test_bad_results_are_one_line(tmp_path: Path, records, message: str, capsys)
     assert not (tmp_path / "report").exists()
 
 
-def test_nan_values_are_no_result(tmp_path: Path, capsys) -> None:
-    """All-NaN ROUGE-L (a metric that failed) raised inside the tables; a NaN is no result."""
-    rows = [_metric("rougeL", float("nan")), _metric("meteor", 0.2)]
+def test_nan_values_are_no_result(tmp_path: Path) -> None:
+    """All-NaN ROUGE-L (a metric that failed) over two seeds, two losses and two learning rates raised
+    inside the tables (statistics.stdev of NaN; then no learning rate to choose for Table 12)."""
+    rows = []
+    for loss in ("ce", "perce"):
+        for lr in (1e-5, 2e-5):
+            for seed in (0, 1):
+                for metric, value in (("rougeL", float("nan")), ("meteor", 0.2 + lr * 1000)):
+                    row = _metric(metric, value, seed) | {"loss": loss, "learning_rate": lr}
+                    row["cell"] = f"m__pag__{loss}__lr{lr:g}__s{seed}"
+                    if loss == "perce":
+                        row |= {"clip_min": 0.8, "clip_max": 5.0}
+                    rows.append(row)
     path = _write(tmp_path / "results.jsonl", rows)
     assert main(["report", str(path)]) == 0
-    assert (tmp_path / "report" / "report.md").exists()
+    assert (tmp_path / "report" / "report.md").read_text().startswith("# Experiment x")
