@@ -154,6 +154,9 @@ def test_an_interrupted_construct_keeps_its_replies_and_resumes(
         assert len(server.requests) == 4 and "I have a cat." in server.requests[3]["messages"][0]["content"]
         for suffix in (".jsonl", ".rejected.jsonl", ".report.json"):
             assert out.with_suffix(suffix).read_text() == full.with_suffix(suffix).read_text()
-        # Other settings would mix two runs: refused before the server is asked.
+        # Other settings, or other personas in the same file, would mix two runs: refused before asking.
         assert _construct(personas, out, server.url, "--seed", "3") == 2
         assert "resuming would mix two runs" in capsys.readouterr().err and len(server.requests) == 4
+        personas.write_text(personas.read_text().replace("I have a cat.", "I have a dog."))
+        assert _construct(personas, out, server.url) == 2
+        assert "(personas:" in capsys.readouterr().err and len(server.requests) == 4

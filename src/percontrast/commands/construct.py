@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json,
         check_outputs,
         check_run_settings,
+        file_fingerprint,
         read_finished,
         settings_path,
     )
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     backend = OpenAIChat(args.url, args.api_model, api_key_env=args.key_env)
     # Everything that decides an item; --limit may grow between runs.
     settings = {
-        "personas": str(Path(args.personas).resolve()),
+        "personas": f"{Path(args.personas).resolve()} (sha256 {file_fingerprint([args.personas], full=True)})",
         "url": args.url,
         "api_model": args.api_model,
         "temperature": args.temperature,
