@@ -73,3 +73,19 @@ def test_out_naming_the_conversations_file_is_refused(tmp_path: Path, capsys) ->
     assert main(_argv(saved, "--n-profiles", "1", "--n-personalities", "1")) == 2
     assert "resumable output of an earlier run" in capsys.readouterr().err
     assert saved.read_text() == before
+
+
+def test_a_resume_on_other_profiles_is_refused(tmp_path: Path, capsys) -> None:
+    """The settings record named the profile files by path only: other profiles in the same file were
+    resumed into the conversations of the old ones."""
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text((FIXTURES / "profile_eval.jsonl").read_text())
+    out = tmp_path / "a.json"
+    argv = [*_argv(out, "--n-profiles", "1", "--n-personalities", "1")]
+    argv[argv.index("--profiles") + 1] = str(profiles)
+    assert main(argv) == 0
+    profiles.write_text(
+        "\n".join(reversed(profiles.read_text().splitlines())) + "\n"
+    )  # another first profile
+    assert main(argv) == 2
+    assert "(profiles:" in capsys.readouterr().err

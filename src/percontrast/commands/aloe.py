@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         JsonlAppender,
         check_outputs,
         check_run_settings,
+        file_fingerprint,
         read_finished,
         settings_path,
     )
@@ -144,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
         "judge_samples": args.judge_samples,
         "judge_temperature": args.judge_temperature,
         "judge_max_tokens": args.judge_max_tokens,
-        "profiles": str(Path(args.profiles).resolve()),
-        "personalities": str(Path(args.personalities).resolve()),
+        "profiles": f"{Path(args.profiles).resolve()} (sha256 {file_fingerprint([args.profiles], full=True)})",
+        "personalities": f"{Path(args.personalities).resolve()} "
+        f"(sha256 {file_fingerprint([args.personalities], full=True)})",
         "chunk_size": args.chunk_size,
     }
     check_run_settings(saved, settings, kind="aloe")
