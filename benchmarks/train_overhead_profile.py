@@ -23,7 +23,6 @@ import statistics
 import time
 
 import torch
-
 from train_overhead import LENGTHS, floor  # noqa: E402 (benchmarks/ is the working directory's sibling)
 
 
@@ -96,8 +95,12 @@ def main() -> None:
             times[name].append(time.perf_counter() - started)
         ratios.append(times["PerCE step"][-1] / times["CE step"][-1])
         floors.append(1 + times["E-step (persona-free, no grad)"][-1] / times["CE step"][-1])
-        print(f"round {round_index + 1}: PerCE/CE {ratios[-1]:.3f}, measured floor {floors[-1]:.3f}", flush=True)
-    print(f"setting {args.setting} {LENGTHS[args.setting]}, threads {args.threads}, {args.rounds} rounds (medians):")
+        print(
+            f"round {round_index + 1}: PerCE/CE {ratios[-1]:.3f}, measured floor {floors[-1]:.3f}", flush=True
+        )
+    print(
+        f"setting {args.setting} {LENGTHS[args.setting]}, threads {args.threads}, {args.rounds} rounds (medians):"
+    )
     for name, values in times.items():
         print(f"  {name:32s} {statistics.median(values):7.3f} s")
     ce = statistics.median(times["CE step"])

@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class ChatServer:
     """An OpenAI-style /v1/chat/completions server on loopback: scripted replies or the tiny model."""
 
-    def __init__(self, replies=None, chat=None, fail_first: int = 0) -> None:
+    def __init__(self, replies=None, chat=None, fail_first: int = 0, bodies=None) -> None:
         self.replies, self.chat, self.fail_first = list(replies or []), chat, fail_first
+        self.bodies = list(bodies or [])  # raw response bodies, sent as they are (malformed answers)
         self.requests: list[dict] = []
         server = self
 
@@ -31,21 +32,24 @@ class ChatServer:
                     self.send_response(404)
                     self.end_headers()
                     return
-                if server.chat is not None:
-                    texts = server.chat.chat(
-                        [payload["messages"]],
-                        max_new_tokens=payload["max_tokens"],
-                        temperature=payload["temperature"],
-                        n=payload["n"],
-                    )[0]
+                if server.bodies:
+                    body = server.bodies.pop(0)
                 else:
-                    texts = [server.replies.pop(0) for _ in range(payload["n"])]
-                body = {
-                    "choices": [
-                        {"index": i, "message": {"role": "assistant", "content": t}}
-                        for i, t in enumerate(texts)
-                    ]
-                }
+                    if server.chat is not None:
+                        texts = server.chat.chat(
+                            [payload["messages"]],
+                            max_new_tokens=payload["max_tokens"],
+                            temperature=payload["temperature"],
+                            n=payload["n"],
+                        )[0]
+                    else:
+                        texts = [server.replies.pop(0) for _ in range(payload["n"])]
+                    body = {
+                        "choices": [
+                            {"index": i, "message": {"role": "assistant", "content": t}}
+                            for i, t in enumerate(texts)
+                        ]
+                    }
                 data = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

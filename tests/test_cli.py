@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from percontrast.cli import main
+import pytest
+
+from percontrast.cli import SUBCOMMANDS, main
 from percontrast.commands.demo import demo_examples_path
 
 
@@ -46,3 +48,17 @@ def test_unknown_model_exits_2(tmp_path, capsys):
     )
     assert code == 2
     assert "smollm2-135m-instruct" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [None, *SUBCOMMANDS])
+def test_help_of_every_command_prints_and_exits_0(command, capsys):
+    """`percontrast <command> --help` for every command (a `%` in a help string made argparse raise).
+
+    Reproduce: ``percontrast train --help``.
+    """
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and ("--help" in out or "-h" in out)

@@ -43,8 +43,8 @@ def test_an_interrupted_run_keeps_its_finished_conversations_and_resumes(
         return real_run(model, simulator, judge, conversations, config, progress=False)
 
     monkeypatch.setattr(aloe_module, "run_aloe", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        main(_argv(out))
+    assert main(_argv(out)) == 130  # Ctrl-C: one line saying what was saved and how to resume
+    assert f"2 of 4 conversations are saved in {saved}; rerun the same command" in capsys.readouterr().err
     kept = saved.read_text().splitlines()
     assert [json.loads(line)["id"] for line in kept] == calls[0] + calls[1]
     assert not out.exists()
@@ -61,3 +61,31 @@ def test_an_interrupted_run_keeps_its_finished_conversations_and_resumes(
     calls.clear()
     assert main(_argv(out, "--temperature", "0.9")) == 2
     assert "resuming would mix two runs" in capsys.readouterr().err and calls == []
+
+
+def test_out_naming_the_conversations_file_is_refused(tmp_path: Path, capsys) -> None:
+    """percontrast aloe ... --out a.json, then --out a.conversations.jsonl: the summary replaced the
+    resumable conversations (its own conversations path is a.conversations.conversations.jsonl)."""
+    out = tmp_path / "a.json"
+    assert main(_argv(out, "--n-profiles", "1", "--n-personalities", "1")) == 0
+    saved = tmp_path / "a.conversations.jsonl"
+    before = saved.read_text()
+    assert main(_argv(saved, "--n-profiles", "1", "--n-personalities", "1")) == 2
+    assert "resumable output of an earlier run" in capsys.readouterr().err
+    assert saved.read_text() == before
+
+
+def test_a_resume_on_other_profiles_is_refused(tmp_path: Path, capsys) -> None:
+    """The settings record named the profile files by path only: other profiles in the same file were
+    resumed into the conversations of the old ones."""
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text((FIXTURES / "profile_eval.jsonl").read_text())
+    out = tmp_path / "a.json"
+    argv = [*_argv(out, "--n-profiles", "1", "--n-personalities", "1")]
+    argv[argv.index("--profiles") + 1] = str(profiles)
+    assert main(argv) == 0
+    profiles.write_text(
+        "\n".join(reversed(profiles.read_text().splitlines())) + "\n"
+    )  # another first profile
+    assert main(argv) == 2
+    assert "(profiles:" in capsys.readouterr().err

@@ -199,6 +199,23 @@ def test_a_build_that_keeps_nothing_is_an_error_and_writes_no_examples(tmp_path:
     assert json.loads(summary.read_text())["skipped"]
 
 
+def test_a_failed_build_leaves_the_examples_and_their_summary_together(tmp_path: Path, capsys) -> None:
+    """percontrast data lamp ... --out x.jsonl twice, the second time keeping nothing (or failing to
+    write): the summary of the first run's examples was overwritten by the second run's."""
+    argv = _lamp(tmp_path, [_question("1", PROFILE)], [{"id": "1", "output": "h"}])
+    assert main(argv) == 0
+    out = tmp_path / "out" / "x.jsonl"
+    summary = tmp_path / "out" / "x.jsonl.summary.json"
+    before = (out.read_text(), summary.read_text())
+    _lamp(tmp_path, [_question("1", [{"id": "p", "title": 5, "text": "x"}])], [{"id": "1", "output": "h"}])
+    assert main([*argv, "--skip-invalid"]) == 2
+    assert "are left as they were" in capsys.readouterr().err
+    _lamp(tmp_path, [_question("1", PROFILE)], [{"id": "1", "output": "h\ud800"}])  # a lone surrogate
+    assert main(argv) == 2
+    assert "cannot be written as UTF-8" in capsys.readouterr().err
+    assert (out.read_text(), summary.read_text()) == before
+
+
 def test_empty_profile_items_are_dropped_and_counted(tmp_path: Path, capsys) -> None:
     empty = {"id": "e", "title": " ", "text": ""}
     argv = _lamp(

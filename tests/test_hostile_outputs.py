@@ -151,3 +151,36 @@ def test_generate_refuses_a_file_that_is_not_its_predictions(tmp_path: Path, dat
     before = scores.read_text()
     assert _generate(data, scores) == 2
     assert "settings.json" in capsys.readouterr().err and scores.read_text() == before
+
+
+def test_generate_refuses_to_resume_on_other_data_or_other_weights(
+    tmp_path: Path, data: Path, capsys
+) -> None:
+    """The settings record named neither the data nor the weights: the same ids with other queries were
+    resumed, and a model retrained in the same folder (runs/m) mixed two models in one file."""
+    from percontrast.modeling import load_model
+
+    model_dir = tmp_path / "m"
+    model, tokenizer = load_model("tiny", seed=0)
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    out = tmp_path / "p.jsonl"
+    argv = ["generate", "--model", str(model_dir), "--data", str(data), "--out", str(out)]
+    argv += ["--max-new-tokens", "2", "--greedy"]
+    assert main(argv) == 0
+    out.write_text("".join(out.read_text().splitlines(keepends=True)[:1]))  # as if interrupted
+    before = out.read_text()
+    original = data.read_text()
+    records = [json.loads(line) for line in original.splitlines()]
+    records[1]["query"] = "Another question altogether?"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "(data:" in err and "model:" not in err and out.read_text() == before
+    data.write_text(original)
+    # A retrained model in the same folder: other weights.
+    retrained, _ = load_model("tiny", seed=1)
+    retrained.save_pretrained(model_dir)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "(model:" in err and "data:" not in err and out.read_text() == before

@@ -15,7 +15,7 @@ import importlib
 import logging
 import sys
 
-from percontrast.errors import PercontrastError
+from percontrast.errors import Interrupted, PercontrastError
 
 # Subcommand name -> module under percontrast.commands (registration order is the help order).
 SUBCOMMANDS = [
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, run the subcommand, and return its exit code (2 on bad input)."""
+    """Parse ``argv``, run the subcommand, and return its exit code (2 on bad input, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
+    except Interrupted as exc:
+        print(f"percontrast {args.command}: interrupted: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"percontrast {args.command}: interrupted", file=sys.stderr)
+        return 130
     except PercontrastError as exc:
         print(f"percontrast {args.command}: error: {exc}", file=sys.stderr)
         return 2

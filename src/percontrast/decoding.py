@@ -44,6 +44,8 @@ from transformers.cache_utils import DynamicCache
 
 from percontrast.errors import ConfigError
 
+MAX_CONTRAST = 1000.0  # a * (a log-prob gap of ~60) stays far inside float16's range (65504)
+
 
 @dataclass
 class ContrastConfig:
@@ -60,9 +62,10 @@ class ContrastConfig:
     )
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.contrast) or self.contrast < 0:
+        if not math.isfinite(self.contrast) or not 0 <= self.contrast <= MAX_CONTRAST:
             raise ConfigError(
-                f"contrast must be a finite number >= 0 (0: plain decoding), got {self.contrast}"
+                f"contrast must be a number in [0, {MAX_CONTRAST:g}] (0: plain decoding; larger values turn "
+                f"the scores into inf / nan, even in float32), got {self.contrast}"
             )
         if self.plausibility is not None and not (0 < self.plausibility <= 1):
             raise ConfigError(f"plausibility must be in (0, 1] or None, got {self.plausibility}")

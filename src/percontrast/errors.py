@@ -34,3 +34,7 @@ class DataError(PercontrastError, ValueError):
 
 class ConfigError(PercontrastError, ValueError):
     """A bad configuration value: names the key and the allowed values."""
+
+
+class Interrupted(PercontrastError):
+    """The user interrupted a command (Ctrl-C): the message says what was saved and how to resume."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import struct
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -84,8 +85,7 @@ def load_model(
     elif Path(spec).expanduser().exists():
         path = Path(spec).expanduser()
         if path.is_file() and path.suffix == ".gguf":
-            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+            model, tokenizer = _load_local(spec, path.parent, gguf_file=path.name)
         elif path.is_file():
             raise ConfigError(
                 f"--model {spec} is a file, not a model: give a model directory (with config.json), "
@@ -97,8 +97,7 @@ def load_model(
                 "that `save_pretrained` (or `percontrast train --output_dir`) wrote"
             )
         else:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path)
+            model, tokenizer = _load_local(spec, path)
     elif _looks_like_hub_id(spec):
         try:
             tokenizer = AutoTokenizer.from_pretrained(spec)
@@ -168,6 +167,34 @@ def _looks_like_hub_id(spec: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- SmolLM2
+
+
+def _load_local(
+    spec: str, path: Path, gguf_file: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model and tokenizer from a local directory (or a GGUF file in it); what is missing or broken
+    there (no weights, no tokenizer, a config.json of ``{}``, a truncated GGUF) is one `ConfigError`."""
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    what = "GGUF file" if gguf_file else "model directory"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+        model = AutoModelForCausalLM.from_pretrained(path, **extra)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        EOFError,
+        RuntimeError,
+        struct.error,
+    ) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ConfigError(
+            f"--model {spec}: could not load the {what} ({type(exc).__name__}: {reason}); give a directory "
+            "that `save_pretrained` (or `percontrast train --output_dir`) wrote, with its weights and tokenizer"
+        ) from None
+    return model, tokenizer
 
 
 def smollm2_gguf_path() -> Path:

@@ -15,7 +15,8 @@ Every command that writes files goes through this module:
 - `check_run_settings` keeps a sidecar ``<out>.settings.json`` beside a resumable output with the
   settings that produced it, and refuses to resume under different ones.
 - `prepare_run_dir` refuses a training directory that holds an earlier run unless the user resumes
-  or asks to overwrite, and resolves ``--resume_from_checkpoint latest``.
+  or asks to overwrite, resolves ``--resume_from_checkpoint latest`` (`last_checkpoint`: the newest
+  *complete* checkpoint) and refuses a resume under other settings.
 
     from percontrast.outputs import check_outputs, atomic_write_jsonl
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--html": html})
@@ -46,6 +47,7 @@ def check_outputs(
     *,
     inputs: Mapping[str, PathLike | None] | None = None,
     outputs: Mapping[str, PathLike | None] | None = None,
+    resumable: Iterable[str] = (),
 ) -> None:
     """Refuse output paths that would destroy an input or another output; run before any work.
 
@@ -53,6 +55,9 @@ def check_outputs(
         inputs: flag name -> input file (None entries are ignored). Each must exist and be a file.
         outputs: flag name -> output file (None entries are ignored), derived files included. None
             may be a directory, lie under a file, be an input, or be another output.
+        resumable: the flags of ``outputs`` that name a resumable output (appended to, with a
+            settings record beside it). Any other output may not be an existing resumable output
+            of some command (``generate``'s predictions, ``aloe``'s conversations): it would replace it.
 
     Raises:
         ConfigError: naming the flags and the path.
@@ -82,6 +87,11 @@ def check_outputs(
         for parent in resolved.parents:
             if parent.exists() and not parent.is_dir():
                 raise ConfigError(f"{flag} {path}: {parent} is a file, not a directory")
+        if flag not in resumable and resolved.is_file() and settings_path(resolved).is_file():
+            raise ConfigError(
+                f"{flag} {path} is the resumable output of an earlier run ({settings_path(resolved).name} is "
+                "beside it): it would be overwritten; choose another path"
+            )
         seen[resolved] = (flag, "output")
 
 
@@ -269,6 +279,30 @@ def read_finished(path: PathLike, key: str = "id") -> dict[str, dict]:
 # ------------------------------------------------------------------------------------- run settings
 
 
+def file_fingerprint(paths: Iterable[PathLike], *, full: bool = False, edge: int = 1 << 20) -> str:
+    """A short sha256 of files' names, sizes and contents, recorded with a resumable output's settings.
+
+    ``full``: every byte (input data). Otherwise the first and last ``edge`` bytes of each file and its
+    size (model weights of gigabytes: a retrained model differs there, and a copy of it does not).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        path = Path(path)
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        with path.open("rb") as handle:
+            if full or size <= 2 * edge:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            else:
+                digest.update(handle.read(edge))
+                handle.seek(size - edge)
+                digest.update(handle.read(edge))
+    return digest.hexdigest()[:16]
+
+
 def settings_path(out: PathLike) -> Path:
     """The sidecar that records the settings of a resumable output: ``<out>.settings.json``."""
     out = Path(out)
@@ -313,45 +347,119 @@ def check_run_settings(out: PathLike, settings: Mapping[str, Any], *, kind: str)
 # ---------------------------------------------------------------------------------- run directories
 
 
+def last_checkpoint(output_dir: PathLike) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (a resume point), if any.
+
+    The Trainer writes ``trainer_state.json`` last; a checkpoint without it (or with it torn) was cut
+    off by a kill while saving and is skipped with a warning, never resumed from.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    numbered = [p for p in output_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        if checkpoint_state(checkpoint) is not None:
+            return checkpoint
+        logger.warning("%s is incomplete (a run killed while saving it): skipped", checkpoint)
+    return None
+
+
+def checkpoint_state(checkpoint: PathLike) -> dict | None:
+    """The ``trainer_state.json`` of a checkpoint, or None when it is missing or torn."""
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def prepare_run_dir(
-    output_dir: PathLike, *, resume_from_checkpoint: str | None, overwrite: bool
+    output_dir: PathLike,
+    *,
+    resume_from_checkpoint: str | None,
+    overwrite: bool,
+    settings: Mapping[str, Any] | None = None,
+    clear_checkpoints: bool = False,
 ) -> str | None:
     """Check a training output directory before anything is written to it; resolve the checkpoint.
 
     A directory that holds files is refused unless the user resumes (its run continues) or asks to
     overwrite: otherwise the new run's ``run_config.json`` would describe weights it does not hold.
+    A resume must keep the recorded ``resume_settings`` of ``run_config.json``.
 
     Args:
         output_dir: the run directory.
-        resume_from_checkpoint: a checkpoint directory, ``"latest"`` (the newest ``checkpoint-N`` in
-            ``output_dir``), or None.
+        resume_from_checkpoint: a checkpoint directory, ``"latest"`` (the newest complete
+            ``checkpoint-N`` in ``output_dir``), or None.
         overwrite: the user asked to write over a finished run (or the caller is not the process
             that writes the run's files).
+        settings: what decides the training (`PerCEConfig.resume_settings`); compared on resume.
+        clear_checkpoints: on a fresh start, delete the earlier run's ``checkpoint-N`` folders (the
+            process that writes the run's files, when overwriting): a later ``latest`` must not
+            resume the old run.
 
     Returns:
         The checkpoint path to resume from (None: start fresh).
     """
-    from transformers.trainer_utils import get_last_checkpoint
+    import shutil
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ConfigError(f"--output_dir {output_dir} is a file; give a directory")
     checkpoint = resume_from_checkpoint
     if checkpoint in ("latest", "last"):
-        found = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        found = last_checkpoint(output_dir)
         if found is None:
             raise ConfigError(
-                f"--resume_from_checkpoint {checkpoint}: no checkpoint-N directory in {output_dir} to resume from"
+                f"--resume_from_checkpoint {checkpoint}: no complete checkpoint-N directory in {output_dir} "
+                "to resume from"
             )
-        checkpoint = found
+        checkpoint = str(found)
     elif checkpoint is not None and not Path(checkpoint).is_dir():
         raise ConfigError(
             f"--resume_from_checkpoint {checkpoint}: no such checkpoint directory "
             f"(give a checkpoint-N directory, or 'latest' for the newest one in --output_dir)"
+        )
+    elif checkpoint is not None and checkpoint_state(checkpoint) is None:
+        raise ConfigError(
+            f"--resume_from_checkpoint {checkpoint}: not a complete checkpoint (no readable trainer_state.json; "
+            "a run killed while saving it?); give an earlier checkpoint-N, or 'latest'"
         )
     if checkpoint is None and not overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
         raise ConfigError(
             f"--output_dir {output_dir} is not empty (it holds an earlier run). Pass --overwrite_output_dir to "
             "write over it, --resume_from_checkpoint latest to continue it, or choose another directory"
         )
+    if checkpoint is None and clear_checkpoints and output_dir.is_dir():
+        for old in output_dir.glob("checkpoint-*"):
+            if old.is_dir():
+                logger.info("--overwrite_output_dir: removing the earlier run's %s", old)
+                shutil.rmtree(old)
+    if checkpoint is not None:
+        _check_resume(output_dir, checkpoint, settings)
     return checkpoint
+
+
+def _check_resume(output_dir: Path, checkpoint: str, settings: Mapping[str, Any] | None) -> None:
+    """Refuse a resume that would go on training another run's weights with other settings."""
+    recorded_path = output_dir / "run_config.json"
+    if settings is None or not recorded_path.is_file():
+        return
+    try:
+        recorded = json.loads(recorded_path.read_text(encoding="utf-8")).get("resume_settings")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        raise ConfigError(
+            f"{recorded_path}: not a run_config.json (not a JSON object); cannot check the resume"
+        ) from None
+    if not isinstance(recorded, dict):
+        return  # written by an older version: nothing to compare with
+    settings = json.loads(json.dumps(dict(settings), default=str))
+    differing = sorted(key for key in set(recorded) | set(settings) if recorded.get(key) != settings.get(key))
+    if differing:
+        detail = "; ".join(
+            f"{key}: {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differing
+        )
+        raise ConfigError(
+            f"--resume_from_checkpoint {checkpoint}: {output_dir} was trained with other settings ({detail}); "
+            "resuming would mix two runs. Resume with the recorded settings, or start a new --output_dir"
+        )

@@ -16,7 +16,9 @@ unknown keys and bad values are errors naming the field and the allowed values.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,39 @@ from percontrast.errors import ConfigError
 from percontrast.losses import LOSS_KINDS, WEIGHT_MODES, check_clip_range
 from percontrast.scoring import PIR_FORMS
 
+# Fields a resume may not change: they decide the loss, the data, the model and the optimizer.
+RESUME_SETTINGS = (
+    "model",
+    "data",
+    "loss",
+    "clip_min",
+    "clip_max",
+    "pir_form",
+    "weight_mode",
+    "hard_fraction",
+    "normalization",
+    "pir_pass_mode",
+    "template",
+    "max_length",
+    "add_eos",
+    "use_lora",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "max_grad_norm",
+    "optim",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "seed",
+)
 NORMALIZATIONS = ("tokens", "weights", "responses")
 PADDING_SIDES = ("right", "left")
 PIR_PASS_MODES = ("train", "eval")
@@ -77,7 +112,7 @@ class PerCEConfig(TrainingArguments):
         default=None,
         metadata={
             "help": "Share of each response's tokens kept in hard mode, in (0, 1]; default: lossce 0.6 "
-            "(ours; Rho-1's top-k% is a hyper-parameter), entce 0.2 (the 80/20 paper's)."
+            "(ours; Rho-1's top-k share is a hyper-parameter), entce 0.2 (the 80/20 paper's)."
         },
     )
     normalization: str = field(
@@ -169,8 +204,36 @@ class PerCEConfig(TrainingArguments):
         self.remove_unused_columns = False
         if self.report_to == "auto" or self.report_to == ["auto"]:
             self.report_to = "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
+        self._check_numbers()  # before transformers reads them: nan would fail deep inside
         super().__post_init__()
         self.validate()
+
+    def check_values(self) -> None:
+        """Our checks of the values alone (`validate` and the numbers), without transformers' set-up."""
+        self._check_numbers()
+        self.validate()
+
+    def _check_numbers(self) -> None:
+        if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
+            raise ConfigError(f"learning_rate must be a finite number >= 0, got {self.learning_rate}")
+        if not math.isfinite(self.num_train_epochs) or self.num_train_epochs <= 0:
+            raise ConfigError(
+                f"num_train_epochs must be a positive finite number (it is used when max_steps is -1), "
+                f"got {self.num_train_epochs}"
+            )
+
+    def resume_settings(self) -> dict[str, Any]:
+        """The values that decide what is trained: a resumed run must keep them (`prepare_run_dir`).
+
+        The length of the run (max_steps, num_train_epochs), logging, saving and devices may change.
+        """
+        values = {}
+        for name in RESUME_SETTINGS:
+            value = getattr(self, name)
+            if name in ("model", "data") and value is not None and Path(value).expanduser().exists():
+                value = str(Path(value).expanduser().resolve())
+            values[name] = getattr(value, "value", value)  # enums (optim, lr_scheduler_type) by value
+        return values
 
     def validate(self) -> None:
         """Check our fields; errors name the field and the allowed values."""
@@ -229,6 +292,38 @@ class PerCEConfig(TrainingArguments):
 def config_field_names() -> set[str]:
     """Every field a config accepts (ours and TrainingArguments')."""
     return {item.name for item in fields(PerCEConfig) if item.init}
+
+
+def check_value_types(parser: argparse.ArgumentParser, values: dict, path: str) -> None:
+    """Convert-check each YAML value with its flag's type, so a bad value names the file and key.
+
+    ``parser`` is `percontrast.commands.train.build_parser()` (or any parser over `PerCEConfig`);
+    ``path`` names where the values come from. argparse would convert a string default itself and
+    blame the command-line flag, which the user never passed.
+    """
+    actions = {action.dest: action for action in parser._actions}
+    for key, value in values.items():
+        action = actions.get(key)
+        if action is None or value is None or action.nargs not in (None, "?"):
+            continue
+        kind = action.type
+        try:
+            if isinstance(value, str) and callable(kind):
+                converted = kind(value)
+            elif kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError
+            elif kind is int and isinstance(value, float) and not value.is_integer():
+                raise TypeError
+            elif isinstance(value, (list, dict)):
+                raise TypeError
+            else:
+                converted = value
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            expected = getattr(kind, "__name__", "a value of the flag's type")
+            expected = "boolean (true or false)" if expected == "string_to_bool" else expected
+            raise ConfigError(f"{path}: key {key!r}: {value!r} is not a valid {expected}") from None
+        if action.choices is not None and converted not in action.choices:
+            raise ConfigError(f"{path}: key {key!r}: {value!r} is not one of {list(action.choices)}")
 
 
 def load_yaml_values(path: str | Path) -> dict[str, Any]:

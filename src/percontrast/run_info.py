@@ -51,6 +51,7 @@ def write_run_info(
     output_dir.mkdir(parents=True, exist_ok=True)
     info = {
         "config": json.loads(config.to_json_string()),
+        "resume_settings": config.resume_settings(),  # what a resume of this run must keep
         "resolved_max_length": max_length,
         "versions": package_versions(),
         "git_commit": git_commit(),

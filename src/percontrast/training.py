@@ -417,6 +417,8 @@ def train(
         config.output_dir,
         resume_from_checkpoint=config.resume_from_checkpoint,
         overwrite=config.overwrite_output_dir or config.process_index != 0,
+        settings=config.resume_settings(),
+        clear_checkpoints=config.overwrite_output_dir and config.process_index == 0,
     )
     set_seed(config.seed)
     if model is None:

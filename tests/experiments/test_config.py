@@ -135,6 +135,19 @@ BASE = {
         ),
         ({"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge_mode": "x"}}}, "judge_mode"),
         ({"evaluation": {"judge": {"chat_template_kwargs": "enable_thinking"}}}, "must be a mapping"),
+        # Issue 19: each of these passed --dry-run and then failed in every cell (or ran the wrong cell).
+        ({"grid": BASE["grid"] | {"seeds": [-1]}}, "grid.seeds must be integers >= 0"),
+        ({"grid": BASE["grid"] | {"seeds": [0.5]}}, "grid.seeds must be integers >= 0"),  # ran seed 0
+        ({"grid": BASE["grid"] | {"seeds": [True]}}, "grid.seeds must be integers >= 0"),
+        ({"grid": BASE["grid"] | {"clips": [[-1, 5]]}}, "[-1, 5]: clip_min (m) must be > 0"),
+        ({"grid": BASE["grid"] | {"clips": [["a", 5]]}}, "two numbers"),
+        ({"grid": BASE["grid"] | {"learning_rates": ["fast"]}}, "grid.learning_rates must be numbers"),
+        ({"grid": BASE["grid"] | {"learning_rates": [1e-3, 0.001]}}, "grid.learning_rates: 0.001 given more"),
+        ({"grid": BASE["grid"] | {"learning_rates": [1e-3, 1.0000001e-3]}}, "would share an id"),
+        ({"grid": BASE["grid"] | {"seeds": [0, 0]}}, "grid.seeds: 0 given more than once"),
+        ({"training": {"max_steps": "four"}}, "training: key 'max_steps': 'four' is not a valid int"),
+        ({"training": {"max_steps": 0}}, "training: max_steps must be a positive number"),
+        ({"training": {"num_train_epochs": -1}}, "training: num_train_epochs must be a positive"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, change, message):
@@ -159,3 +172,11 @@ def test_clip_only_multiplies_perce_cells(tmp_path):
     assert sum(c.loss == "ce" for c in cells) == 2  # seeds only
     assert sum(c.loss == "perce" for c in cells) == 4  # clips x seeds
     assert all(c.clip_min is None for c in cells if c.loss == "ce")
+
+
+def test_a_config_that_is_not_a_mapping_is_one_line(tmp_path):
+    """An experiment YAML that is a list: `dict(values)` raised a raw ValueError."""
+    path = tmp_path / "x.yaml"
+    path.write_text("- name: x\n- output_dir: out\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="x.yaml: expected a mapping of section: value, got a list"):
+        load_experiment_config(path)

@@ -224,3 +224,20 @@ def test_dry_run_lists_cells_and_steps(tmp_path, capsys):
     assert main(["experiment", str(tiny_config(tmp_path)), "--count"]) == 0
     assert capsys.readouterr().out.strip() == "4"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_torn_checkpoint_is_never_the_resume_point(tmp_path):
+    """An experiment killed while a cell saved checkpoint-4 (no trainer_state.json yet): every rerun
+    resumed from it, failed (trainer_state.json missing) and appended another `failed` record."""
+    from percontrast.experiments.pipeline import last_checkpoint
+
+    model_dir = tmp_path / "model"
+    (model_dir / "checkpoint-2").mkdir(parents=True)
+    (model_dir / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (model_dir / "checkpoint-4").mkdir()
+    (model_dir / "checkpoint-4" / "model.safetensors").write_bytes(b"half")
+    (model_dir / "checkpoint-10").mkdir()
+    (model_dir / "checkpoint-10" / "trainer_state.json").write_text('{"global_st')  # torn
+    assert last_checkpoint(model_dir) == model_dir / "checkpoint-2"
+    (model_dir / "checkpoint-2" / "trainer_state.json").unlink()
+    assert last_checkpoint(model_dir) is None  # the runner then starts the cell's training afresh

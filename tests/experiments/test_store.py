@@ -15,7 +15,9 @@ def _writer(path: str, worker: int) -> None:
     store = ResultsStore(path)
     for index in range(20):
         # Large records make an unlocked interleaving likely.
-        store.append([{"kind": "metric", "cell": f"w{worker}", "index": index, "pad": "x" * 5000}] * 3)
+        store.append(
+            [{"kind": "cell", "cell": f"w{worker}", "status": "ok", "index": index, "pad": "x" * 5000}] * 3
+        )
 
 
 def test_concurrent_appends_stay_whole(tmp_path):
@@ -54,4 +56,21 @@ def test_latest_status_wins(tmp_path):
     )
     assert store.finished_cells() == {"b"}
     store.append([{"kind": "cell", "cell": "a", "status": "ok"}])
+    assert store.finished_cells() == {"a", "b"}
+
+
+def test_an_append_after_a_torn_last_line_cuts_the_fragment_off(tmp_path):
+    """A results.jsonl whose writer was killed mid-line: the next run glued its record onto the fragment,
+    and from then on `report` and `experiment` refused the file (bad JSON on a middle line)."""
+    path = tmp_path / "results.jsonl"
+    good = json.dumps({"kind": "cell", "cell": "a", "status": "ok"})
+    path.write_text(good + "\n" + '{"kind": "met')
+    store = ResultsStore(path)
+    store.append([{"kind": "cell", "cell": "b", "status": "ok"}])
+    store.append([{"kind": "cell", "cell": "c", "status": "ok"}])
+    assert store.finished_cells() == {"a", "b", "c"}
+    assert len(path.read_text().splitlines()) == 3
+    # A complete last record without its newline is kept, and the next one starts on a new line.
+    path.write_text(good)
+    store.append([{"kind": "cell", "cell": "b", "status": "ok"}])
     assert store.finished_cells() == {"a", "b"}

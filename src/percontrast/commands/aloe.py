@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from percontrast.commands import positive_int, temperature
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend
 from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
@@ -53,9 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--out", required=True, help="summary JSON (conversations .jsonl and .md table beside it)"
     )
+    kinds = {"temperature": temperature, "max_new_tokens": positive_int, "chunk_size": positive_int}
     for flag, name in FLAGS.items():
-        kind = float if name == "temperature" else int
-        parser.add_argument(flag, type=kind, default=aloe_default(name), help=aloe_help(name))
+        parser.add_argument(flag, type=kinds.get(name, int), default=aloe_default(name), help=aloe_help(name))
     add_judge_arguments(
         parser,
         prefix="simulator",
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             "the settings record beside --out": settings_path(saved),
             "the markdown table beside --out": Path(args.out).with_suffix(".md"),
         },
+        resumable=("the conversations file beside --out",),
     )
     config = aloe_config(args)
 

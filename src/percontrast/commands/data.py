@@ -135,13 +135,16 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     record = summary.to_dict() | {"model": args.model, "max_length": args.max_length, "input": args.input}
-    atomic_write_json(summary_path, record)
     if not examples:
-        raise DataError(
-            f"no example was kept (skipped: {summary.skipped or 'none'}); nothing written to {args.out}, "
-            f"the reasons are in {summary_path}"
-        )
-    write_jsonl(args.out, examples)
+        # An earlier --out keeps its own summary: the two must describe the same examples.
+        if Path(args.out).exists():
+            where = f"{args.out} and {summary_path} are left as they were"
+        else:
+            atomic_write_json(summary_path, record)
+            where = f"nothing written to {args.out}, the reasons are in {summary_path}"
+        raise DataError(f"no example was kept (skipped: {summary.skipped or 'none'}); {where}")
+    write_jsonl(args.out, examples)  # first: a failed write leaves both files as they were
+    atomic_write_json(summary_path, record)
     logger.info("wrote %d examples to %s (summary: %s)", len(examples), args.out, summary_path)
     logger.info(
         "skipped: %s; truncated: %d examples, %d items dropped",

@@ -13,6 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from percontrast.commands import positive_int
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--n-generate", type=int, default=None, help="of those, replies generated for ROUGE-L / METEOR"
     )
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="longest generated reply")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="longest generated reply")
     parser.add_argument("--eval-batch-size", type=int, default=None, help="examples per scoring batch")
     parser.add_argument(
         "--identify-limit", type=int, default=None, help="identify on the first N annotated items only"

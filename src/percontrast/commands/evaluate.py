@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from percontrast.commands import positive_int
+from percontrast.commands import temperature as temperature_type
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,13 +62,13 @@ def add_judge_arguments(
     )
     group.add_argument(
         f"--{prefix}-temperature",
-        type=float,
+        type=temperature_type,
         default=temperature,
         help=f"sampling temperature of the {role}'s replies (0: greedy; default: {temperature})",
     )
     group.add_argument(
         f"--{prefix}-max-tokens",
-        type=int,
+        type=positive_int,
         default=max_tokens,
         help=f"length of the {role}'s replies in tokens (default: {max_tokens})",
     )

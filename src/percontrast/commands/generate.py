@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from percontrast.commands.score import add_model_arguments
+from percontrast.errors import Interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, max_new_tokens: int 
         help=f"most new tokens per answer (default: {max_new_tokens})",
     )
     parser.add_argument(
-        "--temperature", type=float, default=0.4, help="sampling temperature (default: 0.4, the paper's)"
+        "--temperature",
+        type=float,
+        default=0.4,
+        help="sampling temperature (default: 0.4, the paper's)",
     )
     parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
@@ -73,6 +77,8 @@ def add_contrast_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from percontrast.data.schema import read_examples
     from percontrast.generation import (
         GenerationConfig,
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         generation_settings,
     )
     from percontrast.modeling import load_model
-    from percontrast.outputs import check_outputs, check_run_settings, settings_path
+    from percontrast.outputs import check_outputs, check_run_settings, file_fingerprint, settings_path
 
     config = GenerationConfig(
         sampling=SamplingConfig(
@@ -100,17 +106,29 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(
         inputs={"--data": args.data},
         outputs={"--out": args.out, "the settings record beside --out": settings_path(args.out)},
+        resumable=("--out",),
     )
-    settings = generation_settings(config, model=model_identity(args.model), dtype=args.dtype)
+    settings = generation_settings(
+        config,
+        model=model_identity(args.model),
+        dtype=args.dtype,
+        data=f"{Path(args.data).resolve()} (sha256 {file_fingerprint([args.data], full=True)})",
+    )
     check_run_settings(args.out, settings, kind="generate")  # before the model is loaded
     examples = read_examples(args.data)
     if args.backend == "vllm":
-        from transformers import AutoTokenizer
-
-        model, tokenizer = args.model, AutoTokenizer.from_pretrained(args.model)
+        model, tokenizer = args.model, _vllm_tokenizer(args.model)
     else:
         model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
-    stats = generate_predictions(model, tokenizer, examples, args.out, config, settings=settings)
+    try:
+        stats = generate_predictions(model, tokenizer, examples, args.out, config, settings=settings)
+    except KeyboardInterrupt:
+        from percontrast.outputs import read_finished
+
+        raise Interrupted(
+            f"{len(read_finished(args.out))} of {len(examples)} predictions are saved in {args.out}; "
+            "rerun the same command to resume"
+        ) from None
     logger.info(
         "%d generated, %d already there (resumed); %d new tokens at %.1f tokens/s -> %s",
         stats.generated,
@@ -122,9 +140,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vllm_tokenizer(spec: str):
+    """The tokenizer of a model vLLM loads itself: a directory or a hub id, not one of our aliases."""
+    from transformers import AutoTokenizer
+
+    from percontrast.errors import ConfigError
+    from percontrast.modeling import ALIASES
+
+    if spec in ALIASES:
+        raise ConfigError(
+            f"--backend vllm --model {spec}: vLLM loads the model itself and does not know percontrast's "
+            "aliases; give a model directory or hub id, or use --backend transformers"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(spec)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--model {spec}: no tokenizer could be loaded for vLLM ({exc})") from None
+
+
 def model_identity(spec: str) -> str:
-    """The model as recorded with an output: an absolute path for a local one, else the alias or id."""
+    """The model as recorded with an output: the alias or hub id, or for a local one its absolute path
+    and a fingerprint of its weights (a model retrained in the same folder is another model)."""
     from pathlib import Path
 
+    from percontrast.outputs import file_fingerprint
+
     path = Path(spec).expanduser()
-    return str(path.resolve()) if path.exists() else spec
+    if not path.exists():
+        return spec
+    weights = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".pt") and p.is_file()
+        )
+    )
+    return f"{path.resolve()} (weights {file_fingerprint(weights)})"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from percontrast.commands import positive_int
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,7 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward / generate call")
     parser.add_argument(
-        "--judge-max-new-tokens", type=int, default=32, help="length of the judge's keyword reply (greedy)"
+        "--judge-max-new-tokens",
+        type=positive_int,
+        default=32,
+        help="length of the judge's keyword reply (greedy)",
     )
     group = parser.add_argument_group("judge (default: the --model itself)")
     group.add_argument(
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from percontrast.modeling import load_model
     from percontrast.outputs import atomic_write_json, atomic_write_text, sibling
 
+    check_arguments(args)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     judge = None
     if args.judge_url:
@@ -73,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--judge-url needs --judge-api-model, the model name the server expects")
         judge = OpenAIChat(args.judge_url, args.judge_api_model, api_key_env=args.judge_key_env)
     examples = read_persona_qa(args.data)
+    if args.donors >= len(examples):
+        raise ConfigError(
+            f"--donors {args.donors}: only {len(examples) - 1} other personas in {args.data or 'the bundled set'}"
+        )
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
     result = run_identification(
         model,
@@ -97,3 +107,36 @@ def run(args: argparse.Namespace) -> int:
         plot_pir_breakdown(result, args.plot)
         logger.info("wrote Figure 5 to %s", args.plot)
     return 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad values and colliding paths before the model is loaded (a Figure 5 format, too)."""
+    import math
+    from pathlib import Path
+
+    from percontrast.errors import ConfigError
+    from percontrast.outputs import check_outputs, sibling
+
+    if not math.isfinite(args.threshold):
+        raise ConfigError(f"--threshold {args.threshold}: expected a finite PIR value (default 1)")
+    if args.donors < 0:
+        raise ConfigError(
+            f"--donors {args.donors}: expected 0 (persona removed) or a positive number of personas"
+        )
+    if args.plot:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
+            raise ConfigError(
+                f"--plot {args.plot}: not an image file name; end it in one of "
+                + ", ".join(f".{name}" for name in sorted(formats))
+            )
+    check_outputs(
+        inputs={"--data": args.data},
+        outputs={
+            "--out": args.out,
+            "the markdown table beside --out": sibling(args.out, ".md"),
+            "--plot": args.plot,
+        },
+    )

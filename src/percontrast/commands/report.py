@@ -20,10 +20,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from percontrast.errors import DataError
     from percontrast.experiments.report import write_reports
+    from percontrast.experiments.store import read_results
+    from percontrast.outputs import check_outputs
 
     results = Path(args.results)
     out = Path(args.out) if args.out else results.parent / "report"
+    check_outputs(inputs={"results": results})
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file; give a folder for the report")
+    records = read_results(results)
+    if not any(record["kind"] in ("metric", "cell") for record in records):
+        raise DataError(
+            "no metric or cell record: not the results of `percontrast experiment`", path=str(results)
+        )
     paths = write_reports(results, out)
     print("\n".join(str(path) for path in paths))
     return 0

@@ -45,7 +45,7 @@ def build_parser():
 
 def parse_config(argv: list[str]):
     """Parse ``argv`` (YAML first, then flags) into a validated `PerCEConfig`."""
-    from percontrast.perce_config import load_yaml_values
+    from percontrast.perce_config import check_value_types, load_yaml_values
 
     parser = build_parser()
     pre = argparse.ArgumentParser(add_help=False)
@@ -54,7 +54,7 @@ def parse_config(argv: list[str]):
     if known.config:
         # YAML values become the parser's defaults, so explicit flags override them.
         values = load_yaml_values(known.config)
-        check_yaml_types(parser, values, known.config)
+        check_value_types(parser, values, known.config)
         parser.set_defaults(**values)
     # Returns the config, a namespace holding --config, and the strings no flag took.
     outputs = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
@@ -64,45 +64,26 @@ def parse_config(argv: list[str]):
     return config
 
 
-def check_yaml_types(parser: argparse.ArgumentParser, values: dict, path: str) -> None:
-    """Convert-check each YAML value with its flag's type, so a bad value names the file and key.
-
-    argparse would convert a string default itself and blame the command-line flag, which the user
-    never passed.
-    """
-    from percontrast.errors import ConfigError
-
-    actions = {action.dest: action for action in parser._actions}
-    for key, value in values.items():
-        action = actions.get(key)
-        if action is None or value is None or action.nargs not in (None, "?"):
-            continue
-        kind = action.type
-        try:
-            if isinstance(value, str) and callable(kind):
-                converted = kind(value)
-            elif kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise TypeError
-            elif kind is int and isinstance(value, float) and not value.is_integer():
-                raise TypeError
-            elif isinstance(value, (list, dict)):
-                raise TypeError
-            else:
-                converted = value
-        except (TypeError, ValueError, argparse.ArgumentTypeError):
-            expected = getattr(kind, "__name__", "a value of the flag's type")
-            expected = "boolean (true or false)" if expected == "string_to_bool" else expected
-            raise ConfigError(f"{path}: key {key!r}: {value!r} is not a valid {expected}") from None
-        if action.choices is not None and converted not in action.choices:
-            raise ConfigError(f"{path}: key {key!r}: {value!r} is not one of {list(action.choices)}")
-
-
 def main(argv: list[str]) -> int:
     """Parse the flags, train, and save the model in ``--output_dir``; returns the exit code."""
     from percontrast.training import train
 
     config = parse_config(argv)
-    run = train(config)
+    try:
+        run = train(config)
+    except KeyboardInterrupt:
+        from percontrast.errors import Interrupted
+        from percontrast.outputs import last_checkpoint
+
+        checkpoint = last_checkpoint(config.output_dir)
+        if checkpoint is None:
+            raise Interrupted(
+                f"no checkpoint was saved in {config.output_dir} (every --save_steps {config.save_steps:g} steps); "
+                "rerun with --overwrite_output_dir to start again"
+            ) from None
+        raise Interrupted(
+            f"the last checkpoint is {checkpoint}; add --resume_from_checkpoint latest to the same command to resume"
+        ) from None
     logger.info(
         "trained %d steps on %d examples (%d skipped); model saved in %s",
         run.trainer.state.global_step,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from percontrast.bundled import load_published_prompt
@@ -99,10 +99,6 @@ def parse_construction_reply(reply: str) -> ConstructedItem:
     return ConstructedItem(question=question, answer=answer, personal_spans=spans)
 
 
-# The paper's rule for Figure 6's answers: "a corresponding answer of 5-20 words" (Section 4.1).
-ANSWER_WORDS = (5, 20)
-
-
 def construction_messages(persona: Sequence[str]) -> list[dict[str, str]]:
     """The construction prompt's user turn for one persona (sentences joined by spaces)."""
     prompt = load_published_prompt(CONSTRUCTION_PROMPT)
@@ -151,6 +147,10 @@ def read_personas(path) -> list[tuple[str, list[str]]]:
     return personas
 
 
+# The paper's rule for Figure 6's answers: "a corresponding answer of 5-20 words" (Section 4.1).
+ANSWER_WORDS = (5, 20)
+
+
 def construct_dataset(
     personas: Sequence[tuple[str, list[str]]],
     backend,
@@ -160,47 +160,71 @@ def construct_dataset(
     seed: int = 0,
     id_prefix: str = "synth",
     answer_words: tuple[int, int] = ANSWER_WORDS,
+    finished: Mapping[str, dict] | None = None,
+    on_item: Callable[[dict, bool], None] | None = None,
 ) -> tuple[list[dict], ConstructionReport]:
-    """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona.
+    """Ask ``backend`` (a `ChatBackend`) for one annotated QA item per persona, one persona at a time.
+
+    Every item (kept or set aside) has the id ``<id_prefix>_<index>``, so a run can resume.
+
+    Args:
+        finished: items of an earlier run by id (kept records, and set-aside ones with a ``reason``);
+            their personas are not asked again.
+        on_item: called with each new item and whether it was kept, as soon as it is known (the CLI
+            appends it to its files, so that an interrupt loses nothing already paid for).
 
     An answer outside ``answer_words`` (whitespace-separated words, both ends included) is set aside
     and counted: the paper asks for "a corresponding answer of 5-20 words" (Section 4.1, Figure 6).
 
     Returns:
-        The kept records (bundled format) and the report (rejected replies are in ``report.rejected``).
+        The kept records (bundled format, finished ones included) and the report (set-aside replies
+        are in ``report.rejected``).
     """
-    conversations = [construction_messages(sentences) for _, sentences in personas]
-    replies = backend.chat(conversations, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    finished = finished or {}
     report = ConstructionReport(n_personas=len(personas))
     records = []
-    for index, ((persona_id, sentences), reply) in enumerate(zip(personas, replies, strict=True)):
-        text = reply[0]
-        try:
-            item = parse_construction_reply(text)
-        except ConstructionError as exc:
-            report.set_aside[str(exc)] += 1
-            report.rejected.append({"persona_id": persona_id, "reason": str(exc), "reply": text})
-            continue
-        n_words = len(item.answer.split())
-        if not answer_words[0] <= n_words <= answer_words[1]:
-            reason = f"answer not {answer_words[0]}-{answer_words[1]} words"
-            report.set_aside[reason] += 1
-            report.rejected.append(
-                {"persona_id": persona_id, "reason": reason, "reply": text, "words": n_words}
+    for index, (persona_id, sentences) in enumerate(personas):
+        item_id = f"{id_prefix}_{index:05d}"
+        item = finished.get(item_id)
+        if item is None:
+            (reply,) = backend.chat(
+                [construction_messages(sentences)],
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
             )
-            continue
-        records.append(
-            {
-                "id": f"{id_prefix}_{index:05d}",
-                "persona_id": persona_id,
-                "persona": list(sentences),
-                "question": item.question,
-                "answer": item.answer,
-                "personal_spans": item.personal_spans,
-            }
-        )
+            item = _construction_item(item_id, persona_id, sentences, reply[0], answer_words)
+            if on_item is not None:
+                on_item(item, "reason" not in item)
+        if "reason" in item:
+            report.set_aside[item["reason"]] += 1
+            report.rejected.append(item)
+        else:
+            records.append(item)
     report.n_kept = len(records)
     logger.info(
         "constructed %d of %d items; set aside: %s", report.n_kept, report.n_personas, dict(report.set_aside)
     )
     return records, report
+
+
+def _construction_item(
+    item_id: str, persona_id: str, sentences: list[str], text: str, answer_words: tuple[int, int]
+) -> dict:
+    """A kept record in the bundled format, or a set-aside one with its ``reason`` and ``reply``."""
+    try:
+        item = parse_construction_reply(text)
+    except ConstructionError as exc:
+        return {"id": item_id, "persona_id": persona_id, "reason": str(exc), "reply": text}
+    n_words = len(item.answer.split())
+    if not answer_words[0] <= n_words <= answer_words[1]:
+        reason = f"answer not {answer_words[0]}-{answer_words[1]} words"
+        return {"id": item_id, "persona_id": persona_id, "reason": reason, "reply": text, "words": n_words}
+    return {
+        "id": item_id,
+        "persona_id": persona_id,
+        "persona": list(sentences),
+        "question": item.question,
+        "answer": item.answer,
+        "personal_spans": item.personal_spans,
+    }

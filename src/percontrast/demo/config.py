@@ -12,6 +12,7 @@ overrides the preset.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from percontrast.errors import ConfigError
@@ -68,6 +69,9 @@ class DemoConfig:
         self.seeds = tuple(int(seed) for seed in self.seeds)
         if not self.seeds:
             raise ConfigError("seeds must name at least one seed")
+        if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            # Each seed trains into its own folder: a repeated seed would find its folder taken.
+            raise ConfigError(f"seeds must be distinct integers >= 0, got {list(self.seeds)}")
         if self.preset not in PRESETS:
             raise ConfigError(f"preset must be one of {PRESETS}, got {self.preset!r}")
         for name in ("train_steps", "batch_size", "history", "n_eval", "max_new_tokens", "eval_batch_size"):
@@ -77,8 +81,8 @@ class DemoConfig:
             raise ConfigError(f"n_generate must be in [0, n_eval={self.n_eval}], got {self.n_generate}")
         if self.max_length < 16:
             raise ConfigError(f"max_length must be >= 16, got {self.max_length}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if self.bootstrap < 0:
             raise ConfigError(f"bootstrap must be >= 0, got {self.bootstrap}")
         if self.identify_limit is not None and self.identify_limit < 1:

@@ -305,7 +305,8 @@ def evaluate_aloe(
     Returns:
         `summarise`'s dict, plus ``simulator`` and ``judge`` (who ran them).
     """
-    from percontrast.outputs import JsonlAppender, check_run_settings, read_finished
+    from percontrast.errors import Interrupted
+    from percontrast.outputs import JsonlAppender, check_run_settings, file_fingerprint, read_finished
 
     if not (config.profiles and config.personalities):
         raise ConfigError("ALOE needs `profiles` and `personalities` (ALOE's profile/personality_eval.jsonl)")
@@ -314,8 +315,10 @@ def evaluate_aloe(
     # Everything that decides a conversation's content; the grid size may grow between runs.
     skip = ("n_profiles", "n_personalities", "profiles", "personalities")
     settings = {key: value for key, value in asdict(config).items() if key not in skip} | {
-        "profiles": str(Path(config.profiles).resolve()),
-        "personalities": str(Path(config.personalities).resolve()),
+        # The files' contents too: the same paths with other profiles must not resume.
+        "profiles": f"{Path(config.profiles).resolve()} (sha256 {file_fingerprint([config.profiles], full=True)})",
+        "personalities": f"{Path(config.personalities).resolve()} "
+        f"(sha256 {file_fingerprint([config.personalities], full=True)})",
         **identity,
     }
     check_run_settings(saved, settings, kind="aloe")
@@ -346,12 +349,18 @@ def evaluate_aloe(
             judge.mode,
         )
         with JsonlAppender(saved) as appender:
-            for start in range(0, len(todo), config.chunk_size):
-                chunk = todo[start : start + config.chunk_size]
-                run_aloe(model, simulator, judge, chunk, config, progress=progress)
-                for conversation in chunk:
-                    appender.write(asdict(conversation))
-                    finished[conversation.id] = asdict(conversation)
+            try:
+                for start in range(0, len(todo), config.chunk_size):
+                    chunk = todo[start : start + config.chunk_size]
+                    run_aloe(model, simulator, judge, chunk, config, progress=progress)
+                    for conversation in chunk:
+                        appender.write(asdict(conversation))
+                        finished[conversation.id] = asdict(conversation)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"{len(finished)} of {len(conversations)} conversations are saved in {saved}; "
+                    "rerun the same command to resume"
+                ) from None
     summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
     summary["simulator"] = who["simulator"]
     summary["judge"] = {"mode": config.judge_mode, "n_samples": config.judge_samples} | who["judge"]

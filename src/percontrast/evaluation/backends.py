@@ -15,6 +15,7 @@ import logging
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
@@ -209,6 +210,11 @@ class OpenAIChat:
             )
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"judge url must start with http:// or https://, got {self.base_url!r}")
+        try:
+            if not urllib.parse.urlsplit(self.base_url).hostname:
+                raise ValueError("no host")
+        except ValueError as exc:
+            raise ConfigError(f"url {self.base_url!r} is not a valid URL ({exc})") from None
         self.name = f"{self.model}@{self.base_url}"
 
     def _post(self, payload: dict) -> dict:
@@ -253,6 +259,7 @@ class OpenAIChat:
         n: int = 1,
         seed: int = 0,
     ) -> list[list[str]]:
+        check_sampling(max_new_tokens, temperature)
         replies = []
         for conversation in conversations:
             payload = {
@@ -265,16 +272,32 @@ class OpenAIChat:
             }
             if self.chat_template_kwargs is not None:
                 payload["chat_template_kwargs"] = self.chat_template_kwargs
-            response = self._post(payload)
-            try:
-                texts = [choice["message"]["content"] or "" for choice in response["choices"]]
-            except (KeyError, TypeError) as exc:
-                raise BackendError(
-                    f"unexpected chat-completions response (no choices[].message.content): {str(response)[:300]}"
-                ) from exc
+            texts = self._texts(self._post(payload))
             # Servers that ignore `n` return one choice: ask again for the rest.
             while len(texts) < n:
-                extra = self._post(payload | {"n": 1, "seed": seed + len(texts)})
-                texts.append(extra["choices"][0]["message"]["content"] or "")
+                texts += self._texts(self._post(payload | {"n": 1, "seed": seed + len(texts)}))[:1]
             replies.append([text.strip() for text in texts[:n]])
         return replies
+
+    def _texts(self, response: object) -> list[str]:
+        """The reply texts of a chat-completions response; no choice or a null content is an error."""
+        try:
+            texts = [choice["message"]["content"] for choice in response["choices"]]
+        except (KeyError, TypeError):
+            texts = None
+        if not texts or not all(isinstance(text, str) for text in texts):
+            raise BackendError(
+                f"{self.name}: unexpected chat-completions response (expected choices[].message.content "
+                f"strings): {str(response)[:300]}"
+            )
+        return texts
+
+
+def check_sampling(max_new_tokens: int, temperature: float) -> None:
+    """Refuse sampling settings no backend can honour (before anything is sent)."""
+    import math
+
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"temperature must be a finite number >= 0, got {temperature!r}")

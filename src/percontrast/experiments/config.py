@@ -13,6 +13,7 @@ dataclass with help text and validation; unknown keys anywhere are an error nami
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
+from percontrast.losses import check_clip_range
 
 LOSSES = ("ce", "lossce", "entce", "perce")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
@@ -117,13 +119,32 @@ class GridConfig:
         bad = [loss for loss in self.losses if loss not in LOSSES]
         if bad:
             raise ConfigError(f"grid.losses: unknown {bad}; allowed: {LOSSES}")
+        if not all(isinstance(lr, int | float) and not isinstance(lr, bool) for lr in self.learning_rates):
+            raise ConfigError(f"grid.learning_rates must be numbers, got {self.learning_rates!r}")
         self.learning_rates = [float(lr) for lr in self.learning_rates]
-        if any(lr <= 0 for lr in self.learning_rates):
-            raise ConfigError(f"grid.learning_rates must be > 0, got {self.learning_rates}")
+        if not all(math.isfinite(lr) and lr > 0 for lr in self.learning_rates):
+            raise ConfigError(f"grid.learning_rates must be finite and > 0, got {self.learning_rates}")
+        if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in self.seeds):
+            raise ConfigError(f"grid.seeds must be integers >= 0, got {self.seeds!r}")
         for clip in self.clips:
-            if not (isinstance(clip, list | tuple) and len(clip) == 2 and float(clip[0]) <= float(clip[1])):
-                raise ConfigError(f"grid.clips: each entry must be [m, M] with m <= M, got {clip!r}")
+            numbers = isinstance(clip, list | tuple) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in clip
+            )
+            if not (numbers and len(clip) == 2):
+                raise ConfigError(f"grid.clips: each entry must be [m, M] (two numbers), got {clip!r}")
+            try:
+                check_clip_range(float(clip[0]), float(clip[1]))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"grid.clips: each entry must be [m, M] with 0 < m <= M; {clip!r}: {exc}"
+                ) from None
         self.clips = [[float(m), float(big_m)] for m, big_m in self.clips]
+        for name in ("models", "losses", "tasks", "learning_rates", "seeds", "clips"):
+            values = [repr(v) for v in getattr(self, name)]
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                # Two equal cells would share an id: two runs writing `ok` and `failed` for one cell.
+                raise ConfigError(f"grid.{name}: {', '.join(repeated)} given more than once")
 
 
 @dataclass
@@ -277,12 +298,48 @@ class ExperimentConfig:
             )
         if self.save_steps < 1:
             raise ConfigError(f"save_steps must be >= 1, got {self.save_steps}")
+        check_training_values(self.training)
+        from percontrast.experiments.grid import expand
+
+        ids = [cell.id for cell in expand(self)]
+        repeated = sorted({cell for cell in ids if ids.count(cell) > 1})
+        if repeated:
+            raise ConfigError(
+                f"grid: cells {repeated} would share an id (values that print alike, e.g. learning rates "
+                "equal to 6 significant digits); make them differ"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def task_label(self, name: str) -> str:
         return self.tasks[name].label or name
+
+
+def check_training_values(training: dict[str, Any]) -> None:
+    """Check the shared ``training`` values as `percontrast train` would, at load time (not in each cell).
+
+    Types first (each value converted with its flag's type), then `PerCEConfig`'s own checks on the
+    values (without transformers' set-up, which would look for the run's devices here).
+    """
+    from transformers import HfArgumentParser
+
+    from percontrast.perce_config import PerCEConfig, check_value_types
+
+    check_value_types(HfArgumentParser(PerCEConfig), training, "training")
+    values = {}
+    for item in dataclasses.fields(PerCEConfig):
+        if item.default is not dataclasses.MISSING:
+            values[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            values[item.name] = item.default_factory()
+    values |= {key: value for key, value in training.items() if value is not None}
+    probe = PerCEConfig.__new__(PerCEConfig)
+    probe.__dict__.update(values)
+    try:
+        probe.check_values()
+    except ConfigError as exc:
+        raise ConfigError(f"training: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -336,6 +393,8 @@ def load_experiment_config(path: str | Path, overrides: dict[str, Any] | None = 
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of section: value, got a {type(values).__name__}")
     values = dict(values or {})
     values.update(overrides or {})
     return _build(ExperimentConfig, values, str(path))

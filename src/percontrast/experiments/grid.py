@@ -14,8 +14,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from percontrast.experiments.config import ExperimentConfig
+if TYPE_CHECKING:  # a type only: config.py calls expand() to check cell ids
+    from percontrast.experiments.config import ExperimentConfig
 
 
 @dataclass(frozen=True)

@@ -115,9 +115,10 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
-    """The newest ``checkpoint-N`` folder in ``output_dir`` (the Trainer's resume point), if any."""
-    checkpoints = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (a torn one is skipped), if any."""
+    from percontrast.outputs import last_checkpoint as newest_complete
+
+    return newest_complete(output_dir)
 
 
 def train_cell(values: dict[str, Any], launch: LaunchSettings, callbacks: list | None = None) -> float | None:

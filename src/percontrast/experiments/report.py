@@ -80,9 +80,10 @@ def run_summary(results: ResultSet) -> list[str]:
     """Provenance lines: runs, commits, versions, failed cells."""
     lines = []
     for run in results.runs:
-        versions = ", ".join(f"{k} {v}" for k, v in sorted(run["versions"].items()))
+        versions = ", ".join(f"{k} {v}" for k, v in sorted((run.get("versions") or {}).items()))
         lines.append(
-            f"run {run['run']} on {run['host']} at {run['time']}: commit {run['git_commit']}; {versions}"
+            f"run {run['run']} on {run.get('host', '?')} at {run.get('time', '?')}: "
+            f"commit {run.get('git_commit')}; {versions}"
         )
     if results.cell_seconds:
         total = sum(results.cell_seconds.values())

@@ -74,7 +74,12 @@ class ResultSet:
                 task = tasks[name]
                 self.labels[name] = task.get("label") or name
                 self.sources[name] = task["source"]
-        self.rows = [r for r in latest.values() if status.get(r["cell"]) == "ok" and r["value"] is not None]
+        # A NaN or infinite value (a metric that failed: no reference words, ...) is no result.
+        self.rows = [
+            r
+            for r in latest.values()
+            if status.get(r["cell"]) == "ok" and r["value"] is not None and math.isfinite(r["value"])
+        ]
         self.failed = sorted(cell for cell, value in status.items() if value == "failed")
         # Seconds of the last (ok) execution of each finished cell; a resumed cell counts its last part only.
         self.cell_seconds = {c: s for c, s in seconds.items() if status[c] == "ok" and s is not None}

@@ -354,9 +354,9 @@ def table_clip(results: ResultSet) -> list[Table]:
     for model in results.models:
         for task in results.tasks():
             clips = results.clips(model, task)
-            if not clips:
-                continue
             choice = results.chosen(model, "perce", task)
+            if not clips or choice is None:  # no ROUGE-L to choose the learning rate by (all NaN, say)
+                continue
             mins, maxs = sorted({c[0] for c in clips}), sorted({c[1] for c in clips})
             table = Table(
                 "table12",
