@@ -82,9 +82,9 @@ def test_identify_refuses_bad_annotations(
 # ------------------------------------------------------------------------------------------ construct
 
 REPLIES = [
-    "Question: Hobby?\nAnswer: I **sew** dresses.",
+    "Question: Hobby?\nAnswer: I **sew** dresses every weekend.",  # 5-20 words (Figure 6)
     "Question: Height?\nAnswer: Not tall.",
-    "Question: Pet?\nAnswer: My **cat** sleeps.",
+    "Question: Pet?\nAnswer: My **cat** sleeps all day long.",
 ]
 
 
