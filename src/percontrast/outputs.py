@@ -258,7 +258,7 @@ class JsonlAppender:
 
 def read_finished(path: PathLike, key: str = "id") -> dict[str, dict]:
     """The records already in a resumable JSONL output, by ``key`` (a torn last record is dropped first)."""
-    from percontrast.data.schema import iter_jsonl
+    from percontrast.jsonl import iter_jsonl
 
     path = Path(path)
     if not path.exists():

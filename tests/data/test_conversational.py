@@ -104,3 +104,24 @@ def test_scoring_a_conversation_uses_the_history(tiny):
     scores = score_examples(model, tokenizer, [example], progress=False)[0]
     assert "lots of night shifts" in scores.prompt_with and "lots of night shifts" in scores.prompt_without
     assert PERSONA in scores.prompt_with and PERSONA not in scores.prompt_without
+
+
+@pytest.mark.needs("pyarrow")
+def test_every_source_goes_through_the_same_checks(tmp_path):
+    """read_examples reads JSONL and Parquet through one path: allow_empty_response and the duplicate-id
+    check apply to both (before, Parquet, saved datasets and the Hub ignored allow_empty_response)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": "a", "persona": ["p"], "query": "q", "response": ""}]
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text(json.dumps(rows[0]) + "\n")
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    for source in (jsonl, parquet):
+        with pytest.raises(DataError, match="response"):
+            read_examples(source)
+        assert read_examples(source, allow_empty_response=True)[0].response == ""
+    pq.write_table(pa.Table.from_pylist(rows * 2), parquet)
+    with pytest.raises(DataError, match=r"duplicate id 'a' \(first seen in row 0\)"):
+        read_examples(parquet, allow_empty_response=True)

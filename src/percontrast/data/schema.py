@@ -18,13 +18,15 @@ then user / assistant turns; both prompts keep it, only the persona is removed.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import DataError
+from percontrast.errors import ConfigError, DataError
+from percontrast.jsonl import iter_jsonl
+
+__all__ = ["Example", "examples_from_rows", "iter_jsonl", "read_examples", "write_jsonl"]
 
 REQUIRED_FIELDS = ("id", "persona", "query", "response")
 OPTIONAL_FIELDS = ("user_id", "task", "template", "history", "meta")
@@ -152,84 +154,16 @@ def _validate_history(history: Any, fail: Any) -> list[dict[str, str]]:
     return checked
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, parsed_json)`` for each non-blank line; bad JSON, bytes that are not
-    UTF-8 and lone surrogates name the line."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", path=str(path))
-    if path.is_dir():
-        raise DataError("is a directory; give the JSONL file inside it", path=str(path))
-    with path.open("rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"not UTF-8: byte {raw[exc.start]:#04x} at column {exc.start + 1}; convert the file to UTF-8",
-                    path=str(path),
-                    line=line_number,
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"malformed JSON: {exc.msg} (column {exc.colno})", path=str(path), line=line_number
-                ) from None
-            if "\\u" in line and _has_lone_surrogate(value):
-                raise DataError(
-                    "a \\u escape is a lone surrogate (half of a UTF-16 pair), which is not text",
-                    path=str(path),
-                    line=line_number,
-                )
-            yield line_number, value
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
-    """Read and validate examples; duplicate ids are an error naming both lines.
+    """Read and validate examples; duplicate ids are an error naming both lines (or rows).
 
     ``path`` is a JSONL file, a Parquet file, a directory written by ``datasets.save_to_disk`` or
     ``hub:org/name``; rows are `Example` records or conversational ``messages`` records with a
-    ``persona`` field (`percontrast.data.conversational`).
+    ``persona`` field (`percontrast.data.conversational`). Every source goes through the same checks.
     """
-    from percontrast.data import conversational
+    from percontrast.data.sources import load_rows
 
-    text = str(path)
-    if text.startswith("hub:") or text.endswith(".parquet") or Path(text).is_dir():
-        return conversational.examples_from_rows(conversational.load_rows(path), path=text)
-    examples: list[Example] = []
-    first_line: dict[str, int] = {}
-    for line_number, record in iter_jsonl(path):
-        if conversational.is_conversational(record):
-            example = conversational.example_from_messages(
-                record, index=len(examples), path=str(path), line=line_number
-            )
-        else:
-            example = Example.from_dict(
-                record, path=str(path), line=line_number, allow_empty_response=allow_empty_response
-            )
-        if example.id in first_line:
-            raise DataError(
-                f"duplicate id {example.id!r} (first seen on line {first_line[example.id]})",
-                path=str(path),
-                line=line_number,
-                field="id",
-            )
-        first_line[example.id] = line_number
-        examples.append(example)
-    if not examples:
-        raise DataError("no examples in file", path=str(path))
-    return examples
+    return examples_from_rows(load_rows(path), path=str(path), allow_empty_response=allow_empty_response)
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
@@ -237,3 +171,102 @@ def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     from percontrast.outputs import atomic_write_jsonl
 
     return atomic_write_jsonl(path, records)
+
+
+# Conversational records (TRL's / the Hub's ``messages`` format; `percontrast.data.conversational`).
+TEMPLATE = "messages_chat"
+PERSONA_SOURCES = ("field", "system")
+
+
+def is_conversational(record: Any) -> bool:
+    """Whether a record is in the ``messages`` format."""
+    return isinstance(record, dict) and "messages" in record
+
+
+def example_from_messages(
+    record: dict[str, Any],
+    *,
+    index: int,
+    persona_from: str = "field",
+    path: str | None = None,
+    line: int | None = None,
+) -> Example:
+    """One conversational record as an `Example` (see the module docstring)."""
+
+    def fail(message: str, field_name: str) -> DataError:
+        return DataError(
+            message, path=path, line=line, record_id=str(record.get("id", index)), field=field_name
+        )
+
+    if persona_from not in PERSONA_SOURCES:
+        raise ConfigError(f"persona_from must be one of {list(PERSONA_SOURCES)}, got {persona_from!r}")
+    messages = record["messages"]
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in messages
+    ):
+        raise fail("expected a list of {'role': str, 'content': str}", "messages")
+    messages = [{"role": m["role"], "content": m["content"]} for m in messages]
+    if persona_from == "system":
+        if not messages or messages[0]["role"] != "system":
+            raise fail("persona_from='system' but the first message is not a system message", "messages")
+        persona: Any = messages.pop(0)["content"]
+        if "persona" in record and record["persona"]:
+            raise fail("persona given twice: as a field and as the system message", "persona")
+    else:
+        if "persona" not in record:
+            raise fail(
+                "no persona field; if the persona is the system message, use persona_from='system' "
+                "(percontrast data chat --persona-from system)",
+                "persona",
+            )
+        persona = record["persona"]
+    if len(messages) < 2 or messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
+        raise fail("the conversation must end with a user message and the assistant's reply", "messages")
+    extra = {key: value for key, value in record.items() if key not in ("messages", "persona", "id", "task")}
+    payload = {
+        "id": str(record.get("id", index)),
+        "persona": persona,
+        "query": messages[-2]["content"],
+        "response": messages[-1]["content"],
+        "template": TEMPLATE,
+        "history": messages[:-2],
+        "meta": extra,
+    }
+    if record.get("task") is not None:
+        payload["task"] = record["task"]
+    return Example.from_dict(payload, path=path, line=line)
+
+
+def examples_from_rows(
+    rows: Iterable[tuple[int | None, Any]],
+    *,
+    persona_from: str = "field",
+    path: str | None = None,
+    allow_empty_response: bool = False,
+) -> list[Example]:
+    """Rows in our `Example` format or in the ``messages`` format, as examples; a duplicate id is an
+    error naming the line (JSONL) or row where it was first seen."""
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    for index, (line, record) in enumerate(rows):
+        if is_conversational(record):
+            example = example_from_messages(
+                record, index=index, persona_from=persona_from, path=path, line=line
+            )
+        else:
+            example = Example.from_dict(
+                record, path=path, line=line, allow_empty_response=allow_empty_response
+            )
+        if example.id in seen:
+            raise DataError(
+                f"duplicate id {example.id!r} (first seen {seen[example.id]})",
+                path=path,
+                line=line,
+                field="id",
+            )
+        seen[example.id] = f"on line {line}" if line is not None else f"in row {index}"
+        examples.append(example)
+    if not examples:
+        raise DataError("no examples in file", path=path)
+    return examples
