@@ -21,6 +21,7 @@ from percontrast.errors import PercontrastError
 SUBCOMMANDS = [
     "demo",
     "score",
+    "groups",
     "identify",
     "construct",
     "data",
