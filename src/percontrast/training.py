@@ -17,12 +17,17 @@ counted like ``num_items_in_batch`` (over micro-batches, gathered over processes
 place (`PerCETrainer.get_batch_samples`); DDP's average is undone the same way. All three are exact,
 whatever the accumulation and the process count.
 
+``pir_source='frozen'`` (an ablation, not the paper's): no E-step; the PIR of every training example is
+computed once by the starting model before the first step (`frozen_pir`) and travels in the batch
+(`FrozenPIRCollator`), so a PerCE step costs what a CE step costs.
+
 CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_dir runs/x``
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +169,13 @@ class PerCETrainer(Trainer):
         # M-step input: the with-persona sequence, with grad, in train mode. (B, R)
         logp_with, entropy = logprobs(model, "with", with_entropy=args.loss == "entce")
         logp_without = None
-        if args.loss == "perce":
+        frozen_pir = None
+        if args.loss == "perce" and args.pir_source == "frozen":
+            # No E-step: the starting model's PIR, computed once in train() (`frozen_pir_collator`). (B, R)
+            if "frozen_pir" not in inputs:
+                raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
+            frozen_pir = inputs["frozen_pir"]
+        elif args.loss == "perce":
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
             # with like: in eval mode it would compare a dropout-perturbed log-prob to a clean one.
@@ -192,6 +203,7 @@ class PerCETrainer(Trainer):
             pir_form=args.pir_form,
             mode=args.weight_mode,
             hard_fraction=args.hard_fraction,
+            pir=frozen_pir,
         )
         # num_items_in_batch: the step's global count of response tokens, or of responses for
         # normalization='responses' (get_batch_samples). None (no labels, e.g. evaluation or a custom
@@ -356,7 +368,7 @@ class PerCETrainer(Trainer):
             self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
         )
         flops = 6 * inputs["with_input_ids"].numel() * parameters
-        if self.args.loss == "perce":
+        if self.args.loss == "perce" and self.args.pir_source == "online":
             flops += 2 * inputs["without_input_ids"].numel() * parameters
         return flops
 
@@ -371,6 +383,7 @@ class TrainingRun:
     trainer: PerCETrainer
     output: Any  # transformers.trainer_utils.TrainOutput
     dataset: EncodedDataset
+    frozen_pir_seconds: float | None = None  # pir_source='frozen': time to score the data once
 
 
 def apply_lora(model: PreTrainedModel, config: PerCEConfig) -> nn.Module:
@@ -442,11 +455,18 @@ def train(
     if config.use_lora:
         model = apply_lora(model, config)
     pad_id = pad_token_id(tokenizer)
+    collator = PairedCollator(pad_id=pad_id, padding_side=config.padding_side)
+    frozen_seconds = None
+    if config.loss == "perce" and config.pir_source == "frozen":
+        started = time.perf_counter()
+        collator = FrozenPIRCollator(collator, frozen_pir(model, dataset, pad_id, config))
+        frozen_seconds = time.perf_counter() - started
+        logger.info("pir_source='frozen': scored %d examples once in %.1f s", len(dataset), frozen_seconds)
     trainer = PerCETrainer(
         model=model,
         args=config,
         train_dataset=dataset,
-        data_collator=PairedCollator(pad_id=pad_id, padding_side=config.padding_side),
+        data_collator=collator,
         processing_class=tokenizer,
         callbacks=callbacks,
         probe_example=probe,
@@ -455,7 +475,50 @@ def train(
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
-    return TrainingRun(trainer=trainer, output=output, dataset=dataset)
+    return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
+
+
+def frozen_pir(
+    model: nn.Module, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
+) -> dict[str, torch.Tensor]:
+    """PIR (R_i,) of every training example's response tokens under ``model`` as it is now (the starting
+    model, before any step), in eval mode, by example id: the weights of ``pir_source='frozen'``."""
+    from percontrast.scoring import score_units
+
+    items = dataset.examples
+    was_training = model.training
+    model.eval()
+    try:
+        logps = score_units(
+            model,
+            [prompt for item in items for prompt in (item.prompt_with_ids, item.prompt_without_ids)],
+            [item.response_ids for item in items for _ in range(2)],
+            pad_id,
+            max_batch_size=config.per_device_eval_batch_size,
+            padding_side=config.padding_side,
+            chunk_size=config.logprob_chunk_size,
+            progress=not config.disable_tqdm,
+            desc="frozen PIR",
+        )
+    finally:
+        model.train(was_training)
+    return {item.id: logps[2 * i] - logps[2 * i + 1] for i, item in enumerate(items)}
+
+
+@dataclass
+class FrozenPIRCollator:
+    """`PairedCollator` plus ``frozen_pir`` (B, R): each example's precomputed PIR, 0 past its response."""
+
+    collator: PairedCollator
+    pir: dict[str, torch.Tensor]
+
+    def __call__(self, encoded: list) -> dict[str, torch.Tensor]:
+        batch = self.collator(encoded)
+        values = torch.zeros(batch["response_mask"].shape, dtype=torch.float32)  # (B, R)
+        for row, item in enumerate(encoded):
+            values[row, : len(item.response_ids)] = self.pir[item.id]
+        batch["frozen_pir"] = values
+        return batch
 
 
 def describe_distributed(trainer: Trainer) -> dict[str, Any]:
