@@ -21,7 +21,8 @@ import yaml
 
 from percontrast.errors import ConfigError
 
-LOSSES = ("ce", "lossce", "entce", "perce")
+# perce_frozen: PerCE with pir_source='frozen' (weights from the starting model, an ablation; not the paper's).
+LOSSES = ("ce", "lossce", "entce", "perce", "perce_frozen")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
 LAUNCH_MODES = ("single", "torchrun", "accelerate")
 # PerCEConfig fields a cell sets itself: the grid's axes and the cell's paths.
@@ -37,7 +38,13 @@ class TaskConfig:
         default=None, metadata={"help": "benchmark task: LaMP_4, product_review, ... (not persona_chat)"}
     )
     label: str | None = field(default=None, metadata={"help": "column name in reports (default: the key)"})
-    train_input: str | None = field(default=None, metadata={"help": "LaMP questions / LongLaMP rows file"})
+    train_input: str | None = field(
+        default=None,
+        metadata={
+            "help": "LaMP questions / LongLaMP rows file; persona_chat: a conversations JSONL to train on "
+            "(with test_input; default: the bundled 100 conversations, split by conversation)"
+        },
+    )
     train_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of train_input"})
     test_input: str | None = field(default=None, metadata={"help": "held-out questions / rows file"})
     test_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of test_input"})
@@ -67,6 +74,10 @@ class TaskConfig:
             raise ConfigError(f"source must be one of {TASK_SOURCES}, got {self.source!r}")
         if self.source != "persona_chat" and not self.task:
             raise ConfigError(f"a {self.source} task needs `task` (e.g. LaMP_4, product_review)")
+        if self.source == "persona_chat" and bool(self.train_input) != bool(self.test_input):
+            raise ConfigError(
+                "a persona_chat task takes both train_input and test_input (conversation files) or neither"
+            )
         if self.source == "lamp" and not (self.train_input and self.test_input):
             raise ConfigError("a lamp task needs train_input and test_input (questions files)")
         for name in ("train_sample", "test_sample"):
@@ -91,6 +102,12 @@ class GridConfig:
         default_factory=lambda: [[0.8, 5.0]],
         metadata={"help": "[m, M] pairs for perce (other losses ignore the clip and run once)"},
     )
+    learning_rates_by_loss: dict[str, list[float]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "loss -> the learning rates it runs at instead of learning_rates (e.g. an ablation at one)"
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("models", "losses", "tasks", "learning_rates", "seeds", "clips"):
@@ -106,6 +123,22 @@ class GridConfig:
             if not (isinstance(clip, list | tuple) and len(clip) == 2 and float(clip[0]) <= float(clip[1])):
                 raise ConfigError(f"grid.clips: each entry must be [m, M] with m <= M, got {clip!r}")
         self.clips = [[float(m), float(big_m)] for m, big_m in self.clips]
+        if not isinstance(self.learning_rates_by_loss, dict):
+            raise ConfigError(
+                f"grid.learning_rates_by_loss must be a mapping loss -> [lr, ...], got {self.learning_rates_by_loss!r}"
+            )
+        for loss, rates in self.learning_rates_by_loss.items():
+            if loss not in self.losses:
+                raise ConfigError(
+                    f"grid.learning_rates_by_loss: {loss!r} is not one of grid.losses {self.losses}"
+                )
+            if not isinstance(rates, list) or not rates or any(float(lr) <= 0 for lr in rates):
+                raise ConfigError(
+                    f"grid.learning_rates_by_loss.{loss} must be a non-empty list of rates > 0, got {rates!r}"
+                )
+        self.learning_rates_by_loss = {
+            k: [float(lr) for lr in v] for k, v in self.learning_rates_by_loss.items()
+        }
 
 
 @dataclass

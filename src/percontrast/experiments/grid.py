@@ -45,9 +45,10 @@ def expand(config: ExperimentConfig) -> list[Cell]:
     """Every cell of the grid, in a stable order (model, task, loss, lr, clip, seed)."""
     grid = config.grid
     cells: list[Cell] = []
-    for model, task, loss, lr in itertools.product(grid.models, grid.tasks, grid.losses, grid.learning_rates):
+    for model, task, loss in itertools.product(grid.models, grid.tasks, grid.losses):
         clips = grid.clips if loss == "perce" else [[None, None]]
-        for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
+        rates = grid.learning_rates_by_loss.get(loss, grid.learning_rates)
+        for lr, (clip_min, clip_max), seed in itertools.product(rates, clips, grid.seeds):
             cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
     return cells
 

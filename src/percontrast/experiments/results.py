@@ -16,7 +16,13 @@ from typing import Any
 from percontrast.experiments.store import read_results
 
 LOSS_ORDER = ("ce", "lossce", "entce", "perce")
-LOSS_NAMES = {"ce": "CE", "lossce": "LossCE", "entce": "EntCE", "perce": "PerCE"}
+LOSS_NAMES = {
+    "ce": "CE",
+    "lossce": "LossCE",
+    "entce": "EntCE",
+    "perce": "PerCE",
+    "perce_frozen": "PerCE (frozen PIR)",
+}
 DEFAULT_CLIP = (0.8, 5.0)
 METRIC_NAMES = {"rougeL": "ROUGE-L", "meteor": "METEOR", "rouge1": "ROUGE-1"}
 
