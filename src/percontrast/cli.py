@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "demo",
     "score",
     "groups",
+    "kinds",
     "identify",
     "construct",
     "data",
