@@ -145,3 +145,32 @@ def test_dry_run_lists_cells_and_steps(tmp_path, capsys):
     assert main(["experiment", str(tiny_config(tmp_path)), "--count"]) == 0
     assert capsys.readouterr().out.strip() == "4"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_token_groups_and_train_time_rows(tmp_path):
+    """evaluation.token_groups: each cell's rows per group, on the same tokens for every cell; `all` is the
+    pooled NLL of the per-example sums; the report has the groups and training-time tables."""
+    import json
+
+    from percontrast.experiments.report import write_reports
+
+    grid = {"models": ["tiny"], "losses": ["ce", "perce_frozen"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    path = tiny_config(
+        tmp_path, grid=grid, evaluation={"cross_task": False, "token_groups": True, "group_threshold": 0.0}
+    )
+    assert main(["experiment", str(path)]) == 0
+    out = tmp_path / "out"
+    rows = [r for r in read_results(out / RESULTS_NAME) if r["kind"] == "metric"]
+    groups = [r for r in rows if r["eval"] == "groups"]
+    assert {r["loss"] for r in groups} == {"ce", "perce_frozen"}
+    counts = {(r["metric"], r["loss"]): r["n"] for r in groups}
+    for metric in ("nll_reference_personal", "nll_reference_rest", "nll_all"):
+        assert counts[(metric, "ce")] == counts[(metric, "perce_frozen")]  # the same tokens in every cell
+    for row in (r for r in groups if r["metric"] == "nll_all"):
+        saved = json.loads((out / "cells" / row["cell"] / "token_groups.json").read_text())
+        assert row["value"] == pytest.approx(sum(saved["nll_sum"]["all"]) / sum(saved["n_tokens"]["all"]))
+    assert {r["loss"] for r in rows if r["metric"] == "train_seconds"} == {"ce", "perce_frozen"}
+    write_reports(out / RESULTS_NAME, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "NLL per token by token group" in report and "ratio to CE" in report

@@ -226,6 +226,16 @@ class EvaluationSettings:
     judge: JudgeSettings | None = field(default=None, metadata={"help": "LLM judge (Table 10); null: off"})
     aloe: AloeSettings | None = field(default=None, metadata={"help": "ALOE (Table 4); null: off"})
     qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
+    token_groups: bool = field(
+        default=False,
+        metadata={
+            "help": "also score each cell's test references by token group (PIR > group_threshold under the "
+            "untrained base model, the rest, all; annotated words where the data has them)"
+        },
+    )
+    group_threshold: float = field(
+        default=1.0, metadata={"help": "reference PIR above which a token is in the personal group"}
+    )
 
     def __post_init__(self) -> None:
         bad = [m for m in self.metrics if m not in ("rouge", "rouge1", "rougeL", "meteor")]

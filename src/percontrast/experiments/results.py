@@ -15,7 +15,7 @@ from typing import Any
 
 from percontrast.experiments.store import read_results
 
-LOSS_ORDER = ("ce", "lossce", "entce", "perce")
+LOSS_ORDER = ("ce", "lossce", "entce", "perce", "perce_frozen")
 LOSS_NAMES = {
     "ce": "CE",
     "lossce": "LossCE",

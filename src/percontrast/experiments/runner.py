@@ -210,10 +210,18 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         if model_dir.exists() and pipeline.last_checkpoint(model_dir) is None:
             shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
         values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
+        train_started = time.perf_counter()
         train_loss = pipeline.train_cell(values, config.launch, callbacks=callbacks)
+        train_seconds = time.perf_counter() - train_started
         for checkpoint in model_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
-        atomic_write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
+        atomic_write_json(
+            done_marker, {"train_loss": train_loss, "run": context.run_id, "train_seconds": train_seconds}
+        )
+    # Training wall time of this cell's last (uninterrupted) training: the ablation's time ratio to CE.
+    train_seconds = pipeline.read_json(done_marker).get("train_seconds")
+    if train_seconds is not None:
+        rows.append(_row(context, cell, "train", cell.task, "train_seconds", train_seconds))
     # The training loss stays in training_done.json, not in the table: after a resume the Trainer
     # averages it over the resumed steps only, so it would not be comparable between cells.
 
@@ -233,6 +241,13 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
                 judged, target_data / "test.jsonl", context.judge()
             ).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value))
+    if evaluation.token_groups:
+        from percontrast.experiments.token_groups import cell_group_metrics, reference_groups
+
+        test_path = data / "test.jsonl"
+        groups = reference_groups(cell.model, test_path, evaluation.group_threshold)
+        for item in cell_group_metrics(model, tokenizer, test_path, groups, cell_dir / "token_groups.json"):
+            rows.append(_row(context, cell, "groups", cell.task, item["metric"], item["value"], n=item["n"]))
     if evaluation.aloe is not None:
         result = pipeline.aloe_scores(model, tokenizer, evaluation.aloe, context.judge(), cell.seed, cell.id)
         for k, value in result["al"].items():
