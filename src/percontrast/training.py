@@ -39,6 +39,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
+from percontrast.frozen_pir import FrozenPIRCollator, frozen_pir
 from percontrast.logprobs import pair_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
@@ -476,49 +477,6 @@ def train(
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
-
-
-def frozen_pir(
-    model: nn.Module, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
-) -> dict[str, torch.Tensor]:
-    """PIR (R_i,) of every training example's response tokens under ``model`` as it is now (the starting
-    model, before any step), in eval mode, by example id: the weights of ``pir_source='frozen'``."""
-    from percontrast.scoring import score_units
-
-    items = dataset.examples
-    was_training = model.training
-    model.eval()
-    try:
-        logps = score_units(
-            model,
-            [prompt for item in items for prompt in (item.prompt_with_ids, item.prompt_without_ids)],
-            [item.response_ids for item in items for _ in range(2)],
-            pad_id,
-            max_batch_size=config.per_device_eval_batch_size,
-            padding_side=config.padding_side,
-            chunk_size=config.logprob_chunk_size,
-            progress=not config.disable_tqdm,
-            desc="frozen PIR",
-        )
-    finally:
-        model.train(was_training)
-    return {item.id: logps[2 * i] - logps[2 * i + 1] for i, item in enumerate(items)}
-
-
-@dataclass
-class FrozenPIRCollator:
-    """`PairedCollator` plus ``frozen_pir`` (B, R): each example's precomputed PIR, 0 past its response."""
-
-    collator: PairedCollator
-    pir: dict[str, torch.Tensor]
-
-    def __call__(self, encoded: list) -> dict[str, torch.Tensor]:
-        batch = self.collator(encoded)
-        values = torch.zeros(batch["response_mask"].shape, dtype=torch.float32)  # (B, R)
-        for row, item in enumerate(encoded):
-            values[row, : len(item.response_ids)] = self.pir[item.id]
-        batch["frozen_pir"] = values
-        return batch
 
 
 def describe_distributed(trainer: Trainer) -> dict[str, Any]:
