@@ -86,3 +86,33 @@ def test_frozen_weights_are_the_starting_models_and_no_persona_free_pass_runs(tm
             assert torch.all(pir[row, n:] == 0)
             matched += 1
     assert matched == 6
+
+
+def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
+    """A second run from the same starting model on the same data reads the cache (no scoring); other data
+    is scored again."""
+    from percontrast import frozen_pir as module
+    from percontrast import training
+
+    cache = tmp_path / "frozen_pir.pt"
+    calls = []
+    original = module.frozen_pir
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    def run(name, examples):
+        model, tokenizer = sharpened_tiny()
+        config = make_config(
+            tmp_path / name, loss="perce", pir_source="frozen", frozen_pir_cache=str(cache), max_steps=1
+        )
+        with mock.patch.object(module, "frozen_pir", counting):
+            return training.train(config, model=model, tokenizer=tokenizer, examples=examples)
+
+    first = run("a", make_examples(4))
+    second = run("b", make_examples(4))
+    assert len(calls) == 1 and cache.exists()
+    torch.testing.assert_close(first.trainer.model.lm_head.weight, second.trainer.model.lm_head.weight)
+    run("c", make_examples(6))  # two more examples: not covered, scored again
+    assert len(calls) == 2

@@ -9,13 +9,51 @@ step costs. `percontrast.training.train` wires it in for ``--pir_source frozen``
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from percontrast.collator import EncodedDataset, PairedCollator
 from percontrast.perce_config import PerCEConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _fingerprint(item) -> int:
+    """The token ids an example's frozen PIR depends on (Python's hash of int tuples is not salted)."""
+    return hash((tuple(item.prompt_with_ids), tuple(item.prompt_without_ids), tuple(item.response_ids)))
+
+
+def cached_frozen_pir(
+    model: nn.Module, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
+) -> dict[str, torch.Tensor]:
+    """`frozen_pir`, read from ``config.frozen_pir_cache`` when that file holds every example of the
+    dataset for the same starting model and the same token ids, else computed and written there.
+
+    An experiment's cells of the same model and data share one starting model, so its seeds and learning
+    rates can share one scoring of the training pool.
+    """
+    path = Path(config.frozen_pir_cache) if config.frozen_pir_cache else None
+    if path is not None and path.exists():
+        saved = torch.load(path)
+        if saved["model"] == config.model and all(
+            saved["fingerprint"].get(item.id) == _fingerprint(item) for item in dataset.examples
+        ):
+            logger.info("frozen PIR of %d examples read from %s", len(dataset), path)
+            return {item.id: saved["pir"][item.id] for item in dataset.examples}
+        logger.info("frozen PIR cache %s is for other data or another model: recomputing", path)
+    pir = frozen_pir(model, dataset, pad_id, config)
+    if path is not None and config.process_index == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        fingerprint = {item.id: _fingerprint(item) for item in dataset.examples}
+        torch.save({"model": config.model, "pir": pir, "fingerprint": fingerprint}, partial)
+        os.replace(partial, path)
+    return pir
 
 
 def frozen_pir(

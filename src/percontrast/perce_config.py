@@ -110,6 +110,13 @@ class PerCEConfig(TrainingArguments):
             "costs what a CE step costs."
         },
     )
+    frozen_pir_cache: str | None = field(
+        default=None,
+        metadata={
+            "help": "pir_source=frozen: a file to read the starting model's PIR from (when it covers this data "
+            "and model) or to write it to, so runs from the same starting model share one scoring."
+        },
+    )
     template: str | None = field(
         default=None,
         metadata={

@@ -39,7 +39,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
-from percontrast.frozen_pir import FrozenPIRCollator, frozen_pir
+from percontrast.frozen_pir import FrozenPIRCollator, cached_frozen_pir
 from percontrast.logprobs import pair_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
@@ -170,12 +170,12 @@ class PerCETrainer(Trainer):
         # M-step input: the with-persona sequence, with grad, in train mode. (B, R)
         logp_with, entropy = logprobs(model, "with", with_entropy=args.loss == "entce")
         logp_without = None
-        frozen_pir = None
+        starting_pir = None
         if args.loss == "perce" and args.pir_source == "frozen":
-            # No E-step: the starting model's PIR, computed once in train() (`frozen_pir_collator`). (B, R)
+            # No E-step: the starting model's PIR, computed once in train() (`FrozenPIRCollator`). (B, R)
             if "frozen_pir" not in inputs:
                 raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
-            frozen_pir = inputs["frozen_pir"]
+            starting_pir = inputs["frozen_pir"]
         elif args.loss == "perce":
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
@@ -204,7 +204,7 @@ class PerCETrainer(Trainer):
             pir_form=args.pir_form,
             mode=args.weight_mode,
             hard_fraction=args.hard_fraction,
-            pir=frozen_pir,
+            pir=starting_pir,
         )
         # num_items_in_batch: the step's global count of response tokens, or of responses for
         # normalization='responses' (get_batch_samples). None (no labels, e.g. evaluation or a custom
@@ -460,7 +460,7 @@ def train(
     frozen_seconds = None
     if config.loss == "perce" and config.pir_source == "frozen":
         started = time.perf_counter()
-        collator = FrozenPIRCollator(collator, frozen_pir(model, dataset, pad_id, config))
+        collator = FrozenPIRCollator(collator, cached_frozen_pir(model, dataset, pad_id, config))
         frozen_seconds = time.perf_counter() - started
         logger.info("pir_source='frozen': scored %d examples once in %.1f s", len(dataset), frozen_seconds)
     trainer = PerCETrainer(

@@ -117,7 +117,8 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
     if cell.clip_min is not None:
         values.update(clip_min=cell.clip_min, clip_max=cell.clip_max)
     if cell.loss == "perce_frozen":
-        values["pir_source"] = "frozen"
+        # Every seed and rate starts from the same model on the same pool: one scoring, beside the data.
+        values.update(pir_source="frozen", frozen_pir_cache=str(Path(data).with_name("frozen_pir.pt")))
     return values
 
 
