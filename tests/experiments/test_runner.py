@@ -157,7 +157,10 @@ def test_token_groups_and_train_time_rows(tmp_path):
 
     grid = {"models": ["tiny"], "losses": ["ce", "perce_frozen"], "tasks": ["spc"], "learning_rates": [1e-3]}
     path = tiny_config(
-        tmp_path, grid=grid, evaluation={"cross_task": False, "token_groups": True, "group_threshold": 0.0}
+        tmp_path,
+        grid=grid,
+        evaluation={"cross_task": False, "token_groups": True, "group_threshold": 0.0},
+        generation={"max_new_tokens": 4, "batch_size": 4, "limit": 1},
     )
     assert main(["experiment", str(path)]) == 0
     out = tmp_path / "out"
@@ -171,6 +174,10 @@ def test_token_groups_and_train_time_rows(tmp_path):
         saved = json.loads((out / "cells" / row["cell"] / "token_groups.json").read_text())
         assert row["value"] == pytest.approx(sum(saved["nll_sum"]["all"]) / sum(saved["n_tokens"]["all"]))
     assert {r["loss"] for r in rows if r["metric"] == "train_seconds"} == {"ce", "perce_frozen"}
+    # generation.limit: 1 of the 2 test examples generated; the groups still cover both.
+    assert {r["n"] for r in rows if r["metric"] == "rougeL"} == {1}
+    for row in groups:
+        assert len(json.loads((out / "cells" / row["cell"] / "token_groups.json").read_text())["ids"]) == 2
     write_reports(out / RESULTS_NAME, tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "NLL per token by token group" in report and "ratio to CE" in report

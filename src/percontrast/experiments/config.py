@@ -150,10 +150,19 @@ class GenerationSettings:
     greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of sampling"})
     batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
     backend: str = field(default="transformers", metadata={"help": "transformers or vllm"})
+    limit: int | None = field(
+        default=None,
+        metadata={
+            "help": "generate (and score ROUGE / METEOR) for the first N test examples only; null: all. "
+            "Likelihood evaluations (token_groups) still use every test example"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise ConfigError("generation.max_new_tokens and generation.batch_size must be >= 1")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"generation.limit must be >= 1 or null, got {self.limit}")
 
 
 @dataclass

@@ -230,8 +230,12 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
     for target in target_tasks(config, cell):
         target_data = context.data_dir(cell.model, target)
         predictions = cell_dir / "predictions" / f"{target}.jsonl"
-        pipeline.generate(model, tokenizer, target_data / "test.jsonl", predictions, config, cell.seed)
-        scores = pipeline.lexical_scores(predictions, target_data / "test.jsonl", evaluation.metrics)
+        # generation.limit: the first N test examples (the same N for every cell: test.jsonl is shared).
+        generated = _limited(
+            target_data / "test.jsonl", config.generation.limit, cell_dir / f"generated_{target}.jsonl"
+        )
+        pipeline.generate(model, tokenizer, generated, predictions, config, cell.seed)
+        scores = pipeline.lexical_scores(predictions, generated, evaluation.metrics)
         for metric in ("rouge1", "rougeL", "meteor"):
             if metric in scores:
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
@@ -265,7 +269,8 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
 
 
 def _limited(predictions: Path, limit: int | None, out: Path) -> Path:
-    """The first ``limit`` lines of a predictions file (the judge is costly), or the file itself."""
+    """The first ``limit`` lines of a JSONL file (predictions for the costly judge, test examples for
+    generation.limit), or the file itself."""
     if limit is None:
         return predictions
     lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)[:limit]
