@@ -204,7 +204,9 @@ def test_demo_reports_token_groups(demo_run):
     for name, cells in saved["comparison"]["models"].items():
         assert groups["groups"]["all"]["models"][name]["nll"]["mean"] == pytest.approx(cells["nll"]["mean"])
         assert groups["groups"]["all"]["models"][name]["pir"]["mean"] == pytest.approx(cells["pir"]["mean"])
-    split = groups["groups"]["reference_personal"]["n_tokens"] + groups["groups"]["reference_rest"]["n_tokens"]
+    split = (
+        groups["groups"]["reference_personal"]["n_tokens"] + groups["groups"]["reference_rest"]["n_tokens"]
+    )
     assert split == groups["groups"]["all"]["n_tokens"]
     assert "By token group" in (result.out_dir / "report.html").read_text(encoding="utf-8")
     assert any("reference_personal" in line for line in lines)

@@ -71,7 +71,9 @@ def plan(config: ExperimentConfig, cell: Cell) -> list[str]:
             f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})"
         )
     if config.evaluation.token_groups:
-        steps.append(f"token groups: NLL / PIR of the {config.task_label(cell.task)} test references by group")
+        steps.append(
+            f"token groups: NLL / PIR of the {config.task_label(cell.task)} test references by group"
+        )
     if config.evaluation.judge and config.evaluation.judge.predictions:
         steps.append(f"judge: personalization and quality on {config.task_label(cell.task)}")
     if config.evaluation.aloe:
