@@ -110,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     summary = summarize_groups(groups, sums, baseline=args.baseline, n_bootstrap=args.bootstrap)
-    summary.update(data=str(args.data), model_paths=[list(pair) for pair in models])
+    summary.update(
+        data=str(args.data),
+        model_paths=[list(pair) for pair in models],
+        template=args.template,
+        max_length=args.max_length,
+    )
     table = markdown_table(summary)
     print(table)
     atomic_write_json(args.out, summary | {"table": table})
