@@ -182,3 +182,13 @@ def test_token_groups_and_train_time_rows(tmp_path):
     write_reports(out / RESULTS_NAME, tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "NLL per token by token group" in report and "ratio to CE" in report
+    assert "minus CE" in report and "paired across models" in report  # the bootstrap of the cells' sums
+    from percontrast.experiments.token_groups import paired_differences
+
+    cells = {
+        loss: sorted({r["cell"] for r in groups if r["loss"] == loss}) for loss in ("ce", "perce_frozen")
+    }
+    paired = paired_differences(out, "spc", cells, n_bootstrap=20)
+    value = {r["loss"]: r["value"] for r in groups if r["metric"] == "nll_all"}
+    difference = paired["groups"]["all"]["differences"]["perce_frozen"]["nll"]["mean"]
+    assert difference == pytest.approx(value["perce_frozen"] - value["ce"])

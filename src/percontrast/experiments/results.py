@@ -63,6 +63,7 @@ class ResultSet:
     """The usable metric rows of a results file and the tasks' labels and sources."""
 
     def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)  # results.jsonl, in the experiment's output_dir
         records = read_results(path)
         status, latest, seconds = {}, {}, {}
         self.labels: dict[str, str] = {}

@@ -403,7 +403,46 @@ def table_token_groups(results: ResultSet) -> list[Table]:
                         gap = Stat([a - b for a, b in zip(high.values, rest.values, strict=True)])
                 table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in stats] + [_cell(gap, 3)])
             tables.append(table)
+            paired = _paired_group_table(results, model, task, groups)
+            if paired is not None:
+                tables.append(paired)
     return tables
+
+
+def _paired_group_table(results: ResultSet, model: str, task: str, groups: list[str]) -> Table | None:
+    """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
+    (from the cells' per-example sums)."""
+    from percontrast.experiments.token_groups import paired_differences
+
+    cells: dict[str, list[str]] = {}
+    for loss in results.losses:
+        choice = results.chosen(model, loss, task)
+        if choice is not None:
+            rows = [
+                r
+                for r in results.rows
+                if r["eval"] == "groups" and all(r.get(k) == v for k, v in choice.items())
+            ]
+            cells[loss] = sorted({r["cell"] for r in rows})
+    summary = paired_differences(results.path.parent, task, cells)
+    if summary is None or not summary["groups"]["all"]["differences"]:
+        return None
+    table = Table(
+        "token_groups_paired",
+        f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
+        ["Method"] + groups,
+        notes=[summary["method"]],
+    )
+    for loss in summary["groups"]["all"]["differences"]:
+        row = []
+        for group in groups:
+            cell = summary["groups"][group]["differences"][loss]["nll"]
+            text = "-" if cell["mean"] is None else f"{cell['mean']:+.3f}"
+            if cell["mean"] is not None and cell["ci"]:
+                text += f" [{cell['ci'][0]:+.3f}, {cell['ci'][1]:+.3f}]"
+            row.append(text)
+        table.rows.append([LOSS_NAMES[loss]] + row)
+    return table
 
 
 def table_train_time(results: ResultSet) -> list[Table]:

@@ -15,9 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from percontrast.data.schema import read_examples
 from percontrast.outputs import atomic_write_json
-from percontrast.token_groups import TokenGroups, group_sums, make_groups
+from percontrast.token_groups import GroupSums, TokenGroups, group_sums, make_groups, summarize_groups
 
 GROUPS_FILE = "token_groups.json"
 
@@ -50,6 +52,33 @@ def reference_groups(base_model: str, test_path: Path, threshold: float) -> Toke
     )
     atomic_write_json(cache, groups.__dict__)
     return groups
+
+
+def load_group_sums(cell_file: Path) -> GroupSums:
+    """One cell's per-example sums (``cells/<id>/token_groups.json``)."""
+    saved = json.loads(cell_file.read_text(encoding="utf-8"))
+    return GroupSums(
+        **{key: {g: np.array(v) for g, v in saved[key].items()} for key in ("nll_sum", "pir_sum", "n_tokens")}
+    )
+
+
+def paired_differences(
+    out_dir: Path, task: str, cells: dict[str, list[str]], baseline: str = "ce", n_bootstrap: int = 1000
+) -> dict | None:
+    """`summarize_groups` over cells: loss -> its cell ids (one per seed, all of one base model and task).
+
+    Returns None when a cell's file or the task's groups are missing, or the baseline has no cells.
+    """
+    if baseline not in cells or not all(cells.values()):
+        return None
+    first = next(iter(cells.values()))[0]
+    groups_file = out_dir / "data" / first.split("__")[0] / task / GROUPS_FILE
+    files = {loss: [out_dir / "cells" / cell / GROUPS_FILE for cell in ids] for loss, ids in cells.items()}
+    if not groups_file.exists() or not all(f.exists() for fs in files.values() for f in fs):
+        return None
+    groups = TokenGroups(**json.loads(groups_file.read_text(encoding="utf-8")))
+    sums = {loss: [load_group_sums(f) for f in fs] for loss, fs in files.items()}
+    return summarize_groups(groups, sums, baseline=baseline, n_bootstrap=n_bootstrap)
 
 
 def cell_group_metrics(
