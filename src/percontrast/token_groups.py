@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from percontrast.data.schema import Example
-from percontrast.errors import DataError
+from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.scoring import TokenScores
 
@@ -97,7 +97,7 @@ def make_groups(
     if [item.id for item in reference_scores] != [example.id for example in examples]:
         raise DataError("the reference scores do not cover the examples in order (was an example skipped?)")
     if not math.isfinite(threshold):
-        raise DataError(f"threshold must be a finite number, got {threshold!r}")
+        raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
     masks: dict[str, list[list[bool]]] = {}
     annotated = annotated_masks(examples, reference_scores)
     if annotated is not None:
