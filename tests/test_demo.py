@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from percontrast.demo import DemoConfig, run_demo
-from percontrast.demo.comparison import VARIANTS, Evaluation
-from percontrast.demo.intervals import summarize
+from percontrast.demo.comparison import VARIANTS
 from percontrast.errors import ConfigError
+from percontrast.intervals import Evaluation, summarize
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,21 @@ def test_report_renders_in_chromium(demo_run, tmp_path):
     # For a human to look at: PERCONTRAST_SCREENSHOT=/some/path.png keeps a copy.
     if os.environ.get("PERCONTRAST_SCREENSHOT"):
         shutil.copy(shot, Path(os.environ["PERCONTRAST_SCREENSHOT"]))
+
+
+def test_demo_reports_token_groups(demo_run):
+    """The comparison by token group: ``all`` is the whole-response NLL of every model, the two reference
+    groups split the same tokens for every model, and the report shows the table."""
+    result, lines = demo_run
+    saved = json.loads((result.out_dir / "comparison.json").read_text())
+    groups = saved["token_groups"]
+    assert groups["reference"] == "untrained" and groups["threshold"] == 1.0 and groups["baseline"] == "ce"
+    for name, cells in saved["comparison"]["models"].items():
+        assert groups["groups"]["all"]["models"][name]["nll"]["mean"] == pytest.approx(cells["nll"]["mean"])
+        assert groups["groups"]["all"]["models"][name]["pir"]["mean"] == pytest.approx(cells["pir"]["mean"])
+    split = (
+        groups["groups"]["reference_personal"]["n_tokens"] + groups["groups"]["reference_rest"]["n_tokens"]
+    )
+    assert split == groups["groups"]["all"]["n_tokens"]
+    assert "By token group" in (result.out_dir / "report.html").read_text(encoding="utf-8")
+    assert any("reference_personal" in line for line in lines)

@@ -8,6 +8,9 @@ outside the installed package.
   personas, CC BY 4.0) used by `percontrast identify` and the demo.
 - ``spc/spc_new_conversations_sample100.jsonl``: 100 Synthetic-Persona-Chat conversations (CC BY 4.0),
   the demo's next-reply task.
+- ``spc/spc_valid_conversations_sample250.jsonl`` and ``spc/spc_test_conversations_sample100.jsonl``: 250 and
+  100 conversations of Synthetic-Persona-Chat's own validation and test splits (different personas), the
+  next-reply task at the paper's data size (`percontrast.data.persona_chat.next_reply_files`).
 - ``prompts/<name>.txt``: prompts from publications, verbatim, each with its source
   (`load_published_prompt`).
 """
@@ -25,6 +28,8 @@ from percontrast.errors import ConfigError
 RESOURCES = Path(str(_importlib_resources.files("percontrast") / "resources"))
 PERSONA_TOKENS_DEV = RESOURCES / "persona_tokens" / "dev.jsonl"
 SPC_CONVERSATIONS = RESOURCES / "spc" / "spc_new_conversations_sample100.jsonl"
+SPC_VALID_CONVERSATIONS = RESOURCES / "spc" / "spc_valid_conversations_sample250.jsonl"
+SPC_TEST_CONVERSATIONS = RESOURCES / "spc" / "spc_test_conversations_sample100.jsonl"
 PROMPTS_DIR = RESOURCES / "prompts"
 
 _HEADER_END = "---\n"

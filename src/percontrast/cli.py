@@ -21,6 +21,8 @@ from percontrast.errors import Interrupted, PercontrastError
 SUBCOMMANDS = [
     "demo",
     "score",
+    "groups",
+    "kinds",
     "identify",
     "construct",
     "data",

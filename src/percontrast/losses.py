@@ -100,6 +100,7 @@ def token_weights(
     pir_form: str = "log",
     mode: str | None = None,
     hard_fraction: float | None = None,
+    pir: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Per-token weights for one loss kind, detached, with their statistics.
 
@@ -115,6 +116,8 @@ def token_weights(
         mode: ``soft`` (clip of score / row mean, the default) or ``hard`` (top fraction) for
             ``lossce`` and ``entce``.
         hard_fraction: share of tokens kept in hard mode (defaults: lossce 0.6, entce 0.2).
+        pir: (B, R) a precomputed log PIR (Eq. 2) for ``perce``, e.g. from the frozen starting model;
+            used instead of ``logp_with - logp_without`` (``pir_form`` still applies).
 
     Returns:
         ``(weights, stats)``: weights (B, R) float32, 0 off the mask; stats holds ``weight_mean``,
@@ -137,9 +140,15 @@ def token_weights(
             weights = mask.float()
             low_hit, high_hit = torch.zeros_like(mask), torch.zeros_like(mask)
         elif kind == "perce":
-            if logp_without is None:
-                raise ConfigError("perce weights need logp_without (the persona-free forward)")
-            pir = pir_from_logprobs(logp_with, logp_without.detach().float(), pir_form)
+            if pir is not None:
+                pir = pir.detach().float()
+                pir = pir if pir_form == "log" else torch.exp(pir)
+            elif logp_without is None:
+                raise ConfigError(
+                    "perce weights need logp_without (the persona-free forward) or a precomputed pir"
+                )
+            else:
+                pir = pir_from_logprobs(logp_with, logp_without.detach().float(), pir_form)
             weights = torch.where(mask, pir.clamp(m, M), torch.zeros_like(pir))
             low_hit, high_hit = (pir <= m) & mask, (pir >= M) & mask
             stats["pir_mean"] = float(pir[mask].mean()) if mask.any() else 0.0

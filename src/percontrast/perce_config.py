@@ -66,6 +66,7 @@ RESUME_SETTINGS = (
 NORMALIZATIONS = ("tokens", "weights", "responses")
 PADDING_SIDES = ("right", "left")
 PIR_PASS_MODES = ("train", "eval")
+PIR_SOURCES = ("online", "frozen")
 PAPER_WARMUP_RATIO = 0.04  # Appendix B, Table 7
 PAPER_MAX_LENGTH = 5000  # Appendix B, Table 7
 
@@ -133,6 +134,22 @@ class PerCEConfig(TrainingArguments):
             "model or the adapters have active dropout (a warning says so). train: the same mode as the "
             "trained pass, so both log-probs of the PIR carry dropout noise. eval: the persona-free pass "
             "without dropout, compared with the trained pass's dropped-out log-prob."
+        },
+    )
+    pir_source: str = field(
+        default="online",
+        metadata={
+            "help": f"Where PerCE's PIR comes from, one of {PIR_SOURCES}. online (the paper): the model being "
+            "trained, at every step (one extra no-grad forward per step). frozen (not in the paper): the "
+            "starting model, computed once for every training example before the first step, so a step "
+            "costs what a CE step costs."
+        },
+    )
+    frozen_pir_cache: str | None = field(
+        default=None,
+        metadata={
+            "help": "pir_source=frozen: a file to read the starting model's PIR from (when it covers this data "
+            "and model) or to write it to, so runs from the same starting model share one scoring."
         },
     )
     template: str | None = field(
@@ -247,6 +264,11 @@ class PerCEConfig(TrainingArguments):
         check_choice("normalization", NORMALIZATIONS)
         check_choice("padding_side", PADDING_SIDES)
         check_choice("pir_pass_mode", PIR_PASS_MODES)
+        check_choice("pir_source", PIR_SOURCES)
+        if self.pir_source == "frozen" and self.loss != "perce":
+            raise ConfigError(
+                f"pir_source='frozen' is a PerCE option; loss is {self.loss!r} (use loss: perce)"
+            )
         if self.weight_mode is not None:
             check_choice("weight_mode", WEIGHT_MODES)
         check_clip_range(self.clip_min, self.clip_max)

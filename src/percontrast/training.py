@@ -17,12 +17,17 @@ counted like ``num_items_in_batch`` (over micro-batches, gathered over processes
 place (`PerCETrainer.get_batch_samples`); DDP's average is undone the same way. All three are exact,
 whatever the accumulation and the process count.
 
+``pir_source='frozen'`` (an ablation, not the paper's): no E-step; the PIR of every training example is
+computed once by the starting model before the first step (`frozen_pir`) and travels in the batch
+(`FrozenPIRCollator`), so a PerCE step costs what a CE step costs.
+
 CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_dir runs/x``
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +39,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.data.schema import Example, read_examples
 from percontrast.errors import ConfigError
+from percontrast.frozen_pir import FrozenPIRCollator, cached_frozen_pir
 from percontrast.logprobs import enable_response_forward, pair_logprobs, unwrap_model
 from percontrast.losses import token_weights, weighted_ce
 from percontrast.modeling import load_model, max_context
@@ -169,7 +175,13 @@ class PerCETrainer(Trainer):
         # M-step input: the with-persona sequence, with grad, in train mode. (B, R)
         logp_with, entropy = logprobs(model, "with", with_entropy=args.loss == "entce")
         logp_without = None
-        if args.loss == "perce":
+        starting_pir = None
+        if args.loss == "perce" and args.pir_source == "frozen":
+            # No E-step: the starting model's PIR, computed once in train() (`FrozenPIRCollator`). (B, R)
+            if "frozen_pir" not in inputs:
+                raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
+            starting_pir = inputs["frozen_pir"]
+        elif args.loss == "perce":
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
             # with like: in eval mode it would compare a dropout-perturbed log-prob to a clean one.
@@ -197,6 +209,7 @@ class PerCETrainer(Trainer):
             pir_form=args.pir_form,
             mode=args.weight_mode,
             hard_fraction=args.hard_fraction,
+            pir=starting_pir,
         )
         # num_items_in_batch: the step's global count of response tokens, or of responses for
         # normalization='responses' (get_batch_samples). None (no labels, e.g. evaluation or a custom
@@ -361,7 +374,7 @@ class PerCETrainer(Trainer):
             self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
         )
         flops = 6 * inputs["with_input_ids"].numel() * parameters
-        if self.args.loss == "perce":
+        if self.args.loss == "perce" and self.args.pir_source == "online":
             flops += 2 * inputs["without_input_ids"].numel() * parameters
         return flops
 
@@ -376,6 +389,7 @@ class TrainingRun:
     trainer: PerCETrainer
     output: Any  # transformers.trainer_utils.TrainOutput
     dataset: EncodedDataset
+    frozen_pir_seconds: float | None = None  # pir_source='frozen': time to score the data once
 
 
 def apply_lora(model: PreTrainedModel, config: PerCEConfig) -> nn.Module:
@@ -449,11 +463,18 @@ def train(
     if config.use_lora:
         model = apply_lora(model, config)
     pad_id = pad_token_id(tokenizer)
+    collator = PairedCollator(pad_id=pad_id, padding_side=config.padding_side)
+    frozen_seconds = None
+    if config.loss == "perce" and config.pir_source == "frozen":
+        started = time.perf_counter()
+        collator = FrozenPIRCollator(collator, cached_frozen_pir(model, dataset, pad_id, config))
+        frozen_seconds = time.perf_counter() - started
+        logger.info("pir_source='frozen': scored %d examples once in %.1f s", len(dataset), frozen_seconds)
     trainer = PerCETrainer(
         model=model,
         args=config,
         train_dataset=dataset,
-        data_collator=PairedCollator(pad_id=pad_id, padding_side=config.padding_side),
+        data_collator=collator,
         processing_class=tokenizer,
         callbacks=callbacks,
         probe_example=probe,
@@ -463,7 +484,7 @@ def train(
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
-    return TrainingRun(trainer=trainer, output=output, dataset=dataset)
+    return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
 
 
 def _refuse_ignored_mixed_precision(trainer: Trainer) -> None:

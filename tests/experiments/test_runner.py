@@ -63,10 +63,11 @@ def tiny_config(tmp_path: Path, **changes) -> Path:
 
 
 def metric_values(results: Path) -> dict[tuple, float]:
+    """The metric rows, without the training wall times (eval ``train``), which no rerun reproduces."""
     return {
         (r["cell"], r["eval"], r["target"], r["metric"]): r["value"]
         for r in read_results(results)
-        if r["kind"] == "metric"
+        if r["kind"] == "metric" and r["eval"] != "train"
     }
 
 
@@ -241,3 +242,49 @@ def test_a_torn_checkpoint_is_never_the_resume_point(tmp_path):
     assert last_checkpoint(model_dir) == model_dir / "checkpoint-2"
     (model_dir / "checkpoint-2" / "trainer_state.json").unlink()
     assert last_checkpoint(model_dir) is None  # the runner then starts the cell's training afresh
+
+
+@pytest.mark.slow
+def test_token_groups_and_train_time_rows(tmp_path):
+    """evaluation.token_groups: each cell's rows per group, on the same tokens for every cell; `all` is the
+    pooled NLL of the per-example sums; the report has the groups and training-time tables."""
+    import json
+
+    from percontrast.experiments.report import write_reports
+
+    grid = {"models": ["tiny"], "losses": ["ce", "perce_frozen"], "tasks": ["spc"], "learning_rates": [1e-3]}
+    path = tiny_config(
+        tmp_path,
+        grid=grid,
+        evaluation={"cross_task": False, "token_groups": True, "group_threshold": 0.0},
+        generation={"max_new_tokens": 4, "batch_size": 4, "limit": 1},
+    )
+    assert main(["experiment", str(path)]) == 0
+    out = tmp_path / "out"
+    rows = [r for r in read_results(out / RESULTS_NAME) if r["kind"] == "metric"]
+    groups = [r for r in rows if r["eval"] == "groups"]
+    assert {r["loss"] for r in groups} == {"ce", "perce_frozen"}
+    counts = {(r["metric"], r["loss"]): r["n"] for r in groups}
+    for metric in ("nll_reference_personal", "nll_reference_rest", "nll_all"):
+        assert counts[(metric, "ce")] == counts[(metric, "perce_frozen")]  # the same tokens in every cell
+    for row in (r for r in groups if r["metric"] == "nll_all"):
+        saved = json.loads((out / "cells" / row["cell"] / "token_groups.json").read_text())
+        assert row["value"] == pytest.approx(sum(saved["nll_sum"]["all"]) / sum(saved["n_tokens"]["all"]))
+    assert {r["loss"] for r in rows if r["metric"] == "train_seconds"} == {"ce", "perce_frozen"}
+    # generation.limit: 1 of the 2 test examples generated; the groups still cover both.
+    assert {r["n"] for r in rows if r["metric"] == "rougeL"} == {1}
+    for row in groups:
+        assert len(json.loads((out / "cells" / row["cell"] / "token_groups.json").read_text())["ids"]) == 2
+    write_reports(out / RESULTS_NAME, tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "NLL per token by token group" in report and "ratio to CE" in report
+    assert "minus CE" in report and "paired across models" in report  # the bootstrap of the cells' sums
+    from percontrast.experiments.token_groups import paired_differences
+
+    cells = {
+        loss: sorted({r["cell"] for r in groups if r["loss"] == loss}) for loss in ("ce", "perce_frozen")
+    }
+    paired = paired_differences(out, "spc", cells, n_bootstrap=20)
+    value = {r["loss"]: r["value"] for r in groups if r["metric"] == "nll_all"}
+    difference = paired["groups"]["all"]["differences"]["perce_frozen"]["nll"]["mean"]
+    assert difference == pytest.approx(value["perce_frozen"] - value["ce"])

@@ -16,6 +16,10 @@ test persona is ever trained on. `split_counts` reports what was dropped.
 
     from percontrast.data.persona_chat import next_reply_split
     train, test, counts = next_reply_split()
+
+At the paper's data size (`bundled.SPC_VALID_CONVERSATIONS` / `SPC_TEST_CONVERSATIONS`: conversations of
+SPC's own validation and test files, whose personas differ), `next_reply_files` trains on one file and
+tests on the other; `read_spc_csv` reads the dataset's CSVs.
 """
 
 from __future__ import annotations
@@ -85,6 +89,68 @@ def next_reply_examples(conversation: dict[str, Any], index: int, history: int =
             )
         )
     return examples
+
+
+def read_spc_csv(path: str | Path) -> tuple[list[dict[str, Any]], int]:
+    """Conversations of one of the dataset's own CSV files (``Synthetic-Persona-Chat_valid.csv``, ``_test.csv``)
+    in the bundled JSONL format, and the count of conversations left out.
+
+    Columns: ``user 1 personas`` / ``user 2 personas`` (one sentence a line) and ``Best Generated
+    Conversation`` (one ``User 1: ...`` / ``User 2: ...`` line a turn). A conversation with any other non-empty
+    line (``* * *``, ``[Later]``, markdown-wrapped speakers: about 3% of them) is left out rather than
+    guessed at. ``source_row`` is the 0-based data row in the file.
+    """
+    import csv
+    import re
+
+    turn = re.compile(r"^(User [12]): ?(.*)$")
+    conversations, left_out = [], 0
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row_index, row in enumerate(csv.DictReader(handle)):
+            lines = [line.strip() for line in row["Best Generated Conversation"].split("\n") if line.strip()]
+            matches = [turn.match(line) for line in lines]
+            if not matches or not all(matches):
+                left_out += 1
+                continue
+            conversations.append(
+                {
+                    "source_file": f"google-research-datasets/Synthetic-Persona-Chat:data/{Path(path).name}",
+                    "source_row": row_index,
+                    "user_1_persona": [s.strip() for s in row["user 1 personas"].split("\n") if s.strip()],
+                    "user_2_persona": [s.strip() for s in row["user 2 personas"].split("\n") if s.strip()],
+                    "utterances": [{"speaker": m.group(1), "text": m.group(2)} for m in matches],
+                }
+            )
+    return conversations, left_out
+
+
+def next_reply_files(
+    train_path: str | Path, test_path: str | Path, history: int = 6
+) -> tuple[list[Example], list[Example], dict[str, int]]:
+    """Train examples from one conversations file and test examples from another (e.g. SPC's validation and
+    test splits, whose personas differ); training examples whose persona occurs in the test file are dropped
+    and counted, as in `next_reply_split`."""
+    train = [
+        example
+        for index, conversation in enumerate(read_conversations(train_path))
+        for example in next_reply_examples(conversation, index, history)
+    ]
+    test = [
+        example
+        for index, conversation in enumerate(read_conversations(test_path))
+        for example in next_reply_examples(conversation, index, history)
+    ]
+    for example in test:
+        example.id = "test_" + example.id
+        example.user_id = "test_" + str(example.user_id)
+    test_personas = {tuple(example.persona) for example in test}
+    kept = [example for example in train if tuple(example.persona) not in test_personas]
+    counts = {
+        "train": len(kept),
+        "test": len(test),
+        "train_dropped_test_persona": len(train) - len(kept),
+    }
+    return kept, test, counts
 
 
 def next_reply_split(

@@ -15,6 +15,9 @@ seen in training, `percontrast.data.persona_chat.next_reply_split`):
   (pooled over tokens: sum of NLL / number of tokens; no EOS appended);
 - ``pir``: mean PIR of the reference reply's tokens under that model (pooled the same way): how much
   more likely the persona makes the user's actual words;
+- by token group (`percontrast.token_groups`): the same NLL and PIR over the reference tokens whose PIR
+  under the untrained model exceeds 1 (``reference_personal``) and over the rest, the same tokens for
+  every model;
 - ``rougeL`` and ``meteor``: of a greedy reply generated for a subset of those examples (per-example
   F1 / score, averaged; an empty reply scores 0 and is counted, rather than being dropped, so every
   model is judged on the same examples).
@@ -44,7 +47,9 @@ from percontrast.data.persona_chat import TEMPLATE
 from percontrast.data.schema import Example
 from percontrast.demo.config import DemoConfig
 from percontrast.generation import SamplingConfig, generate_from_ids, render_prompts
+from percontrast.intervals import Evaluation
 from percontrast.scoring import score_examples
+from percontrast.token_groups import TokenGroups, group_sums, make_groups
 
 logger = logging.getLogger(__name__)
 
@@ -61,36 +66,6 @@ LABELS = {
     "perce_tokens": "PerCE (÷ tokens, paper)",
     "perce_weights": "PerCE (÷ sum of weights)",
 }
-METRICS = ("nll", "pir", "rougeL", "meteor")
-
-
-@dataclass
-class Evaluation:
-    """Per-example results of one model on the held-out examples.
-
-    Attributes:
-        nll_sum, pir_sum, n_tokens: per scored example, sums over the reference reply's tokens, (n_eval,).
-        rougeL, meteor: per generated example, (n_generate,); ``meteor`` is None without WordNet.
-        predictions: the generated replies.
-        n_empty: generated replies that were empty (scored 0).
-    """
-
-    nll_sum: np.ndarray
-    pir_sum: np.ndarray
-    n_tokens: np.ndarray
-    rougeL: np.ndarray
-    meteor: np.ndarray | None
-    predictions: list[str]
-    n_empty: int = 0
-
-    def summary(self) -> dict[str, float | None]:
-        tokens = float(self.n_tokens.sum())
-        return {
-            "nll": float(self.nll_sum.sum()) / tokens,
-            "pir": float(self.pir_sum.sum()) / tokens,
-            "rougeL": float(self.rougeL.mean()) if self.rougeL.size else None,
-            "meteor": float(self.meteor.mean()) if self.meteor is not None and self.meteor.size else None,
-        }
 
 
 @dataclass
@@ -239,8 +214,12 @@ def evaluate_model(
     generate_examples: Sequence[Example],
     config: DemoConfig,
     description: str = "",
+    groups: TokenGroups | None = None,
 ) -> tuple[Evaluation, str | None]:
     """Score the reference replies of ``eval_examples``; generate and score replies for ``generate_examples``.
+
+    ``groups``: the token groups to sum over (`percontrast.token_groups`); None: defined here from this
+    model's own scores (the untrained model is the reference of every other).
 
     Returns:
         The evaluation and, when METEOR could not be computed (WordNet missing), why.
@@ -259,6 +238,14 @@ def evaluate_model(
     nll_sum = np.array([-sum(item.logp_with) for item in scores])
     pir_sum = np.array([sum(item.pir) for item in scores])
     n_tokens = np.array([len(item.pir) for item in scores], dtype=float)
+    if groups is None:
+        scored_ids = {item.id for item in scores}
+        groups = make_groups(
+            [example for example in eval_examples if example.id in scored_ids],
+            scores,
+            reference=description or UNTRAINED,
+        )
+    sums = group_sums(groups, scores, model=description)
 
     predictions: list[str] = []
     if generate_examples:
@@ -298,6 +285,8 @@ def evaluate_model(
             meteor=meteor,
             predictions=predictions,
             n_empty=len(predictions) - len(scored),
+            groups=groups,
+            group_sums=sums,
         ),
         note,
     )
@@ -372,7 +361,13 @@ def run_comparison(
                 result.seconds["train"] += run.seconds
                 tick = time.perf_counter()
                 evaluation, _ = evaluate_model(
-                    trained, tokenizer, eval_examples, generate_examples, config, f"{variant} seed {seed}"
+                    trained,
+                    tokenizer,
+                    eval_examples,
+                    generate_examples,
+                    config,
+                    f"{variant} seed {seed}",
+                    groups=result.evaluations[UNTRAINED][0].groups,
                 )
                 result.seconds["evaluate"] += time.perf_counter() - tick
                 result.evaluations.setdefault(variant, []).append(evaluation)

@@ -54,13 +54,15 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
     """
     from percontrast.data.persona_chat import next_reply_split
     from percontrast.data.schema import read_examples, write_jsonl
-    from percontrast.demo.comparison import run_comparison
-    from percontrast.demo.intervals import summarize
+    from percontrast.demo.comparison import UNTRAINED, run_comparison
     from percontrast.demo.tables import comparison_table, top_tokens_lines
+    from percontrast.intervals import summarize
     from percontrast.modeling import load_model
     from percontrast.report.demo_report import write_demo_report
     from percontrast.report.heatmap import write_heatmap
     from percontrast.scoring import score_examples
+    from percontrast.token_groups import markdown_table as groups_table
+    from percontrast.token_groups import summarize_groups
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,9 +121,17 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
     summary = summarize(comparison.evaluations, n_bootstrap=config.bootstrap)
     seconds["compare"] = time.perf_counter() - tick
     seconds["compare_cpu"] = time.process_time() - cpu_tick
+    groups = summarize_groups(
+        comparison.evaluations[UNTRAINED][0].groups,
+        {name: [item.group_sums for item in items] for name, items in comparison.evaluations.items()},
+        baseline="ce",
+        n_bootstrap=config.bootstrap,
+    )
     say("")
     say(comparison_table(summary))
     say(f"  intervals: {summary['method']}")
+    say("  by token group (PIR > 1 under the untrained model):")
+    say(groups_table(groups))
     if comparison.meteor_note:
         say(f"  {comparison.meteor_note}")
 
@@ -133,6 +143,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
         "task_counts": counts,
         "too_long": comparison.dropped,
         "comparison": summary,
+        "token_groups": groups,
         "eval_ids": comparison.eval_ids,
         "generate_ids": comparison.generate_ids,
         "samples": _samples(comparison),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from percontrast.data.schema import Example
-from percontrast.demo.comparison import LABELS, METRICS
+from percontrast.demo.comparison import LABELS
+from percontrast.intervals import METRICS
 from percontrast.scoring import TokenScores
 
 METRIC_LABELS = {

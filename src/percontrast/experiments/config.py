@@ -24,7 +24,8 @@ from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.losses import check_clip_range
 
-LOSSES = ("ce", "lossce", "entce", "perce")
+# perce_frozen: PerCE with pir_source='frozen' (weights from the starting model, an ablation; not the paper's).
+LOSSES = ("ce", "lossce", "entce", "perce", "perce_frozen")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
 LAUNCH_MODES = ("single", "torchrun", "accelerate")
 # PerCEConfig fields a cell sets itself: the grid's axes and the cell's paths.
@@ -40,7 +41,13 @@ class TaskConfig:
         default=None, metadata={"help": "benchmark task: LaMP_4, product_review, ... (not persona_chat)"}
     )
     label: str | None = field(default=None, metadata={"help": "column name in reports (default: the key)"})
-    train_input: str | None = field(default=None, metadata={"help": "LaMP questions / LongLaMP rows file"})
+    train_input: str | None = field(
+        default=None,
+        metadata={
+            "help": "LaMP questions / LongLaMP rows file; persona_chat: a conversations JSONL to train on "
+            "(with test_input; default: the bundled 100 conversations, split by conversation)"
+        },
+    )
     train_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of train_input"})
     test_input: str | None = field(default=None, metadata={"help": "held-out questions / rows file"})
     test_outputs: str | None = field(default=None, metadata={"help": "LaMP outputs file of test_input"})
@@ -79,6 +86,10 @@ class TaskConfig:
             raise ConfigError(f"source must be one of {TASK_SOURCES}, got {self.source!r}")
         if self.source != "persona_chat" and not self.task:
             raise ConfigError(f"a {self.source} task needs `task` (e.g. LaMP_4, product_review)")
+        if self.source == "persona_chat" and bool(self.train_input) != bool(self.test_input):
+            raise ConfigError(
+                "a persona_chat task takes both train_input and test_input (conversation files) or neither"
+            )
         if self.source == "lamp" and not (self.train_input and self.test_input):
             raise ConfigError("a lamp task needs train_input and test_input (questions files)")
         for name in ("train_sample", "test_sample"):
@@ -110,6 +121,12 @@ class GridConfig:
     clips: list[list[float]] = field(
         default_factory=lambda: [[0.8, 5.0]],
         metadata={"help": "[m, M] pairs for perce (other losses ignore the clip and run once)"},
+    )
+    learning_rates_by_loss: dict[str, list[float]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "loss -> the learning rates it runs at instead of learning_rates (e.g. an ablation at one)"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -145,6 +162,22 @@ class GridConfig:
             if repeated:
                 # Two equal cells would share an id: two runs writing `ok` and `failed` for one cell.
                 raise ConfigError(f"grid.{name}: {', '.join(repeated)} given more than once")
+        if not isinstance(self.learning_rates_by_loss, dict):
+            raise ConfigError(
+                f"grid.learning_rates_by_loss must be a mapping loss -> [lr, ...], got {self.learning_rates_by_loss!r}"
+            )
+        for loss, rates in self.learning_rates_by_loss.items():
+            if loss not in self.losses:
+                raise ConfigError(
+                    f"grid.learning_rates_by_loss: {loss!r} is not one of grid.losses {self.losses}"
+                )
+            if not isinstance(rates, list) or not rates or any(float(lr) <= 0 for lr in rates):
+                raise ConfigError(
+                    f"grid.learning_rates_by_loss.{loss} must be a non-empty list of rates > 0, got {rates!r}"
+                )
+        self.learning_rates_by_loss = {
+            k: [float(lr) for lr in v] for k, v in self.learning_rates_by_loss.items()
+        }
 
 
 @dataclass
@@ -156,10 +189,19 @@ class GenerationSettings:
     greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of sampling"})
     batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
     backend: str = field(default="transformers", metadata={"help": "transformers or vllm"})
+    limit: int | None = field(
+        default=None,
+        metadata={
+            "help": "generate (and score ROUGE / METEOR) for the first N test examples only; null: all. "
+            "Likelihood evaluations (token_groups) still use every test example"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise ConfigError("generation.max_new_tokens and generation.batch_size must be >= 1")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"generation.limit must be >= 1 or null, got {self.limit}")
 
 
 @dataclass
@@ -234,6 +276,16 @@ class EvaluationSettings:
         },
     )
     qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
+    token_groups: bool = field(
+        default=False,
+        metadata={
+            "help": "also score each cell's test references by token group (PIR > group_threshold under the "
+            "untrained base model, the rest, all; annotated words where the data has them)"
+        },
+    )
+    group_threshold: float = field(
+        default=1.0, metadata={"help": "reference PIR above which a token is in the personal group"}
+    )
 
     def __post_init__(self) -> None:
         bad = [m for m in self.metrics if m not in ("rouge", "rouge1", "rougeL", "meteor")]

@@ -49,15 +49,17 @@ def expand(config: ExperimentConfig) -> list[Cell]:
     cells: list[Cell] = []
     for model, task, loss in itertools.product(grid.models, grid.tasks, grid.losses):
         clips = grid.clips if loss == "perce" else [[None, None]]
-        for lr in learning_rates(config, task):
+        for lr in learning_rates(config, task, loss):
             for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
                 cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
     return cells
 
 
-def learning_rates(config: ExperimentConfig, task: str) -> list[float]:
-    """The learning rates of a source task: its own ``learning_rates``, else the grid's."""
-    return config.tasks[task].learning_rates or config.grid.learning_rates
+def learning_rates(config: ExperimentConfig, task: str, loss: str | None = None) -> list[float]:
+    """The learning rates of a cell: the loss's own (``grid.learning_rates_by_loss``, an ablation's single
+    rate), else the source task's (``tasks.<task>.learning_rates``, Table 12), else the grid's."""
+    by_loss = config.grid.learning_rates_by_loss.get(loss) if loss is not None else None
+    return by_loss or config.tasks[task].learning_rates or config.grid.learning_rates
 
 
 def target_tasks(config: ExperimentConfig, cell: Cell) -> list[str]:
@@ -76,6 +78,10 @@ def plan(config: ExperimentConfig, cell: Cell) -> list[str]:
         kind = "in-domain" if target == cell.task else "cross-task"
         steps.append(
             f"generate + evaluate {config.evaluation.metrics} on {config.task_label(target)} ({kind})"
+        )
+    if config.evaluation.token_groups:
+        steps.append(
+            f"token groups: NLL / PIR of the {config.task_label(cell.task)} test references by group"
         )
     if config.evaluation.judge and config.evaluation.judge.predictions:
         steps.append(f"judge: personalization and quality on {config.task_label(cell.task)}")

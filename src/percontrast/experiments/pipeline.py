@@ -44,7 +44,12 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
         from percontrast.data.build import sample_records
         from percontrast.data.persona_chat import next_reply_split
 
-        train, test, counts = next_reply_split(history=task.history)
+        if task.train_input:  # two conversation files, e.g. SPC's validation (train) and test splits
+            from percontrast.data.persona_chat import next_reply_files
+
+            train, test, counts = next_reply_files(task.train_input, task.test_input, history=task.history)
+        else:
+            train, test, counts = next_reply_split(history=task.history)
         train, test = (
             sample_records(train, task.train_sample, task.data_seed),
             sample_records(test, task.test_sample, task.data_seed),
@@ -100,7 +105,7 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
     values.update(
         model=cell.model,
         data=str(data),
-        loss=cell.loss,
+        loss="perce" if cell.loss == "perce_frozen" else cell.loss,
         learning_rate=cell.learning_rate,
         seed=cell.seed,
         output_dir=str(output_dir),
@@ -111,6 +116,9 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
     values.setdefault("report_to", "none")
     if cell.clip_min is not None:
         values.update(clip_min=cell.clip_min, clip_max=cell.clip_max)
+    if cell.loss == "perce_frozen":
+        # Every seed and rate starts from the same model on the same pool: one scoring, beside the data.
+        values.update(pir_source="frozen", frozen_pir_cache=str(Path(data).with_name("frozen_pir.pt")))
     return values
 
 

@@ -29,6 +29,8 @@ HOW_TO_FILL = {
     "Table 10": "evaluation.judge",
     "Table 11": "evaluation.qa (lm-evaluation-harness)",
     "Table 12": "several grid.clips with loss perce",
+    "Token groups": "evaluation.token_groups: true",
+    "Training time": "cells trained by this version (train_seconds)",
 }
 
 

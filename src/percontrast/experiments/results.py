@@ -15,8 +15,14 @@ from typing import Any
 
 from percontrast.experiments.store import read_results
 
-LOSS_ORDER = ("ce", "lossce", "entce", "perce")
-LOSS_NAMES = {"ce": "CE", "lossce": "LossCE", "entce": "EntCE", "perce": "PerCE"}
+LOSS_ORDER = ("ce", "lossce", "entce", "perce", "perce_frozen")
+LOSS_NAMES = {
+    "ce": "CE",
+    "lossce": "LossCE",
+    "entce": "EntCE",
+    "perce": "PerCE",
+    "perce_frozen": "PerCE (frozen PIR)",
+}
 DEFAULT_CLIP = (0.8, 5.0)
 METRIC_NAMES = {"rougeL": "ROUGE-L", "meteor": "METEOR", "rouge1": "ROUGE-1"}
 
@@ -57,6 +63,7 @@ class ResultSet:
     """The usable metric rows of a results file and the tasks' labels and sources."""
 
     def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)  # results.jsonl, in the experiment's output_dir
         records = read_results(path)
         status, latest, seconds = {}, {}, {}
         self.labels: dict[str, str] = {}

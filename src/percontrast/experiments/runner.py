@@ -220,10 +220,18 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         if model_dir.exists() and pipeline.last_checkpoint(model_dir) is None:
             shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
         values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
+        train_started = time.perf_counter()
         train_loss = pipeline.train_cell(values, config.launch, callbacks=callbacks)
+        train_seconds = time.perf_counter() - train_started
         for checkpoint in model_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
-        atomic_write_json(done_marker, {"train_loss": train_loss, "run": context.run_id})
+        atomic_write_json(
+            done_marker, {"train_loss": train_loss, "run": context.run_id, "train_seconds": train_seconds}
+        )
+    # Training wall time of this cell's last (uninterrupted) training: the ablation's time ratio to CE.
+    train_seconds = pipeline.read_json(done_marker).get("train_seconds")
+    if train_seconds is not None:
+        rows.append(_row(context, cell, "train", cell.task, "train_seconds", train_seconds))
     # The training loss stays in training_done.json, not in the table: after a resume the Trainer
     # averages it over the resumed steps only, so it would not be comparable between cells.
 
@@ -232,8 +240,12 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
     for target in target_tasks(config, cell):
         target_data = context.data_dir(cell.model, target)
         predictions = cell_dir / "predictions" / f"{target}.jsonl"
-        pipeline.generate(model, tokenizer, target_data / "test.jsonl", predictions, config, cell.seed)
-        scores = pipeline.lexical_scores(predictions, target_data / "test.jsonl", evaluation.metrics)
+        # generation.limit: the first N test examples (the same N for every cell: test.jsonl is shared).
+        generated, _, _ = _limited(
+            target_data / "test.jsonl", config.generation.limit, cell_dir / f"generated_{target}.jsonl"
+        )
+        pipeline.generate(model, tokenizer, generated, predictions, config, cell.seed)
+        scores = pipeline.lexical_scores(predictions, generated, evaluation.metrics)
         for metric in ("rouge1", "rougeL", "meteor"):
             if metric in scores:
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))
@@ -243,9 +255,16 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             )
             # A limit below the test set judges a subset: scored as partial, its rows carry n_judged.
             for criterion, value in pipeline.judge_scores(
-                judged, target_data / "test.jsonl", context.judge(), partial=n_judged < n_predicted
+                judged, generated, context.judge(), partial=n_judged < n_predicted
             ).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value, n=n_judged))
+    if evaluation.token_groups:
+        from percontrast.experiments.token_groups import cell_group_metrics, reference_groups
+
+        test_path = data / "test.jsonl"
+        groups = reference_groups(cell.model, test_path, evaluation.group_threshold)
+        for item in cell_group_metrics(model, tokenizer, test_path, groups, cell_dir / "token_groups.json"):
+            rows.append(_row(context, cell, "groups", cell.task, item["metric"], item["value"], n=item["n"]))
     if evaluation.aloe is not None:
         rows += aloe_rows(context, cell, model, tokenizer, cell_dir)
     if evaluation.qa is not None:
@@ -281,7 +300,8 @@ def aloe_rows(context: _Context, cell: Cell, model: Any, tokenizer: Any, cell_di
 
 
 def _limited(predictions: Path, limit: int | None, out: Path) -> tuple[Path, int, int]:
-    """The first ``limit`` predictions (the judge is costly): ``(file, n kept, n predicted)``.
+    """The first ``limit`` lines of a JSONL file (predictions for the costly judge, test examples for
+    generation.limit): ``(file, n kept, n in the file)``.
 
     The file is ``predictions`` itself when the limit keeps them all, else ``out``.
     """

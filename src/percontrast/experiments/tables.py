@@ -384,6 +384,132 @@ def table_clip(results: ResultSet) -> list[Table]:
     return tables
 
 
+GROUP_ORDER = ("annotated", "not_annotated", "reference_personal", "reference_rest", "all")
+
+
+def table_token_groups(results: ResultSet) -> list[Table]:
+    """NLL per token by token group (issue 21), per model and task, each loss at its chosen learning rate;
+    the last columns: the gap NLL(reference_personal) - NLL(reference_rest), which PerCE should narrow."""
+    group_rows = [r for r in results.rows if r["eval"] == "groups"]
+    if not group_rows:
+        return []
+    tables = []
+    for model in results.models:
+        for task in results.tasks():
+            present = {
+                r["metric"][4:] for r in group_rows if r["task"] == task and r["metric"].startswith("nll_")
+            }
+            groups = [g for g in GROUP_ORDER if g in present]
+            if not groups:
+                continue
+            counts = {
+                g: next(r["n"] for r in group_rows if r["task"] == task and r["metric"] == f"nll_{g}")
+                for g in groups
+            }
+            table = Table(
+                "token_groups",
+                f"NLL per token by token group ({model}, {results.label(task)})",
+                ["Method"] + [f"{g} ({counts[g]} tok)" for g in groups] + ["personal - rest"],
+                notes=[
+                    "Groups are fixed by the untrained base model (PIR above evaluation.group_threshold), the same "
+                    "tokens for every cell; `all` is the whole-response NLL. Mean ± sd over seeds, each loss at the "
+                    "learning rate the other tables use. Per-example sums for a paired bootstrap: "
+                    "cells/<id>/token_groups.json.",
+                    SPREAD_NOTE,
+                ],
+            )
+            for loss in results.losses:
+                choice = results.chosen(model, loss, task)
+                if choice is None:
+                    continue
+                stats = [
+                    results.stat(**choice, eval="groups", target=task, metric=f"nll_{g}") for g in groups
+                ]
+                gap = None
+                if "reference_personal" in groups:
+                    high = results.stat(**choice, eval="groups", target=task, metric="nll_reference_personal")
+                    rest = results.stat(**choice, eval="groups", target=task, metric="nll_reference_rest")
+                    if high and rest and len(high.values) == len(rest.values):
+                        gap = Stat([a - b for a, b in zip(high.values, rest.values, strict=True)])
+                table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in stats] + [_cell(gap, 3)])
+            tables.append(table)
+            paired = _paired_group_table(results, model, task, groups)
+            if paired is not None:
+                tables.append(paired)
+    return tables
+
+
+def _paired_group_table(results: ResultSet, model: str, task: str, groups: list[str]) -> Table | None:
+    """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
+    (from the cells' per-example sums)."""
+    from percontrast.experiments.token_groups import paired_differences
+
+    cells: dict[str, list[str]] = {}
+    for loss in results.losses:
+        choice = results.chosen(model, loss, task)
+        if choice is not None:
+            rows = [
+                r
+                for r in results.rows
+                if r["eval"] == "groups" and all(r.get(k) == v for k, v in choice.items())
+            ]
+            cells[loss] = sorted({r["cell"] for r in rows})
+    summary = paired_differences(results.path.parent, task, cells)
+    if summary is None or not summary["groups"]["all"]["differences"]:
+        return None
+    table = Table(
+        "token_groups_paired",
+        f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
+        ["Method"] + groups,
+        notes=[summary["method"]],
+    )
+    for loss in summary["groups"]["all"]["differences"]:
+        row = []
+        for group in groups:
+            cell = summary["groups"][group]["differences"][loss]["nll"]
+            text = "-" if cell["mean"] is None else f"{cell['mean']:+.3f}"
+            if cell["mean"] is not None and cell["ci"]:
+                text += f" [{cell['ci'][0]:+.3f}, {cell['ci'][1]:+.3f}]"
+            row.append(text)
+        table.rows.append([LOSS_NAMES[loss]] + row)
+    return table
+
+
+def table_train_time(results: ResultSet) -> list[Table]:
+    """Training wall time per cell by loss and learning rate, and its ratio to CE (the frozen-PIR ablation)."""
+    time_rows = [r for r in results.rows if r["eval"] == "train" and r["metric"] == "train_seconds"]
+    if not time_rows:
+        return []
+    table = Table(
+        "train_time",
+        "Training time per cell (s) and ratio to CE at the same learning rate",
+        ["Model", "Task", "Method", "lr", "seconds", "ratio to CE"],
+        notes=[
+            "Wall time of each cell's training (a resumed cell counts its last part only); mean ± sd over seeds."
+        ],
+    )
+    for model in results.models:
+        for task in sorted({r["task"] for r in time_rows}):
+            for loss in results.losses:
+                for lr in results.learning_rates(model=model, loss=loss, task=task):
+                    where = {
+                        "model": model,
+                        "task": task,
+                        "learning_rate": lr,
+                        "eval": "train",
+                        "metric": "train_seconds",
+                    }
+                    stat = results.stat(**where, loss=loss)
+                    if stat is None:
+                        continue
+                    ce = results.stat(**where, loss="ce")
+                    ratio = f"{stat.mean / ce.mean:.2f}" if ce else "-"
+                    table.rows.append(
+                        [model, results.label(task), LOSS_NAMES[loss], f"{lr:g}", _cell(stat, 1), ratio]
+                    )
+    return [table]
+
+
 def all_tables(results: ResultSet) -> list[tuple[str, list[Table]]]:
     """Every table of the paper the results can fill, keyed by its name (empty list: no data)."""
     return [
@@ -407,4 +533,6 @@ def all_tables(results: ResultSet) -> list[tuple[str, list[Table]]]:
         ("Table 10", table_judge(results)),
         ("Table 11", table_qa(results)),
         ("Table 12", table_clip(results)),
+        ("Token groups", table_token_groups(results)),
+        ("Training time", table_train_time(results)),
     ]

@@ -73,8 +73,9 @@ def _identification_section(identification: Mapping | None, figure5_png: str | P
 
 
 def _comparison_section(results: Mapping) -> str:
-    from percontrast.demo.comparison import LABELS, METRICS
+    from percontrast.demo.comparison import LABELS
     from percontrast.demo.tables import METRIC_LABELS, PERCENT, format_cell
+    from percontrast.intervals import METRICS
 
     summary = results["comparison"]
     config = results["config"]
@@ -120,6 +121,44 @@ def _comparison_section(results: Mapping) -> str:
         "may well tie: read the intervals.</p>"
     )
     return "".join(parts)
+
+
+def _groups_section(results: Mapping) -> str:
+    """NLL and PIR by token group (`percontrast.token_groups`), when the results carry them."""
+    from percontrast.demo.comparison import LABELS
+
+    summary = results.get("token_groups")
+    if not summary:
+        return ""
+
+    def cell(value: Mapping | None, signed: bool = False) -> str:
+        if not value or value.get("mean") is None:
+            return "n/a"
+        spec = "+.3f" if signed else ".3f"
+        text = format(value["mean"], spec)
+        if value.get("ci"):
+            text += f" [{format(value['ci'][0], spec)}, {format(value['ci'][1], spec)}]"
+        return text
+
+    rows = []
+    for group, entry in summary["groups"].items():
+        for name in summary["models"]:
+            difference = entry["differences"].get(name, {}).get("nll")
+            rows.append(
+                [group, str(entry["n_tokens"]), LABELS.get(name, name), cell(entry["models"][name]["nll"])]
+                + [
+                    cell(entry["models"][name]["pir"], True),
+                    "-" if difference is None else cell(difference, True),
+                ]
+            )
+    header = ["tokens", "count", "model", "NLL / token", "mean PIR", f"NLL - {summary['baseline']}"]
+    return (
+        "<h3>By token group</h3><p class='note'>The same held-out reference tokens, split once: "
+        f"<code>reference_personal</code> are those whose PIR under the {html.escape(str(summary['reference']))} "
+        f"model exceeds {summary['threshold']:g}, <code>reference_rest</code> the others, <code>all</code> is "
+        "the whole-response NLL above. PerCE's claim is that it learns the first group more than CE does.</p>"
+        + _table(header, rows)
+    )
 
 
 def _training_section(results: Mapping) -> str:
@@ -187,6 +226,7 @@ def render_demo_report(
         _identification_section(results.get("identification"), figure5_png),
         _training_section(results),
         _comparison_section(results),
+        _groups_section(results),
         _samples_section(results),
         "<h2>Data</h2><p class='note'>Personas and conversations: Synthetic-Persona-Chat (Jandaghi et al., 2023, "
         "arXiv:2312.10007), CC BY 4.0; the persona-token annotations are this project's own.</p>",

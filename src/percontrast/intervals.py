@@ -1,4 +1,4 @@
-"""Point estimates and bootstrap intervals for the demo's comparison.
+"""Point estimates and bootstrap intervals over examples and seeds: the demo's comparison, the token groups.
 
 A model's figure for a metric is the mean over seeds of its per-seed figure; per seed, NLL and PIR are
 pooled over the reference tokens (sum over examples / token count) and ROUGE-L and METEOR are means over
@@ -15,10 +15,46 @@ bootstrapped the same way, from the same resamples.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from percontrast.demo.comparison import METRICS, Evaluation
+if TYPE_CHECKING:
+    from percontrast.token_groups import GroupSums, TokenGroups
+
+METRICS = ("nll", "pir", "rougeL", "meteor")
+
+
+@dataclass
+class Evaluation:
+    """Per-example results of one model on the held-out examples.
+
+    Attributes:
+        nll_sum, pir_sum, n_tokens: per scored example, sums over the reference reply's tokens, (n_eval,).
+        rougeL, meteor: per generated example, (n_generate,); ``meteor`` is None without WordNet.
+        predictions: the generated replies.
+        n_empty: generated replies that were empty (scored 0).
+    """
+
+    nll_sum: np.ndarray
+    pir_sum: np.ndarray
+    n_tokens: np.ndarray
+    rougeL: np.ndarray
+    meteor: np.ndarray | None
+    predictions: list[str]
+    n_empty: int = 0
+    groups: TokenGroups | None = None  # the token groups (defined by the untrained model's scores)
+    group_sums: GroupSums | None = None  # this model's sums over them
+
+    def summary(self) -> dict[str, float | None]:
+        tokens = float(self.n_tokens.sum())
+        return {
+            "nll": float(self.nll_sum.sum()) / tokens,
+            "pir": float(self.pir_sum.sum()) / tokens,
+            "rougeL": float(self.rougeL.mean()) if self.rougeL.size else None,
+            "meteor": float(self.meteor.mean()) if self.meteor is not None and self.meteor.size else None,
+        }
 
 
 def _metric(

@@ -1,0 +1,118 @@
+"""PerCE with weights from the frozen starting model (``pir_source='frozen'``, issue 21's ablation)."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+import torch
+from training_helpers import make_config, make_examples, sharpened_tiny, step_gradients
+
+from percontrast.errors import ConfigError
+from percontrast.perce_config import PerCEConfig
+
+
+def plain_logprobs(model, prompt_ids, response_ids):
+    """Response log-probs from one plain forward of the unpadded sequence (the independent reference)."""
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt_ids + response_ids])).logits[0].double()
+    logp = torch.log_softmax(logits[len(prompt_ids) - 1 : -1], -1)
+    return logp[torch.arange(len(response_ids)), torch.tensor(response_ids)]
+
+
+def test_frozen_needs_perce(tmp_path):
+    with pytest.raises(ConfigError, match="pir_source='frozen' is a PerCE option"):
+        make_config(tmp_path, loss="ce", pir_source="frozen")
+    with pytest.raises(ConfigError, match="pir_source must be one of"):
+        make_config(tmp_path, pir_source="stale")
+    assert PerCEConfig(output_dir=str(tmp_path), use_cpu=True).pir_source == "online"  # the paper's E-step
+
+
+def test_first_step_equals_online(tmp_path):
+    """Before any update the starting model is the trained model: the first step's gradients agree."""
+    examples = make_examples(4)
+    options = dict(loss="perce", per_device_train_batch_size=4)
+    online = step_gradients(tmp_path / "online", examples, **options)
+    frozen = step_gradients(tmp_path / "frozen", examples, pir_source="frozen", **options)
+    for name, gradient in online.items():
+        torch.testing.assert_close(frozen[name], gradient, rtol=1e-4, atol=1e-6)
+
+
+def test_frozen_weights_are_the_starting_models_and_no_persona_free_pass_runs(tmp_path):
+    """Every step's PIR is the starting model's (checked against plain forwards), and the trainer never runs
+    the persona-free forward (so a step costs a CE step)."""
+    from percontrast import training
+
+    examples = make_examples(4)
+    model, tokenizer = sharpened_tiny()
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    sides, seen = [], []
+    original_logprobs, original_weights = training.pair_logprobs, training.token_weights
+
+    def count_sides(module, inputs, side, **kwargs):
+        sides.append(side)
+        return original_logprobs(module, inputs, side, **kwargs)
+
+    def record(kind, **kwargs):
+        seen.append((kwargs["pir"].clone(), kwargs["response_mask"].clone()))
+        return original_weights(kind, **kwargs)
+
+    config = make_config(
+        tmp_path, loss="perce", pir_source="frozen", max_steps=3, per_device_train_batch_size=2
+    )
+    with (
+        mock.patch.object(training, "pair_logprobs", count_sides),
+        mock.patch.object(training, "token_weights", record),
+    ):
+        run = training.train(config, model=model, tokenizer=tokenizer, examples=examples)
+    assert set(sides) == {"with"} and len(seen) == 3
+    assert run.frozen_pir_seconds is not None
+    assert any(
+        not torch.equal(value, start[name]) for name, value in model.state_dict().items()
+    )  # it trained
+
+    starting, _ = sharpened_tiny()
+    expected = {}
+    for item in run.dataset.examples:
+        with_ = plain_logprobs(starting, item.prompt_with_ids, item.response_ids)
+        without = plain_logprobs(starting, item.prompt_without_ids, item.response_ids)
+        expected[tuple(item.response_ids)] = (with_ - without).float()
+    matched = 0  # each batch row's PIR is the starting model's PIR of one training example
+    for pir, mask in seen:
+        for row in range(pir.shape[0]):
+            n = int(mask[row].sum())
+            candidates = [v for k, v in expected.items() if len(k) == n]
+            assert any(torch.allclose(pir[row, :n], value, atol=1e-4) for value in candidates)
+            assert torch.all(pir[row, n:] == 0)
+            matched += 1
+    assert matched == 6
+
+
+def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
+    """A second run from the same starting model on the same data reads the cache (no scoring); other data
+    is scored again."""
+    from percontrast import frozen_pir as module
+    from percontrast import training
+
+    cache = tmp_path / "frozen_pir.pt"
+    calls = []
+    original = module.frozen_pir
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    def run(name, examples):
+        model, tokenizer = sharpened_tiny()
+        config = make_config(
+            tmp_path / name, loss="perce", pir_source="frozen", frozen_pir_cache=str(cache), max_steps=1
+        )
+        with mock.patch.object(module, "frozen_pir", counting):
+            return training.train(config, model=model, tokenizer=tokenizer, examples=examples)
+
+    first = run("a", make_examples(4))
+    second = run("b", make_examples(4))
+    assert len(calls) == 1 and cache.exists()
+    torch.testing.assert_close(first.trainer.model.lm_head.weight, second.trainer.model.lm_head.weight)
+    run("c", make_examples(6))  # two more examples: not covered, scored again
+    assert len(calls) == 2
