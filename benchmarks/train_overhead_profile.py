@@ -8,7 +8,10 @@ one process, round after round (so the machine's load hits every part alike), it
 - the with-persona forward alone, no grad, and the optimizer step alone,
 
 and reports medians with the *measured floor* ``1 + t(E-step) / t(CE step)``: what PerCE must cost if
-nothing but the extra pass is added. The gap between the PerCE/CE ratio and that floor is the overhead
+nothing but the extra pass is added. It also counts the floating-point operations of both steps and of the
+E-step (`torch.utils.flop_counter`, independent of the machine's load): ``flop_floor`` is
+``1 + FLOPs(E-step) / FLOPs(CE step)``, and the PerCE step's FLOPs over the CE step's must equal it (PerCE
+adds the E-step and nothing else of weight). The gap between the PerCE/CE ratio and that floor is the overhead
 of everything else (weights, statistics, bookkeeping); the gap between the measured floor and the
 token-count floor ``1 + (400 / 1700) / 3`` is what the extra pass costs beyond its share of tokens
 (its output head at 300 response positions, matmul efficiency at 400 rows, the fixed cost of a forward).
@@ -24,6 +27,24 @@ import time
 
 import torch
 from train_overhead import LENGTHS, floor  # noqa: E402 (benchmarks/ is the working directory's sibling)
+
+
+def count_flops(trainers: dict, model, batch: dict, count) -> dict[str, int]:
+    """FLOPs of a CE and a PerCE step (forward and backward) and of the persona-free no-grad pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from percontrast.logprobs import pair_logprobs
+
+    flops = {}
+    for loss, trainer in trainers.items():
+        with FlopCounterMode(display=False) as counter:
+            trainer.compute_loss(model, batch, num_items_in_batch=count).backward()
+        flops[loss] = counter.get_total_flops()
+        model.zero_grad(set_to_none=True)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        pair_logprobs(model, batch, "without")
+    flops["e_step"] = counter.get_total_flops()
+    return flops
 
 
 def main() -> None:
@@ -83,8 +104,15 @@ def main() -> None:
         "with-persona forward (no grad)": lambda: forward("with"),
         "optimizer step (AdamW)": optimizer_only,
     }
-    for run in parts.values():  # warm-up
+    for run in parts.values():  # warm-up (the first forward also checks the output head, once)
         run()
+    flops = count_flops(trainers, model, batch, count)
+    print(
+        f"FLOPs: CE step {flops['ce'] / 1e9:.1f} G, PerCE step {flops['perce'] / 1e9:.1f} G "
+        f"(ratio {flops['perce'] / flops['ce']:.4f}), E-step {flops['e_step'] / 1e9:.1f} G: "
+        f"flop_floor={1 + flops['e_step'] / flops['ce']:.4f}",
+        flush=True,
+    )
     times: dict[str, list[float]] = {name: [] for name in parts}
     ratios, floors = [], []
     for round_index in range(args.rounds):
