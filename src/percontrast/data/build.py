@@ -10,8 +10,9 @@ official files into `RawRecord`s; `build_examples` does the rest for both:
    paper's) and keep the top k (the paper: 4); the persona list order is the retrieval rank, most
    relevant first;
 4. render each kept item for the chosen template (`percontrast.data.prompts`);
-5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.truncate_persona`
-   (invariant 6) and measure prompt lengths with and without persona, as the paper's Table 6.
+5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.fit_example` (invariant 6;
+   an example left with no persona item does not fit) and measure prompt lengths with and without
+   persona, as the paper's Table 6.
 
 Everything dropped, skipped or cut is counted in the `BuildSummary`.
 """
@@ -148,7 +149,7 @@ def build_examples(
     Returns:
         The examples and a `BuildSummary`.
     """
-    from percontrast.encoding import encode_example, tokenize_response, truncate_persona
+    from percontrast.encoding import fit_example
     from percontrast.templates import get_template
 
     if k < 1:
@@ -238,27 +239,7 @@ def build_examples(
         )
         if tokenizer is not None:
             try:
-                if max_length is not None:
-                    response_ids, _ = tokenize_response(
-                        tokenizer, example.response, prompt_template, add_eos=False
-                    )
-                    kept, report = truncate_persona(
-                        example, tokenizer, prompt_template, max_length - len(response_ids)
-                    )
-                    if report.truncated:
-                        example.persona = kept
-                        example.meta["truncation"] = {
-                            "items_dropped": report.items_dropped,
-                            "last_item_tokens_cut": report.last_item_tokens_cut,
-                        }
-                        summary.examples_truncated += 1
-                        summary.items_dropped += report.items_dropped
-                        summary.item_tokens_cut += report.last_item_tokens_cut
-                    if not example.persona:
-                        raise DataError(
-                            "no persona item fits in max_length", record_id=record.id, field="profile"
-                        )
-                encoded = encode_example(example, tokenizer, prompt_template)
+                encoded = fit_example(example, tokenizer, prompt_template, max_length=max_length)
             except DataError as exc:
                 if not skip_invalid:
                     raise DataError(str(exc), path=record.path, line=record.line) from None
@@ -266,6 +247,16 @@ def build_examples(
                     f"does not fit max_length={max_length}" if max_length else f"cannot encode: {exc}"
                 ] += 1
                 continue
+            report = encoded.truncation
+            if report is not None and report.truncated:
+                example.persona = encoded.persona
+                example.meta["truncation"] = {
+                    "items_dropped": report.items_dropped,
+                    "last_item_tokens_cut": report.last_item_tokens_cut,
+                }
+                summary.examples_truncated += 1
+                summary.items_dropped += report.items_dropped
+                summary.item_tokens_cut += report.last_item_tokens_cut
             lengths.append(
                 (len(encoded.prompt_with_ids), len(encoded.prompt_without_ids), len(encoded.response_ids))
             )

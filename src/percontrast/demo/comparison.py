@@ -130,20 +130,13 @@ def sample_examples(examples: Sequence[Example], n: int, seed: int) -> list[Exam
 def fitting_examples(
     examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> tuple[list[Example], list[str]]:
-    """The examples whose history and reply fit ``max_length`` with EOS (the persona may be truncated),
+    """The examples whose history and reply fit ``max_length`` with EOS and some persona (the persona may
+    be truncated, never to nothing: `percontrast.encoding.fit_examples`, as training and scoring do),
     and the ids of those that do not (never silently dropped: the caller reports them)."""
-    from percontrast.encoding import encode_example
-    from percontrast.errors import DataError
+    from percontrast.encoding import fit_examples
 
-    kept, dropped = [], []
-    for example in examples:
-        try:
-            encode_example(example, tokenizer, TEMPLATE, max_length=max_length, add_eos=True)
-        except DataError:
-            dropped.append(example.id)
-            continue
-        kept.append(example)
-    return kept, dropped
+    fitted = fit_examples(examples, tokenizer, TEMPLATE, max_length=max_length, add_eos=True)
+    return [examples[i] for i in fitted.indices], [item.id for item in fitted.skipped]
 
 
 class _Silent(TrainerCallback):
@@ -326,7 +319,7 @@ def run_comparison(
     if train_dropped or test_dropped:
         say(
             f"  {len(train_dropped)} training and {len(test_dropped)} held-out examples do not fit "
-            f"max_length={config.max_length} even without persona; left out"
+            f"max_length={config.max_length} with any persona; left out"
         )
     eval_examples = sample_examples(test_pool, min(config.n_eval, len(test_pool)), seed=0)
     generate_examples = eval_examples[: config.n_generate]
