@@ -27,7 +27,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from percontrast.data.schema import Example
 from percontrast.encoding import EncodedExample, fit_examples, pad_responses, pad_sequences
 from percontrast.errors import ConfigError, DataError
-from percontrast.logprobs import response_logprobs
+from percontrast.logprobs import enable_response_forward, response_logprobs
 from percontrast.modeling import max_context
 from percontrast.templates import PromptTemplate
 
@@ -141,7 +141,12 @@ def score_units(
     desc: str = "scoring",
 ) -> list[torch.Tensor]:
     """Response log-probs (R_i,) of independent ``prompt + response`` sequences, in input order, scored in
-    length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``."""
+    length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``.
+
+    ``model`` is prepared with `percontrast.logprobs.enable_response_forward` first (idempotent; its own
+    forward, ``generate`` and ``save_pretrained`` are unchanged by it).
+    """
+    enable_response_forward(model)
     lengths = [len(prompt) + len(response) for prompt, response in zip(prompts, responses, strict=True)]
     logps: list[torch.Tensor | None] = [None] * len(prompts)
     with tqdm(total=sum(map(len, responses)), unit="tok", desc=desc, disable=not progress) as bar:
@@ -178,7 +183,8 @@ def score_examples(
     """Score every response token of every example with PerContrast.
 
     Args:
-        model: a causal LM in eval mode.
+        model: a causal LM in eval mode; prepared here with `percontrast.logprobs.enable_response_forward`
+            (idempotent; its own forward, ``generate`` and ``save_pretrained`` are unchanged by it).
         tokenizer: its tokenizer.
         examples: the examples; results come back in the same order.
         template: prompt template (name or object); None: each example's own (`resolve_template`).
@@ -200,6 +206,7 @@ def score_examples(
     for name, value in (("batch size", max_batch_size), ("max batch tokens", max_batch_tokens)):
         if value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value}")
+    enable_response_forward(model)
     context = max_context(model, tokenizer)
     if max_length is not None and not 2 <= max_length <= context:
         raise ConfigError(f"max_length must be in 2..{context} (the model's context), got {max_length}")
