@@ -23,6 +23,7 @@ CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_d
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -400,6 +401,7 @@ def train(
     tokenizer: PreTrainedTokenizerBase | None = None,
     examples: list[Example] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    remove_callbacks: Sequence[type[TrainerCallback]] = (),
 ) -> TrainingRun:
     """Train a model with the loss of ``config`` and save it in ``config.output_dir``.
 
@@ -408,6 +410,8 @@ def train(
         model, tokenizer: an already loaded model (default: ``load_model(config.model)``).
         examples: the training examples (default: read from ``config.data``).
         callbacks: extra Trainer callbacks.
+        remove_callbacks: classes of the Trainer's default callbacks to take out (`Trainer.remove_callback`),
+            e.g. ``transformers.PrinterCallback``, which prints every log dict when ``disable_tqdm`` is set.
     """
     from percontrast.outputs import prepare_run_dir
 
@@ -458,6 +462,8 @@ def train(
         callbacks=callbacks,
         probe_example=probe,
     )
+    for callback in remove_callbacks:
+        trainer.remove_callback(callback)
     _refuse_ignored_mixed_precision(trainer)
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))

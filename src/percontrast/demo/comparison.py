@@ -32,12 +32,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, TrainerCallback
+from transformers import PreTrainedModel, PrinterCallback, TrainerCallback
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.persona_chat import TEMPLATE
@@ -139,10 +138,6 @@ def fitting_examples(
     return [examples[i] for i in fitted.indices], [item.id for item in fitted.skipped]
 
 
-class _Silent(TrainerCallback):
-    """Stands in for the Trainer's PrinterCallback (see `train_variant`)."""
-
-
 class _StepBar(TrainerCallback):
     """One tqdm bar per training run, with the running loss (replaces the Trainer's log printing)."""
 
@@ -203,14 +198,14 @@ def train_variant(
     started = time.perf_counter()
     # With its own bars off, the Trainer adds a PrinterCallback that prints every step's log dict; the
     # step bar shows progress instead, and the logs stay in `state.log_history`.
-    with mock.patch("transformers.trainer.PrinterCallback", _Silent):
-        run = train(
-            args,
-            model=model,
-            tokenizer=tokenizer,
-            examples=train_examples,
-            callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
-        )
+    run = train(
+        args,
+        model=model,
+        tokenizer=tokenizer,
+        examples=train_examples,
+        callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
+        remove_callbacks=[PrinterCallback],
+    )
     seconds = time.perf_counter() - started
     trained = run.trainer.model
     trained.eval()
