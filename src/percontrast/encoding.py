@@ -224,6 +224,7 @@ class PersonaLostError(DataError):
 
 
 def persona_lost_reason(max_length: int | None) -> str:
+    """Why an example whose persona was truncated away is skipped, and what to do about it."""
     return (
         f"no persona item fits max_length={max_length} beside the query and the response: the two prompts "
         "would differ by the empty persona frame only (no persona text); raise max_length or shorten the query"
