@@ -25,13 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from training_helpers import make_examples, sharpened_tiny  # noqa: E402
 
 from percontrast.collator import PairedCollator, encode_training_examples  # noqa: E402
-from percontrast.logprobs import pair_logprobs  # noqa: E402
+from percontrast.logprobs import enable_response_forward, pair_logprobs  # noqa: E402
 from percontrast.modeling import load_model  # noqa: E402
 from percontrast.scoring import pad_token_id  # noqa: E402
 
 
 def pir(model, batch, autocast: bool, device_type: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(log-probs with persona, PIR), each (B, R), optionally under bf16 autocast on ``device_type``."""
+    enable_response_forward(model)
     with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
         with_persona, _ = pair_logprobs(model, batch, "with")
         without, _ = pair_logprobs(model, batch, "without")

@@ -67,7 +67,7 @@ from gpu_acceptance_speed import (  # noqa: E402
 
 from percontrast.encoding import pad_pairs  # noqa: E402
 from percontrast.errors import ConfigError  # noqa: E402
-from percontrast.logprobs import pair_logprobs  # noqa: E402
+from percontrast.logprobs import enable_response_forward, pair_logprobs  # noqa: E402
 from percontrast.losses import token_weights, weighted_ce  # noqa: E402
 from percontrast.modeling import load_model, resolve_device  # noqa: E402
 from percontrast.run_info import git_commit, package_versions  # noqa: E402
@@ -105,6 +105,7 @@ def check(checks: list[dict], name: str, value: float, tolerance: float) -> None
 
 def perce_loss_and_grads(model, batch: dict) -> tuple[float, dict[str, torch.Tensor]]:
     """The PerCE loss of `PerCETrainer.compute_loss` (one process, tokens normalisation) and its gradients."""
+    enable_response_forward(model)
     model.zero_grad(set_to_none=True)
     logp_with, _ = pair_logprobs(model, batch, "with")
     with torch.no_grad():

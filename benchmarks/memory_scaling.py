@@ -43,7 +43,7 @@ def measure(method: str, response: int, chunk: int) -> dict[str, float]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from percontrast.encoding import EncodedExample, pad_pairs
-    from percontrast.logprobs import pair_logprobs
+    from percontrast.logprobs import enable_response_forward, pair_logprobs
     from percontrast.losses import token_weights, weighted_ce
 
     torch.manual_seed(0)
@@ -58,6 +58,7 @@ def measure(method: str, response: int, chunk: int) -> dict[str, float]:
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config).train()
+    enable_response_forward(model)
     ids = torch.randint(0, VOCAB, (PROMPT_WITH + response,)).tolist()
     encoded = EncodedExample(
         id="x",

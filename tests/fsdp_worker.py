@@ -31,13 +31,14 @@ def step(model, tokenizer, examples, kind: str, world: int) -> tuple[float, dict
     """Loss and gradients of one step on ``examples``: the sum over ranks of the local weighted NLL divided by
     the global token count, as PerCETrainer's `tokens` normalisation computes it."""
     from percontrast.encoding import encode_example, pad_pairs
-    from percontrast.logprobs import pair_logprobs
+    from percontrast.logprobs import enable_response_forward, pair_logprobs
     from percontrast.losses import token_weights, weighted_ce
 
     encoded = [encode_example(example, tokenizer, add_eos=True) for example in examples]
     batch = pad_pairs(encoded, tokenizer.pad_token_id)
     mask = batch["response_mask"]
 
+    enable_response_forward(model)
     logp_with = pair_logprobs(model, batch, "with")[0]
     logp_without = None
     if kind == "perce":

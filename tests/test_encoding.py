@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from percontrast.data.schema import Example
-from percontrast.encoding import encode_example, pad_pairs, pad_sequences, truncate_persona
+from percontrast.encoding import (
+    PersonaLostError,
+    encode_example,
+    fit_example,
+    fit_examples,
+    pad_pairs,
+    pad_sequences,
+    truncate_persona,
+)
 from percontrast.errors import DataError
 from percontrast.templates import get_template
 
@@ -110,3 +118,40 @@ def test_truncation_errors_when_query_and_response_cannot_fit(tiny):
     assert info.value.record_id == "sew"
     with pytest.raises(DataError, match="response has"):
         encode_example(EXAMPLE, tokenizer, "persona_chat", max_length=3)
+
+
+def test_fit_examples_skips_and_counts_what_does_not_fit_with_some_persona(tiny):
+    _, tokenizer = tiny
+    # The item starts with a character of several byte-level tokens: its first token alone decodes to
+    # a replacement character that costs more tokens than it saves, so a max_length exists at which the
+    # query fits but no part of the persona does.
+    lost = Example(
+        id="lost", persona=["\U0001f44d\U0001f44d I sew red clothes."], query=EXAMPLE.query, response="I sew."
+    )
+    lost_at = next(
+        max_length for max_length in range(10, 400) if _items_kept(lost, tokenizer, max_length) == 0
+    )
+    with pytest.raises(PersonaLostError, match="no persona item fits") as info:
+        fit_example(lost, tokenizer, "persona_chat", max_length=lost_at)
+    assert info.value.record_id == "lost"
+    short = Example(id="short", persona=["I sew.", EXAMPLE.query * 3], query="Hi?", response="Yes.")
+    long = Example(id="long", persona=["I sew."], query=EXAMPLE.query * 5, response="Yes.")
+    fitted = fit_examples([long, lost, short], tokenizer, "persona_chat", max_length=lost_at)
+    assert fitted.indices == [2] and [item.id for item in fitted.encoded] == ["short"]
+    assert [item.id for item in fitted.skipped] == ["long", "lost"]
+    assert "never cut" in fitted.skipped[0].reason and "no persona item fits" in fitted.skipped[1].reason
+    assert fitted.truncated_ids == ["short"] and fitted.encoded[0].persona[0] == "I sew."
+    with pytest.raises(DataError, match="never cut"):
+        fit_examples([long, short], tokenizer, "persona_chat", max_length=lost_at, skip_unfitting=False)
+    # Without max_length nothing is truncated or skipped.
+    fitted = fit_examples([long, lost], tokenizer, "persona_chat", max_length=None)
+    assert fitted.indices == [0, 1] and not fitted.skipped and not fitted.truncated_ids
+    assert fitted.encoded[1].persona == lost.persona
+
+
+def _items_kept(example, tokenizer, max_length):
+    """Persona items kept at ``max_length``; None if the example does not fit at all."""
+    try:
+        return encode_example(example, tokenizer, "persona_chat", max_length=max_length).truncation.items_kept
+    except DataError:
+        return None

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from percontrast.encoding import pad_responses, pad_sequences
-from percontrast.logprobs import OutputHead, chunked_logprobs, response_logprobs
+from percontrast.logprobs import OutputHead, chunked_logprobs, enable_response_forward, response_logprobs
 
 
 def reference(hidden, weight, targets):
@@ -58,6 +58,7 @@ def test_response_logprobs_match_full_model_logits(tiny, side):
 @torch.no_grad()
 def _padded_logprobs(model, prompts, responses, padding_side="right", chunk_size=512):
     """`response_logprobs` on one padded batch: (B, max R), zero past each response."""
+    enable_response_forward(model)
     batch = pad_sequences(prompts, responses, pad_id=0, padding_side=padding_side)
     response_ids, response_mask = pad_responses(responses, pad_id=0)
     logp, _ = response_logprobs(
@@ -242,6 +243,7 @@ def test_response_forward_survives_deepcopy_and_keeps_the_architecture_name(tmp_
     batch = pad_sequences([[5, 6, 7]], [[8, 9]], pad_id=0)
     args = [batch["input_ids"], batch["attention_mask"], batch["position_ids"], batch["response_start"]]
     args += [torch.tensor([[8, 9]]), torch.ones(1, 2, dtype=torch.long)]
+    enable_response_forward(model)
     before = response_logprobs(model, *args)[0]
     clone = copy.deepcopy(model)
     with torch.no_grad():
@@ -357,3 +359,25 @@ def test_fused_head_entropy_and_no_grad():
     torch.testing.assert_close(
         logp, probs.log().gather(-1, targets[:, None]).squeeze(-1), rtol=1e-5, atol=1e-5
     )
+
+
+def test_an_unprepared_model_is_refused_not_changed():
+    """`response_logprobs` never swaps the caller's model class; preparing it is the caller's explicit call."""
+    from percontrast.errors import ConfigError
+    from percontrast.modeling import load_model
+
+    model, _ = load_model("tiny", seed=0)
+    cls = type(model)
+    batch = pad_sequences([[5, 6, 7]], [[8, 9]], pad_id=0)
+    args = [batch["input_ids"], batch["attention_mask"], batch["position_ids"], batch["response_start"]]
+    args += [torch.tensor([[8, 9]]), torch.ones(1, 2, dtype=torch.long)]
+    with pytest.raises(
+        ConfigError, match=r"LlamaForCausalLM is not prepared.*enable_response_forward\(model\)"
+    ):
+        response_logprobs(model, *args)
+    assert type(model) is cls
+    enable_response_forward(model)
+    enable_response_forward(model)  # idempotent
+    assert type(model).__mro__[2] is cls and type(model).__name__ == cls.__name__
+    logp, _ = response_logprobs(model, *args)
+    assert logp.shape == (1, 2)

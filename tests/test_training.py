@@ -436,3 +436,24 @@ def test_one_process_with_several_gpus_is_refused_before_data_parallel(tmp_path,
     monkeypatch.setattr(PerCEConfig, "n_gpu", property(lambda self: 2))
     with pytest.raises(ConfigError, match=r"sees 2 GPUs.*DataParallel.*torchrun --nproc_per_node"):
         train(make_config(tmp_path, loss="ce"), model=model, tokenizer=tokenizer, examples=make_examples(2))
+
+
+def test_remove_callbacks_takes_the_log_printer_out_of_the_trainer(tmp_path, capsys):
+    """With ``disable_tqdm`` the Trainer adds a PrinterCallback that prints every log dict; the demo takes it
+    out with the Trainer's own ``remove_callback`` (through ``train(remove_callbacks=...)``)."""
+    from transformers import PrinterCallback
+
+    model, tokenizer = load_model("tiny", seed=0)
+    train(make_config(tmp_path / "printed"), model=model, tokenizer=tokenizer, examples=make_examples(2))
+    assert "nll_mean" in capsys.readouterr().out
+    run = train(
+        make_config(tmp_path / "quiet"),
+        model=model,
+        tokenizer=tokenizer,
+        examples=make_examples(2),
+        remove_callbacks=[PrinterCallback],
+    )
+    assert "nll_mean" not in capsys.readouterr().out
+    assert not any(
+        isinstance(callback, PrinterCallback) for callback in run.trainer.callback_handler.callbacks
+    )

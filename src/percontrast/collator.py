@@ -2,10 +2,11 @@
 
 `encode_training_examples` tokenizes every example once (prompt with persona, prompt without
 persona, the response once, shared by both: invariant 1), truncating the persona to ``max_length``
-(invariant 6, in `percontrast.encoding`). Examples whose query plus response cannot fit, and
-examples whose persona the truncation removes entirely (their two prompts would differ by an empty
-persona frame only, so PIR would measure no persona), are skipped, counted and listed by id with the reason, never
-dropped silently; a file with no usable example is an error.
+(invariant 6). Examples whose query plus response cannot fit, and examples whose persona the
+truncation removes entirely (their two prompts would differ by an empty persona frame only, so PIR
+would measure no persona), are skipped, counted and listed by id with the reason, never dropped
+silently (`percontrast.encoding.fit_examples`, the policy scoring shares); a file with no usable
+example is an error.
 
 `PairedCollator` pads a list of encoded examples into the two batches that `PerCETrainer` needs
 (see `percontrast.encoding.pad_pairs`) and adds ``labels`` (B, T) for the with-persona sequence:
@@ -25,20 +26,11 @@ from torch.utils.data import Dataset
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import IGNORE_INDEX, EncodedExample, encode_example, pad_pairs
+from percontrast.encoding import IGNORE_INDEX, EncodedExample, SkippedExample, fit_examples, pad_pairs
 from percontrast.errors import DataError
-from percontrast.scoring import persona_truncated_away
 from percontrast.templates import PromptTemplate
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SkippedExample:
-    """An example left out of training, and why."""
-
-    id: str
-    reason: str
 
 
 @dataclass
@@ -78,40 +70,11 @@ def encode_training_examples(
     Raises:
         DataError: if no example is usable.
     """
-    dataset = EncodedDataset(examples=[])
-    for example in examples:
-        try:
-            encoded = encode_example(example, tokenizer, template, max_length=max_length, add_eos=add_eos)
-        except DataError as exc:
-            dataset.skipped.append(SkippedExample(id=example.id, reason=str(exc)))
-            continue
-        if persona_truncated_away(encoded):
-            reason = (
-                f"no persona item fits max_length={max_length} beside the query and the response: the two prompts "
-                "would differ by the empty persona frame only (no persona text); raise max_length or shorten the query"
-            )
-            dataset.skipped.append(SkippedExample(id=example.id, reason=reason))
-            continue
-        if encoded.truncation is not None and encoded.truncation.truncated:
-            dataset.truncated_ids.append(example.id)
-        dataset.examples.append(encoded)
-    if dataset.skipped:
-        logger.warning(
-            "%s: skipped %d of %d examples that do not fit max_length=%d with any persona: %s",
-            source,
-            len(dataset.skipped),
-            len(examples),
-            max_length,
-            "; ".join(f"{item.id} ({item.reason})" for item in dataset.skipped[:20])
-            + (" ..." if len(dataset.skipped) > 20 else ""),
-        )
-    if dataset.truncated_ids:
-        logger.info(
-            "%s: persona truncated to fit max_length=%d in %d examples",
-            source,
-            max_length,
-            len(dataset.truncated_ids),
-        )
+    fitted = fit_examples(examples, tokenizer, template, max_length=max_length, add_eos=add_eos)
+    fitted.log_counts(logger, source, max_length)
+    dataset = EncodedDataset(
+        examples=fitted.encoded, skipped=fitted.skipped, truncated_ids=fitted.truncated_ids
+    )
     if not dataset.examples:
         raise DataError(
             f"no usable training example: {len(examples)} read, {len(dataset.skipped)} skipped because query + response "

@@ -4,11 +4,17 @@ ARCHITECTURE.md, data flow: the template renders the prompt twice (with and with
 response is tokenized ONCE, and the same response ids are appended to both prompts (invariant 1).
 `truncate_persona` implements invariant 6: the query and the response are never cut; persona items
 are dropped lowest-ranked (last) first, then the last kept item is shortened, and every drop is
-reported. `pad_pairs` pads a list of encoded examples into the two batches the model sees.
+reported. `fit_example` and `fit_examples` are the one policy that scoring, training, the benchmark
+builder and the demo share: encode within ``max_length``; an example whose persona the truncation
+removed entirely is skipped and counted (its two prompts would differ by an empty persona frame only,
+so PIR would measure no persona). `pad_pairs` pads a list of encoded examples into the two batches
+the model sees.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -47,6 +53,7 @@ class EncodedExample:
         prompt_with: the rendered prompt text with persona (for anyone to recompute).
         prompt_without: the rendered prompt text without persona.
         truncation: what was cut from the persona to fit ``max_length`` (None if nothing was asked).
+        persona: the persona items ``prompt_with`` holds (after any truncation).
     """
 
     id: str
@@ -57,6 +64,7 @@ class EncodedExample:
     prompt_with: str
     prompt_without: str
     truncation: TruncationReport | None = field(default=None)
+    persona: list[str] = field(default_factory=list)
 
     @property
     def length_with(self) -> int:
@@ -207,7 +215,126 @@ def encode_example(
         prompt_with=prompt_with,
         prompt_without=prompt_without,
         truncation=report,
+        persona=list(persona),
     )
+
+
+class PersonaLostError(DataError):
+    """The persona truncation left no persona item: the example cannot measure or teach the persona."""
+
+
+def persona_lost_reason(max_length: int | None) -> str:
+    """Why an example whose persona was truncated away is skipped, and what to do about it."""
+    return (
+        f"no persona item fits max_length={max_length} beside the query and the response: the two prompts "
+        "would differ by the empty persona frame only (no persona text); raise max_length or shorten the query"
+    )
+
+
+def fit_example(
+    example: Example,
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate | str | None = None,
+    *,
+    max_length: int | None,
+    add_eos: bool = False,
+) -> EncodedExample:
+    """`encode_example` within ``max_length``, refusing an example whose persona was truncated away.
+
+    Raises:
+        DataError: the query and the response do not fit ``max_length`` (they are never cut).
+        PersonaLostError: (a `DataError`) they fit, but with no persona item beside them.
+    """
+    encoded = encode_example(example, tokenizer, template, max_length=max_length, add_eos=add_eos)
+    if encoded.truncation is not None and encoded.truncation.items_kept == 0:
+        raise PersonaLostError(persona_lost_reason(max_length), record_id=example.id, field="persona")
+    return encoded
+
+
+@dataclass
+class SkippedExample:
+    """An example left out, and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass
+class FittedExamples:
+    """What `fit_examples` kept, skipped and truncated.
+
+    Attributes:
+        encoded: the kept examples, encoded, in input order.
+        indices: the position in the input of each kept example.
+        skipped: the examples left out, with the reason.
+        truncated_ids: ids of the kept examples whose persona was truncated to fit.
+    """
+
+    encoded: list[EncodedExample] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    skipped: list[SkippedExample] = field(default_factory=list)
+    truncated_ids: list[str] = field(default_factory=list)
+
+    def log_counts(self, log: logging.Logger, source: str, max_length: int | None) -> None:
+        """Warn about the skipped examples (by id and reason) and count the truncated ones."""
+        total = len(self.encoded) + len(self.skipped)
+        if self.skipped:
+            log.warning(
+                "%s: skipped %d of %d examples: %s",
+                source,
+                len(self.skipped),
+                total,
+                "; ".join(f"{item.id} ({item.reason})" for item in self.skipped[:20])
+                + (" ..." if len(self.skipped) > 20 else ""),
+            )
+        if self.truncated_ids:
+            log.info(
+                "%s: persona truncated to fit max_length=%s in %d of %d examples",
+                source,
+                max_length,
+                len(self.truncated_ids),
+                total,
+            )
+
+
+def fit_examples(
+    examples: Sequence[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate | str | None = None,
+    *,
+    max_length: int | None,
+    add_eos: bool = False,
+    skip_unfitting: bool = True,
+) -> FittedExamples:
+    """`fit_example` over a list: skip and count what does not fit (never silently).
+
+    Args:
+        examples: the examples.
+        tokenizer: the model's tokenizer.
+        template: prompt template (name or object); None: each example's own.
+        max_length: the longest sequence (prompt with persona plus response); None: no limit.
+        add_eos: append EOS to each response.
+        skip_unfitting: skip an example whose query and response cannot be encoded within
+            ``max_length``; False: raise its `DataError`. An example whose persona was truncated away
+            is always skipped.
+    """
+    fitted = FittedExamples()
+    for index, example in enumerate(examples):
+        try:
+            encoded = fit_example(example, tokenizer, template, max_length=max_length, add_eos=add_eos)
+        except PersonaLostError as exc:
+            fitted.skipped.append(SkippedExample(id=example.id, reason=exc.message))
+            continue
+        except DataError as exc:
+            if not skip_unfitting:
+                raise
+            fitted.skipped.append(SkippedExample(id=example.id, reason=str(exc)))
+            continue
+        if encoded.truncation is not None and encoded.truncation.truncated:
+            fitted.truncated_ids.append(example.id)
+        fitted.encoded.append(encoded)
+        fitted.indices.append(index)
+    return fitted
 
 
 def pad_sequences(

@@ -338,36 +338,13 @@ def generate_predictions(
 
     config = config or GenerationConfig()
     out = Path(out)
-    if settings is not None:
-        check_run_settings(out, settings, kind="generate")
-    repair_jsonl_tail(out)  # a torn last record (a killed write) is dropped and reported
-    done = done_ids(out, {example.id for example in examples})
-    todo = [(index, example) for index, example in enumerate(examples) if example.id not in done]
+    todo = _pending(examples, out, settings)
     stats = GenerationStats(skipped=len(examples) - len(todo))
-    if stats.skipped:
-        logger.info("resuming: %d of %d examples already in %s", stats.skipped, len(examples), out)
     if not todo:
         return stats
     out.parent.mkdir(parents=True, exist_ok=True)
-    context = max_context(model, tokenizer) if not isinstance(model, str) else None
-    if context is not None and config.sampling.max_new_tokens >= context:
-        raise ConfigError(
-            f"max_new_tokens={config.sampling.max_new_tokens} leaves no room for a prompt in the model's "
-            f"context ({context} tokens)"
-        )
-    prompts = render_prompts(
-        [example for _, example in todo],
-        tokenizer,
-        config.template,
-        config.with_persona,
-        max_prompt_tokens=None if context is None else context - config.sampling.max_new_tokens,
-    )
+    prompts, prompts_without = _generation_prompts(model, tokenizer, [example for _, example in todo], config)
     contrast = config.contrast_config
-    prompts_without = (
-        render_prompts([example for _, example in todo], tokenizer, config.template, with_persona=False)
-        if contrast.active
-        else None
-    )
     generate_batch = _vllm_generator(model, tokenizer, config) if config.backend == "vllm" else None
     bar = tqdm(total=len(examples), initial=stats.skipped, desc="generate", unit="ex", disable=not progress)
     started = time.perf_counter()
@@ -404,6 +381,50 @@ def generate_predictions(
         stats.tokens_per_second,
     )
     return stats
+
+
+def _pending(examples: list[Example], out: Path, settings: dict | None) -> list[tuple[int, Example]]:
+    """``(index, example)`` of the examples not yet in ``out`` (a resume); the file's settings are checked
+    and a torn last record is dropped first."""
+    if settings is not None:
+        check_run_settings(out, settings, kind="generate")
+    repair_jsonl_tail(out)  # a torn last record (a killed write) is dropped and reported
+    done = done_ids(out, {example.id for example in examples})
+    todo = [(index, example) for index, example in enumerate(examples) if example.id not in done]
+    if len(todo) < len(examples):
+        logger.info(
+            "resuming: %d of %d examples already in %s", len(examples) - len(todo), len(examples), out
+        )
+    return todo
+
+
+def _generation_prompts(
+    model: PreTrainedModel | str,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[Example],
+    config: GenerationConfig,
+) -> tuple[list[list[int]], list[list[int]] | None]:
+    """The prompts (the persona truncated to leave ``max_new_tokens`` within the context) and, for
+    contrastive decoding, the persona-free prompts."""
+    context = max_context(model, tokenizer) if not isinstance(model, str) else None
+    if context is not None and config.sampling.max_new_tokens >= context:
+        raise ConfigError(
+            f"max_new_tokens={config.sampling.max_new_tokens} leaves no room for a prompt in the model's "
+            f"context ({context} tokens)"
+        )
+    prompts = render_prompts(
+        examples,
+        tokenizer,
+        config.template,
+        config.with_persona,
+        max_prompt_tokens=None if context is None else context - config.sampling.max_new_tokens,
+    )
+    prompts_without = (
+        render_prompts(examples, tokenizer, config.template, with_persona=False)
+        if config.contrast_config.active
+        else None
+    )
+    return prompts, prompts_without
 
 
 def _vllm_generator(

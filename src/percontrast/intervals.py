@@ -99,61 +99,11 @@ def summarize(
     n_seeds = max(len(items) for items in evaluations.values())
     first = next(iter(evaluations.values()))[0]
     n_scored, n_generated = len(first.n_tokens), len(first.rougeL)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        seeds = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=int)
-        draws.append(
-            (seeds, rng.integers(0, n_scored, n_scored), rng.integers(0, max(n_generated, 1), n_generated))
-        )
-
-    def seeds_for(items: Sequence[Evaluation], drawn: np.ndarray | None) -> np.ndarray:
-        if drawn is None:
-            return np.arange(len(items))
-        return drawn if len(items) == n_seeds else np.zeros(len(drawn), dtype=int)
-
-    def value(name: str, metric: str, draw: tuple | None) -> float:
-        items = evaluations[name]
-        if draw is None:
-            return _metric(items, metric, seeds_for(items, None), None)
-        seeds, scored_rows, generated_rows = draw
-        rows = scored_rows if metric in ("nll", "pir") else generated_rows
-        return _metric(items, metric, seeds_for(items, seeds), rows)
-
-    def interval(samples: list[float]) -> list[float] | None:
-        finite = [s for s in samples if np.isfinite(s)]
-        if not finite:
-            return None
-        low, high = np.percentile(finite, [2.5, 97.5])
-        return [float(low), float(high)]
-
-    models: dict = {}
-    for name, items in evaluations.items():
-        models[name] = {}
-        for metric in METRICS:
-            point = value(name, metric, None)
-            models[name][metric] = {
-                "mean": None if not np.isfinite(point) else point,
-                "ci": interval([value(name, metric, draw) for draw in draws]) if draws else None,
-                "per_seed": [
-                    None if not np.isfinite(v) else v
-                    for v in (_metric(items, metric, np.array([i]), None) for i in range(len(items)))
-                ],
-            }
+    boot = _Bootstrap(evaluations, n_seeds, _draws(n_bootstrap, seed, n_seeds, n_scored, n_generated))
+    models = {name: boot.figures(name) for name in evaluations}
     differences: dict = {}
     if baseline in evaluations:
-        for name in evaluations:
-            if name == baseline:
-                continue
-            differences[name] = {}
-            for metric in METRICS:
-                point = value(name, metric, None) - value(baseline, metric, None)
-                differences[name][metric] = {
-                    "mean": None if not np.isfinite(point) else point,
-                    "ci": interval([value(name, metric, d) - value(baseline, metric, d) for d in draws])
-                    if draws
-                    else None,
-                }
+        differences = {name: boot.differences(name, baseline) for name in evaluations if name != baseline}
     method = (
         f"95% percentile bootstrap, {n_bootstrap} resamples of the held-out examples"
         + (
@@ -172,3 +122,74 @@ def summarize(
         "n_scored": n_scored,
         "n_generated": n_generated,
     }
+
+
+def _draws(n_bootstrap: int, seed: int, n_seeds: int, n_scored: int, n_generated: int) -> list[tuple]:
+    """``n_bootstrap`` resamples ``(seeds, scored rows, generated rows)``, each shared by every model."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        seeds = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=int)
+        draws.append(
+            (seeds, rng.integers(0, n_scored, n_scored), rng.integers(0, max(n_generated, 1), n_generated))
+        )
+    return draws
+
+
+def _interval(samples: list[float]) -> list[float] | None:
+    """The 95% percentile interval of the finite samples (None if there are none)."""
+    finite = [s for s in samples if np.isfinite(s)]
+    if not finite:
+        return None
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def _finite(value: float) -> float | None:
+    return None if not np.isfinite(value) else value
+
+
+@dataclass
+class _Bootstrap:
+    """The models' evaluations and the resamples that every model shares (paired comparisons)."""
+
+    evaluations: Mapping[str, Sequence[Evaluation]]
+    n_seeds: int
+    draws: list[tuple]
+
+    def _seeds_for(self, items: Sequence[Evaluation], drawn: np.ndarray | None) -> np.ndarray:
+        if drawn is None:
+            return np.arange(len(items))
+        return drawn if len(items) == self.n_seeds else np.zeros(len(drawn), dtype=int)
+
+    def value(self, name: str, metric: str, draw: tuple | None) -> float:
+        """A model's metric on all the data (``draw`` None) or on one resample."""
+        items = self.evaluations[name]
+        if draw is None:
+            return _metric(items, metric, self._seeds_for(items, None), None)
+        seeds, scored_rows, generated_rows = draw
+        rows = scored_rows if metric in ("nll", "pir") else generated_rows
+        return _metric(items, metric, self._seeds_for(items, seeds), rows)
+
+    def figures(self, name: str) -> dict:
+        """Per metric: the point estimate, its interval and the per-seed values."""
+        items = self.evaluations[name]
+        return {
+            metric: {
+                "mean": _finite(self.value(name, metric, None)),
+                "ci": _interval([self.value(name, metric, draw) for draw in self.draws])
+                if self.draws
+                else None,
+                "per_seed": [_finite(_metric(items, metric, np.array([i]), None)) for i in range(len(items))],
+            }
+            for metric in METRICS
+        }
+
+    def differences(self, name: str, baseline: str) -> dict:
+        """Per metric: ``name`` minus ``baseline``, with its interval from the same resamples."""
+        figures = {}
+        for metric in METRICS:
+            point = self.value(name, metric, None) - self.value(baseline, metric, None)
+            samples = [self.value(name, metric, d) - self.value(baseline, metric, d) for d in self.draws]
+            figures[metric] = {"mean": _finite(point), "ci": _interval(samples) if self.draws else None}
+        return figures

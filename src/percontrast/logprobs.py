@@ -5,7 +5,9 @@ LongLaMP-sized prompt that is most of the memory of a step. Instead the log-prob
 the model's forward call: `enable_response_forward` gives the causal LM's forward a keyword
 ``percontrast_response``; with it, the forward runs the decoder, gathers the final hidden states that
 predict response tokens, and projects them to the vocabulary in chunks of rows, with log-softmax and
-gather per chunk (invariant 3), returning ``(logp, entropy)``. Each chunk's log-probs and, in the
+gather per chunk (invariant 3), returning ``(logp, entropy)``. Preparing a model is an explicit
+call on it (a documented class swap; `scoring` and `PerCETrainer` make it on the model they are
+given); `response_logprobs` refuses an unprepared model rather than changing it. Each chunk's log-probs and, in the
 backward, their gradient are computed in one pass (`_FusedHeadLogprobs`, the fused linear
 cross-entropy idea), so about one (chunk, V) float32 block of logits is alive at a time, forward or
 backward. Heads that must be called as modules (ZeRO-3, hooked or custom heads) keep a checkpointed
@@ -396,7 +398,10 @@ def enable_response_forward(model: nn.Module) -> None:
     "with_entropy"}`` and then returns ``(logp, entropy)`` instead of the usual output; without that
     keyword it is the model's own forward, with the same signature. A class swap (not an instance
     attribute) survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s
-    architecture name. Idempotent.
+    architecture name. Idempotent. This is the one place that changes the caller's model: `response_logprobs`
+    refuses a model that was not prepared; `scoring.score_examples`, `scoring.score_units` and `PerCETrainer`
+    call it on the model they are given (so after them the model has the response forward; its own forward,
+    ``generate`` and ``save_pretrained`` behave as before).
 
     Call it before anything replaces ``forward`` on the model *instance*: accelerate's mixed precision
     (``Accelerator.prepare_model`` with bf16/fp16) sets ``model.forward`` to autocast and fp32-output
@@ -422,6 +427,17 @@ def enable_response_forward(model: nn.Module) -> None:
         _RESPONSE_CLASSES[cls] = type(cls.__name__, (_ResponseForward, cls), namespace)
     base.__class__ = _RESPONSE_CLASSES[cls]
     _refuse_shadowed_forward(base)
+
+
+def _require_response_forward(model: nn.Module) -> None:
+    """Refuse a model that `enable_response_forward` has not prepared (its forward would ignore the keyword)."""
+    base = unwrap_model(model)
+    if not isinstance(base, _ResponseForward):
+        raise ConfigError(
+            f"{type(base).__name__} is not prepared for response log-probs: call "
+            "percontrast.logprobs.enable_response_forward(model) once before scoring it (score_examples, "
+            "score_units and PerCETrainer do; with accelerate's mixed precision, before accelerator.prepare)"
+        )
 
 
 def _refuse_shadowed_forward(base: nn.Module) -> None:
@@ -527,9 +543,13 @@ def response_logprobs(
 
     Returns:
         ``(logp, entropy)``, each (B, R) float32 and zero where ``response_mask`` is 0.
+
+    Raises:
+        ConfigError: if ``model`` was not prepared with `enable_response_forward` (this function never
+            changes the caller's model itself), or is wrapped in ``torch.nn.DataParallel``.
     """
     _refuse_data_parallel(model)
-    enable_response_forward(model)
+    _require_response_forward(model)
     return model(
         input_ids=input_ids,
         attention_mask=attention_mask,

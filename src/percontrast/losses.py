@@ -66,10 +66,17 @@ def _masked_mean_per_row(values: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     return (values * mask).sum(-1, keepdim=True) / count
 
 
-def soft_clip_weights(score: torch.Tensor, mask: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """``clip(score_i / mean_row(score), low, high)`` on masked entries, 0 elsewhere."""
-    ratio = score / _masked_mean_per_row(score, mask).clamp(min=1e-12)
-    return torch.where(mask, ratio.clamp(low, high), torch.zeros_like(ratio))
+def _row_ratio(score: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``score_i / mean_row(score)``: the soft modes' score relative to its response's mean, (B, R)."""
+    return score / _masked_mean_per_row(score, mask).clamp(min=1e-12)
+
+
+def _clipped(
+    score: torch.Tensor, mask: torch.Tensor, low: float, high: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``clip(score, low, high)`` on masked entries (0 elsewhere), and where it hit each bound."""
+    weights = torch.where(mask, score.clamp(low, high), torch.zeros_like(score))
+    return weights, (score <= low) & mask, (score >= high) & mask
 
 
 def top_fraction_weights(score: torch.Tensor, mask: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -140,43 +147,53 @@ def token_weights(
             weights = mask.float()
             low_hit, high_hit = torch.zeros_like(mask), torch.zeros_like(mask)
         elif kind == "perce":
-            if pir is not None:
-                pir = pir.detach().float()
-                pir = pir if pir_form == "log" else torch.exp(pir)
-            elif logp_without is None:
-                raise ConfigError(
-                    "perce weights need logp_without (the persona-free forward) or a precomputed pir"
-                )
-            else:
-                pir = pir_from_logprobs(logp_with, logp_without.detach().float(), pir_form)
-            weights = torch.where(mask, pir.clamp(m, M), torch.zeros_like(pir))
-            low_hit, high_hit = (pir <= m) & mask, (pir >= M) & mask
+            pir = _perce_pir(logp_with, logp_without, pir, pir_form)
+            weights, low_hit, high_hit = _clipped(pir, mask, m, M)
             stats["pir_mean"] = float(pir[mask].mean()) if mask.any() else 0.0
         else:
-            if kind == "lossce":
-                score = -logp_with
-            else:
-                if entropy is None:
-                    raise ConfigError("entce weights need the predictive entropy")
-                score = entropy.detach().float()
+            score = -logp_with if kind == "lossce" else _entropy_score(entropy)
             if mode == "soft":
-                ratio = score / _masked_mean_per_row(score, mask).clamp(min=1e-12)
-                weights = torch.where(mask, ratio.clamp(m, M), torch.zeros_like(ratio))
-                low_hit, high_hit = (ratio <= m) & mask, (ratio >= M) & mask
+                weights, low_hit, high_hit = _clipped(_row_ratio(score, mask), mask, m, M)
             else:
                 fraction = hard_fraction if hard_fraction is not None else DEFAULT_HARD_FRACTION[kind]
                 weights = top_fraction_weights(score, mask, fraction)
                 low_hit, high_hit = (weights == 0) & mask, (weights > 0) & mask
-        count = int(mask.sum())
-        if count:
-            values = weights[mask]
-            stats["weight_mean"] = float(values.mean())
-            stats["weight_std"] = float(values.std(unbiased=False))
-            stats["clipped_low"] = float(low_hit.sum()) / count
-            stats["clipped_high"] = float(high_hit.sum()) / count
-        else:
-            stats.update(weight_mean=0.0, weight_std=0.0, clipped_low=0.0, clipped_high=0.0)
+        stats.update(_weight_statistics(weights, mask, low_hit, high_hit))
     return weights.detach(), stats
+
+
+def _perce_pir(
+    logp_with: torch.Tensor, logp_without: torch.Tensor | None, pir: torch.Tensor | None, pir_form: str
+) -> torch.Tensor:
+    """PerCE's score: the precomputed PIR if given (frozen weights), else Eq. 2 from the two log-probs."""
+    if pir is not None:
+        pir = pir.detach().float()
+        return pir if pir_form == "log" else torch.exp(pir)
+    if logp_without is None:
+        raise ConfigError("perce weights need logp_without (the persona-free forward) or a precomputed pir")
+    return pir_from_logprobs(logp_with, logp_without.detach().float(), pir_form)
+
+
+def _entropy_score(entropy: torch.Tensor | None) -> torch.Tensor:
+    if entropy is None:
+        raise ConfigError("entce weights need the predictive entropy")
+    return entropy.detach().float()
+
+
+def _weight_statistics(
+    weights: torch.Tensor, mask: torch.Tensor, low_hit: torch.Tensor, high_hit: torch.Tensor
+) -> dict[str, float]:
+    """Mean and spread of the weights over real tokens, and the shares at the low and high bound."""
+    count = int(mask.sum())
+    if not count:
+        return {"weight_mean": 0.0, "weight_std": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
+    values = weights[mask]
+    return {
+        "weight_mean": float(values.mean()),
+        "weight_std": float(values.std(unbiased=False)),
+        "clipped_low": float(low_hit.sum()) / count,
+        "clipped_high": float(high_hit.sum()) / count,
+    }
 
 
 def weighted_ce(

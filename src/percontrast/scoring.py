@@ -25,9 +25,9 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import EncodedExample, encode_example, pad_responses, pad_sequences
+from percontrast.encoding import EncodedExample, fit_examples, pad_responses, pad_sequences
 from percontrast.errors import ConfigError, DataError
-from percontrast.logprobs import response_logprobs
+from percontrast.logprobs import enable_response_forward, response_logprobs
 from percontrast.modeling import max_context
 from percontrast.templates import PromptTemplate
 
@@ -45,11 +45,6 @@ def pir_from_logprobs(
         raise ConfigError(f"pir form must be one of {PIR_FORMS}, got {form!r}")
     log_ratio = logp_with - logp_without
     return log_ratio if form == "log" else torch.exp(log_ratio)
-
-
-def persona_truncated_away(item: EncodedExample) -> bool:
-    """True when truncation to ``max_length`` left no persona item (the prompts differ by an empty frame only)."""
-    return item.truncation is not None and item.truncation.items_kept == 0
 
 
 @dataclass
@@ -146,7 +141,12 @@ def score_units(
     desc: str = "scoring",
 ) -> list[torch.Tensor]:
     """Response log-probs (R_i,) of independent ``prompt + response`` sequences, in input order, scored in
-    length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``."""
+    length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``.
+
+    ``model`` is prepared with `percontrast.logprobs.enable_response_forward` first (idempotent; its own
+    forward, ``generate`` and ``save_pretrained`` are unchanged by it).
+    """
+    enable_response_forward(model)
     lengths = [len(prompt) + len(response) for prompt, response in zip(prompts, responses, strict=True)]
     logps: list[torch.Tensor | None] = [None] * len(prompts)
     with tqdm(total=sum(map(len, responses)), unit="tok", desc=desc, disable=not progress) as bar:
@@ -183,7 +183,8 @@ def score_examples(
     """Score every response token of every example with PerContrast.
 
     Args:
-        model: a causal LM in eval mode.
+        model: a causal LM in eval mode; prepared here with `percontrast.logprobs.enable_response_forward`
+            (idempotent; its own forward, ``generate`` and ``save_pretrained`` are unchanged by it).
         tokenizer: its tokenizer.
         examples: the examples; results come back in the same order.
         template: prompt template (name or object); None: each example's own (`resolve_template`).
@@ -205,37 +206,20 @@ def score_examples(
     for name, value in (("batch size", max_batch_size), ("max batch tokens", max_batch_tokens)):
         if value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value}")
+    enable_response_forward(model)
     context = max_context(model, tokenizer)
     if max_length is not None and not 2 <= max_length <= context:
         raise ConfigError(f"max_length must be in 2..{context} (the model's context), got {max_length}")
-    encoded = []
-    for example in examples:
-        item = encode_example(example, tokenizer, template, max_length=max_length)
-        if max_length is None and item.length_with > context:
-            raise DataError(
-                _too_long_message(item, context),
-                record_id=example.id,
-            )
-        encoded.append(item)
-    lost = [i for i, item in enumerate(encoded) if persona_truncated_away(item)]
-    if lost:
-        logger.warning(
-            "skipped %d of %d examples: no persona item fits max_length=%s beside the query and the response: %s",
-            len(lost),
-            len(encoded),
-            max_length,
-            ", ".join(encoded[i].id for i in lost[:20]) + (" ..." if len(lost) > 20 else ""),
-        )
-        if len(lost) == len(encoded):
-            raise DataError(f"no example keeps any persona within max_length={max_length}; raise max_length")
-        skip = set(lost)
-        examples = [example for i, example in enumerate(examples) if i not in skip]
-        encoded = [item for i, item in enumerate(encoded) if i not in skip]
-    truncated = sum(1 for item in encoded if item.truncation is not None and item.truncation.truncated)
-    if truncated:
-        logger.info(
-            "persona truncated to fit max_length=%s in %d of %d examples", max_length, truncated, len(encoded)
-        )
+    fitted = fit_examples(examples, tokenizer, template, max_length=max_length, skip_unfitting=False)
+    if max_length is None:
+        for item in fitted.encoded:
+            if item.length_with > context:
+                raise DataError(_too_long_message(item, context), record_id=item.id)
+    fitted.log_counts(logger, "scoring", max_length)
+    if fitted.skipped and not fitted.encoded:
+        raise DataError(f"no example keeps any persona within max_length={max_length}; raise max_length")
+    examples = [examples[i] for i in fitted.indices]
+    encoded = fitted.encoded
     # The with- and without-persona sequences are scored as independent units, bucketed by their own
     # length: the persona-free ones are much shorter and would be mostly padding beside their partners.
     prompts = [prompt for item in encoded for prompt in (item.prompt_with_ids, item.prompt_without_ids)]

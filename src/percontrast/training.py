@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -414,6 +415,7 @@ def train(
     tokenizer: PreTrainedTokenizerBase | None = None,
     examples: list[Example] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    remove_callbacks: Sequence[type[TrainerCallback]] = (),
 ) -> TrainingRun:
     """Train a model with the loss of ``config`` and save it in ``config.output_dir``.
 
@@ -422,6 +424,8 @@ def train(
         model, tokenizer: an already loaded model (default: ``load_model(config.model)``).
         examples: the training examples (default: read from ``config.data``).
         callbacks: extra Trainer callbacks.
+        remove_callbacks: classes of the Trainer's default callbacks to take out (`Trainer.remove_callback`),
+            e.g. ``transformers.PrinterCallback``, which prints every log dict when ``disable_tqdm`` is set.
     """
     from percontrast.outputs import prepare_run_dir
 
@@ -444,18 +448,7 @@ def train(
             raise ConfigError("data is required: the JSONL file of training examples (--data)")
         examples = read_examples(config.data)
     source = config.data or "training examples"
-    context = max_context(model, tokenizer)
-    if config.max_length is not None and config.max_length > context:
-        if config.max_length != PAPER_MAX_LENGTH:
-            raise ConfigError(
-                f"max_length={config.max_length} is longer than the model's context ({context} tokens)"
-            )
-        logger.info(
-            "max_length=%d (the paper's default) exceeds the model's context; using %d",
-            config.max_length,
-            context,
-        )
-    max_length = context if config.max_length is None else min(config.max_length, context)
+    max_length = _max_length(config, model, tokenizer)
     dataset = encode_training_examples(
         examples, tokenizer, config.template, max_length=max_length, add_eos=config.add_eos, source=source
     )
@@ -479,12 +472,31 @@ def train(
         callbacks=callbacks,
         probe_example=probe,
     )
+    for callback in remove_callbacks:
+        trainer.remove_callback(callback)
     _refuse_ignored_mixed_precision(trainer)
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
+
+
+def _max_length(config: PerCEConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """``config.max_length`` within the model's context: the paper's 5000 is clamped to it (logged), any
+    other value past it is an error; None is the context."""
+    context = max_context(model, tokenizer)
+    if config.max_length is not None and config.max_length > context:
+        if config.max_length != PAPER_MAX_LENGTH:
+            raise ConfigError(
+                f"max_length={config.max_length} is longer than the model's context ({context} tokens)"
+            )
+        logger.info(
+            "max_length=%d (the paper's default) exceeds the model's context; using %d",
+            config.max_length,
+            context,
+        )
+    return context if config.max_length is None else min(config.max_length, context)
 
 
 def _refuse_ignored_mixed_precision(trainer: Trainer) -> None:

@@ -10,8 +10,9 @@ official files into `RawRecord`s; `build_examples` does the rest for both:
    paper's) and keep the top k (the paper: 4); the persona list order is the retrieval rank, most
    relevant first;
 4. render each kept item for the chosen template (`percontrast.data.prompts`);
-5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.truncate_persona`
-   (invariant 6) and measure prompt lengths with and without persona, as the paper's Table 6.
+5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.fit_example` (invariant 6;
+   an example left with no persona item does not fit) and measure prompt lengths with and without
+   persona, as the paper's Table 6.
 
 Everything dropped, skipped or cut is counted in the `BuildSummary`.
 """
@@ -148,19 +149,13 @@ def build_examples(
     Returns:
         The examples and a `BuildSummary`.
     """
-    from percontrast.encoding import encode_example, tokenize_response, truncate_persona
-    from percontrast.templates import get_template
+    from tqdm.auto import tqdm
 
     if k < 1:
         raise ConfigError(f"k must be >= 1, got {k}")
     if max_length is not None and tokenizer is None:
         raise ConfigError("max_length needs a tokenizer (pass --model)")
-    template_name = template or prompts.DEFAULT_TEMPLATES.get(spec.name)
-    if template_name not in prompts.ITEM_RENDERERS or prompts.TEMPLATE_TASKS[template_name] != spec.name:
-        raise ConfigError(
-            f"template {template_name!r} does not render {spec.name} profiles; use one of {prompts.templates_for(spec.name)}"
-        )
-    prompt_template = get_template(template_name)
+    template_name, prompt_template = _task_template(spec, template)
     render_item = prompts.ITEM_RENDERERS[template_name]
     summary = BuildSummary(
         task=spec.name,
@@ -176,89 +171,22 @@ def build_examples(
     examples: list[Example] = []
     lengths: list[tuple[int, int, int]] = []
     profile_sizes: list[int] = []
-    from tqdm.auto import tqdm
-
     # Dense retrieval on CPU takes seconds per user: show progress for anything but a handful.
     for record in tqdm(chosen, desc=f"{spec.name} ({retriever.name})", disable=len(chosen) < 50):
         try:
-            profile = validate_record(record, spec)
-            # Items whose every text field is blank would render as empty text ('"" is the title for ""').
-            text_keys = [key for key, types in spec.item_fields.items() if types == STRING]
-            nonempty = [item for item in profile if any(str(item[key]).strip() for key in text_keys)]
-            summary.empty_items_dropped += len(profile) - len(nonempty)
-            if not nonempty:
-                raise DataError(
-                    f"all {len(profile)} profile items have only empty fields: nothing to personalise with",
-                    path=record.path,
-                    line=record.line,
-                    record_id=record.id,
-                    field="profile",
-                )
-            profile = nonempty
+            profile = _usable_profile(record, spec, summary)
+            order = _retrieve(record, spec, retriever, profile, k, summary)
         except DataError as exc:
             if not skip_invalid:
                 raise
-            skipped[f"invalid {exc.field}: {exc.message}"] += 1
+            skipped[
+                exc.message if isinstance(exc, _RetrievalError) else f"invalid {exc.field}: {exc.message}"
+            ] += 1
             continue
-        query = spec.query(record.input)
-        if query is None:
-            summary.query_fallbacks += 1
-            query = record.input
-        documents = [spec.document(item) for item in profile]
-        try:
-            order = retriever.rank(query, documents, profile, record.id)[:k]
-        except (DataError, ValueError, TypeError, KeyError, IndexError) as exc:
-            # Retrievers know the record, not the file: name it here, or skip and count it.
-            message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
-            if not skip_invalid:
-                raise DataError(
-                    f"retrieval ({retriever.name}) failed: {message}",
-                    path=record.path,
-                    line=record.line,
-                    record_id=record.id,
-                    field=getattr(exc, "field", None) or "profile",
-                ) from None
-            skipped[f"retrieval ({retriever.name}) failed: {message}"] += 1
-            continue
-        persona = [render_item(profile[i]) for i in order]
-        example = Example(
-            id=record.id,
-            persona=persona,
-            query=record.input,
-            response=record.output,
-            user_id=record.user_id,
-            task=spec.name,
-            template=template_name,
-            meta={
-                "retriever": retriever.name,
-                "k": k,
-                "profile_size": len(profile),
-                "retrieved": [_item_id(profile[i], i) for i in order],
-            },
-        )
+        example = _example(record, spec, template_name, retriever.name, k, profile, order, render_item)
         if tokenizer is not None:
             try:
-                if max_length is not None:
-                    response_ids, _ = tokenize_response(
-                        tokenizer, example.response, prompt_template, add_eos=False
-                    )
-                    kept, report = truncate_persona(
-                        example, tokenizer, prompt_template, max_length - len(response_ids)
-                    )
-                    if report.truncated:
-                        example.persona = kept
-                        example.meta["truncation"] = {
-                            "items_dropped": report.items_dropped,
-                            "last_item_tokens_cut": report.last_item_tokens_cut,
-                        }
-                        summary.examples_truncated += 1
-                        summary.items_dropped += report.items_dropped
-                        summary.item_tokens_cut += report.last_item_tokens_cut
-                    if not example.persona:
-                        raise DataError(
-                            "no persona item fits in max_length", record_id=record.id, field="profile"
-                        )
-                encoded = encode_example(example, tokenizer, prompt_template)
+                lengths.append(_fit(example, tokenizer, prompt_template, max_length, summary))
             except DataError as exc:
                 if not skip_invalid:
                     raise DataError(str(exc), path=record.path, line=record.line) from None
@@ -266,12 +194,132 @@ def build_examples(
                     f"does not fit max_length={max_length}" if max_length else f"cannot encode: {exc}"
                 ] += 1
                 continue
-            lengths.append(
-                (len(encoded.prompt_with_ids), len(encoded.prompt_without_ids), len(encoded.response_ids))
-            )
         profile_sizes.append(len(profile))
         examples.append(example)
     summary.skipped = dict(skipped)
+    _add_means(summary, examples, profile_sizes, lengths)
+    return examples, summary
+
+
+def _task_template(spec: TaskSpec, template: str | None) -> tuple[str, Any]:
+    """The template's name (default: the task's) and the `PromptTemplate`; it must render this task's profiles."""
+    from percontrast.templates import get_template
+
+    template_name = template or prompts.DEFAULT_TEMPLATES.get(spec.name)
+    if template_name not in prompts.ITEM_RENDERERS or prompts.TEMPLATE_TASKS[template_name] != spec.name:
+        raise ConfigError(
+            f"template {template_name!r} does not render {spec.name} profiles; use one of {prompts.templates_for(spec.name)}"
+        )
+    return template_name, get_template(template_name)
+
+
+def _usable_profile(record: RawRecord, spec: TaskSpec, summary: BuildSummary) -> list[dict[str, Any]]:
+    """The validated profile without items whose every text field is blank (counted in ``summary``)."""
+    profile = validate_record(record, spec)
+    # Items whose every text field is blank would render as empty text ('"" is the title for ""').
+    text_keys = [key for key, types in spec.item_fields.items() if types == STRING]
+    nonempty = [item for item in profile if any(str(item[key]).strip() for key in text_keys)]
+    summary.empty_items_dropped += len(profile) - len(nonempty)
+    if not nonempty:
+        raise DataError(
+            f"all {len(profile)} profile items have only empty fields: nothing to personalise with",
+            path=record.path,
+            line=record.line,
+            record_id=record.id,
+            field="profile",
+        )
+    return nonempty
+
+
+class _RetrievalError(DataError):
+    """A retriever failed on a record (counted under its own message when records are skipped)."""
+
+
+def _retrieve(
+    record: RawRecord,
+    spec: TaskSpec,
+    retriever: Retriever,
+    profile: list[dict[str, Any]],
+    k: int,
+    summary: BuildSummary,
+) -> list[int]:
+    """Indices of the top ``k`` profile items for the record's query, most relevant first."""
+    query = spec.query(record.input)
+    if query is None:
+        summary.query_fallbacks += 1
+        query = record.input
+    documents = [spec.document(item) for item in profile]
+    try:
+        return retriever.rank(query, documents, profile, record.id)[:k]
+    except (DataError, ValueError, TypeError, KeyError, IndexError) as exc:
+        # Retrievers know the record, not the file: name it here.
+        message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+        raise _RetrievalError(
+            f"retrieval ({retriever.name}) failed: {message}",
+            path=record.path,
+            line=record.line,
+            record_id=record.id,
+            field=getattr(exc, "field", None) or "profile",
+        ) from None
+
+
+def _example(
+    record: RawRecord,
+    spec: TaskSpec,
+    template_name: str,
+    retriever_name: str,
+    k: int,
+    profile: list[dict[str, Any]],
+    order: list[int],
+    render_item: Any,
+) -> Example:
+    """The `Example` of a record: the retrieved items rendered, in rank order, as its persona."""
+    return Example(
+        id=record.id,
+        persona=[render_item(profile[i]) for i in order],
+        query=record.input,
+        response=record.output,
+        user_id=record.user_id,
+        task=spec.name,
+        template=template_name,
+        meta={
+            "retriever": retriever_name,
+            "k": k,
+            "profile_size": len(profile),
+            "retrieved": [_item_id(profile[i], i) for i in order],
+        },
+    )
+
+
+def _fit(
+    example: Example, tokenizer: Any, prompt_template: Any, max_length: int | None, summary: BuildSummary
+) -> tuple[int, int, int]:
+    """Encode ``example`` within ``max_length`` (`encoding.fit_example`); a truncated persona is written back
+    into it, recorded in its meta and counted in ``summary``. Returns the token counts of the prompt with
+    and without persona and of the response."""
+    from percontrast.encoding import fit_example
+
+    encoded = fit_example(example, tokenizer, prompt_template, max_length=max_length)
+    report = encoded.truncation
+    if report is not None and report.truncated:
+        example.persona = encoded.persona
+        example.meta["truncation"] = {
+            "items_dropped": report.items_dropped,
+            "last_item_tokens_cut": report.last_item_tokens_cut,
+        }
+        summary.examples_truncated += 1
+        summary.items_dropped += report.items_dropped
+        summary.item_tokens_cut += report.last_item_tokens_cut
+    return len(encoded.prompt_with_ids), len(encoded.prompt_without_ids), len(encoded.response_ids)
+
+
+def _add_means(
+    summary: BuildSummary,
+    examples: list[Example],
+    profile_sizes: list[int],
+    lengths: list[tuple[int, int, int]],
+) -> None:
+    """The written count and the means over the written examples (Table 6's columns)."""
     summary.examples_written = len(examples)
     if examples:
         summary.mean_profile_items = sum(profile_sizes) / len(examples)
@@ -280,7 +328,6 @@ def build_examples(
         summary.mean_prompt_tokens_with_persona = sum(x[0] for x in lengths) / len(lengths)
         summary.mean_prompt_tokens_without_persona = sum(x[1] for x in lengths) / len(lengths)
         summary.mean_response_tokens = sum(x[2] for x in lengths) / len(lengths)
-    return examples, summary
 
 
 def _item_id(item: dict[str, Any], index: int) -> str:

@@ -35,12 +35,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, TrainerCallback
+from transformers import PreTrainedModel, PrinterCallback, TrainerCallback
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.persona_chat import TEMPLATE
@@ -105,24 +104,13 @@ def sample_examples(examples: Sequence[Example], n: int, seed: int) -> list[Exam
 def fitting_examples(
     examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> tuple[list[Example], list[str]]:
-    """The examples whose history and reply fit ``max_length`` with EOS (the persona may be truncated),
+    """The examples whose history and reply fit ``max_length`` with EOS and some persona (the persona may
+    be truncated, never to nothing: `percontrast.encoding.fit_examples`, as training and scoring do),
     and the ids of those that do not (never silently dropped: the caller reports them)."""
-    from percontrast.encoding import encode_example
-    from percontrast.errors import DataError
+    from percontrast.encoding import fit_examples
 
-    kept, dropped = [], []
-    for example in examples:
-        try:
-            encode_example(example, tokenizer, TEMPLATE, max_length=max_length, add_eos=True)
-        except DataError:
-            dropped.append(example.id)
-            continue
-        kept.append(example)
-    return kept, dropped
-
-
-class _Silent(TrainerCallback):
-    """Stands in for the Trainer's PrinterCallback (see `train_variant`)."""
+    fitted = fit_examples(examples, tokenizer, TEMPLATE, max_length=max_length, add_eos=True)
+    return [examples[i] for i in fitted.indices], [item.id for item in fitted.skipped]
 
 
 class _StepBar(TrainerCallback):
@@ -185,14 +173,14 @@ def train_variant(
     started = time.perf_counter()
     # With its own bars off, the Trainer adds a PrinterCallback that prints every step's log dict; the
     # step bar shows progress instead, and the logs stay in `state.log_history`.
-    with mock.patch("transformers.trainer.PrinterCallback", _Silent):
-        run = train(
-            args,
-            model=model,
-            tokenizer=tokenizer,
-            examples=train_examples,
-            callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
-        )
+    run = train(
+        args,
+        model=model,
+        tokenizer=tokenizer,
+        examples=train_examples,
+        callbacks=[_StepBar(f"train {variant} seed {seed}", config.progress)],
+        remove_callbacks=[PrinterCallback],
+    )
     seconds = time.perf_counter() - started
     trained = run.trainer.model
     trained.eval()
@@ -224,8 +212,6 @@ def evaluate_model(
     Returns:
         The evaluation and, when METEOR could not be computed (WordNet missing), why.
     """
-    from percontrast.evaluation.metrics import meteor_scores, rouge_scores
-
     scores = score_examples(
         model,
         tokenizer,
@@ -247,35 +233,10 @@ def evaluate_model(
         )
     sums = group_sums(groups, scores, model=description)
 
-    predictions: list[str] = []
-    if generate_examples:
-        prompts = render_prompts(list(generate_examples), tokenizer, TEMPLATE, with_persona=True)
-        sampling = SamplingConfig(max_new_tokens=config.max_new_tokens, greedy=True)
-        with tqdm(
-            total=len(prompts), desc=f"generate {description}".strip(), unit="ex", disable=not config.progress
-        ) as bar:
-            for start in range(0, len(prompts), config.eval_batch_size):
-                texts, _ = generate_from_ids(
-                    model, tokenizer, prompts[start : start + config.eval_batch_size], sampling
-                )
-                predictions.extend(text.strip() for text in texts)
-                bar.update(len(texts))
+    predictions = _generate_replies(model, tokenizer, generate_examples, config, description)
     references = [example.response.strip() for example in generate_examples]
     scored = [i for i, text in enumerate(predictions) if text]
-    rouge = np.zeros(len(predictions))
-    meteor: np.ndarray | None = np.zeros(len(predictions))
-    note = None
-    if scored:
-        values = rouge_scores([predictions[i] for i in scored], [references[i] for i in scored])["rougeL"]
-        rouge[scored] = values
-        try:
-            meteor[scored] = meteor_scores([predictions[i] for i in scored], [references[i] for i in scored])
-        except Exception as exc:  # WordNet / Punkt missing: say so, keep the other metrics
-            from percontrast.evaluation.wordnet import MissingDataError
-
-            if not isinstance(exc, MissingDataError | LookupError):
-                raise
-            meteor, note = None, f"METEOR not computed: {exc}"
+    rouge, meteor, note = _reply_metrics(predictions, references, scored)
     return (
         Evaluation(
             nll_sum=nll_sum,
@@ -290,6 +251,54 @@ def evaluate_model(
         ),
         note,
     )
+
+
+def _generate_replies(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    config: DemoConfig,
+    description: str,
+) -> list[str]:
+    """Greedy replies to ``examples`` with their persona, in batches of ``config.eval_batch_size``."""
+    predictions: list[str] = []
+    if not examples:
+        return predictions
+    prompts = render_prompts(list(examples), tokenizer, TEMPLATE, with_persona=True)
+    sampling = SamplingConfig(max_new_tokens=config.max_new_tokens, greedy=True)
+    with tqdm(
+        total=len(prompts), desc=f"generate {description}".strip(), unit="ex", disable=not config.progress
+    ) as bar:
+        for start in range(0, len(prompts), config.eval_batch_size):
+            texts, _ = generate_from_ids(
+                model, tokenizer, prompts[start : start + config.eval_batch_size], sampling
+            )
+            predictions.extend(text.strip() for text in texts)
+            bar.update(len(texts))
+    return predictions
+
+
+def _reply_metrics(
+    predictions: list[str], references: list[str], scored: list[int]
+) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """ROUGE-L and METEOR per reply (0 for an empty one); METEOR None, with the reason, without WordNet."""
+    from percontrast.evaluation.metrics import meteor_scores, rouge_scores
+
+    rouge = np.zeros(len(predictions))
+    meteor: np.ndarray | None = np.zeros(len(predictions))
+    note = None
+    if scored:
+        values = rouge_scores([predictions[i] for i in scored], [references[i] for i in scored])["rougeL"]
+        rouge[scored] = values
+        try:
+            meteor[scored] = meteor_scores([predictions[i] for i in scored], [references[i] for i in scored])
+        except Exception as exc:  # WordNet / Punkt missing: say so, keep the other metrics
+            from percontrast.evaluation.wordnet import MissingDataError
+
+            if not isinstance(exc, MissingDataError | LookupError):
+                raise
+            meteor, note = None, f"METEOR not computed: {exc}"
+    return rouge, meteor, note
 
 
 def run_comparison(
@@ -315,7 +324,7 @@ def run_comparison(
     if train_dropped or test_dropped:
         say(
             f"  {len(train_dropped)} training and {len(test_dropped)} held-out examples do not fit "
-            f"max_length={config.max_length} even without persona; left out"
+            f"max_length={config.max_length} with any persona; left out"
         )
     eval_examples = sample_examples(test_pool, min(config.n_eval, len(test_pool)), seed=0)
     generate_examples = eval_examples[: config.n_generate]
@@ -344,38 +353,51 @@ def run_comparison(
                 train_pool, min(config.n_train, len(train_pool)), seed=1000 + seed
             )
             for variant in VARIANTS:
-                say(
-                    f"seed {seed}: fine-tuning with {LABELS[variant]} "
-                    f"({config.train_steps} steps x {config.batch_size} examples, lr {config.learning_rate:g})"
-                )
-                trained, run = train_variant(
-                    variant,
-                    model,
-                    tokenizer,
-                    train_examples,
-                    config,
-                    seed,
-                    runs_dir / f"{variant}_seed{seed}",
-                )
-                result.runs.append(run)
-                result.seconds["train"] += run.seconds
-                tick = time.perf_counter()
-                evaluation, _ = evaluate_model(
-                    trained,
-                    tokenizer,
-                    eval_examples,
-                    generate_examples,
-                    config,
-                    f"{variant} seed {seed}",
-                    groups=result.evaluations[UNTRAINED][0].groups,
-                )
-                result.seconds["evaluate"] += time.perf_counter() - tick
-                result.evaluations.setdefault(variant, []).append(evaluation)
-                say(f"  {_line(variant, evaluation)} (trained in {run.seconds:.0f} s)")
-                del trained
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+                _train_and_evaluate(
+                    result, variant, model, tokenizer, train_examples, (eval_examples, generate_examples),
+                    config, seed, runs_dir, say,
+                )  # fmt: skip
     return result
+
+
+def _train_and_evaluate(
+    result: Comparison,
+    variant: str,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train_examples: Sequence[Example],
+    held_out: tuple[Sequence[Example], Sequence[Example]],
+    config: DemoConfig,
+    seed: int,
+    runs_dir: Path,
+    say: Callable[[str], None],
+) -> None:
+    """Fine-tune one variant for one seed on a copy of ``model`` and evaluate it on the held-out
+    ``(scored, generated)`` examples, over the untrained model's token groups; appended to ``result``."""
+    say(
+        f"seed {seed}: fine-tuning with {LABELS[variant]} "
+        f"({config.train_steps} steps x {config.batch_size} examples, lr {config.learning_rate:g})"
+    )
+    trained, run = train_variant(
+        variant, model, tokenizer, train_examples, config, seed, runs_dir / f"{variant}_seed{seed}"
+    )
+    result.runs.append(run)
+    result.seconds["train"] += run.seconds
+    tick = time.perf_counter()
+    evaluation, _ = evaluate_model(
+        trained,
+        tokenizer,
+        *held_out,
+        config,
+        f"{variant} seed {seed}",
+        groups=result.evaluations[UNTRAINED][0].groups,
+    )
+    result.seconds["evaluate"] += time.perf_counter() - tick
+    result.evaluations.setdefault(variant, []).append(evaluation)
+    say(f"  {_line(variant, evaluation)} (trained in {run.seconds:.0f} s)")
+    del trained
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _line(name: str, evaluation: Evaluation) -> str:

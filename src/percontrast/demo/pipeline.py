@@ -52,17 +52,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
         config: sizes and paths.
         say: where the progress lines and tables go (the CLI passes ``print``).
     """
-    from percontrast.data.persona_chat import next_reply_split
-    from percontrast.data.schema import read_examples, write_jsonl
-    from percontrast.demo.comparison import UNTRAINED, run_comparison
-    from percontrast.demo.tables import comparison_table, top_tokens_lines
-    from percontrast.intervals import summarize
     from percontrast.modeling import load_model
     from percontrast.report.demo_report import write_demo_report
-    from percontrast.report.heatmap import write_heatmap
-    from percontrast.scoring import score_examples
-    from percontrast.token_groups import markdown_table as groups_table
-    from percontrast.token_groups import summarize_groups
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,18 +72,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
 
     say("[1/4] PerContrast token scores of the bundled persona answers")
     tick, cpu_tick = time.perf_counter(), time.process_time()
-    examples = read_examples(demo_examples_path())
-    scores = score_examples(model, tokenizer, examples, progress=config.progress)
-    spans = {example.id: example.meta.get("personal_spans", []) for example in examples}
-    write_jsonl(out_dir / "scores.jsonl", scores)
-    write_heatmap(
-        scores,
-        out_dir / "heatmap.html",
-        title=f"PerContrast token scores ({config.model})",
-        personal_spans=spans,
-    )
-    for line in top_tokens_lines(examples, scores):
-        say(line)
+    scores, spans = _heatmap(model, tokenizer, config, out_dir, say)
     seconds["heatmap"] = time.perf_counter() - tick
     seconds["heatmap_cpu"] = time.process_time() - cpu_tick
 
@@ -111,6 +91,66 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
 
     say("[3/4] CE vs PerCE on the Synthetic-Persona-Chat next-reply task, held-out personas")
     tick, cpu_tick = time.perf_counter(), time.process_time()
+    comparison, summary, groups, counts = _compare(model, tokenizer, config, say)
+    seconds["compare"] = time.perf_counter() - tick
+    seconds["compare_cpu"] = time.process_time() - cpu_tick
+    _say_comparison(say, comparison, summary, groups)
+
+    say("[4/4] writing the report")
+    tick, cpu_tick = time.perf_counter(), time.process_time()
+    seconds["total"] = time.perf_counter() - started
+    results = _results(config, counts, comparison, summary, groups, identification, seconds)
+    report = write_demo_report(
+        out_dir / "report.html",
+        results=results,
+        scores=scores,
+        personal_spans=spans,
+        figure5_png=figure5,
+        model_name=config.model,
+    )
+    seconds["report"] = time.perf_counter() - tick
+    seconds["report_cpu"] = time.process_time() - cpu_tick
+    seconds["total"] = time.perf_counter() - started
+    # CPU time of this process (all threads): on a shared machine, wall time overstates what the demo
+    # needs; cpu / threads is what it would take with the cores to itself.
+    seconds["cpu_total"] = time.process_time() - cpu_started
+    results["seconds"] = seconds
+    (out_dir / "comparison.json").write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
+    _say_done(say, seconds, report, out_dir)
+    return DemoResult(out_dir=out_dir, report=report, results=results, seconds=seconds)
+
+
+def _heatmap(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple[list, dict[str, list]]:
+    """Step 1: PerContrast scores of the bundled persona answers, ``scores.jsonl`` and ``heatmap.html``;
+    returns the scores and each example's annotated personal spans."""
+    from percontrast.data.schema import read_examples, write_jsonl
+    from percontrast.demo.tables import top_tokens_lines
+    from percontrast.report.heatmap import write_heatmap
+    from percontrast.scoring import score_examples
+
+    examples = read_examples(demo_examples_path())
+    scores = score_examples(model, tokenizer, examples, progress=config.progress)
+    spans = {example.id: example.meta.get("personal_spans", []) for example in examples}
+    write_jsonl(out_dir / "scores.jsonl", scores)
+    write_heatmap(
+        scores,
+        out_dir / "heatmap.html",
+        title=f"PerContrast token scores ({config.model})",
+        personal_spans=spans,
+    )
+    for line in top_tokens_lines(examples, scores):
+        say(line)
+    return scores, spans
+
+
+def _compare(model, tokenizer, config: DemoConfig, say):
+    """Step 3: CE versus PerCE on the next-reply task; returns the comparison, its summary with intervals,
+    the same by token group (the groups defined by the untrained model) and the task's counts."""
+    from percontrast.data.persona_chat import next_reply_split
+    from percontrast.demo.comparison import UNTRAINED, run_comparison
+    from percontrast.intervals import summarize
+    from percontrast.token_groups import summarize_groups
+
     train_pool, test_pool, counts = next_reply_split(history=config.history)
     say(
         f"  task: {counts['train']} training and {counts['test']} held-out examples from "
@@ -119,14 +159,20 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
     )
     comparison = run_comparison(model, tokenizer, train_pool, test_pool, config, say=say)
     summary = summarize(comparison.evaluations, n_bootstrap=config.bootstrap)
-    seconds["compare"] = time.perf_counter() - tick
-    seconds["compare_cpu"] = time.process_time() - cpu_tick
     groups = summarize_groups(
         comparison.evaluations[UNTRAINED][0].groups,
         {name: [item.group_sums for item in items] for name, items in comparison.evaluations.items()},
         baseline="ce",
         n_bootstrap=config.bootstrap,
     )
+    return comparison, summary, groups, counts
+
+
+def _say_comparison(say, comparison, summary: dict, groups: dict) -> None:
+    """Step 3's tables: the whole-response comparison with its intervals, then by token group."""
+    from percontrast.demo.tables import comparison_table
+    from percontrast.token_groups import markdown_table as groups_table
+
     say("")
     say(comparison_table(summary))
     say(f"  intervals: {summary['method']}")
@@ -135,10 +181,26 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
     if comparison.meteor_note:
         say(f"  {comparison.meteor_note}")
 
-    say("[4/4] writing the report")
-    tick, cpu_tick = time.perf_counter(), time.process_time()
-    seconds["total"] = time.perf_counter() - started
-    results = {
+
+def _say_done(say, seconds: dict[str, float], report: Path, out_dir: Path) -> None:
+    """The closing lines: wall and CPU time, and where the outputs are."""
+    say(
+        f"\ndone in {seconds['total']:.0f} s (load {seconds['load']:.0f} s, identification "
+        f"{seconds.get('identify', 0):.0f} s, training + evaluation {seconds['compare']:.0f} s)"
+    )
+    say(
+        f"CPU time {seconds['cpu_total']:.0f} s over {torch.get_num_threads()} threads "
+        "(wall time is longer than CPU time / threads when other processes share the cores)"
+    )
+    say(f"report: {report.resolve()}  (open it in a browser)")
+    say(f"also: {out_dir / 'heatmap.html'}, {out_dir / 'scores.jsonl'}, {out_dir / 'comparison.json'}")
+
+
+def _results(
+    config: DemoConfig, counts: dict, comparison, summary: dict, groups: dict, identification, seconds: dict
+) -> dict:
+    """``comparison.json``: the config, the comparison with its intervals, every training log, timings."""
+    return {
         "config": config.to_dict(),
         "task_counts": counts,
         "too_long": comparison.dropped,
@@ -163,33 +225,6 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
         "identification": identification,
         "seconds": seconds,
     }
-    report = write_demo_report(
-        out_dir / "report.html",
-        results=results,
-        scores=scores,
-        personal_spans=spans,
-        figure5_png=figure5,
-        model_name=config.model,
-    )
-    seconds["report"] = time.perf_counter() - tick
-    seconds["report_cpu"] = time.process_time() - cpu_tick
-    seconds["total"] = time.perf_counter() - started
-    # CPU time of this process (all threads): on a shared machine, wall time overstates what the demo
-    # needs; cpu / threads is what it would take with the cores to itself.
-    seconds["cpu_total"] = time.process_time() - cpu_started
-    results["seconds"] = seconds
-    (out_dir / "comparison.json").write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
-    say(
-        f"\ndone in {seconds['total']:.0f} s (load {seconds['load']:.0f} s, identification "
-        f"{seconds.get('identify', 0):.0f} s, training + evaluation {seconds['compare']:.0f} s)"
-    )
-    say(
-        f"CPU time {seconds['cpu_total']:.0f} s over {torch.get_num_threads()} threads "
-        "(wall time is longer than CPU time / threads when other processes share the cores)"
-    )
-    say(f"report: {report.resolve()}  (open it in a browser)")
-    say(f"also: {out_dir / 'heatmap.html'}, {out_dir / 'scores.jsonl'}, {out_dir / 'comparison.json'}")
-    return DemoResult(out_dir=out_dir, report=report, results=results, seconds=seconds)
 
 
 def _identify(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple[dict | None, Path | None]:

@@ -305,23 +305,13 @@ def evaluate_aloe(
     Returns:
         `summarise`'s dict, plus ``simulator`` and ``judge`` (who ran them).
     """
-    from percontrast.errors import Interrupted
-    from percontrast.outputs import JsonlAppender, check_run_settings, file_fingerprint, read_finished
+    from percontrast.outputs import check_run_settings, read_finished
 
     if not (config.profiles and config.personalities):
         raise ConfigError("ALOE needs `profiles` and `personalities` (ALOE's profile/personality_eval.jsonl)")
     saved = conversations_path(out)
     conversations = build_conversations(config.profiles, config.personalities, config)
-    # Everything that decides a conversation's content; the grid size may grow between runs.
-    skip = ("n_profiles", "n_personalities", "profiles", "personalities")
-    settings = {key: value for key, value in asdict(config).items() if key not in skip} | {
-        # The files' contents too: the same paths with other profiles must not resume.
-        "profiles": f"{Path(config.profiles).resolve()} (sha256 {file_fingerprint([config.profiles], full=True)})",
-        "personalities": f"{Path(config.personalities).resolve()} "
-        f"(sha256 {file_fingerprint([config.personalities], full=True)})",
-        **identity,
-    }
-    check_run_settings(saved, settings, kind="aloe")
+    check_run_settings(saved, _aloe_settings(config, identity), kind="aloe")
     finished = read_finished(saved)
     todo = [c for c in conversations if c.id not in finished]
     if finished:
@@ -330,39 +320,72 @@ def evaluate_aloe(
         )
     who = {"simulator": identity.get("simulator"), "judge": {"backend": identity.get("judge")}}
     if todo:
-        model, simulator, judge_backend = backends()
-        judge = Judge(
-            judge_backend,
-            mode=config.judge_mode,
-            n_samples=config.judge_samples,
-            temperature=config.judge_temperature,
-            max_new_tokens=config.judge_max_new_tokens,
-            seed=config.seed,
-        )
-        who = {"simulator": simulator.name, "judge": {"backend": judge_backend.name, "mode": judge.mode}}
-        logger.info(
-            "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",
-            len(todo),
-            config.n_turns,
-            simulator.name,
-            judge_backend.name,
-            judge.mode,
-        )
-        with JsonlAppender(saved) as appender:
-            try:
-                for start in range(0, len(todo), config.chunk_size):
-                    chunk = todo[start : start + config.chunk_size]
-                    run_aloe(model, simulator, judge, chunk, config, progress=progress)
-                    for conversation in chunk:
-                        appender.write(asdict(conversation))
-                        finished[conversation.id] = asdict(conversation)
-            except KeyboardInterrupt:
-                raise Interrupted(
-                    f"{len(finished)} of {len(conversations)} conversations are saved in {saved}; "
-                    "rerun the same command to resume"
-                ) from None
+        who = _run_conversations(todo, finished, len(conversations), saved, config, backends, progress)
     summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
     summary["simulator"] = who["simulator"]
     summary["judge"] = {"mode": config.judge_mode, "n_samples": config.judge_samples} | who["judge"]
     write_aloe(summary, out, write_conversations=False)
     return summary
+
+
+def _aloe_settings(config: AloeConfig, identity: dict) -> dict:
+    """Everything that decides a conversation's content (recorded beside the conversations; a resume
+    under other settings is refused); the grid size may grow between runs."""
+    from percontrast.outputs import file_fingerprint
+
+    skip = ("n_profiles", "n_personalities", "profiles", "personalities")
+    return {key: value for key, value in asdict(config).items() if key not in skip} | {
+        # The files' contents too: the same paths with other profiles must not resume.
+        "profiles": f"{Path(config.profiles).resolve()} (sha256 {file_fingerprint([config.profiles], full=True)})",
+        "personalities": f"{Path(config.personalities).resolve()} "
+        f"(sha256 {file_fingerprint([config.personalities], full=True)})",
+        **identity,
+    }
+
+
+def _run_conversations(
+    todo: list[Conversation],
+    finished: dict,
+    total: int,
+    saved: Path,
+    config: AloeConfig,
+    backends: Callable[[], tuple[ChatBackend, ChatBackend, ChatBackend]],
+    progress: bool,
+) -> dict:
+    """Run the conversations left ``config.chunk_size`` at a time, appending each finished one to ``saved``
+    (and to ``finished``); returns who simulated and judged. Ctrl-C says what was saved."""
+    from percontrast.errors import Interrupted
+    from percontrast.outputs import JsonlAppender
+
+    model, simulator, judge_backend = backends()
+    judge = Judge(
+        judge_backend,
+        mode=config.judge_mode,
+        n_samples=config.judge_samples,
+        temperature=config.judge_temperature,
+        max_new_tokens=config.judge_max_new_tokens,
+        seed=config.seed,
+    )
+    who = {"simulator": simulator.name, "judge": {"backend": judge_backend.name, "mode": judge.mode}}
+    logger.info(
+        "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",
+        len(todo),
+        config.n_turns,
+        simulator.name,
+        judge_backend.name,
+        judge.mode,
+    )
+    with JsonlAppender(saved) as appender:
+        try:
+            for start in range(0, len(todo), config.chunk_size):
+                chunk = todo[start : start + config.chunk_size]
+                run_aloe(model, simulator, judge, chunk, config, progress=progress)
+                for conversation in chunk:
+                    appender.write(asdict(conversation))
+                    finished[conversation.id] = asdict(conversation)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"{len(finished)} of {total} conversations are saved in {saved}; "
+                "rerun the same command to resume"
+            ) from None
+    return who

@@ -96,28 +96,11 @@ def run_experiment(
     """
     from tqdm.auto import tqdm
 
-    from percontrast.run_info import git_commit, package_versions
-
     started = time.perf_counter()
     out = Path(config.output_dir)
     store = ResultsStore(out / RESULTS_NAME)
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    versions = package_versions(extra=("lm_eval", "rouge-score", "nltk"))
-    store.append(
-        [
-            {
-                "kind": "run",
-                "run": run_id,
-                "config": config.to_dict(),
-                "task_order": list(config.tasks),  # the JSON keys of `config` get sorted
-                "versions": versions,
-                "git_commit": git_commit(),
-                "host": platform.node(),
-                "python": platform.python_version(),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-        ]
-    )
+    store.append([_run_record(config, run_id)])
     cells = select_cells(config, indices)
     finished = store.finished_cells()
     summary = RunSummary(total=len(cells))
@@ -165,6 +148,23 @@ def run_experiment(
         summary.seconds,
     )
     return summary
+
+
+def _run_record(config: ExperimentConfig, run_id: str) -> dict:
+    """The results file's record of one invocation: its config, package versions, commit and host."""
+    from percontrast.run_info import git_commit, package_versions
+
+    return {
+        "kind": "run",
+        "run": run_id,
+        "config": config.to_dict(),
+        "task_order": list(config.tasks),  # the JSON keys of `config` get sorted
+        "versions": package_versions(extra=("lm_eval", "rouge-score", "nltk")),
+        "git_commit": git_commit(),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 class _Context:

@@ -187,9 +187,86 @@ def run_identification(
         An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
         the token positions every method is scored on.
     """
-    from percontrast.scoring import score_examples
     from percontrast.templates import get_template
 
+    _check_arguments(methods, examples, bootstrap, donors)
+    template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
+    timings: dict[str, float] = {}
+    scores = _pir_scores(
+        model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings
+    )
+    labels = _token_labels(examples, scores)
+    word_pir = [word_level_pir(ex.response, s.offsets, s.pir) for ex, s in zip(examples, scores, strict=True)]
+    pir_rows = {"percontrast": [s.pir for s in scores], "percontrast_word": word_pir}
+    if {"percontrast_facts", "percontrast_facts_word"} & set(methods):
+        pir_rows |= _fact_pir_rows(
+            model, tokenizer, examples, scores, template, batch_size, progress, timings
+        )
+    identified: dict[str, list[list[bool]]] = {
+        name: [[value > threshold for value in row] for row in pir_rows[name]]
+        for name in PIR_METHODS
+        if name in methods
+    }
+    word_stats, judge_stats, replies = None, None, None
+    if "word_match" in methods:
+        identified["word_match"], word_stats = _word_match(examples, scores, timings)
+    if "llm_judge" in methods:
+        identified["llm_judge"], replies, judge_stats = _llm_judge(
+            model, tokenizer, examples, scores, judge, batch_size, judge_max_new_tokens, timings
+        )
+    return IdentificationResult(
+        **_measures(identified, labels, pir_rows, threshold, bootstrap),
+        n_examples=len(examples),
+        threshold=threshold,
+        template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
+        timings_s={k: round(v, 2) for k, v in timings.items()},
+        judge=judge_stats,
+        word_match=word_stats,
+        examples=_details(examples, scores, labels, identified, pir_rows, replies),
+    )
+
+
+def _measures(
+    identified: dict[str, list[list[bool]]],
+    labels: list[list[bool]],
+    pir_rows: dict[str, list[list[float]]],
+    threshold: float,
+    bootstrap: int,
+) -> dict:
+    """Each method's pooled P / R / F1 and intervals against the annotation; AUROCs and Figure 5's bins."""
+    flat_labels = [label for row in labels for label in row]
+    flat_pir = [value for row in pir_rows["percontrast"] for value in row]
+    return dict(
+        methods={
+            name: precision_recall_f1([x for row in identified[name] for x in row], flat_labels)
+            for name in ALL_METHODS
+            if name in identified
+        },
+        auroc=auroc(flat_pir, flat_labels),
+        auroc_word=auroc([value for row in pir_rows["percontrast_word"] for value in row], flat_labels),
+        n_tokens=len(flat_labels),
+        n_personal=sum(flat_labels),
+        pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
+        intervals=bootstrap_prf(identified, labels, n_bootstrap=bootstrap),
+        aurocs={
+            name: auroc([value for row in pir_rows[name] for value in row], flat_labels)
+            for name in PIR_METHODS
+            if name in pir_rows and (name in identified or name == "percontrast")
+        },
+    )
+
+
+def _token_labels(examples: Sequence[Example], scores: list) -> list[list[bool]]:
+    """The annotation: per answer token, whether it overlaps an annotated personal word."""
+    return [
+        token_labels(ex.response, s.offsets, personal_words(ex.response, _spans(ex), record_id=ex.id))
+        for ex, s in zip(examples, scores, strict=True)
+    ]
+
+
+def _check_arguments(
+    methods: Sequence[str], examples: Sequence[Example], bootstrap: int, donors: int
+) -> None:
     unknown = sorted(set(methods) - set(ALL_METHODS))
     if unknown or not methods:
         raise ConfigError(f"unknown identification methods {unknown}; choose from {list(ALL_METHODS)}")
@@ -201,8 +278,11 @@ def run_identification(
         raise ConfigError(
             "the per-fact methods measure against the persona-free prompt; they cannot run with donors"
         )
-    template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
-    timings: dict[str, float] = {}
+
+
+def _pir_scores(model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings):
+    """PerContrast: every answer token's PIR (Eq. 2, or marginalised over ``donors`` other personas)."""
+    from percontrast.scoring import score_examples
 
     started = time.perf_counter()
     scores = score_examples(
@@ -223,75 +303,62 @@ def run_identification(
             progress=progress,
         )
     timings["percontrast"] = time.perf_counter() - started
-    labels = [
-        token_labels(ex.response, s.offsets, personal_words(ex.response, _spans(ex), record_id=ex.id))
-        for ex, s in zip(examples, scores, strict=True)
+    return scores
+
+
+def _fact_pir_rows(model, tokenizer, examples, scores, template, batch_size, progress, timings):
+    """The per-fact methods: PIR of each persona fact alone, maximum over facts, per token and per word."""
+    from percontrast.identification.counterfactual import fact_logprobs, per_fact_pir
+
+    started = time.perf_counter()
+    facts = fact_logprobs(
+        model, tokenizer, examples, template=template, batch_size=batch_size, progress=progress
+    )
+    timings["percontrast_facts"] = time.perf_counter() - started
+    token_rows, word_rows = [], []
+    for ex, s, fact in zip(examples, scores, facts, strict=True):
+        per_fact = per_fact_pir(fact, s.logp_without)  # (S, R)
+        token_rows.append(per_fact.max(dim=0).values.tolist())
+        word_rows.append(word_level_pir_max(ex.response, s.offsets, per_fact.tolist()))
+    return {"percontrast_facts": token_rows, "percontrast_facts_word": word_rows}
+
+
+def _word_match(examples, scores, timings) -> tuple[list[list[bool]], dict]:
+    """The word-matching baseline: answer tokens in content words the persona shares."""
+    from percontrast.identification.word_match import shared_content_words
+
+    started = time.perf_counter()
+    ranges = shared_content_words([ex.persona for ex in examples], [ex.response for ex in examples])
+    timings["word_match"] = time.perf_counter() - started
+    identified = [
+        tokens_overlapping(ex.response, s.offsets, r)
+        for ex, s, r in zip(examples, scores, ranges, strict=True)
     ]
-    identified: dict[str, list[list[bool]]] = {}
-    if "percontrast" in methods:
-        identified["percontrast"] = [[value > threshold for value in s.pir] for s in scores]
-    word_pir = [word_level_pir(ex.response, s.offsets, s.pir) for ex, s in zip(examples, scores, strict=True)]
-    if "percontrast_word" in methods:
-        identified["percontrast_word"] = [[value > threshold for value in row] for row in word_pir]
-    pir_rows = {"percontrast": [s.pir for s in scores], "percontrast_word": word_pir}
-    if {"percontrast_facts", "percontrast_facts_word"} & set(methods):
-        from percontrast.identification.counterfactual import fact_logprobs, per_fact_pir
+    stats = {"tagger": "Lingua::EN::Tagger (Penn Treebank tags)", "n_matched_words": sum(map(len, ranges))}
+    return identified, stats
 
-        started = time.perf_counter()
-        facts = fact_logprobs(
-            model, tokenizer, examples, template=template, batch_size=batch_size, progress=progress
-        )
-        timings["percontrast_facts"] = time.perf_counter() - started
-        token_rows, word_rows = [], []
-        for ex, s, fact in zip(examples, scores, facts, strict=True):
-            per_fact = per_fact_pir(fact, s.logp_without)  # (S, R)
-            token_rows.append(per_fact.max(dim=0).values.tolist())
-            word_rows.append(word_level_pir_max(ex.response, s.offsets, per_fact.tolist()))
-        pir_rows |= {"percontrast_facts": token_rows, "percontrast_facts_word": word_rows}
-        for name in ("percontrast_facts", "percontrast_facts_word"):
-            if name in methods:
-                identified[name] = [[value > threshold for value in row] for row in pir_rows[name]]
 
-    word_stats = None
-    if "word_match" in methods:
-        from percontrast.identification.word_match import shared_content_words
+def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_tokens, timings):
+    """The LLM-judge baseline (the local model when ``judge`` is None): its keywords' tokens, its replies
+    and its parse statistics."""
+    from percontrast.identification.judge import judge_keywords
 
-        started = time.perf_counter()
-        ranges = shared_content_words([ex.persona for ex in examples], [ex.response for ex in examples])
-        timings["word_match"] = time.perf_counter() - started
-        identified["word_match"] = [
-            tokens_overlapping(ex.response, s.offsets, r)
-            for ex, s, r in zip(examples, scores, ranges, strict=True)
-        ]
-        word_stats = {
-            "tagger": "Lingua::EN::Tagger (Penn Treebank tags)",
-            "n_matched_words": sum(map(len, ranges)),
-        }
+    if judge is None:
+        from percontrast.evaluation.backends import TransformersChat
 
-    judge_stats, replies = None, None
-    if "llm_judge" in methods:
-        from percontrast.identification.judge import judge_keywords
+        judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model")
+    started = time.perf_counter()
+    ranges, replies, stats = judge_keywords(examples, judge, max_new_tokens=max_new_tokens)
+    timings["llm_judge"] = time.perf_counter() - started
+    identified = [
+        tokens_overlapping(ex.response, s.offsets, r)
+        for ex, s, r in zip(examples, scores, ranges, strict=True)
+    ]
+    return identified, replies, stats.to_dict()
 
-        if judge is None:
-            from percontrast.evaluation.backends import TransformersChat
 
-            judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model")
-        started = time.perf_counter()
-        ranges, replies, stats = judge_keywords(examples, judge, max_new_tokens=judge_max_new_tokens)
-        timings["llm_judge"] = time.perf_counter() - started
-        identified["llm_judge"] = [
-            tokens_overlapping(ex.response, s.offsets, r)
-            for ex, s, r in zip(examples, scores, ranges, strict=True)
-        ]
-        judge_stats = stats.to_dict()
-
-    flat_labels = [label for row in labels for label in row]
-    flat_pir = [value for s in scores for value in s.pir]
-    results = {
-        name: precision_recall_f1([x for row in identified[name] for x in row], flat_labels)
-        for name in ALL_METHODS
-        if name in identified
-    }
+def _details(examples, scores, labels, identified, pir_rows, replies) -> list[dict]:
+    """Per example: tokens, PIR, the annotation and what each method identified."""
     details = []
     for index, (ex, s) in enumerate(zip(examples, scores, strict=True)):
         row = {"id": ex.id, "tokens": s.tokens, "offsets": s.offsets, "pir": s.pir, "personal": labels[index]}
@@ -301,24 +368,4 @@ def run_identification(
         if replies is not None:
             row["judge_reply"] = replies[index]
         details.append(row)
-    return IdentificationResult(
-        methods=results,
-        auroc=auroc(flat_pir, flat_labels),
-        auroc_word=auroc([value for row in word_pir for value in row], flat_labels),
-        n_tokens=len(flat_labels),
-        n_personal=sum(flat_labels),
-        n_examples=len(examples),
-        threshold=threshold,
-        template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
-        pir_bins=pir_breakdown(flat_pir, flat_labels, threshold),
-        timings_s={k: round(v, 2) for k, v in timings.items()},
-        intervals=bootstrap_prf(identified, labels, n_bootstrap=bootstrap),
-        aurocs={
-            name: auroc([value for row in pir_rows[name] for value in row], flat_labels)
-            for name in PIR_METHODS
-            if name in pir_rows and (name in identified or name == "percontrast")
-        },
-        judge=judge_stats,
-        word_match=word_stats,
-        examples=details,
-    )
+    return details
