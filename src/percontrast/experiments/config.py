@@ -16,13 +16,16 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.losses import check_clip_range
+
+if TYPE_CHECKING:
+    from percontrast.data.data_config import DataConfig
 
 LOSSES = ("ce", "lossce", "entce", "perce")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
@@ -96,6 +99,25 @@ class TaskConfig:
             self.learning_rates = [float(lr) for lr in self.learning_rates]
             if any(lr <= 0 for lr in self.learning_rates):
                 raise ConfigError(f"learning_rates must be > 0, got {self.learning_rates}")
+
+    def data_config(self, part: str) -> DataConfig:
+        """The `DataConfig` of this task's ``train`` or ``test`` examples (a lamp or longlamp source)."""
+        from percontrast.data.data_config import DataConfig
+
+        return DataConfig(
+            benchmark=self.source,
+            task=self.task,
+            input=getattr(self, f"{part}_input"),
+            outputs=getattr(self, f"{part}_outputs"),
+            hub_config=self.hub_config,
+            split=getattr(self, f"{part}_split"),
+            retriever=self.retriever,
+            dense_model=self.dense_model,
+            k=self.k,
+            max_length=self.max_length,
+            sample=getattr(self, f"{part}_sample"),
+            seed=self.data_seed,
+        )
 
 
 @dataclass

@@ -53,27 +53,8 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
     else:
         from percontrast.data.build import build_benchmark
 
-        def build(input_path, outputs_path, split, sample):
-            return build_benchmark(
-                task.source,
-                task.task,
-                input_path,
-                outputs_path=outputs_path,
-                config=task.hub_config,
-                split=split,
-                retriever=task.retriever,
-                k=task.k,
-                tokenizer=tokenizer,
-                max_length=task.max_length,
-                sample=sample,
-                seed=task.data_seed,
-                dense_model=task.dense_model,
-            )
-
-        train, train_summary = build(
-            task.train_input, task.train_outputs, task.train_split, task.train_sample
-        )
-        test, test_summary = build(task.test_input, task.test_outputs, task.test_split, task.test_sample)
+        train, train_summary = build_benchmark(task.data_config("train"), tokenizer)
+        test, test_summary = build_benchmark(task.data_config("test"), tokenizer)
         summary = {"train_build": train_summary.to_dict(), "test_build": test_summary.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "train.jsonl", train)

@@ -1,0 +1,105 @@
+"""Command-line flags generated from a config dataclass, as TRL's ``HfArgumentParser`` does.
+
+A job's settings are defined once, as the fields of its ``*Config`` dataclass (name, type, default,
+and ``metadata={"help": ...}``). `add_config_arguments` turns each field into a flag that keeps the
+command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless ``flags`` renames it), and
+`config_from_args` turns the parsed flags back into the dataclass. The field's name is the flag's
+``dest``, so the two directions cannot drift apart.
+
+Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values) and
+``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field that defaults to
+False becomes a ``store_true`` switch; one that defaults to True needs a ``flag`` (``--no-persona``)
+and becomes ``store_false``. A field without a default is a required flag, or a positional argument
+when its ``flag`` has no leading dash.
+
+    add_config_arguments(parser, DataConfig, types={"k": int})
+    config = config_from_args(DataConfig, args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types as builtin_types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def _base_type(annotation: Any) -> Any:
+    """``int`` of ``int | None`` (argparse converts the text; None stays the default)."""
+    if typing.get_origin(annotation) in (typing.Union, builtin_types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return args[0] if len(args) == 1 else str
+    return annotation
+
+
+def config_fields(config_class: type, exclude: Iterable[str] = ()) -> list[dataclasses.Field]:
+    """The fields of ``config_class`` that are flags (nested dataclasses and ``exclude`` left out)."""
+    hints = typing.get_type_hints(config_class)
+    return [
+        item
+        for item in dataclasses.fields(config_class)
+        if item.name not in set(exclude) and not dataclasses.is_dataclass(_base_type(hints[item.name]))
+    ]
+
+
+def flag_name(item: dataclasses.Field) -> str:
+    """The flag of a field: its ``flag`` metadata, else ``--`` and the name with dashes."""
+    return item.metadata.get("flag", "--" + item.name.replace("_", "-"))
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    config_class: type,
+    *,
+    exclude: Iterable[str] = (),
+    types: dict[str, Callable[[str], Any]] | None = None,
+    metavars: dict[str, str] | None = None,
+) -> None:
+    """Add one flag per field of ``config_class`` to ``parser``.
+
+    Args:
+        parser: the subcommand's parser (or an argument group of it).
+        config_class: the dataclass; its fields' defaults and help are the flags'.
+        exclude: fields that are not flags (set by the command itself, or by the experiment runner).
+        types: argparse types by field name, where the annotation is too loose (``positive_int``).
+        metavars: argparse metavars by field name.
+    """
+    hints = typing.get_type_hints(config_class)
+    types, metavars = types or {}, metavars or {}
+    for item in config_fields(config_class, exclude):
+        flag = flag_name(item)
+        kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
+        if "choices" in item.metadata:
+            kwargs["choices"] = item.metadata["choices"]
+        if item.name in metavars:
+            kwargs["metavar"] = metavars[item.name]
+        required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+        if not flag.startswith("-"):  # a positional argument: its name is the field's
+            parser.add_argument(item.name, **kwargs)
+            continue
+        kind = _base_type(hints[item.name])
+        if kind is bool:
+            action = "store_false" if item.default else "store_true"
+            parser.add_argument(flag, dest=item.name, action=action, **kwargs)
+            continue
+        kwargs["type"] = types.get(item.name, kind if kind in (int, float) else None)
+        if "choices" not in kwargs:  # argparse names it after dest; keep the flag's spelling
+            kwargs.setdefault("metavar", flag.lstrip("-").replace("-", "_").upper())
+        if required:
+            kwargs["required"] = True
+        else:
+            default = item.default
+            if default is dataclasses.MISSING:
+                default = item.default_factory()
+            kwargs["default"] = default
+        parser.add_argument(flag, dest=item.name, **kwargs)
+
+
+def config_from_args(config_class: type, args: argparse.Namespace, **values: Any) -> Any:
+    """``config_class`` from the parsed flags; ``values`` set the fields that are not flags."""
+    for item in config_fields(config_class):
+        if item.name not in values and hasattr(args, item.name):
+            values[item.name] = getattr(args, item.name)
+    return config_class(**values)
