@@ -6,8 +6,8 @@ command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless ``flags``
 `config_from_args` turns the parsed flags back into the dataclass. The field's name is the flag's
 ``dest``, so the two directions cannot drift apart.
 
-Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values) and
-``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field that defaults to
+Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
+``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field that defaults to
 False becomes a ``store_true`` switch; one that defaults to True needs a ``flag`` (``--no-persona``)
 and becomes ``store_false``. A field without a default is a required flag, or a positional argument
 when its ``flag`` has no leading dash.
@@ -54,6 +54,7 @@ def add_config_arguments(
     config_class: type,
     *,
     exclude: Iterable[str] = (),
+    only: Iterable[str] | None = None,
     types: dict[str, Callable[[str], Any]] | None = None,
     metavars: dict[str, str] | None = None,
 ) -> None:
@@ -63,18 +64,21 @@ def add_config_arguments(
         parser: the subcommand's parser (or an argument group of it).
         config_class: the dataclass; its fields' defaults and help are the flags'.
         exclude: fields that are not flags (set by the command itself, or by the experiment runner).
+        only: when given, just these fields (a few flags shared with another command).
         types: argparse types by field name, where the annotation is too loose (``positive_int``).
         metavars: argparse metavars by field name.
     """
     hints = typing.get_type_hints(config_class)
     types, metavars = types or {}, metavars or {}
     for item in config_fields(config_class, exclude):
+        if only is not None and item.name not in set(only):
+            continue
         flag = flag_name(item)
         kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
         if "choices" in item.metadata:
             kwargs["choices"] = item.metadata["choices"]
-        if item.name in metavars:
-            kwargs["metavar"] = metavars[item.name]
+        if item.name in metavars or "metavar" in item.metadata:
+            kwargs["metavar"] = metavars.get(item.name, item.metadata.get("metavar"))
         required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
         if not flag.startswith("-"):  # a positional argument: its name is the field's
             parser.add_argument(item.name, **kwargs)

@@ -11,98 +11,51 @@ from percontrast.errors import Interrupted
 logger = logging.getLogger(__name__)
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, max_new_tokens: int = 512) -> None:
-    """Decoding flags shared by `generate` and `aloe`."""
-    parser.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=max_new_tokens,
-        help=f"most new tokens per answer (default: {max_new_tokens})",
-    )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=0.4,
-        help="sampling temperature (default: 0.4, the paper's)",
-    )
-    parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from, each with the fields that are not flags."""
+    from percontrast.generation_config import DecodingConfig, SamplingConfig
+
+    return {SamplingConfig: (), DecodingConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.generation_config import DecodingConfig, SamplingConfig
+
     parser = subparsers.add_parser("generate", help="generate answers for examples (batched, resumable)")
     add_model_arguments(parser)
     parser.add_argument("--data", required=True, help="JSONL of examples {id, persona, query, response}")
     parser.add_argument(
         "--out", required=True, help="predictions JSONL {id, prediction, reference}; existing ids are skipped"
     )
-    parser.add_argument(
-        "--template",
-        default=None,
-        help="prompt template name (default: each example's own `template` field, else persona_chat)",
-    )
-    parser.add_argument(
-        "--no-persona", action="store_true", help="leave the persona out of the prompt (ablation)"
-    )
-    parser.add_argument("--batch-size", type=int, default=8, help="examples per generate call (default: 8)")
-    parser.add_argument(
-        "--backend",
-        choices=["transformers", "vllm"],
-        default="transformers",
-        help="vllm needs the vllm package (GPU)",
-    )
-    add_sampling_arguments(parser)
+    add_config_arguments(parser, DecodingConfig, exclude=CONTRAST_FIELDS)
+    add_config_arguments(parser, SamplingConfig)
     add_contrast_arguments(parser)
     return parser
 
 
+CONTRAST_FIELDS = ("contrast", "plausibility")
+
+
 def add_contrast_arguments(parser: argparse.ArgumentParser) -> None:
-    """Persona-contrastive decoding flags (`percontrast.decoding`)."""
-    parser.add_argument(
-        "--contrast",
-        type=float,
-        default=0.0,
-        metavar="A",
-        help="persona-contrastive decoding: sample from log p_with + A * (log p_with - log p_without); "
-        "the persona-free prompt runs alongside (about 2x the decoding cost). 0 (default): plain decoding",
-    )
-    parser.add_argument(
-        "--plausibility",
-        type=float,
-        default=None,
-        metavar="B",
-        help="with contrast: keep only tokens whose with-persona probability is >= B times the best one's "
-        "(B in (0, 1]; default: no constraint)",
-    )
+    """Persona-contrastive decoding flags (`percontrast.decoding`), shared with `aloe`."""
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.generation_config import DecodingConfig
+
+    add_config_arguments(parser, DecodingConfig, only=CONTRAST_FIELDS)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from percontrast.commands.config_flags import config_from_args
     from percontrast.data.schema import read_examples
-    from percontrast.generation import (
-        GenerationConfig,
-        SamplingConfig,
-        generate_predictions,
-        generation_settings,
-    )
+    from percontrast.generation import generate_predictions, generation_settings
+    from percontrast.generation_config import DecodingConfig, SamplingConfig
     from percontrast.modeling import load_model
     from percontrast.outputs import check_outputs, check_run_settings, file_fingerprint, settings_path
 
-    config = GenerationConfig(
-        sampling=SamplingConfig(
-            max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
-            greedy=args.greedy,
-            seed=args.seed,
-        ),
-        template=args.template,
-        with_persona=not args.no_persona,
-        batch_size=args.batch_size,
-        backend=args.backend,
-        contrast=args.contrast,
-        plausibility=args.plausibility,
-    )
+    config = config_from_args(DecodingConfig, args, sampling=config_from_args(SamplingConfig, args))
     check_outputs(
         inputs={"--data": args.data},
         outputs={"--out": args.out, "the settings record beside --out": settings_path(args.out)},

@@ -165,7 +165,7 @@ def _launch_env() -> dict[str, str]:
 def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: ExperimentConfig, seed: int) -> None:
     """Predictions for every test example of ``data`` (resumable: ids already in ``out`` are kept)."""
     from percontrast.data.schema import read_examples
-    from percontrast.generation import GenerationConfig, SamplingConfig, generate_predictions
+    from percontrast.generation import DecodingConfig, SamplingConfig, generate_predictions
 
     settings = config.generation
     sampling = SamplingConfig(
@@ -174,7 +174,7 @@ def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: Experime
         greedy=settings.greedy,
         seed=seed,
     )
-    generation = GenerationConfig(sampling=sampling, batch_size=settings.batch_size, backend=settings.backend)
+    generation = DecodingConfig(sampling=sampling, batch_size=settings.batch_size, backend=settings.backend)
     generate_predictions(model, tokenizer, read_examples(data), out, generation, progress=False)
 
 
