@@ -3,16 +3,16 @@
 A job's settings are defined once, as the fields of its ``*Config`` dataclass (name, type, default,
 and ``metadata={"help": ...}``). `add_config_arguments` turns each field into a flag that keeps the
 command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless ``flags`` renames it), and
-`config_from_args` turns the parsed flags back into the dataclass. The field's name is the flag's
-``dest``, so the two directions cannot drift apart.
+`config_from_args` turns the parsed flags back into the dataclass. The flag's ``dest`` is named after
+the flag, as a hand-written one's would be (``--config`` -> ``args.config``).
 
 Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
 ``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field that defaults to
-False becomes a ``store_true`` switch; one that defaults to True needs a ``flag`` (``--no-persona``)
-and becomes ``store_false``. A field without a default is a required flag, or a positional argument
+False becomes a ``store_true`` switch; one that defaults to True needs a ``flag`` (``--no-persona``),
+a switch whose value is the field's negation. A field without a default is a required flag, or a positional argument
 when its ``flag`` has no leading dash.
 
-    add_config_arguments(parser, DataConfig, types={"k": int})
+    add_config_arguments(parser, DataConfig)
     config = config_from_args(DataConfig, args)
 """
 
@@ -49,14 +49,26 @@ def flag_name(item: dataclasses.Field) -> str:
     return item.metadata.get("flag", "--" + item.name.replace("_", "-"))
 
 
+def flag_dest(item: dataclasses.Field) -> str:
+    """Where argparse keeps the flag's value: named after the flag, as a hand-written flag's is
+    (``--turns`` -> ``turns``; ``--no-persona`` -> ``no_persona``, the field's negation)."""
+    return flag_name(item).lstrip("-").replace("-", "_")
+
+
+def is_negated(item: dataclasses.Field) -> bool:
+    """A bool field that defaults to True: its flag (``--no-persona``) sets it to False."""
+    return item.default is True
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     config_class: type,
     *,
     exclude: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    required: Iterable[str] = (),
     types: dict[str, Callable[[str], Any]] | None = None,
-    metavars: dict[str, str] | None = None,
+    show_default: bool = False,
 ) -> None:
     """Add one flag per field of ``config_class`` to ``parser``.
 
@@ -65,45 +77,46 @@ def add_config_arguments(
         config_class: the dataclass; its fields' defaults and help are the flags'.
         exclude: fields that are not flags (set by the command itself, or by the experiment runner).
         only: when given, just these fields (a few flags shared with another command).
+        required: fields the command needs although the dataclass has a default for them.
         types: argparse types by field name, where the annotation is too loose (``positive_int``).
-        metavars: argparse metavars by field name.
+        show_default: end each help text with ``(default: ...)``.
     """
     hints = typing.get_type_hints(config_class)
-    types, metavars = types or {}, metavars or {}
+    types = types or {}
     for item in config_fields(config_class, exclude):
         if only is not None and item.name not in set(only):
             continue
         flag = flag_name(item)
         kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
-        if "choices" in item.metadata:
-            kwargs["choices"] = item.metadata["choices"]
-        if item.name in metavars or "metavar" in item.metadata:
-            kwargs["metavar"] = metavars.get(item.name, item.metadata.get("metavar"))
-        required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
-        if not flag.startswith("-"):  # a positional argument: its name is the field's
-            parser.add_argument(item.name, **kwargs)
+        for key in ("choices", "metavar"):
+            if key in item.metadata:
+                kwargs[key] = item.metadata[key]
+        if not flag.startswith("-"):  # a positional argument
+            parser.add_argument(flag, **kwargs)
             continue
         kind = _base_type(hints[item.name])
         if kind is bool:
-            action = "store_false" if item.default else "store_true"
-            parser.add_argument(flag, dest=item.name, action=action, **kwargs)
+            if is_negated(item) and flag == "--" + item.name.replace("_", "-"):
+                raise TypeError(f"{config_class.__name__}.{item.name} defaults to True: give it a `flag`")
+            parser.add_argument(flag, dest=flag_dest(item), action="store_true", **kwargs)
             continue
         kwargs["type"] = types.get(item.name, kind if kind in (int, float) else None)
-        if "choices" not in kwargs:  # argparse names it after dest; keep the flag's spelling
-            kwargs.setdefault("metavar", flag.lstrip("-").replace("-", "_").upper())
-        if required:
+        no_default = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+        if no_default or item.name in set(required):
             kwargs["required"] = True
         else:
-            default = item.default
-            if default is dataclasses.MISSING:
-                default = item.default_factory()
+            default = item.default_factory() if item.default is dataclasses.MISSING else item.default
             kwargs["default"] = default
-        parser.add_argument(flag, dest=item.name, **kwargs)
+            if show_default:
+                kwargs["help"] = f"{kwargs['help']} (default: {default})"
+        parser.add_argument(flag, dest=flag_dest(item), **kwargs)
 
 
 def config_from_args(config_class: type, args: argparse.Namespace, **values: Any) -> Any:
     """``config_class`` from the parsed flags; ``values`` set the fields that are not flags."""
     for item in config_fields(config_class):
-        if item.name not in values and hasattr(args, item.name):
-            values[item.name] = getattr(args, item.name)
+        if item.name in values or not hasattr(args, flag_dest(item)):
+            continue
+        value = getattr(args, flag_dest(item))
+        values[item.name] = not value if is_negated(item) else value
     return config_class(**values)
