@@ -79,7 +79,7 @@ def add_config_arguments(
         only: when given, just these fields (a few flags shared with another command).
         required: fields the command needs although the dataclass has a default for them.
         types: argparse types by field name, where the annotation is too loose (``positive_int``).
-        show_default: end each help text with ``(default: ...)``.
+        show_default: end each help text that does not name its default with ``(default: ...)``.
     """
     hints = typing.get_type_hints(config_class)
     types = types or {}
@@ -107,7 +107,7 @@ def add_config_arguments(
         else:
             default = item.default_factory() if item.default is dataclasses.MISSING else item.default
             kwargs["default"] = default
-            if show_default:
+            if show_default and "default" not in (kwargs["help"] or ""):
                 kwargs["help"] = f"{kwargs['help']} (default: {default})"
         parser.add_argument(flag, dest=flag_dest(item), **kwargs)
 

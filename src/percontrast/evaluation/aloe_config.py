@@ -41,7 +41,9 @@ class AloeConfig:
     n_personalities: int = field(
         default=5, metadata={"help": "personalities used, the first ones (ALOE: 5, eval_own.py 90-91)"}
     )
-    n_turns: int = field(default=10, metadata={"help": "rounds per conversation (ALOE: 10)"})
+    n_turns: int = field(
+        default=10, metadata={"help": "rounds per conversation (ALOE: 10)", "flag": "--turns"}
+    )
     max_new_tokens: int = field(
         default=512, metadata={"help": "reply length of the model under test (paper, Appendix B: 512)"}
     )
@@ -102,9 +104,3 @@ class AloeConfig:
 def aloe_default(name: str):
     """The default of an `AloeConfig` field (what a CLI flag defaults to)."""
     return next(item.default for item in fields(AloeConfig) if item.name == name)
-
-
-def aloe_help(name: str) -> str:
-    """The help text of an `AloeConfig` field, with its default."""
-    item = next(item for item in fields(AloeConfig) if item.name == name)
-    return f"{item.metadata['help']} (default: {item.default})"
