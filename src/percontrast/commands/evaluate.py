@@ -138,50 +138,36 @@ def build_judge(args: argparse.Namespace, seed: int = 0):
     )
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from, each with the fields that are not flags."""
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+
+    return {EvaluateConfig: ()}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+
     parser = subparsers.add_parser(
         "evaluate",
         help="ROUGE-1/L, METEOR and LLM-judge scores of a predictions file (judge: Table 10's prompts, 1-5)",
     )
     parser.add_argument("--predictions", required=True, help="JSONL {id, prediction, reference}")
     parser.add_argument(
-        "--metrics", default="rouge,meteor", help="comma list of rouge, meteor, judge (default: rouge,meteor)"
-    )
-    parser.add_argument(
         "--data",
         default=None,
         help="the examples JSONL the predictions came from (ids checked; needed by the judge)",
     )
     parser.add_argument("--out", default=None, help="metrics JSON (a .md table is written beside it)")
-    parser.add_argument(
-        "--bootstrap", action="store_true", help="also report evaluate's bootstrap ROUGE (seeded)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    parser.add_argument(
-        "--benchmark",
-        choices=["lamp", "longlamp"],
-        default=None,
-        help="whose rule for empty predictions applies: lamp scores every pair (empty = 0), longlamp drops "
-        "pairs with a '' side (default: from --data's task; lamp when unknown)",
-    )
-    parser.add_argument(
-        "--partial",
-        action="store_true",
-        help="with --data, score only the predicted examples instead of failing on missing ids "
-        "(the output is labelled partial)",
-    )
-    parser.add_argument(
-        "--rouge-tokenizer",
-        choices=["default", "multilingual"],
-        default="default",
-        help="default: rouge-score's [a-z0-9] tokenizer, the official LaMP/LongLaMP setting (drops other "
-        "scripts); multilingual: Unicode words, one token per CJK character, for other data",
-    )
+    add_config_arguments(parser, EvaluateConfig)
     add_judge_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from percontrast.commands.config_flags import config_from_args
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
     from percontrast.evaluation.report import evaluate_predictions, markdown_table, parse_metrics
     from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
 
@@ -190,18 +176,11 @@ def run(args: argparse.Namespace) -> int:
         inputs={"--predictions": args.predictions, "--data": args.data},
         outputs={"--out": args.out, "the markdown table beside --out": table_path},
     )
-    metrics = parse_metrics(args.metrics)
+    config = config_from_args(EvaluateConfig, args)
+    metrics = parse_metrics(config.metrics)
     judge = build_judge(args) if "judge" in metrics else None
     result = evaluate_predictions(
-        args.predictions,
-        metrics,
-        data_path=args.data,
-        judge=judge,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        benchmark=args.benchmark,
-        partial=args.partial,
-        rouge_tokenizer=args.rouge_tokenizer,
+        args.predictions, metrics, data_path=args.data, judge=judge, **config.evaluate_kwargs()
     )
     table = markdown_table(result)
     if args.out:
