@@ -97,8 +97,8 @@ def aloe_config(args: argparse.Namespace) -> AloeConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from percontrast.commands.generate import model_identity
     from percontrast.evaluation.aloe import aloe_table, conversations_path, evaluate_aloe
+    from percontrast.modeling import model_identity
     from percontrast.outputs import check_outputs, settings_path
 
     if args.contrast or args.plausibility is not None:
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
 def backend_identity(args: argparse.Namespace, prefix: str) -> list | None:
     """What the settings record says about the ``--<prefix>-*`` chat model (None: not given)."""
-    from percontrast.commands.generate import model_identity
+    from percontrast.modeling import model_identity
 
     url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
     if url:
