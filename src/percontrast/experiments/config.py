@@ -16,16 +16,15 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from percontrast.data.data_config import DataConfig
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
+from percontrast.generation_config import DecodingConfig, SamplingConfig
 from percontrast.losses import check_clip_range
-
-if TYPE_CHECKING:
-    from percontrast.data.data_config import DataConfig
 
 LOSSES = ("ce", "lossce", "entce", "perce")
 TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
@@ -52,7 +51,7 @@ class TaskConfig:
     )
     train_split: str = field(default="train", metadata={"help": "LongLaMP hub split for training"})
     test_split: str = field(
-        default="test",
+        default=DataConfig.split,
         metadata={
             "help": "LongLaMP hub split for testing (the paper's 500 test examples; as `percontrast data`)"
         },
@@ -66,7 +65,7 @@ class TaskConfig:
             "help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"
         },
     )
-    k: int = field(default=4, metadata={"help": "profile items per example (paper: 4)"})
+    k: int = field(default=DataConfig.k, metadata={"help": "profile items per example (paper: 4)"})
     max_length: int | None = field(
         default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}
     )
@@ -102,8 +101,6 @@ class TaskConfig:
 
     def data_config(self, part: str) -> DataConfig:
         """The `DataConfig` of this task's ``train`` or ``test`` examples (a lamp or longlamp source)."""
-        from percontrast.data.data_config import DataConfig
-
         return DataConfig(
             benchmark=self.source,
             task=self.task,
@@ -173,11 +170,25 @@ class GridConfig:
 class GenerationSettings:
     """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens)."""
 
-    max_new_tokens: int = field(default=512, metadata={"help": "most new tokens per answer"})
-    temperature: float = field(default=0.4, metadata={"help": "sampling temperature"})
-    greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of sampling"})
-    batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
-    backend: str = field(default="transformers", metadata={"help": "transformers or vllm"})
+    # The defaults are `generate`'s own (`generation_config`), defined there once.
+    max_new_tokens: int = field(
+        default=SamplingConfig.max_new_tokens, metadata={"help": "most new tokens per answer"}
+    )
+    temperature: float = field(default=SamplingConfig.temperature, metadata={"help": "sampling temperature"})
+    greedy: bool = field(
+        default=SamplingConfig.greedy, metadata={"help": "greedy decoding instead of sampling"}
+    )
+    batch_size: int = field(
+        default=DecodingConfig.batch_size, metadata={"help": "examples per generate call"}
+    )
+    backend: str = field(default=DecodingConfig.backend, metadata={"help": "transformers or vllm"})
+
+    def decoding_config(self, seed: int) -> DecodingConfig:
+        """The `DecodingConfig` of a cell's predictions, sampled with the cell's seed."""
+        sampling = SamplingConfig(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, greedy=self.greedy, seed=seed
+        )
+        return DecodingConfig(sampling=sampling, batch_size=self.batch_size, backend=self.backend)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:

@@ -165,16 +165,9 @@ def _launch_env() -> dict[str, str]:
 def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: ExperimentConfig, seed: int) -> None:
     """Predictions for every test example of ``data`` (resumable: ids already in ``out`` are kept)."""
     from percontrast.data.schema import read_examples
-    from percontrast.generation import DecodingConfig, SamplingConfig, generate_predictions
+    from percontrast.generation import generate_predictions
 
-    settings = config.generation
-    sampling = SamplingConfig(
-        max_new_tokens=settings.max_new_tokens,
-        temperature=settings.temperature,
-        greedy=settings.greedy,
-        seed=seed,
-    )
-    generation = DecodingConfig(sampling=sampling, batch_size=settings.batch_size, backend=settings.backend)
+    generation = config.generation.decoding_config(seed)
     generate_predictions(model, tokenizer, read_examples(data), out, generation, progress=False)
 
 
