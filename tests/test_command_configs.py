@@ -77,7 +77,10 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
 def library_defaults():
     from percontrast.data.construct_config import ConstructConfig
     from percontrast.data.synthetic import construct_dataset
+    from percontrast.evaluation.backends import OpenAIChat
     from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.judge import Judge
+    from percontrast.evaluation.judge_config import JudgeConfig
     from percontrast.evaluation.report import evaluate_predictions
     from percontrast.identification import run_identification
     from percontrast.identification.identify_config import IdentifyConfig
@@ -88,6 +91,15 @@ def library_defaults():
         (score_examples, ScoreConfig().score_kwargs()),
         (run_identification, IdentifyConfig().run_kwargs()),
         (evaluate_predictions, EvaluateConfig().evaluate_kwargs()),
+        (
+            Judge,
+            {
+                "n_samples": JudgeConfig.samples,
+                "temperature": JudgeConfig.temperature,
+                "max_new_tokens": JudgeConfig.max_tokens,
+            },
+        ),
+        (OpenAIChat, {"api_key_env": JudgeConfig.key_env}),
         (
             construct_dataset,
             {k: getattr(ConstructConfig("u", "m"), k) for k in ("temperature", "max_new_tokens", "seed")},
@@ -100,7 +112,7 @@ def test_config_defaults_are_the_library_functions_defaults() -> None:
     for function, kwargs in library_defaults():
         parameters = inspect.signature(function).parameters
         for name, value in kwargs.items():
-            assert parameters[name].default == value, f"{function.__name__}({name}=...)"
+            assert parameters[name].default == value, f"{function.__qualname__}({name}=...)"
 
 
 @dataclasses.dataclass

@@ -44,15 +44,17 @@ def config_fields(config_class: type, exclude: Iterable[str] = ()) -> list[datac
     ]
 
 
-def flag_name(item: dataclasses.Field) -> str:
-    """The flag of a field: its ``flag`` metadata, else ``--`` and the name with dashes."""
-    return item.metadata.get("flag", "--" + item.name.replace("_", "-"))
+def flag_name(item: dataclasses.Field, prefix: str | None = None) -> str:
+    """The flag of a field: its ``flag`` metadata, else ``--`` and the name with dashes
+    (``--<prefix>-<name>`` with a prefix)."""
+    name = item.name.replace("_", "-")
+    return f"--{prefix}-{name}" if prefix else item.metadata.get("flag", f"--{name}")
 
 
-def flag_dest(item: dataclasses.Field) -> str:
+def flag_dest(item: dataclasses.Field, prefix: str | None = None) -> str:
     """Where argparse keeps the flag's value: named after the flag, as a hand-written flag's is
     (``--turns`` -> ``turns``; ``--no-persona`` -> ``no_persona``, the field's negation)."""
-    return flag_name(item).lstrip("-").replace("-", "_")
+    return flag_name(item, prefix).lstrip("-").replace("-", "_")
 
 
 def is_negated(item: dataclasses.Field) -> bool:
@@ -69,6 +71,9 @@ def add_config_arguments(
     required: Iterable[str] = (),
     types: dict[str, Callable[[str], Any]] | None = None,
     show_default: bool = False,
+    prefix: str | None = None,
+    defaults: dict[str, Any] | None = None,
+    help_values: dict[str, str] | None = None,
 ) -> None:
     """Add one flag per field of ``config_class`` to ``parser``.
 
@@ -80,14 +85,22 @@ def add_config_arguments(
         required: fields the command needs although the dataclass has a default for them.
         types: argparse types by field name, where the annotation is too loose (``positive_int``).
         show_default: end each help text that does not name its default with ``(default: ...)``.
+        prefix: flags ``--<prefix>-<name>`` (one dataclass for several roles: judge, simulator).
+        defaults: defaults by field name that replace the dataclass's, where a command (ALOE) has its
+            own, defined in its own config dataclass.
+        help_values: ``str.format`` values of the help texts (``{role}``); ``{prefix}`` and
+            ``{default}`` are filled in.
     """
     hints = typing.get_type_hints(config_class)
-    types = types or {}
+    types, defaults, help_values = types or {}, defaults or {}, help_values or {}
     for item in config_fields(config_class, exclude):
         if only is not None and item.name not in set(only):
             continue
-        flag = flag_name(item)
+        flag = flag_name(item, prefix)
+        default = defaults.get(item.name, _default(item))
         kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
+        if help_values or prefix:
+            kwargs["help"] = kwargs["help"].format(prefix=prefix, default=default, **help_values)
         for key in ("choices", "metavar"):
             if key in item.metadata:
                 kwargs[key] = item.metadata[key]
@@ -98,25 +111,33 @@ def add_config_arguments(
         if kind is bool:
             if is_negated(item) and flag == "--" + item.name.replace("_", "-"):
                 raise TypeError(f"{config_class.__name__}.{item.name} defaults to True: give it a `flag`")
-            parser.add_argument(flag, dest=flag_dest(item), action="store_true", **kwargs)
+            parser.add_argument(flag, dest=flag_dest(item, prefix), action="store_true", **kwargs)
             continue
         kwargs["type"] = types.get(item.name, kind if kind in (int, float) else None)
-        no_default = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
-        if no_default or item.name in set(required):
+        if default is dataclasses.MISSING or item.name in set(required):
             kwargs["required"] = True
         else:
-            default = item.default_factory() if item.default is dataclasses.MISSING else item.default
             kwargs["default"] = default
-            if show_default and "default" not in (kwargs["help"] or ""):
+            if show_default and default is not None and "default" not in (kwargs["help"] or ""):
                 kwargs["help"] = f"{kwargs['help']} (default: {default})"
-        parser.add_argument(flag, dest=flag_dest(item), **kwargs)
+        parser.add_argument(flag, dest=flag_dest(item, prefix), **kwargs)
 
 
-def config_from_args(config_class: type, args: argparse.Namespace, **values: Any) -> Any:
-    """``config_class`` from the parsed flags; ``values`` set the fields that are not flags."""
+def _default(item: dataclasses.Field) -> Any:
+    """The field's default (a fresh one from its factory); MISSING when it has none."""
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return item.default
+
+
+def config_from_args(
+    config_class: type, args: argparse.Namespace, *, prefix: str | None = None, **values: Any
+) -> Any:
+    """``config_class`` from the parsed flags (``--<prefix>-*`` ones with a prefix); ``values`` set
+    the fields that are not flags."""
     for item in config_fields(config_class):
-        if item.name in values or not hasattr(args, flag_dest(item)):
+        if item.name in values or not hasattr(args, flag_dest(item, prefix)):
             continue
-        value = getattr(args, flag_dest(item))
+        value = getattr(args, flag_dest(item, prefix))
         values[item.name] = not value if is_negated(item) else value
     return config_class(**values)

@@ -15,74 +15,40 @@ def add_judge_arguments(
     parser: argparse.ArgumentParser,
     *,
     api_model: str | None = None,
-    temperature: float = 1.0,
-    max_tokens: int = 32,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
     prefix: str = "judge",
     role: str = "judge",
 ) -> None:
     """Flags of one chat model played by a local model or an HTTP server (``--judge-*``, ``--simulator-*``).
 
+    The flags are `JudgeConfig`'s fields (the judge) or `ChatModelConfig`'s (another role).
+
     Args:
         parser: where the flags go.
         api_model: default of ``--<prefix>-api-model`` (the model name sent to the server).
-        temperature: default sampling temperature of its replies.
-        max_tokens: default reply length in tokens.
+        temperature: default sampling temperature of its replies (None: the dataclass's).
+        max_tokens: default reply length in tokens (None: the dataclass's).
         prefix: flag prefix.
         role: what the model does, for the help texts.
     """
-    group = parser.add_argument_group(role)
-    group.add_argument(
-        f"--{prefix}-model",
-        default=None if prefix != "judge" else "smollm2-135m-instruct",
-        help=f"local {role} model"
-        + (" (default: smollm2-135m-instruct)" if prefix == "judge" else " (default: the judge's model)"),
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+
+    overrides = {"api_model": api_model, "temperature": temperature, "max_tokens": max_tokens}
+    add_config_arguments(
+        parser.add_argument_group(role),
+        JudgeConfig if prefix == "judge" else ChatModelConfig,
+        prefix=prefix,
+        types={
+            "chat_template_kwargs": chat_template_kwargs,
+            "temperature": temperature_type,
+            "max_tokens": positive_int,
+        },
+        defaults={name: value for name, value in overrides.items() if value is not None},
+        help_values={"role": role},
+        show_default=True,
     )
-    group.add_argument(
-        f"--{prefix}-url",
-        default=None,
-        help=f"OpenAI-compatible API root for the {role} (e.g. https://api.openai.com/v1, "
-        f"http://127.0.0.1:8000/v1); overrides --{prefix}-model",
-    )
-    group.add_argument(
-        f"--{prefix}-api-model",
-        default=api_model,
-        help=f"model name sent to --{prefix}-url" + (f" (default: {api_model})" if api_model else ""),
-    )
-    group.add_argument(
-        f"--{prefix}-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
-    )
-    group.add_argument(
-        f"--{prefix}-chat-template-kwargs",
-        type=chat_template_kwargs,
-        default=None,
-        metavar="JSON",
-        help=f"sent with every request to --{prefix}-url as chat_template_kwargs (vLLM, SGLang), e.g. "
-        "'{\"enable_thinking\": false}' for a Qwen3 server, which otherwise answers in thinking mode "
-        "(replies holding <think> are counted, never parsed); default: not sent",
-    )
-    group.add_argument(
-        f"--{prefix}-temperature",
-        type=temperature_type,
-        default=temperature,
-        help=f"sampling temperature of the {role}'s replies (0: greedy; default: {temperature})",
-    )
-    group.add_argument(
-        f"--{prefix}-max-tokens",
-        type=positive_int,
-        default=max_tokens,
-        help=f"length of the {role}'s replies in tokens (default: {max_tokens})",
-    )
-    if prefix == "judge":
-        group.add_argument(
-            "--judge-mode",
-            choices=["probability", "sample"],
-            default=None,
-            help="probability: the expected digit under the local model's next-token distribution "
-            "(default for a local judge); sample: parse sampled replies (default over HTTP)",
-        )
-        group.add_argument(
-            "--judge-samples", type=int, default=1, help="samples per judgement in sample mode"
-        )
 
 
 def chat_template_kwargs(text: str) -> dict:
@@ -138,11 +104,17 @@ def build_judge(args: argparse.Namespace, seed: int = 0):
     )
 
 
-def config_classes() -> dict[type, tuple[str, ...]]:
-    """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
+def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
+    """The dataclasses this command's flags come from (the judge's: ``--judge-<field>``)."""
+    from dataclasses import fields
 
-    return {EvaluateConfig: ()}
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.judge_config import JudgeConfig
+
+    return {
+        EvaluateConfig: (),
+        JudgeConfig: {item.name: f"judge_{item.name}" for item in fields(JudgeConfig)},
+    }
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from percontrast.evaluation.judge_config import ChatModelConfig
+
 
 @dataclass
 class ConstructConfig:
@@ -17,7 +19,7 @@ class ConstructConfig:
     url: str = field(metadata={"help": "OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1"})
     api_model: str = field(metadata={"help": "model name the server expects"})
     key_env: str = field(
-        default="OPENAI_API_KEY", metadata={"help": "environment variable holding the API key"}
+        default=ChatModelConfig.key_env, metadata={"help": "environment variable holding the API key"}
     )
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature (default 0.7)"})
     max_new_tokens: int = field(default=256, metadata={"help": "reply length limit"})

@@ -23,6 +23,7 @@ import yaml
 from percontrast.data.data_config import DataConfig
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.generation_config import DecodingConfig, SamplingConfig
 from percontrast.losses import check_clip_range
 
@@ -199,10 +200,11 @@ class GenerationSettings:
 class JudgeSettings:
     """The LLM judge (Table 10; also ALOE's judge and user simulator)."""
 
-    model: str = field(default="smollm2-135m-instruct", metadata={"help": "local judge model"})
+    # The defaults are `percontrast evaluate`'s (`evaluation.judge_config.JudgeConfig`).
+    model: str = field(default=JudgeConfig.model, metadata={"help": "local judge model"})
     url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
     api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
-    key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable of the key"})
+    key_env: str = field(default=JudgeConfig.key_env, metadata={"help": "environment variable of the key"})
     chat_template_kwargs: dict[str, Any] | None = field(
         default=None,
         metadata={
@@ -211,7 +213,9 @@ class JudgeSettings:
         },
     )
     mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
-    samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
+    samples: int = field(
+        default=JudgeConfig.samples, metadata={"help": "samples per judgement in sample mode"}
+    )
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
     predictions: bool = field(
         default=True,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from percontrast.evaluation.judge_config import ChatModelConfig
+
 
 @dataclass
 class IdentifyConfig:
@@ -48,7 +50,7 @@ class IdentifyConfig:
     )
     judge_api_model: str | None = field(default=None, metadata={"help": "model name sent to --judge-url"})
     judge_key_env: str = field(
-        default="OPENAI_API_KEY", metadata={"help": "environment variable holding the API key"}
+        default=ChatModelConfig.key_env, metadata={"help": "environment variable holding the API key"}
     )
 
     @property
