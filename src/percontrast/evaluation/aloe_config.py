@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from percontrast.errors import ConfigError
+from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
 
 # ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
 ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"
 ALOE_API_URL = "https://api.openai.com/v1"
 ALOE_MAX_TOKENS = 300
 ALOE_TEMPERATURE = 1.0  # not set in call_gpt: the API's default
-JUDGE_MODES = ("probability", "sample")
 
 
 @dataclass
@@ -71,7 +71,7 @@ class AloeConfig:
         },
     )
     judge_samples: int = field(
-        default=1, metadata={"help": "judge replies per turn in sample mode (ALOE: 1)"}
+        default=JudgeConfig.samples, metadata={"help": "judge replies per turn in sample mode (ALOE: 1)"}
     )
     seed: int = field(default=0, metadata={"help": "base seed (the runner uses the cell's seed)"})
     average_from: int | None = field(
