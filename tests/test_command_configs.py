@@ -2,8 +2,9 @@
 
 Each ``percontrast.commands.<name>`` module declares ``config_classes()`` -> ``{Config: fields that
 are not flags}``; this builds the real parser of every subcommand and compares each flag's default
-with its field's default, so a setting (default included) is defined in one place. A second test
-holds each command's ``run`` to "parse and call one library function".
+with its field's default, so a setting (default included) is defined in one place. Library functions
+that keep keyword defaults for notebooks must agree with the dataclasses; and each command's ``run``
+is held to "parse and call one library function".
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
 
 
 def library_defaults():
+    from percontrast.data.build import build_examples
     from percontrast.data.construct_config import ConstructConfig
+    from percontrast.data.data_config import DataConfig
+    from percontrast.data.retrieval import make_retriever
     from percontrast.data.synthetic import construct_dataset
     from percontrast.evaluation.backends import OpenAIChat
     from percontrast.evaluation.evaluate_config import EvaluateConfig
@@ -87,7 +91,19 @@ def library_defaults():
     from percontrast.scoring import score_examples
     from percontrast.scoring_config import ScoreConfig
 
+    data = DataConfig("lamp", "LaMP_4")
     return [
+        (
+            build_examples,
+            {n: getattr(data, n) for n in ("k", "template", "max_length", "sample", "seed", "skip_invalid")},
+        ),
+        (
+            make_retriever,
+            {"name": data.retriever}
+            | {
+                n: getattr(data, n) for n in ("seed", "k", "random_with_replacement", "dense_model", "device")
+            },
+        ),
         (score_examples, ScoreConfig().score_kwargs()),
         (run_identification, IdentifyConfig().run_kwargs()),
         (evaluate_predictions, EvaluateConfig().evaluate_kwargs()),
