@@ -168,3 +168,58 @@ def test_every_command_runs_one_library_function(name: str) -> None:
         f"percontrast.commands.{name}.run is {lines} lines: commands parse flags and call one library "
         "function; move the logic into the library"
     )
+
+
+class _Summary:
+    def table(self) -> str:
+        return "table"
+
+
+# command line -> the library function its run() hands the parsed config to, the config's class, a check
+ONE_CALL = [
+    (
+        ["data", "lamp", "--task", "LaMP_4", "--out", "x.jsonl", "--k", "2"],
+        "percontrast.data.build.write_benchmark",
+        "DataConfig",
+        lambda config: config.k == 2 and config.benchmark == "lamp",
+    ),
+    (
+        ["generate", "--data", "d.jsonl", "--out", "p.jsonl", "--greedy"],
+        "percontrast.generation_run.generate_file",
+        "DecodingConfig",
+        lambda config: config.sampling.greedy and config.with_persona,
+    ),
+    (
+        [
+            "construct",
+            "--personas",
+            "p.jsonl",
+            "--out",
+            "o.jsonl",
+            "--url",
+            "http://127.0.0.1:1/v1",
+            "--api-model",
+            "m",
+        ],
+        "percontrast.data.synthetic.construct_files",
+        "ConstructConfig",
+        lambda config: config.api_model == "m" and config.temperature == 0.7,
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "target", "config_name", "check"), ONE_CALL)
+def test_run_hands_its_config_to_one_library_function(argv, target, config_name, check, monkeypatch) -> None:
+    from percontrast.cli import main
+
+    module_name, function_name = target.rsplit(".", 1)
+    calls = []
+
+    def fake(config, *args, **kwargs):
+        calls.append(config)
+        return _Summary()
+
+    monkeypatch.setattr(importlib.import_module(module_name), function_name, fake)
+    assert main(argv) == 0
+    assert len(calls) == 1 and type(calls[0]).__name__ == config_name
+    assert check(calls[0])
