@@ -2,15 +2,16 @@
 
 A job's settings are defined once, as the fields of its ``*Config`` dataclass (name, type, default,
 and ``metadata={"help": ...}``). `add_config_arguments` turns each field into a flag that keeps the
-command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless ``flags`` renames it), and
+command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless a ``flag`` renames it), and
 `config_from_args` turns the parsed flags back into the dataclass. The flag's ``dest`` is named after
 the flag, as a hand-written one's would be (``--config`` -> ``args.config``).
 
 Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
-``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field that defaults to
-False becomes a ``store_true`` switch; one that defaults to True needs a ``flag`` (``--no-persona``),
-a switch whose value is the field's negation. A field without a default is a required flag, or a positional argument
-when its ``flag`` has no leading dash.
+``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field
+that defaults to False becomes a ``store_true`` switch; one that defaults to True needs a ``flag``
+(``--no-persona``), a switch whose value is the field's negation. A field without a default is a
+required flag, or a positional argument when its ``flag`` has no leading dash. Nested dataclasses
+(`DecodingConfig.sampling`) are not flags: add their class separately.
 
     add_config_arguments(parser, DataConfig)
     config = config_from_args(DataConfig, args)

@@ -66,40 +66,47 @@ def chat_template_kwargs(text: str) -> dict:
     return value
 
 
+def chat_config(args: argparse.Namespace, prefix: str = "judge"):
+    """The `JudgeConfig` (``judge``) or `ChatModelConfig` (another role) of the ``--<prefix>-*`` flags."""
+    from percontrast.commands.config_flags import config_from_args
+    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+
+    return config_from_args(JudgeConfig if prefix == "judge" else ChatModelConfig, args, prefix=prefix)
+
+
 def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
     from percontrast.errors import ConfigError
     from percontrast.evaluation.backends import OpenAIChat, TransformersChat
 
-    option = prefix.replace("-", "_")
-    url, api_model = getattr(args, f"{option}_url"), getattr(args, f"{option}_api_model")
-    if url:
-        if not api_model:
+    config = chat_config(args, prefix)
+    if config.url:
+        if not config.api_model:
             raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
         return OpenAIChat(
-            url,
-            api_model,
-            api_key_env=getattr(args, f"{option}_key_env"),
-            chat_template_kwargs=getattr(args, f"{option}_chat_template_kwargs"),
+            config.url,
+            config.api_model,
+            api_key_env=config.key_env,
+            chat_template_kwargs=config.chat_template_kwargs,
         )
-    local = getattr(args, f"{option}_model")
-    if not local:
+    if not config.model:
         return None
     from percontrast.modeling import load_model
 
-    return TransformersChat(*load_model(local), name=local)
+    return TransformersChat(*load_model(config.model), name=config.model)
 
 
 def build_judge(args: argparse.Namespace, seed: int = 0):
     """The `Judge` of the ``--judge-*`` flags."""
     from percontrast.evaluation.judge import Judge
 
+    config = chat_config(args, "judge")
     return Judge(
         build_chat_backend(args, "judge"),
-        mode=args.judge_mode,
-        n_samples=args.judge_samples,
-        temperature=args.judge_temperature,
-        max_new_tokens=args.judge_max_tokens,
+        mode=config.mode,
+        n_samples=config.samples,
+        temperature=config.temperature,
+        max_new_tokens=config.max_tokens,
         seed=seed,
     )
 
