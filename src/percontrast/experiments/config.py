@@ -197,25 +197,11 @@ class GenerationSettings:
 
 
 @dataclass
-class JudgeSettings:
-    """The LLM judge (Table 10; also ALOE's judge and user simulator)."""
+class JudgeSettings(JudgeConfig):
+    """The LLM judge (Table 10; also ALOE's judge and user simulator): `JudgeConfig`, the settings of
+    ``percontrast evaluate --judge-*`` (model, url, api_model, key_env, chat_template_kwargs,
+    temperature, max_tokens, mode, samples), and which predictions to judge."""
 
-    # The defaults are `percontrast evaluate`'s (`evaluation.judge_config.JudgeConfig`).
-    model: str = field(default=JudgeConfig.model, metadata={"help": "local judge model"})
-    url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
-    api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
-    key_env: str = field(default=JudgeConfig.key_env, metadata={"help": "environment variable of the key"})
-    chat_template_kwargs: dict[str, Any] | None = field(
-        default=None,
-        metadata={
-            "help": "sent with every request to url (vLLM, SGLang), e.g. {enable_thinking: false} for a "
-            "Qwen3 server; replies holding <think> are counted, never parsed"
-        },
-    )
-    mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
-    samples: int = field(
-        default=JudgeConfig.samples, metadata={"help": "samples per judgement in sample mode"}
-    )
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
     predictions: bool = field(
         default=True,
@@ -225,6 +211,13 @@ class JudgeSettings:
     def __post_init__(self) -> None:
         if self.url and not self.api_model:
             raise ConfigError("judge.url needs judge.api_model")
+        if not self.url and not self.model:
+            raise ConfigError("judge needs a local model or a url")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0) or self.max_tokens < 1:
+            raise ConfigError(
+                f"judge.temperature must be a finite number >= 0 and judge.max_tokens >= 1, got "
+                f"{self.temperature} and {self.max_tokens}"
+            )
         if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
             raise ConfigError(
                 f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"

@@ -207,7 +207,13 @@ def build_judge(settings: Any, backend: Any) -> Any:
     """The Table 10 `Judge` of the experiment's judge settings on ``backend``."""
     from percontrast.evaluation.judge import Judge
 
-    return Judge(backend, mode=settings.mode, n_samples=settings.samples)
+    return Judge(
+        backend,
+        mode=settings.mode,
+        n_samples=settings.samples,
+        temperature=settings.temperature,
+        max_new_tokens=settings.max_tokens,
+    )
 
 
 def judge_identity(settings: Any) -> list:
