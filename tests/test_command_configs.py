@@ -178,6 +178,12 @@ class _Summary:
 # command line -> the library function its run() hands the parsed config to, the config's class, a check
 ONE_CALL = [
     (
+        ["score", "--data", "d.jsonl", "--out", "s.jsonl", "--pir-form", "ratio"],
+        "percontrast.scoring_run.score_file",
+        "ScoreConfig",
+        lambda config: config.pir_form == "ratio" and config.batch_size == 16,
+    ),
+    (
         ["data", "lamp", "--task", "LaMP_4", "--out", "x.jsonl", "--k", "2"],
         "percontrast.data.build.write_benchmark",
         "DataConfig",

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-
-logger = logging.getLogger(__name__)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,21 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.data.schema import read_examples, write_jsonl
-    from percontrast.modeling import load_model
-    from percontrast.outputs import check_outputs
-    from percontrast.report.heatmap import write_heatmap
-    from percontrast.scoring import score_examples
     from percontrast.scoring_config import ScoreConfig
+    from percontrast.scoring_run import score_file
 
     config = config_from_args(ScoreConfig, args)
-    check_outputs(inputs={"--data": args.data}, outputs={"--out": args.out, "--html": args.html})
-    examples = read_examples(args.data)
-    model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
-    scores = score_examples(model, tokenizer, examples, **config.score_kwargs())
-    write_jsonl(args.out, scores)
-    logger.info("wrote token scores of %d examples to %s", len(scores), args.out)
-    if args.html:
-        write_heatmap(scores, args.html, title=f"PerContrast token scores: {args.data} ({args.model})")
-        logger.info("wrote heatmap to %s", args.html)
+    score_file(config, args.model, args.data, args.out, html=args.html, dtype=args.dtype, device=args.device)
     return 0
