@@ -171,12 +171,22 @@ def test_every_command_runs_one_library_function(name: str) -> None:
 
 
 class _Summary:
+    """What a faked library function returns: enough for the command to print."""
+
     def table(self) -> str:
         return "table"
+
+    markdown_table = breakdown_table = table
 
 
 # command line -> the library function its run() hands the parsed config to, the config's class, a check
 ONE_CALL = [
+    (
+        ["identify", "--out", "r.json", "--methods", "percontrast,word_match", "--donors", "2"],
+        "percontrast.identification.identify_files.identify_files",
+        "IdentifyConfig",
+        lambda config: config.method_list == ("percontrast", "word_match") and config.donors == 2,
+    ),
     (
         ["score", "--data", "d.jsonl", "--out", "s.jsonl", "--pir-form", "ratio"],
         "percontrast.scoring_run.score_file",
@@ -215,9 +225,12 @@ ONE_CALL = [
 
 
 @pytest.mark.parametrize(("argv", "target", "config_name", "check"), ONE_CALL)
-def test_run_hands_its_config_to_one_library_function(argv, target, config_name, check, monkeypatch) -> None:
+def test_run_hands_its_config_to_one_library_function(
+    argv, target, config_name, check, monkeypatch, tmp_path
+) -> None:
     from percontrast.cli import main
 
+    monkeypatch.chdir(tmp_path)  # the relative paths above: nothing is written, but checks look there
     module_name, function_name = target.rsplit(".", 1)
     calls = []
 

@@ -7,11 +7,8 @@ details), a markdown table beside it, and optionally Figure 5 as a PNG.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from percontrast.commands import positive_int
-
-logger = logging.getLogger(__name__)
 
 
 def config_classes() -> dict[type, tuple[str, ...]]:
@@ -46,38 +43,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.data.persona_qa import read_persona_qa
-    from percontrast.errors import ConfigError
-    from percontrast.identification import plot_pir_breakdown, run_identification
     from percontrast.identification.identify_config import IdentifyConfig
-    from percontrast.modeling import load_model
-    from percontrast.outputs import atomic_write_json, atomic_write_text, sibling
+    from percontrast.identification.identify_files import identify_files, tables
 
     check_arguments(args)
     config = config_from_args(IdentifyConfig, args)
-    judge = None
-    if config.judge_url:
-        from percontrast.evaluation.backends import OpenAIChat
-
-        if not config.judge_api_model:
-            raise ConfigError("--judge-url needs --judge-api-model, the model name the server expects")
-        judge = OpenAIChat(config.judge_url, config.judge_api_model, api_key_env=config.judge_key_env)
-    examples = read_persona_qa(args.data)
-    if args.donors >= len(examples):
-        raise ConfigError(
-            f"--donors {args.donors}: only {len(examples) - 1} other personas in {args.data or 'the bundled set'}"
-        )
-    model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
-    result = run_identification(model, tokenizer, examples, judge=judge, **config.run_kwargs())
-    payload = result.to_dict() | {"model": args.model, "data": str(args.data or "bundled dev set")}
-    table = result.markdown_table() + "\n\n" + result.breakdown_table() + "\n"
-    atomic_write_json(args.out, payload)
-    atomic_write_text(sibling(args.out, ".md"), table)
-    print(table)
-    logger.info("wrote %s and %s", args.out, sibling(args.out, ".md"))
-    if args.plot:
-        plot_pir_breakdown(result, args.plot)
-        logger.info("wrote Figure 5 to %s", args.plot)
+    result = identify_files(
+        config, args.model, args.data, args.out, plot=args.plot, dtype=args.dtype, device=args.device
+    )
+    print(tables(result))
     return 0
 
 
