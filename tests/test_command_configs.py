@@ -178,9 +178,18 @@ class _Summary:
 
     markdown_table = breakdown_table = table
 
+    def __iter__(self):  # evaluate_file returns (metrics, table)
+        return iter(({}, "table"))
+
 
 # command line -> the library function its run() hands the parsed config to, the config's class, a check
 ONE_CALL = [
+    (
+        ["evaluate", "--predictions", "p.jsonl", "--metrics", "rouge", "--partial"],
+        "percontrast.evaluation.report.evaluate_file",
+        "EvaluateConfig",
+        lambda config: config.metrics == "rouge" and config.partial and config.rouge_tokenizer == "default",
+    ),
     (
         ["identify", "--out", "r.json", "--methods", "percontrast,word_match", "--donors", "2"],
         "percontrast.identification.identify_files.identify_files",

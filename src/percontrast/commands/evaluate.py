@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from percontrast.commands import positive_int
 from percontrast.commands import temperature as temperature_type
-
-logger = logging.getLogger(__name__)
 
 
 def add_judge_arguments(
@@ -76,39 +73,7 @@ def chat_config(args: argparse.Namespace, prefix: str = "judge"):
 
 def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
-    from percontrast.errors import ConfigError
-    from percontrast.evaluation.backends import OpenAIChat, TransformersChat
-
-    config = chat_config(args, prefix)
-    if config.url:
-        if not config.api_model:
-            raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
-        return OpenAIChat(
-            config.url,
-            config.api_model,
-            api_key_env=config.key_env,
-            chat_template_kwargs=config.chat_template_kwargs,
-        )
-    if not config.model:
-        return None
-    from percontrast.modeling import load_model
-
-    return TransformersChat(*load_model(config.model), name=config.model)
-
-
-def build_judge(args: argparse.Namespace, seed: int = 0):
-    """The `Judge` of the ``--judge-*`` flags."""
-    from percontrast.evaluation.judge import Judge
-
-    config = chat_config(args, "judge")
-    return Judge(
-        build_chat_backend(args, "judge"),
-        mode=config.mode,
-        n_samples=config.samples,
-        temperature=config.temperature,
-        max_new_tokens=config.max_tokens,
-        seed=seed,
-    )
+    return chat_config(args, prefix).backend(prefix)
 
 
 def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
@@ -147,24 +112,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
     from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.report import evaluate_predictions, markdown_table, parse_metrics
-    from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
+    from percontrast.evaluation.report import evaluate_file
 
-    table_path = sibling(args.out, ".md") if args.out else None
-    check_outputs(
-        inputs={"--predictions": args.predictions, "--data": args.data},
-        outputs={"--out": args.out, "the markdown table beside --out": table_path},
-    )
     config = config_from_args(EvaluateConfig, args)
-    metrics = parse_metrics(config.metrics)
-    judge = build_judge(args) if "judge" in metrics else None
-    result = evaluate_predictions(
-        args.predictions, metrics, data_path=args.data, judge=judge, **config.evaluate_kwargs()
+    _, table = evaluate_file(
+        config, args.predictions, data=args.data, out=args.out, judge=chat_config(args, "judge")
     )
-    table = markdown_table(result)
-    if args.out:
-        atomic_write_json(args.out, result)
-        atomic_write_text(table_path, table)
-        logger.info("wrote %s and %s", args.out, table_path)
     print(table, end="")
     return 0

@@ -52,6 +52,31 @@ class ChatModelConfig:
         default=32, metadata={"help": "length of the {role}'s replies in tokens (default: {default})"}
     )
 
+    def backend(self, prefix: str = "judge"):
+        """The chat backend this names: an HTTP server, else a local model (None: neither given).
+
+        ``prefix`` names the flags in the error message (``--judge-url``, ``--simulator-url``).
+        """
+        from percontrast.errors import ConfigError
+        from percontrast.evaluation.backends import OpenAIChat, TransformersChat
+
+        if self.url:
+            if not self.api_model:
+                raise ConfigError(
+                    f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects"
+                )
+            return OpenAIChat(
+                self.url,
+                self.api_model,
+                api_key_env=self.key_env,
+                chat_template_kwargs=self.chat_template_kwargs,
+            )
+        if not self.model:
+            return None
+        from percontrast.modeling import load_model
+
+        return TransformersChat(*load_model(self.model), name=self.model)
+
 
 @dataclass
 class JudgeConfig(ChatModelConfig):
@@ -70,3 +95,16 @@ class JudgeConfig(ChatModelConfig):
         },
     )
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
+
+    def judge(self, seed: int = 0):
+        """The `evaluation.judge.Judge` of these settings, on `backend`."""
+        from percontrast.evaluation.judge import Judge
+
+        return Judge(
+            self.backend("judge"),
+            mode=self.mode,
+            n_samples=self.samples,
+            temperature=self.temperature,
+            max_new_tokens=self.max_tokens,
+            seed=seed,
+        )
