@@ -188,19 +188,8 @@ def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = Fals
 
 
 def judge_backend(settings: Any) -> Any:
-    """The chat backend of the experiment's judge settings (local model or OpenAI-compatible server)."""
-    from percontrast.evaluation.backends import OpenAIChat, TransformersChat
-
-    if settings.url:
-        return OpenAIChat(
-            settings.url,
-            settings.api_model,
-            api_key_env=settings.key_env,
-            chat_template_kwargs=settings.chat_template_kwargs,
-        )
-    from percontrast.modeling import load_model
-
-    return TransformersChat(*load_model(settings.model), name=settings.model)
+    """The chat backend of the experiment's judge settings (a `JudgeConfig`: local model or server)."""
+    return settings.backend("judge")
 
 
 def build_judge(settings: Any, backend: Any) -> Any:
