@@ -21,7 +21,8 @@ import torch
 from percontrast.data.schema import read_examples
 from percontrast.evaluation.backends import TransformersChat
 from percontrast.evaluation.judge import Judge, judge_prompt
-from percontrast.generation import GenerationConfig, SamplingConfig, generate_predictions
+from percontrast.generation import generate_predictions
+from percontrast.generation_config import DecodingConfig, SamplingConfig
 from percontrast.modeling import load_model
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for batch_size in (args.batch_size, 1):
-            config = GenerationConfig(
+            config = DecodingConfig(
                 sampling=SamplingConfig(max_new_tokens=args.max_new_tokens), batch_size=batch_size
             )
             stats = generate_predictions(

@@ -29,6 +29,7 @@ from pathlib import Path
 from statistics import mean
 
 from percontrast.data.build import build_benchmark
+from percontrast.data.data_config import DataConfig
 from percontrast.templates import get_template
 
 TASKS = {  # task -> (fixture file, Table 6 with persona, Table 6 without persona)
@@ -70,7 +71,9 @@ def smollm2_counter():
 def measure(data_dir: Path, counters: list) -> list[dict]:
     rows = []
     for task, (filename, paper_with, paper_without) in TASKS.items():
-        examples, _ = build_benchmark("longlamp", task, str(data_dir / filename), retriever="bm25", k=4)
+        examples, _ = build_benchmark(
+            DataConfig("longlamp", task, str(data_dir / filename), retriever="bm25", k=4)
+        )
         template = get_template(f"LongLaMP_{task}_chat")
         for name, chat, text in counters:
             with_persona, without, system_with, system_without = [], [], [], []

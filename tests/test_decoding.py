@@ -14,7 +14,7 @@ from percontrast.data.schema import Example, write_jsonl
 from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor, contrast_scores
 from percontrast.errors import ConfigError
 from percontrast.generation import (
-    GenerationConfig,
+    DecodingConfig,
     SamplingConfig,
     generate_from_ids,
     generate_predictions,
@@ -75,11 +75,11 @@ def test_contrast_config_rejects_bad_values(kwargs, message) -> None:
 
 def test_generation_config_refuses_contrast_without_persona_or_on_vllm() -> None:
     with pytest.raises(ConfigError, match="with_persona"):
-        GenerationConfig(contrast=1.0, with_persona=False)
+        DecodingConfig(contrast=1.0, with_persona=False)
     with pytest.raises(ConfigError, match="transformers backend"):
-        GenerationConfig(contrast=1.0, backend="vllm")
-    assert not GenerationConfig(contrast=0.0).contrast_config.active
-    assert GenerationConfig(plausibility=0.1).contrast_config.active
+        DecodingConfig(contrast=1.0, backend="vllm")
+    assert not DecodingConfig(contrast=0.0).contrast_config.active
+    assert DecodingConfig(plausibility=0.1).contrast_config.active
 
 
 @pytest.mark.parametrize("greedy", [True, False])
@@ -207,7 +207,7 @@ def test_processor_refuses_a_skipped_step(tiny) -> None:
 def test_contrastive_generation_is_deterministic_and_resumes(tiny, tmp_path: Path, greedy: bool) -> None:
     model, tokenizer = tiny
     examples = _examples(5)
-    config = GenerationConfig(
+    config = DecodingConfig(
         sampling=SamplingConfig(max_new_tokens=8, greedy=greedy, seed=1),
         template="persona_chat",
         batch_size=2,
@@ -229,7 +229,7 @@ def test_contrastive_generation_is_deterministic_and_resumes(tiny, tmp_path: Pat
         tokenizer,
         examples,
         plain,
-        GenerationConfig(sampling=config.sampling, batch_size=2),
+        DecodingConfig(sampling=config.sampling, batch_size=2),
         progress=False,
     )
     assert plain.read_text() != first.read_text()

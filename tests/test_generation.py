@@ -12,7 +12,7 @@ from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
 from percontrast.errors import ConfigError, DataError
 from percontrast.generation import (
-    GenerationConfig,
+    DecodingConfig,
     SamplingConfig,
     generate_from_ids,
     generate_predictions,
@@ -82,9 +82,7 @@ def test_no_persona_prompt_drops_the_persona(tiny) -> None:
 def test_generate_writes_in_order_and_resumes(tiny, tmp_path: Path) -> None:
     model, tokenizer = tiny
     examples = _examples(5)
-    config = GenerationConfig(
-        sampling=SamplingConfig(max_new_tokens=6, temperature=1.0, seed=7), batch_size=2
-    )
+    config = DecodingConfig(sampling=SamplingConfig(max_new_tokens=6, temperature=1.0, seed=7), batch_size=2)
     full = tmp_path / "full.jsonl"
     stats = generate_predictions(model, tokenizer, examples, full, config, progress=False)
     assert stats.generated == 5 and stats.skipped == 0 and stats.new_tokens > 0
@@ -124,9 +122,9 @@ def test_sampling_config_validation(kwargs: dict, message: str) -> None:
 
 def test_generation_config_validation() -> None:
     with pytest.raises(ConfigError, match="backend"):
-        GenerationConfig(backend="tgi")
+        DecodingConfig(backend="tgi")
     with pytest.raises(ConfigError, match="unknown template"):
-        GenerationConfig(template="nope")
+        DecodingConfig(template="nope")
     assert SamplingConfig().max_new_tokens == 512 and SamplingConfig().temperature == 0.4
 
 
@@ -145,7 +143,7 @@ def test_vllm_backend_is_optional(tiny, tmp_path: Path) -> None:
             tokenizer,
             _examples(1),
             tmp_path / "p.jsonl",
-            GenerationConfig(backend="vllm"),
+            DecodingConfig(backend="vllm"),
             progress=False,
         )
 

@@ -113,12 +113,12 @@ def test_cuda_without_cuda(files, capsys) -> None:
 
 def test_generate_truncates_the_persona_to_fit_the_context(tiny, tmp_path: Path, caplog) -> None:
     from percontrast.data.schema import Example
-    from percontrast.generation import GenerationConfig, generate_predictions
+    from percontrast.generation import DecodingConfig, generate_predictions
 
     model, tokenizer = tiny
     persona = [f"I like hobby number {i} very much and do it every weekend." for i in range(40)]
     example = Example(id="x", persona=persona, query="What do you do?", response="I sew.")
-    config = GenerationConfig(sampling=SamplingConfig(max_new_tokens=3, greedy=True))
+    config = DecodingConfig(sampling=SamplingConfig(max_new_tokens=3, greedy=True))
     context = model.config.max_position_embeddings
     model.config.max_position_embeddings = 120  # a short context, so that the persona cannot fit
     try:

@@ -26,13 +26,11 @@ token ids.
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig as HFGenerationConfig
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
@@ -40,96 +38,12 @@ from percontrast.data.schema import Example, iter_jsonl
 from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
 from percontrast.encoding import tokenize_prompt, truncate_persona
 from percontrast.errors import ConfigError, DataError
+from percontrast.generation_config import BACKENDS, DecodingConfig, SamplingConfig  # noqa: F401 (re-exported)
 from percontrast.modeling import max_context
 from percontrast.outputs import JsonlAppender, check_run_settings, repair_jsonl_tail
-from percontrast.templates import get_template, resolve_template
+from percontrast.templates import resolve_template
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("transformers", "vllm")
-
-
-@dataclass
-class SamplingConfig:
-    """How to decode.
-
-    Attributes:
-        max_new_tokens: most tokens generated per answer (paper: 512).
-        temperature: sampling temperature (paper: 0.4); ignored when ``greedy``.
-        greedy: decode greedily instead of sampling.
-        seed: base seed of the sampler.
-    """
-
-    max_new_tokens: int = field(default=512, metadata={"help": "most new tokens per answer"})
-    temperature: float = field(default=0.4, metadata={"help": "sampling temperature"})
-    greedy: bool = field(default=False, metadata={"help": "greedy decoding"})
-    seed: int = field(default=0, metadata={"help": "sampling seed"})
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if not self.greedy and not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise ConfigError(
-                f"temperature must be a finite number > 0 when sampling, got {self.temperature}; "
-                "use greedy=True for greedy decoding"
-            )
-
-    def hf_config(self, tokenizer: PreTrainedTokenizerBase) -> HFGenerationConfig:
-        """A complete transformers GenerationConfig (nothing left to the model's defaults)."""
-        common = dict(
-            max_new_tokens=self.max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-        if self.greedy:
-            return HFGenerationConfig(do_sample=False, **common)
-        return HFGenerationConfig(do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0, **common)
-
-
-@dataclass
-class GenerationConfig:
-    """``percontrast generate``'s settings.
-
-    Attributes:
-        sampling: decoding settings.
-        template: prompt template name; None: each example's own (`templates.resolve_template`).
-        with_persona: include the persona in the prompt (False: the no-persona ablation).
-        batch_size: examples per ``generate`` call.
-        backend: ``transformers`` or ``vllm`` (optional, GPU).
-        contrast: persona-contrastive decoding weight ``a`` (`percontrast.decoding`); 0 is plain.
-        plausibility: keep only tokens with ``p_with >= b * max p_with`` (contrastive decoding), or None.
-    """
-
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    template: str | None = field(
-        default=None, metadata={"help": "prompt template (default: each example's own)"}
-    )
-    with_persona: bool = field(default=True, metadata={"help": "persona in the prompt"})
-    batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
-    backend: str = field(default="transformers", metadata={"help": f"one of {BACKENDS}"})
-    contrast: float = field(default=0.0, metadata={"help": "persona contrast a (0: plain decoding)"})
-    plausibility: float | None = field(
-        default=None, metadata={"help": "plausibility b in (0, 1] (None: no constraint)"}
-    )
-
-    @property
-    def contrast_config(self) -> ContrastConfig:
-        return ContrastConfig(contrast=self.contrast, plausibility=self.plausibility)
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if self.template is not None:
-            get_template(self.template)
-        if self.contrast_config.active:
-            if not self.with_persona:
-                raise ConfigError(
-                    "contrast/plausibility compare the prompt with and without persona: they need with_persona=True"
-                )
-            if self.backend != "transformers":
-                raise ConfigError("contrast/plausibility need the transformers backend (not vllm)")
 
 
 @dataclass
@@ -292,7 +206,7 @@ def render_prompts(
     return prompts
 
 
-def generation_settings(config: GenerationConfig, **extra: object) -> dict:
+def generation_settings(config: DecodingConfig, **extra: object) -> dict:
     """What decides the content of a predictions file: recorded beside it, checked on resume.
 
     ``batch_size`` is left out (a resume may need a smaller one); ``extra`` adds the model and dtype.
@@ -317,7 +231,7 @@ def generate_predictions(
     tokenizer: PreTrainedTokenizerBase,
     examples: list[Example],
     out: str | Path,
-    config: GenerationConfig | None = None,
+    config: DecodingConfig | None = None,
     progress: bool = True,
     settings: dict | None = None,
 ) -> GenerationStats:
@@ -336,7 +250,7 @@ def generate_predictions(
     """
     from tqdm.auto import tqdm
 
-    config = config or GenerationConfig()
+    config = config or DecodingConfig()
     out = Path(out)
     todo = _pending(examples, out, settings)
     stats = GenerationStats(skipped=len(examples) - len(todo))
@@ -402,7 +316,7 @@ def _generation_prompts(
     model: PreTrainedModel | str,
     tokenizer: PreTrainedTokenizerBase,
     examples: list[Example],
-    config: GenerationConfig,
+    config: DecodingConfig,
 ) -> tuple[list[list[int]], list[list[int]] | None]:
     """The prompts (the persona truncated to leave ``max_new_tokens`` within the context) and, for
     contrastive decoding, the persona-free prompts."""
@@ -427,9 +341,7 @@ def _generation_prompts(
     return prompts, prompts_without
 
 
-def _vllm_generator(
-    model: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, config: GenerationConfig
-):
+def _vllm_generator(model: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, config: DecodingConfig):
     """A ``(prompts, seed) -> (texts, n_tokens)`` function backed by vLLM (optional dependency)."""
     try:
         from vllm import LLM, SamplingParams

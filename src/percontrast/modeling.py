@@ -333,6 +333,24 @@ def max_context(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | Non
     return int(value or 2048)
 
 
+def model_identity(spec: str) -> str:
+    """The model as recorded with an output: the alias or hub id, or for a local one its absolute path
+    and a fingerprint of its weights (a model retrained in the same folder is another model)."""
+    from percontrast.outputs import file_fingerprint
+
+    path = Path(spec).expanduser()
+    if not path.exists():
+        return spec
+    weights = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".pt") and p.is_file()
+        )
+    )
+    return f"{path.resolve()} (weights {file_fingerprint(weights)})"
+
+
 if __name__ == "__main__":  # pragma: no cover - manual timing helper
     import sys
 

@@ -21,8 +21,9 @@ CLI: ``percontrast groups --model base=smollm2-135m-instruct --model ce=runs/ce 
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,11 @@ from percontrast.data.schema import Example
 from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.scoring import TokenScores
+from percontrast.token_groups_config import DEFAULT_THRESHOLD, GroupsConfig
+
+logger = logging.getLogger(__name__)
 
 GROUPS = ("annotated", "not_annotated", "reference_personal", "reference_rest", "all")
-DEFAULT_THRESHOLD = 1.0
 
 
 @dataclass
@@ -352,3 +355,47 @@ def measure_groups(
         scores = reference_scores if len(named) == 1 and name == reference else score(path)
         sums.setdefault(name, []).append(group_sums(groups, scores, model=name))
     return groups, sums
+
+
+def groups_file(
+    config: GroupsConfig,
+    models: Sequence[tuple[str, str]],
+    read_data: Callable[[str], Sequence[Example]],
+    data: str,
+    out: str,
+    *,
+    plot: str | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+) -> dict:
+    """``percontrast groups``: measure ``models`` on the examples of ``data`` by token group, print the
+    table, write the JSON summary to ``out`` (and a PNG to ``plot``); returns the summary."""
+    from pathlib import Path
+
+    from percontrast.outputs import atomic_write_json, check_outputs
+
+    check_outputs(inputs={"--data": data}, outputs={"--out": out, "--plot": plot})
+    groups, sums = measure_groups(
+        models,
+        read_data(data),
+        reference=config.reference,
+        threshold=config.threshold,
+        template=config.template,
+        max_length=config.max_length,
+        batch_size=config.batch_size,
+        dtype=dtype,
+        device=device,
+    )
+    summary = summarize_groups(groups, sums, baseline=config.baseline, n_bootstrap=config.bootstrap)
+    summary.update(
+        data=str(data), model_paths=[list(pair) for pair in models], template=config.template,
+        max_length=config.max_length,
+    )  # fmt: skip
+    table = markdown_table(summary)
+    print(table)
+    atomic_write_json(out, summary | {"table": table})
+    logger.info("wrote %s", out)
+    if plot:
+        Path(plot).write_bytes(groups_png(summary))
+        logger.info("wrote %s", plot)
+    return summary

@@ -9,6 +9,7 @@ import pytest
 
 from percontrast.cli import main
 from percontrast.data.build import build_benchmark, build_examples, sample_records
+from percontrast.data.data_config import DataConfig
 from percontrast.data.lamp import lamp_task
 from percontrast.data.retrieval import BM25Retriever, NoneRetriever
 from percontrast.data.task_spec import RawRecord
@@ -109,7 +110,7 @@ def test_query_fallback_is_counted() -> None:
 
 def test_build_benchmark_on_fixtures() -> None:
     examples, summary = build_benchmark(
-        "lamp", "LaMP_4", LAMP4[0], outputs_path=LAMP4[1], retriever="recency", k=2
+        DataConfig("lamp", "LaMP_4", LAMP4[0], outputs=LAMP4[1], retriever="recency", k=2)
     )
     assert summary.examples_written == 3 and summary.records_read == 3
     assert examples[0].meta["retrieved"] == ["4103", "4102"]  # newest first by date
@@ -202,7 +203,7 @@ def _date(value) -> tuple[int, ...]:
 def test_recency_follows_each_benchmarks_official_rule(k: int) -> None:
     # LaMP prompts.py lines 224-226 (@ 38c9d4d): sort by the date, last k, reversed.
     lamp_examples, _ = build_benchmark(
-        "lamp", "LaMP_4", LAMP4[0], outputs_path=LAMP4[1], retriever="recency", k=k
+        DataConfig("lamp", "LaMP_4", LAMP4[0], outputs=LAMP4[1], retriever="recency", k=k)
     )
     questions = json.loads(Path(LAMP4[0]).read_text())
     for example, question in zip(lamp_examples, questions, strict=True):
@@ -211,7 +212,7 @@ def test_recency_follows_each_benchmarks_official_rule(k: int) -> None:
     # LongLaMP prompts.py line 100 (@ 41412fe): profile[-k:][::-1], the profile's order, never the year.
     path = FIXTURES / "longlamp/abstract_generation_user_val.jsonl"
     longlamp_examples, _ = build_benchmark(
-        "longlamp", "abstract_generation", str(path), retriever="recency", k=k
+        DataConfig("longlamp", "abstract_generation", str(path), retriever="recency", k=k)
     )
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     for example, row in zip(longlamp_examples, rows, strict=True):
@@ -223,14 +224,16 @@ def test_recency_follows_each_benchmarks_official_rule(k: int) -> None:
 def test_random_with_replacement_can_repeat_items_in_the_persona() -> None:
     def build():
         return build_benchmark(
-            "lamp",
-            "LaMP_4",
-            LAMP4[0],
-            outputs_path=LAMP4[1],
-            retriever="random",
-            random_with_replacement=True,
-            k=4,
-            seed=3,
+            DataConfig(
+                "lamp",
+                "LaMP_4",
+                LAMP4[0],
+                outputs=LAMP4[1],
+                retriever="random",
+                random_with_replacement=True,
+                k=4,
+                seed=3,
+            )
         )
 
     examples, summary = build()

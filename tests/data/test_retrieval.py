@@ -145,14 +145,12 @@ def _contriever_is_cached() -> bool:
 
 
 def test_the_default_retriever_is_the_papers_contriever() -> None:
-    import inspect
-
     from percontrast.cli import build_parser
-    from percontrast.data.build import build_benchmark
+    from percontrast.data.data_config import DataConfig
 
     assert DEFAULT_RETRIEVER == "contriever" and CONTRIEVER == "facebook/contriever"
-    assert inspect.signature(build_benchmark).parameters["retriever"].default == "contriever"
-    assert inspect.signature(build_benchmark).parameters["k"].default == 4
+    assert DataConfig("lamp", "LaMP_4").retriever == "contriever"
+    assert DataConfig("lamp", "LaMP_4").k == 4
     args = build_parser().parse_args(["data", "longlamp", "--task", "review", "--out", "x.jsonl"])
     assert (args.retriever, args.k, args.split, args.dense_model) == ("contriever", 4, "test", None)
 

@@ -27,36 +27,47 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# flag -> AloeConfig field, for the flags this command defines itself.
-FLAGS = {
-    "--n-profiles": "n_profiles",
-    "--n-personalities": "n_personalities",
-    "--turns": "n_turns",
-    "--max-new-tokens": "max_new_tokens",
-    "--temperature": "temperature",
-    "--seed": "seed",
-    "--chunk-size": "chunk_size",
+# AloeConfig fields whose flags add_judge_arguments builds (-> their dest), or that are no flag (None).
+BACKEND_FIELDS = {
+    "simulator_max_new_tokens": "simulator_max_tokens",
+    "simulator_temperature": "simulator_temperature",
+    "judge_max_new_tokens": "judge_max_tokens",
+    "judge_temperature": "judge_temperature",
+    "judge_mode": "judge_mode",
+    "judge_samples": "judge_samples",
 }
+NOT_FLAGS = {"average_from": None}  # the runner's: the CLI reports the paper's AL(6..10)
+
+
+def config_classes() -> dict[type, dict[str, str | None]]:
+    """The dataclasses this command's flags come from, with the fields whose flags are built apart."""
+    from percontrast.evaluation.aloe_config import AloeConfig
+
+    return {AloeConfig: BACKEND_FIELDS | NOT_FLAGS}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from percontrast.evaluation.aloe_config import ALOE_API_MODEL, aloe_default, aloe_help
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.evaluation.aloe_config import ALOE_API_MODEL, AloeConfig, aloe_default
 
     parser = subparsers.add_parser(
         "aloe",
         help="ALOE as its authors run it: a simulated user chats for 10 turns, a judge scores each reply",
     )
     add_model_arguments(parser)
-    parser.add_argument("--profiles", required=True, help=aloe_help("profiles").split(" (default")[0])
-    parser.add_argument(
-        "--personalities", required=True, help=aloe_help("personalities").split(" (default")[0]
+    add_config_arguments(
+        parser, AloeConfig, only=("profiles", "personalities"), required=("profiles", "personalities")
     )
     parser.add_argument(
         "--out", required=True, help="summary JSON (conversations .jsonl and .md table beside it)"
     )
-    kinds = {"temperature": temperature, "max_new_tokens": positive_int, "chunk_size": positive_int}
-    for flag, name in FLAGS.items():
-        parser.add_argument(flag, type=kinds.get(name, int), default=aloe_default(name), help=aloe_help(name))
+    add_config_arguments(
+        parser,
+        AloeConfig,
+        exclude=("profiles", "personalities", *BACKEND_FIELDS, *NOT_FLAGS),
+        types={"temperature": temperature, "max_new_tokens": positive_int, "chunk_size": positive_int},
+        show_default=True,
+    )
     add_judge_arguments(
         parser,
         prefix="simulator",
@@ -77,24 +88,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def aloe_config(args: argparse.Namespace) -> AloeConfig:
     """The `AloeConfig` of the parsed flags."""
+    from percontrast.commands.config_flags import config_from_args
     from percontrast.evaluation.aloe_config import AloeConfig
 
-    return AloeConfig(
-        profiles=args.profiles,
-        personalities=args.personalities,
-        **{name: getattr(args, flag[2:].replace("-", "_")) for flag, name in FLAGS.items()},
-        simulator_max_new_tokens=args.simulator_max_tokens,
-        simulator_temperature=args.simulator_temperature,
-        judge_max_new_tokens=args.judge_max_tokens,
-        judge_temperature=args.judge_temperature,
-        judge_mode=args.judge_mode,
-        judge_samples=args.judge_samples,
+    return config_from_args(
+        AloeConfig, args, **{name: getattr(args, dest) for name, dest in BACKEND_FIELDS.items()}
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from percontrast.commands.generate import model_identity
     from percontrast.evaluation.aloe import aloe_table, conversations_path, evaluate_aloe
+    from percontrast.modeling import model_identity
     from percontrast.outputs import check_outputs, settings_path
 
     if args.contrast or args.plausibility is not None:
@@ -117,33 +121,35 @@ def run(args: argparse.Namespace) -> int:
         resumable=("the conversations file beside --out",),
     )
     config = aloe_config(args)
-
-    def backend_identity(prefix: str) -> list | None:
-        url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
-        if url:
-            kwargs = getattr(args, f"{prefix}_chat_template_kwargs")
-            return [url, api_model] + ([kwargs] if kwargs else [])
-        return [model_identity(local)] if local else None
-
     identity = {
         "model": model_identity(args.model),
         "dtype": args.dtype,
-        "simulator": backend_identity("simulator") or backend_identity("judge"),
-        "judge": backend_identity("judge"),
+        "simulator": backend_identity(args, "simulator") or backend_identity(args, "judge"),
+        "judge": backend_identity(args, "judge"),
     }
-
-    def backends():
-        from percontrast.evaluation.backends import TransformersChat
-        from percontrast.modeling import load_model
-
-        judge = build_chat_backend(args, "judge")
-        simulator = build_chat_backend(args, "simulator") or judge
-        model = TransformersChat(
-            *load_model(args.model, dtype=args.dtype, device=args.device), name=args.model
-        )
-        return model, simulator, judge
-
-    summary = evaluate_aloe(config, args.out, backends, identity)
+    summary = evaluate_aloe(config, args.out, lambda: aloe_backends(args), identity)
     print(aloe_table(summary), end="")
     logger.info("wrote %s, %s and the conversations %s", args.out, Path(args.out).with_suffix(".md"), saved)
     return 0
+
+
+def backend_identity(args: argparse.Namespace, prefix: str) -> list | None:
+    """What the settings record says about the ``--<prefix>-*`` chat model (None: not given)."""
+    from percontrast.modeling import model_identity
+
+    url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
+    if url:
+        kwargs = getattr(args, f"{prefix}_chat_template_kwargs")
+        return [url, api_model] + ([kwargs] if kwargs else [])
+    return [model_identity(local)] if local else None
+
+
+def aloe_backends(args: argparse.Namespace):
+    """The model under test, the user simulator (default: the judge) and the judge of the flags."""
+    from percontrast.evaluation.backends import TransformersChat
+    from percontrast.modeling import load_model
+
+    judge = build_chat_backend(args, "judge")
+    simulator = build_chat_backend(args, "simulator") or judge
+    model = TransformersChat(*load_model(args.model, dtype=args.dtype, device=args.device), name=args.model)
+    return model, simulator, judge

@@ -24,6 +24,12 @@ def demo_examples_path() -> Path:
     return path()
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from. None of its own: each flag overrides one field of a `demo.DemoConfig` preset (default, --quick,
+    --full), so every flag defaults to None, the preset's value; the defaults are defined once, there."""
+    return {}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "demo",

@@ -3,86 +3,49 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from percontrast.commands import positive_int
 from percontrast.commands import temperature as temperature_type
-
-logger = logging.getLogger(__name__)
 
 
 def add_judge_arguments(
     parser: argparse.ArgumentParser,
     *,
     api_model: str | None = None,
-    temperature: float = 1.0,
-    max_tokens: int = 32,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
     prefix: str = "judge",
     role: str = "judge",
 ) -> None:
     """Flags of one chat model played by a local model or an HTTP server (``--judge-*``, ``--simulator-*``).
 
+    The flags are `JudgeConfig`'s fields (the judge) or `ChatModelConfig`'s (another role).
+
     Args:
         parser: where the flags go.
         api_model: default of ``--<prefix>-api-model`` (the model name sent to the server).
-        temperature: default sampling temperature of its replies.
-        max_tokens: default reply length in tokens.
+        temperature: default sampling temperature of its replies (None: the dataclass's).
+        max_tokens: default reply length in tokens (None: the dataclass's).
         prefix: flag prefix.
         role: what the model does, for the help texts.
     """
-    group = parser.add_argument_group(role)
-    group.add_argument(
-        f"--{prefix}-model",
-        default=None if prefix != "judge" else "smollm2-135m-instruct",
-        help=f"local {role} model"
-        + (" (default: smollm2-135m-instruct)" if prefix == "judge" else " (default: the judge's model)"),
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+
+    overrides = {"api_model": api_model, "temperature": temperature, "max_tokens": max_tokens}
+    add_config_arguments(
+        parser.add_argument_group(role),
+        JudgeConfig if prefix == "judge" else ChatModelConfig,
+        prefix=prefix,
+        types={
+            "chat_template_kwargs": chat_template_kwargs,
+            "temperature": temperature_type,
+            "max_tokens": positive_int,
+        },
+        defaults={name: value for name, value in overrides.items() if value is not None},
+        help_values={"role": role},
+        show_default=True,
     )
-    group.add_argument(
-        f"--{prefix}-url",
-        default=None,
-        help=f"OpenAI-compatible API root for the {role} (e.g. https://api.openai.com/v1, "
-        f"http://127.0.0.1:8000/v1); overrides --{prefix}-model",
-    )
-    group.add_argument(
-        f"--{prefix}-api-model",
-        default=api_model,
-        help=f"model name sent to --{prefix}-url" + (f" (default: {api_model})" if api_model else ""),
-    )
-    group.add_argument(
-        f"--{prefix}-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
-    )
-    group.add_argument(
-        f"--{prefix}-chat-template-kwargs",
-        type=chat_template_kwargs,
-        default=None,
-        metavar="JSON",
-        help=f"sent with every request to --{prefix}-url as chat_template_kwargs (vLLM, SGLang), e.g. "
-        "'{\"enable_thinking\": false}' for a Qwen3 server, which otherwise answers in thinking mode "
-        "(replies holding <think> are counted, never parsed); default: not sent",
-    )
-    group.add_argument(
-        f"--{prefix}-temperature",
-        type=temperature_type,
-        default=temperature,
-        help=f"sampling temperature of the {role}'s replies (0: greedy; default: {temperature})",
-    )
-    group.add_argument(
-        f"--{prefix}-max-tokens",
-        type=positive_int,
-        default=max_tokens,
-        help=f"length of the {role}'s replies in tokens (default: {max_tokens})",
-    )
-    if prefix == "judge":
-        group.add_argument(
-            "--judge-mode",
-            choices=["probability", "sample"],
-            default=None,
-            help="probability: the expected digit under the local model's next-token distribution "
-            "(default for a local judge); sample: parse sampled replies (default over HTTP)",
-        )
-        group.add_argument(
-            "--judge-samples", type=int, default=1, help="samples per judgement in sample mode"
-        )
 
 
 def chat_template_kwargs(text: str) -> dict:
@@ -100,113 +63,60 @@ def chat_template_kwargs(text: str) -> dict:
     return value
 
 
+def chat_config(args: argparse.Namespace, prefix: str = "judge"):
+    """The `JudgeConfig` (``judge``) or `ChatModelConfig` (another role) of the ``--<prefix>-*`` flags."""
+    from percontrast.commands.config_flags import config_from_args
+    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+
+    return config_from_args(JudgeConfig if prefix == "judge" else ChatModelConfig, args, prefix=prefix)
+
+
 def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
-    from percontrast.errors import ConfigError
-    from percontrast.evaluation.backends import OpenAIChat, TransformersChat
-
-    option = prefix.replace("-", "_")
-    url, api_model = getattr(args, f"{option}_url"), getattr(args, f"{option}_api_model")
-    if url:
-        if not api_model:
-            raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
-        return OpenAIChat(
-            url,
-            api_model,
-            api_key_env=getattr(args, f"{option}_key_env"),
-            chat_template_kwargs=getattr(args, f"{option}_chat_template_kwargs"),
-        )
-    local = getattr(args, f"{option}_model")
-    if not local:
-        return None
-    from percontrast.modeling import load_model
-
-    return TransformersChat(*load_model(local), name=local)
+    return chat_config(args, prefix).backend(prefix)
 
 
-def build_judge(args: argparse.Namespace, seed: int = 0):
-    """The `Judge` of the ``--judge-*`` flags."""
-    from percontrast.evaluation.judge import Judge
+def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
+    """The dataclasses this command's flags come from (the judge's: ``--judge-<field>``)."""
+    from dataclasses import fields
 
-    return Judge(
-        build_chat_backend(args, "judge"),
-        mode=args.judge_mode,
-        n_samples=args.judge_samples,
-        temperature=args.judge_temperature,
-        max_new_tokens=args.judge_max_tokens,
-        seed=seed,
-    )
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.judge_config import JudgeConfig
+
+    return {
+        EvaluateConfig: (),
+        JudgeConfig: {item.name: f"judge_{item.name}" for item in fields(JudgeConfig)},
+    }
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+
     parser = subparsers.add_parser(
         "evaluate",
         help="ROUGE-1/L, METEOR and LLM-judge scores of a predictions file (judge: Table 10's prompts, 1-5)",
     )
     parser.add_argument("--predictions", required=True, help="JSONL {id, prediction, reference}")
     parser.add_argument(
-        "--metrics", default="rouge,meteor", help="comma list of rouge, meteor, judge (default: rouge,meteor)"
-    )
-    parser.add_argument(
         "--data",
         default=None,
         help="the examples JSONL the predictions came from (ids checked; needed by the judge)",
     )
     parser.add_argument("--out", default=None, help="metrics JSON (a .md table is written beside it)")
-    parser.add_argument(
-        "--bootstrap", action="store_true", help="also report evaluate's bootstrap ROUGE (seeded)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    parser.add_argument(
-        "--benchmark",
-        choices=["lamp", "longlamp"],
-        default=None,
-        help="whose rule for empty predictions applies: lamp scores every pair (empty = 0), longlamp drops "
-        "pairs with a '' side (default: from --data's task; lamp when unknown)",
-    )
-    parser.add_argument(
-        "--partial",
-        action="store_true",
-        help="with --data, score only the predicted examples instead of failing on missing ids "
-        "(the output is labelled partial)",
-    )
-    parser.add_argument(
-        "--rouge-tokenizer",
-        choices=["default", "multilingual"],
-        default="default",
-        help="default: rouge-score's [a-z0-9] tokenizer, the official LaMP/LongLaMP setting (drops other "
-        "scripts); multilingual: Unicode words, one token per CJK character, for other data",
-    )
+    add_config_arguments(parser, EvaluateConfig)
     add_judge_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from percontrast.evaluation.report import evaluate_predictions, markdown_table, parse_metrics
-    from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
+    from percontrast.commands.config_flags import config_from_args
+    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.report import evaluate_file
 
-    table_path = sibling(args.out, ".md") if args.out else None
-    check_outputs(
-        inputs={"--predictions": args.predictions, "--data": args.data},
-        outputs={"--out": args.out, "the markdown table beside --out": table_path},
+    config = config_from_args(EvaluateConfig, args)
+    _, table = evaluate_file(
+        config, args.predictions, data=args.data, out=args.out, judge=chat_config(args, "judge")
     )
-    metrics = parse_metrics(args.metrics)
-    judge = build_judge(args) if "judge" in metrics else None
-    result = evaluate_predictions(
-        args.predictions,
-        metrics,
-        data_path=args.data,
-        judge=judge,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        benchmark=args.benchmark,
-        partial=args.partial,
-        rouge_tokenizer=args.rouge_tokenizer,
-    )
-    table = markdown_table(result)
-    if args.out:
-        atomic_write_json(args.out, result)
-        atomic_write_text(table_path, table)
-        logger.info("wrote %s and %s", args.out, table_path)
     print(table, end="")
     return 0

@@ -18,6 +18,12 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from. None: every setting is in the experiment YAML (`experiments.config.ExperimentConfig`); the flags
+    choose what to run (a cell, a dry run) and where."""
+    return {}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "experiment", help="run a grid of training + evaluation cells from a YAML config (resumable)"

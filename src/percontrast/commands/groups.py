@@ -13,15 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 from percontrast.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from, each with the fields that are not flags."""
+    from percontrast.token_groups_config import GroupsConfig
+
+    return {GroupsConfig: ()}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from percontrast.token_groups import DEFAULT_THRESHOLD
+    from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.token_groups_config import GroupsConfig
 
     parser = subparsers.add_parser(
         "groups",
@@ -39,26 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
     parser.add_argument("--plot", default=None, help="also write a PNG of NLL per group")
-    parser.add_argument(
-        "--reference",
-        default=None,
-        help="model name (or alias/directory) whose PIR defines the groups (default: the first)",
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=DEFAULT_THRESHOLD,
-        help="reference PIR above which a token is personal",
-    )
-    parser.add_argument(
-        "--baseline", default=None, help="model differences are taken from (default: the first)"
-    )
-    parser.add_argument("--template", default=None, help="prompt template (default: each example's own)")
-    parser.add_argument(
-        "--max-length", type=int, default=None, help="truncate the persona so prompt+response fits"
-    )
-    parser.add_argument("--batch-size", type=int, default=16, help="most sequences per forward")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    add_config_arguments(parser, GroupsConfig)
     parser.add_argument("--dtype", default=None, help="parameter dtype: float32 (default), bfloat16, float16")
     parser.add_argument("--device", default=None, help="cpu (default), cuda, ...")
     return parser
@@ -92,35 +80,11 @@ def read_data(path: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from percontrast.outputs import atomic_write_json, check_outputs
-    from percontrast.token_groups import groups_png, markdown_table, measure_groups, summarize_groups
+    from percontrast.commands.config_flags import config_from_args
+    from percontrast.token_groups import groups_file
+    from percontrast.token_groups_config import GroupsConfig
 
-    check_outputs(inputs={"--data": args.data}, outputs={"--out": args.out, "--plot": args.plot})
-    models = parse_models(args.model)
-    examples = read_data(args.data)
-    groups, sums = measure_groups(
-        models,
-        examples,
-        reference=args.reference,
-        threshold=args.threshold,
-        template=args.template,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        dtype=args.dtype,
-        device=args.device,
-    )
-    summary = summarize_groups(groups, sums, baseline=args.baseline, n_bootstrap=args.bootstrap)
-    summary.update(
-        data=str(args.data),
-        model_paths=[list(pair) for pair in models],
-        template=args.template,
-        max_length=args.max_length,
-    )
-    table = markdown_table(summary)
-    print(table)
-    atomic_write_json(args.out, summary | {"table": table})
-    logger.info("wrote %s", args.out)
-    if args.plot:
-        Path(args.plot).write_bytes(groups_png(summary))
-        logger.info("wrote %s", args.plot)
+    config = config_from_args(GroupsConfig, args)
+    groups_file(config, parse_models(args.model), read_data, args.data, args.out, plot=args.plot,
+                dtype=args.dtype, device=args.device)  # fmt: skip
     return 0

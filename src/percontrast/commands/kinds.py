@@ -14,6 +14,11 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from: none, it takes scores files and output paths only."""
+    return {}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "kinds",

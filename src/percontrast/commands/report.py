@@ -8,6 +8,11 @@ from __future__ import annotations
 import argparse
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from. None: it takes a results file and an output folder, no settings."""
+    return {}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "report", help="the paper's tables (markdown + HTML + plots) from results.jsonl"

@@ -18,6 +18,17 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclass the flags come from (`build_parser`), without transformers' own fields."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    from percontrast.perce_config import PerCEConfig
+
+    return {PerCEConfig: tuple(item.name for item in fields(TrainingArguments))}
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     # '+' as the prefix: every token after `train` (flags included) is handed to `main` unparsed.
     parser = subparsers.add_parser(

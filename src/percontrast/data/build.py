@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from percontrast.data import prompts
+from percontrast.data.data_config import DataConfig
 from percontrast.data.retrieval import Retriever
 from percontrast.data.schema import Example
 from percontrast.data.task_spec import STRING, RawRecord, TaskSpec
@@ -335,78 +336,103 @@ def _item_id(item: dict[str, Any], index: int) -> str:
     return str(item["id"]) if item.get("id") is not None else f"#{index}"
 
 
-def build_benchmark(
-    benchmark: str,
-    task: str,
-    input_path: str | None,
-    *,
-    outputs_path: str | None = None,
-    config: str | None = None,
-    split: str = "test",
-    retriever: str = "contriever",
-    k: int = 4,
-    template: str | None = None,
-    tokenizer: Any = None,
-    max_length: int | None = None,
-    sample: int | None = None,
-    seed: int = 0,
-    skip_invalid: bool = False,
-    dense_model: str | None = None,
-    random_with_replacement: bool = False,
-    device: str = "cpu",
-) -> tuple[list[Example], BuildSummary]:
+def build_benchmark(config: DataConfig, tokenizer: Any = None) -> tuple[list[Example], BuildSummary]:
     """Read a LaMP or LongLaMP file and build examples: what ``percontrast data`` runs.
 
     Args:
-        benchmark: ``lamp`` or ``longlamp``.
-        task: the task (``LaMP_4``, ``product_review``, ...).
-        input_path: the LaMP questions file or the LongLaMP rows file (LongLaMP: None reads the hub).
-        outputs_path: the LaMP outputs file.
-        config, split: the hub config and split, for LongLaMP without ``input_path`` (default
-            ``test``: the paper's 500 test examples are drawn from the test split).
-        retriever: a name in `retrieval.RETRIEVERS` (default ``contriever``, the paper's).
-        k, template, tokenizer, max_length, sample, seed, skip_invalid: see `build_examples`.
-        dense_model: a local copy of Contriever, or the ``dense`` retriever's encoder.
-        random_with_replacement: ``random`` draws k items with replacement, as the official code.
-        device: where a dense encoder runs.
+        config: the benchmark, task, files, retriever and example settings (`DataConfig`).
+        tokenizer: measures and truncates prompts (None: no token lengths, no truncation).
     """
     from percontrast.data.lamp import read_lamp
     from percontrast.data.longlamp import read_longlamp
     from percontrast.data.retrieval import make_retriever
 
     reader_skipped: dict[str, int] = {}
-    if benchmark == "lamp":
-        if input_path is None:
+    if config.benchmark == "lamp":
+        if config.input is None:
             raise ConfigError("LaMP needs --input (the questions file)")
         from percontrast.data.lamp import lamp_task
 
-        spec = lamp_task(task)
-        records, reader_skipped = read_lamp(input_path, outputs_path, spec, skip_unmatched=skip_invalid)
-    elif benchmark == "longlamp":
-        spec, records = read_longlamp(task, input_path, config=config, split=split)
+        spec = lamp_task(config.task)
+        records, reader_skipped = read_lamp(
+            config.input, config.outputs, spec, skip_unmatched=config.skip_invalid
+        )
     else:
-        raise ConfigError(f"unknown benchmark {benchmark!r}; use 'lamp' or 'longlamp'")
+        spec, records = read_longlamp(config.task, config.input, config=config.hub_config, split=config.split)
     ranker = make_retriever(
-        retriever,
+        config.retriever,
         date_field=spec.date_field,
-        seed=seed,
-        k=k,
-        random_with_replacement=random_with_replacement,
-        dense_model=dense_model,
-        device=device,
+        seed=config.seed,
+        k=config.k,
+        random_with_replacement=config.random_with_replacement,
+        dense_model=config.dense_model,
+        device=config.device,
     )
     examples, summary = build_examples(
         records,
         spec,
         ranker,
-        k=k,
-        template=template,
+        k=config.k,
+        template=config.template,
         tokenizer=tokenizer,
-        max_length=max_length,
-        sample=sample,
-        seed=seed,
-        skip_invalid=skip_invalid,
+        max_length=config.max_length,
+        sample=config.sample,
+        seed=config.seed,
+        skip_invalid=config.skip_invalid,
     )
     for reason, count in reader_skipped.items():
         summary.skipped[reason] = summary.skipped.get(reason, 0) + count
     return examples, summary
+
+
+def write_benchmark(
+    config: DataConfig, out: str, *, model: str = "none", summary_path: str | None = None
+) -> BuildSummary:
+    """`build_benchmark` into files: what ``percontrast data`` runs.
+
+    Writes the examples to ``out`` (JSONL) and the summary (counts, skipped records with reasons,
+    truncation, prompt lengths) to ``summary_path`` (default ``<out>.summary.json``). Both paths are
+    checked before anything is read; when no example is kept, ``out`` is left as it was and the
+    reasons are written (unless an earlier ``out`` keeps its own summary) before a `DataError`.
+
+    Args:
+        config: what to build.
+        out: the examples file.
+        model: whose tokenizer measures and truncates (``none``: no token lengths).
+        summary_path: the summary JSON (default ``<out>.summary.json``).
+    """
+    from pathlib import Path
+
+    from percontrast.data.schema import write_jsonl
+    from percontrast.outputs import atomic_write_json, check_outputs
+
+    summary_file = Path(summary_path or f"{out}.summary.json")
+    check_outputs(
+        inputs={"--input": config.input, "--outputs": config.outputs},
+        outputs={"--out": out, "--summary": summary_file},
+    )
+    tokenizer = None
+    if model != "none":
+        from percontrast.modeling import load_model
+
+        _, tokenizer = load_model(model)
+    examples, summary = build_benchmark(config, tokenizer)
+    record = summary.to_dict() | {"model": model, "max_length": config.max_length, "input": config.input}
+    if not examples:
+        # An earlier --out keeps its own summary: the two must describe the same examples.
+        if Path(out).exists():
+            where = f"{out} and {summary_file} are left as they were"
+        else:
+            atomic_write_json(summary_file, record)
+            where = f"nothing written to {out}, the reasons are in {summary_file}"
+        raise DataError(f"no example was kept (skipped: {summary.skipped or 'none'}); {where}")
+    write_jsonl(out, examples)  # first: a failed write leaves both files as they were
+    atomic_write_json(summary_file, record)
+    logger.info("wrote %d examples to %s (summary: %s)", len(examples), out, summary_file)
+    logger.info(
+        "skipped: %s; truncated: %d examples, %d items dropped",
+        summary.skipped or "none",
+        summary.examples_truncated,
+        summary.items_dropped,
+    )
+    return summary

@@ -20,10 +20,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from percontrast.bundled import load_published_prompt
 from percontrast.data.schema import iter_jsonl
 from percontrast.errors import DataError
+
+if TYPE_CHECKING:
+    from percontrast.data.construct_config import ConstructConfig
 
 logger = logging.getLogger(__name__)
 
@@ -228,3 +232,84 @@ def _construction_item(
         "answer": item.answer,
         "personal_spans": item.personal_spans,
     }
+
+
+def construct_files(config: ConstructConfig, personas_path: str, out: str) -> ConstructionReport:
+    """`construct_dataset` into files, resumable: what ``percontrast construct`` runs.
+
+    Kept items go to ``out``, set-aside replies (with their reason) to ``<out>.rejected.jsonl``, both
+    appended as each reply arrives; the counts go to ``<out>.report.json``. The settings that decide
+    an item are recorded beside both files, and a rerun with the same settings resumes after the
+    personas already answered (``limit`` may grow between runs).
+    """
+    from pathlib import Path
+
+    from percontrast.errors import Interrupted
+    from percontrast.evaluation.backends import OpenAIChat
+    from percontrast.outputs import (
+        JsonlAppender,
+        atomic_write_json,
+        check_outputs,
+        check_run_settings,
+        file_fingerprint,
+        read_finished,
+        settings_path,
+    )
+
+    out_path = Path(out)
+    rejected_path, report_path = out_path.with_suffix(".rejected.jsonl"), out_path.with_suffix(".report.json")
+    check_outputs(
+        inputs={"--personas": personas_path},
+        outputs={
+            "--out": out_path,
+            "the set-aside replies beside --out": rejected_path,
+            "the report beside --out": report_path,
+            "the settings record beside --out": settings_path(out_path),
+            "the settings record of the set-aside replies": settings_path(rejected_path),
+        },
+        resumable=("--out", "the set-aside replies beside --out"),
+    )
+    personas = read_personas(personas_path)[: config.limit]
+    backend = OpenAIChat(config.url, config.api_model, api_key_env=config.key_env)
+    # Everything that decides an item; limit may grow between runs.
+    settings = {
+        "personas": f"{Path(personas_path).resolve()} (sha256 {file_fingerprint([personas_path], full=True)})",
+        "url": config.url,
+        "api_model": config.api_model,
+        "temperature": config.temperature,
+        "max_new_tokens": config.max_new_tokens,
+        "seed": config.seed,
+    }
+    check_run_settings(out_path, settings, kind="construct")
+    check_run_settings(rejected_path, settings, kind="construct")
+    finished = read_finished(out_path) | read_finished(rejected_path)
+    if finished:
+        logger.info(
+            "resuming: %d personas already answered in %s and %s", len(finished), out_path, rejected_path
+        )
+    with JsonlAppender(out_path) as kept, JsonlAppender(rejected_path) as set_aside:
+        try:
+            _, report = construct_dataset(
+                personas,
+                backend,
+                temperature=config.temperature,
+                max_new_tokens=config.max_new_tokens,
+                seed=config.seed,
+                finished=finished,
+                on_item=lambda item, keep: (kept if keep else set_aside).write(item),
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"the {kept.count + set_aside.count} replies received in this run are saved in "
+                f"{out_path} and {rejected_path}; rerun the same command to resume"
+            ) from None
+    atomic_write_json(report_path, report.to_dict())
+    logger.info(
+        "kept %d of %d personas in %s; set aside %s (replies in %s)",
+        report.n_kept,
+        report.n_personas,
+        out_path,
+        dict(report.set_aside),
+        rejected_path,
+    )
+    return report

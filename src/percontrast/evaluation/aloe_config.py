@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from percontrast.errors import ConfigError
+from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
 
 # ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
 ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"
 ALOE_API_URL = "https://api.openai.com/v1"
 ALOE_MAX_TOKENS = 300
 ALOE_TEMPERATURE = 1.0  # not set in call_gpt: the API's default
-JUDGE_MODES = ("probability", "sample")
 
 
 @dataclass
@@ -41,7 +41,9 @@ class AloeConfig:
     n_personalities: int = field(
         default=5, metadata={"help": "personalities used, the first ones (ALOE: 5, eval_own.py 90-91)"}
     )
-    n_turns: int = field(default=10, metadata={"help": "rounds per conversation (ALOE: 10)"})
+    n_turns: int = field(
+        default=10, metadata={"help": "rounds per conversation (ALOE: 10)", "flag": "--turns"}
+    )
     max_new_tokens: int = field(
         default=512, metadata={"help": "reply length of the model under test (paper, Appendix B: 512)"}
     )
@@ -69,7 +71,7 @@ class AloeConfig:
         },
     )
     judge_samples: int = field(
-        default=1, metadata={"help": "judge replies per turn in sample mode (ALOE: 1)"}
+        default=JudgeConfig.samples, metadata={"help": "judge replies per turn in sample mode (ALOE: 1)"}
     )
     seed: int = field(default=0, metadata={"help": "base seed (the runner uses the cell's seed)"})
     average_from: int | None = field(
@@ -102,9 +104,3 @@ class AloeConfig:
 def aloe_default(name: str):
     """The default of an `AloeConfig` field (what a CLI flag defaults to)."""
     return next(item.default for item in fields(AloeConfig) if item.name == name)
-
-
-def aloe_help(name: str) -> str:
-    """The help text of an `AloeConfig` field, with its default."""
-    item = next(item for item in fields(AloeConfig) if item.name == name)
-    return f"{item.metadata['help']} (default: {item.default})"

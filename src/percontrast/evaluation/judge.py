@@ -33,10 +33,11 @@ import torch
 from percontrast.errors import ConfigError
 from percontrast.evaluation import prompts as prompt_texts
 from percontrast.evaluation.backends import ChatBackend, Messages, TransformersChat, holds_reasoning
+from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
 
 logger = logging.getLogger(__name__)
 
-MODES = ("probability", "sample")
+MODES = JUDGE_MODES
 JUDGE_CRITERIA = ("personalization", "quality")  # the two prompts of Table 10
 
 # A reply parses if it starts with the score ("4", "4.", "4/5", "Score: 4") or says "score ... is N".
@@ -291,3 +292,16 @@ def judge_predictions(
         ]
         results["quality"] = _summary(per_item, judgements)
     return results
+
+
+def judge_from_config(config: JudgeConfig, seed: int = 0) -> Judge:
+    """The `Judge` of a `JudgeConfig` (``--judge-*`` flags, an experiment's ``judge:`` section), on its
+    backend."""
+    return Judge(
+        config.backend("judge"),
+        mode=config.mode,
+        n_samples=config.samples,
+        temperature=config.temperature,
+        max_new_tokens=config.max_tokens,
+        seed=seed,
+    )

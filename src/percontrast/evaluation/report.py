@@ -2,7 +2,8 @@
 
 Reads a predictions file, optionally checks it against the examples it was generated from (the
 judge needs their queries), computes ROUGE-1 / ROUGE-L / METEOR and the judge's criteria, and
-returns the metrics dict; `markdown_table` renders it.
+returns the metrics dict; `markdown_table` renders it. `evaluate_file` adds the path checks, the judge
+of a `JudgeConfig` and the output files: what ``percontrast evaluate`` runs.
 
 Output keys: ``rouge1``, ``rougeL``, ``meteor`` (means of per-example scores, fractions),
 ``judge_<criterion>`` (mean 1-5), ``empty_rule`` and ``empty_rule_from`` (which benchmark's
@@ -14,11 +15,16 @@ empty-text rule applied and why, see `metrics.EMPTY_RULES`), ``n_total``, ``n`` 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from percontrast.errors import ConfigError
+from percontrast.evaluation.evaluate_config import EvaluateConfig
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.evaluation.metrics import EMPTY_RULES, LEXICAL_METRICS, empty_rule_of_task, lexical_metrics
 from percontrast.evaluation.predictions import check_coverage, check_references_match, read_predictions
+
+logger = logging.getLogger(__name__)
 
 ALL_METRICS = LEXICAL_METRICS + ("rouge", "judge")
 
@@ -169,3 +175,41 @@ def markdown_table(result: dict) -> str:
             f"predicted ({coverage['n_missing']} missing)\n\n" + table
         )
     return table
+
+
+def evaluate_file(
+    config: EvaluateConfig,
+    predictions: str,
+    *,
+    data: str | None = None,
+    out: str | None = None,
+    judge: JudgeConfig | None = None,
+) -> tuple[dict, str]:
+    """`evaluate_predictions` with its outputs: what ``percontrast evaluate`` runs.
+
+    Checks the paths first; builds the judge of ``judge`` only when the metrics ask for it; with
+    ``out``, writes the metrics JSON and the markdown table beside it.
+
+    Returns:
+        The metrics (as `evaluate_predictions`) and their markdown table.
+    """
+    from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
+
+    table_path = sibling(out, ".md") if out else None
+    check_outputs(
+        inputs={"--predictions": predictions, "--data": data},
+        outputs={"--out": out, "the markdown table beside --out": table_path},
+    )
+    metrics = parse_metrics(config.metrics)
+    from percontrast.evaluation.judge import judge_from_config
+
+    chat_judge = judge_from_config(judge or JudgeConfig()) if "judge" in metrics else None
+    result = evaluate_predictions(
+        predictions, metrics, data_path=data, judge=chat_judge, **config.evaluate_kwargs()
+    )
+    table = markdown_table(result)
+    if out:
+        atomic_write_json(out, result)
+        atomic_write_text(table_path, table)
+        logger.info("wrote %s and %s", out, table_path)
+    return result, table

@@ -20,8 +20,11 @@ from typing import Any
 
 import yaml
 
+from percontrast.data.data_config import DataConfig
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
+from percontrast.evaluation.judge_config import JudgeConfig
+from percontrast.generation_config import DecodingConfig, SamplingConfig
 from percontrast.losses import check_clip_range
 
 # perce_frozen: PerCE with pir_source='frozen' (weights from the starting model, an ablation; not the paper's).
@@ -56,7 +59,7 @@ class TaskConfig:
     )
     train_split: str = field(default="train", metadata={"help": "LongLaMP hub split for training"})
     test_split: str = field(
-        default="test",
+        default=DataConfig.split,
         metadata={
             "help": "LongLaMP hub split for testing (the paper's 500 test examples; as `percontrast data`)"
         },
@@ -70,7 +73,7 @@ class TaskConfig:
             "help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"
         },
     )
-    k: int = field(default=4, metadata={"help": "profile items per example (paper: 4)"})
+    k: int = field(default=DataConfig.k, metadata={"help": "profile items per example (paper: 4)"})
     max_length: int | None = field(
         default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}
     )
@@ -107,6 +110,23 @@ class TaskConfig:
             self.learning_rates = [float(lr) for lr in self.learning_rates]
             if any(lr <= 0 for lr in self.learning_rates):
                 raise ConfigError(f"learning_rates must be > 0, got {self.learning_rates}")
+
+    def data_config(self, part: str) -> DataConfig:
+        """The `DataConfig` of this task's ``train`` or ``test`` examples (a lamp or longlamp source)."""
+        return DataConfig(
+            benchmark=self.source,
+            task=self.task,
+            input=getattr(self, f"{part}_input"),
+            outputs=getattr(self, f"{part}_outputs"),
+            hub_config=self.hub_config,
+            split=getattr(self, f"{part}_split"),
+            retriever=self.retriever,
+            dense_model=self.dense_model,
+            k=self.k,
+            max_length=self.max_length,
+            sample=getattr(self, f"{part}_sample"),
+            seed=self.data_seed,
+        )
 
 
 @dataclass
@@ -184,11 +204,18 @@ class GridConfig:
 class GenerationSettings:
     """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens)."""
 
-    max_new_tokens: int = field(default=512, metadata={"help": "most new tokens per answer"})
-    temperature: float = field(default=0.4, metadata={"help": "sampling temperature"})
-    greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of sampling"})
-    batch_size: int = field(default=8, metadata={"help": "examples per generate call"})
-    backend: str = field(default="transformers", metadata={"help": "transformers or vllm"})
+    # The defaults are `generate`'s own (`generation_config`), defined there once.
+    max_new_tokens: int = field(
+        default=SamplingConfig.max_new_tokens, metadata={"help": "most new tokens per answer"}
+    )
+    temperature: float = field(default=SamplingConfig.temperature, metadata={"help": "sampling temperature"})
+    greedy: bool = field(
+        default=SamplingConfig.greedy, metadata={"help": "greedy decoding instead of sampling"}
+    )
+    batch_size: int = field(
+        default=DecodingConfig.batch_size, metadata={"help": "examples per generate call"}
+    )
+    backend: str = field(default=DecodingConfig.backend, metadata={"help": "transformers or vllm"})
     limit: int | None = field(
         default=None,
         metadata={
@@ -196,6 +223,13 @@ class GenerationSettings:
             "Likelihood evaluations (token_groups) still use every test example"
         },
     )
+
+    def decoding_config(self, seed: int) -> DecodingConfig:
+        """The `DecodingConfig` of a cell's predictions, sampled with the cell's seed."""
+        sampling = SamplingConfig(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, greedy=self.greedy, seed=seed
+        )
+        return DecodingConfig(sampling=sampling, batch_size=self.batch_size, backend=self.backend)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1:
@@ -205,22 +239,11 @@ class GenerationSettings:
 
 
 @dataclass
-class JudgeSettings:
-    """The LLM judge (Table 10; also ALOE's judge and user simulator)."""
+class JudgeSettings(JudgeConfig):
+    """The LLM judge (Table 10; also ALOE's judge and user simulator): `JudgeConfig`, the settings of
+    ``percontrast evaluate --judge-*`` (model, url, api_model, key_env, chat_template_kwargs,
+    temperature, max_tokens, mode, samples), and which predictions to judge."""
 
-    model: str = field(default="smollm2-135m-instruct", metadata={"help": "local judge model"})
-    url: str | None = field(default=None, metadata={"help": "OpenAI-compatible API root instead"})
-    api_model: str | None = field(default=None, metadata={"help": "model name sent to url"})
-    key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable of the key"})
-    chat_template_kwargs: dict[str, Any] | None = field(
-        default=None,
-        metadata={
-            "help": "sent with every request to url (vLLM, SGLang), e.g. {enable_thinking: false} for a "
-            "Qwen3 server; replies holding <think> are counted, never parsed"
-        },
-    )
-    mode: str | None = field(default=None, metadata={"help": "probability (local) or sample"})
-    samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
     predictions: bool = field(
         default=True,
@@ -230,6 +253,13 @@ class JudgeSettings:
     def __post_init__(self) -> None:
         if self.url and not self.api_model:
             raise ConfigError("judge.url needs judge.api_model")
+        if not self.url and not self.model:
+            raise ConfigError("judge needs a local model or a url")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0) or self.max_tokens < 1:
+            raise ConfigError(
+                f"judge.temperature must be a finite number >= 0 and judge.max_tokens >= 1, got "
+                f"{self.temperature} and {self.max_tokens}"
+            )
         if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
             raise ConfigError(
                 f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"

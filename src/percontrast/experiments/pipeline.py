@@ -58,27 +58,8 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
     else:
         from percontrast.data.build import build_benchmark
 
-        def build(input_path, outputs_path, split, sample):
-            return build_benchmark(
-                task.source,
-                task.task,
-                input_path,
-                outputs_path=outputs_path,
-                config=task.hub_config,
-                split=split,
-                retriever=task.retriever,
-                k=task.k,
-                tokenizer=tokenizer,
-                max_length=task.max_length,
-                sample=sample,
-                seed=task.data_seed,
-                dense_model=task.dense_model,
-            )
-
-        train, train_summary = build(
-            task.train_input, task.train_outputs, task.train_split, task.train_sample
-        )
-        test, test_summary = build(task.test_input, task.test_outputs, task.test_split, task.test_sample)
+        train, train_summary = build_benchmark(task.data_config("train"), tokenizer)
+        test, test_summary = build_benchmark(task.data_config("test"), tokenizer)
         summary = {"train_build": train_summary.to_dict(), "test_build": test_summary.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "train.jsonl", train)
@@ -192,16 +173,9 @@ def _launch_env() -> dict[str, str]:
 def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: ExperimentConfig, seed: int) -> None:
     """Predictions for every test example of ``data`` (resumable: ids already in ``out`` are kept)."""
     from percontrast.data.schema import read_examples
-    from percontrast.generation import GenerationConfig, SamplingConfig, generate_predictions
+    from percontrast.generation import generate_predictions
 
-    settings = config.generation
-    sampling = SamplingConfig(
-        max_new_tokens=settings.max_new_tokens,
-        temperature=settings.temperature,
-        greedy=settings.greedy,
-        seed=seed,
-    )
-    generation = GenerationConfig(sampling=sampling, batch_size=settings.batch_size, backend=settings.backend)
+    generation = config.generation.decoding_config(seed)
     generate_predictions(model, tokenizer, read_examples(data), out, generation, progress=False)
 
 
@@ -222,26 +196,21 @@ def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = Fals
 
 
 def judge_backend(settings: Any) -> Any:
-    """The chat backend of the experiment's judge settings (local model or OpenAI-compatible server)."""
-    from percontrast.evaluation.backends import OpenAIChat, TransformersChat
-
-    if settings.url:
-        return OpenAIChat(
-            settings.url,
-            settings.api_model,
-            api_key_env=settings.key_env,
-            chat_template_kwargs=settings.chat_template_kwargs,
-        )
-    from percontrast.modeling import load_model
-
-    return TransformersChat(*load_model(settings.model), name=settings.model)
+    """The chat backend of the experiment's judge settings (a `JudgeConfig`: local model or server)."""
+    return settings.backend("judge")
 
 
 def build_judge(settings: Any, backend: Any) -> Any:
     """The Table 10 `Judge` of the experiment's judge settings on ``backend``."""
     from percontrast.evaluation.judge import Judge
 
-    return Judge(backend, mode=settings.mode, n_samples=settings.samples)
+    return Judge(
+        backend,
+        mode=settings.mode,
+        n_samples=settings.samples,
+        temperature=settings.temperature,
+        max_new_tokens=settings.max_tokens,
+    )
 
 
 def judge_identity(settings: Any) -> list:

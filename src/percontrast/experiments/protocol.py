@@ -12,8 +12,6 @@ with the paper's or ``eval_own.py``'s line beside each row, and a test keeps the
 
 from __future__ import annotations
 
-import inspect
-
 from percontrast.experiments.config import ExperimentConfig, JudgeSettings, TaskConfig
 
 Row = tuple[str, str, str]  # (tables, setting, value)
@@ -124,13 +122,6 @@ def _backend(settings: JudgeSettings) -> str:
     return f"{settings.model} (local, {THINKING})"
 
 
-def _judge_defaults() -> tuple[float, int]:
-    from percontrast.evaluation.judge import Judge
-
-    parameters = inspect.signature(Judge).parameters
-    return parameters["temperature"].default, parameters["max_new_tokens"].default
-
-
 def _aloe_rows(config: ExperimentConfig) -> list[Row]:
     aloe = config.evaluation.aloe
     judge = config.evaluation.judge or JudgeSettings()
@@ -171,7 +162,7 @@ def _aloe_rows(config: ExperimentConfig) -> list[Row]:
 def _judge_rows(config: ExperimentConfig) -> list[Row]:
     judge = config.evaluation.judge
     where = "Table 10"
-    temperature, max_tokens = _judge_defaults()
+    temperature, max_tokens = judge.temperature, judge.max_tokens
     mode = judge.mode or ("sample" if judge.url else "probability")
     how = (
         "probability: expected digit under the next-token distribution (G-Eval)"

@@ -1,0 +1,144 @@
+"""Command-line flags generated from a config dataclass, as TRL's ``HfArgumentParser`` does.
+
+A job's settings are defined once, as the fields of its ``*Config`` dataclass (name, type, default,
+and ``metadata={"help": ...}``). `add_config_arguments` turns each field into a flag that keeps the
+command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless a ``flag`` renames it), and
+`config_from_args` turns the parsed flags back into the dataclass. The flag's ``dest`` is named after
+the flag, as a hand-written one's would be (``--config`` -> ``args.config``).
+
+Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
+``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field
+that defaults to False becomes a ``store_true`` switch; one that defaults to True needs a ``flag``
+(``--no-persona``), a switch whose value is the field's negation. A field without a default is a
+required flag, or a positional argument when its ``flag`` has no leading dash. Nested dataclasses
+(`DecodingConfig.sampling`) are not flags: add their class separately.
+
+    add_config_arguments(parser, DataConfig)
+    config = config_from_args(DataConfig, args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types as builtin_types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def _base_type(annotation: Any) -> Any:
+    """``int`` of ``int | None`` (argparse converts the text; None stays the default)."""
+    if typing.get_origin(annotation) in (typing.Union, builtin_types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return args[0] if len(args) == 1 else str
+    return annotation
+
+
+def config_fields(config_class: type, exclude: Iterable[str] = ()) -> list[dataclasses.Field]:
+    """The fields of ``config_class`` that are flags (nested dataclasses and ``exclude`` left out)."""
+    hints = typing.get_type_hints(config_class)
+    return [
+        item
+        for item in dataclasses.fields(config_class)
+        if item.name not in set(exclude) and not dataclasses.is_dataclass(_base_type(hints[item.name]))
+    ]
+
+
+def flag_name(item: dataclasses.Field, prefix: str | None = None) -> str:
+    """The flag of a field: its ``flag`` metadata, else ``--`` and the name with dashes
+    (``--<prefix>-<name>`` with a prefix)."""
+    name = item.name.replace("_", "-")
+    return f"--{prefix}-{name}" if prefix else item.metadata.get("flag", f"--{name}")
+
+
+def flag_dest(item: dataclasses.Field, prefix: str | None = None) -> str:
+    """Where argparse keeps the flag's value: named after the flag, as a hand-written flag's is
+    (``--turns`` -> ``turns``; ``--no-persona`` -> ``no_persona``, the field's negation)."""
+    return flag_name(item, prefix).lstrip("-").replace("-", "_")
+
+
+def is_negated(item: dataclasses.Field) -> bool:
+    """A bool field that defaults to True: its flag (``--no-persona``) sets it to False."""
+    return item.default is True
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    config_class: type,
+    *,
+    exclude: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+    required: Iterable[str] = (),
+    types: dict[str, Callable[[str], Any]] | None = None,
+    show_default: bool = False,
+    prefix: str | None = None,
+    defaults: dict[str, Any] | None = None,
+    help_values: dict[str, str] | None = None,
+) -> None:
+    """Add one flag per field of ``config_class`` to ``parser``.
+
+    Args:
+        parser: the subcommand's parser (or an argument group of it).
+        config_class: the dataclass; its fields' defaults and help are the flags'.
+        exclude: fields that are not flags (set by the command itself, or by the experiment runner).
+        only: when given, just these fields (a few flags shared with another command).
+        required: fields the command needs although the dataclass has a default for them.
+        types: argparse types by field name, where the annotation is too loose (``positive_int``).
+        show_default: end each help text that does not name its default with ``(default: ...)``.
+        prefix: flags ``--<prefix>-<name>`` (one dataclass for several roles: judge, simulator).
+        defaults: defaults by field name that replace the dataclass's, where a command (ALOE) has its
+            own, defined in its own config dataclass.
+        help_values: ``str.format`` values of the help texts (``{role}``); ``{prefix}`` and
+            ``{default}`` are filled in.
+    """
+    hints = typing.get_type_hints(config_class)
+    types, defaults, help_values = types or {}, defaults or {}, help_values or {}
+    for item in config_fields(config_class, exclude):
+        if only is not None and item.name not in set(only):
+            continue
+        flag = flag_name(item, prefix)
+        default = defaults.get(item.name, _default(item))
+        kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
+        if help_values or prefix:
+            kwargs["help"] = kwargs["help"].format(prefix=prefix, default=default, **help_values)
+        for key in ("choices", "metavar"):
+            if key in item.metadata:
+                kwargs[key] = item.metadata[key]
+        if not flag.startswith("-"):  # a positional argument
+            parser.add_argument(flag, **kwargs)
+            continue
+        kind = _base_type(hints[item.name])
+        if kind is bool:
+            if is_negated(item) and flag == "--" + item.name.replace("_", "-"):
+                raise TypeError(f"{config_class.__name__}.{item.name} defaults to True: give it a `flag`")
+            parser.add_argument(flag, dest=flag_dest(item, prefix), action="store_true", **kwargs)
+            continue
+        kwargs["type"] = types.get(item.name, kind if kind in (int, float) else None)
+        if default is dataclasses.MISSING or item.name in set(required):
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = default
+            if show_default and default is not None and "default" not in (kwargs["help"] or ""):
+                kwargs["help"] = f"{kwargs['help']} (default: {default})"
+        parser.add_argument(flag, dest=flag_dest(item, prefix), **kwargs)
+
+
+def _default(item: dataclasses.Field) -> Any:
+    """The field's default (a fresh one from its factory); MISSING when it has none."""
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return item.default
+
+
+def config_from_args(
+    config_class: type, args: argparse.Namespace, *, prefix: str | None = None, **values: Any
+) -> Any:
+    """``config_class`` from the parsed flags (``--<prefix>-*`` ones with a prefix); ``values`` set
+    the fields that are not flags."""
+    for item in config_fields(config_class):
+        if item.name in values or not hasattr(args, flag_dest(item, prefix)):
+            continue
+        value = getattr(args, flag_dest(item, prefix))
+        values[item.name] = not value if is_negated(item) else value
+    return config_class(**values)
