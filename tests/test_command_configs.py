@@ -251,3 +251,14 @@ def test_run_hands_its_config_to_one_library_function(
     assert main(argv) == 0
     assert len(calls) == 1 and type(calls[0]).__name__ == config_name
     assert check(calls[0])
+
+
+def test_data_hub_config_flag_and_its_old_spelling():
+    """`--config` meant a hub dataset config in `data` and a YAML file in `train`: `data` says --hub-config
+    now, and still takes --config."""
+    from percontrast.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--hub-config", "--config"):
+        args = parser.parse_args(["data", "--task", "product_review", "--out", "x.jsonl", flag, "c"])
+        assert args.hub_config == "c"

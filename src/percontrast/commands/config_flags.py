@@ -7,7 +7,8 @@ command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless a ``flag`
 the flag, as a hand-written one's would be (``--config`` -> ``args.config``).
 
 Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
-``metavar``, and ``flag`` (the flag's spelling, when it is not the field's name). A ``bool`` field
+``metavar``, ``flag`` (the flag's spelling, when it is not the field's name) and ``aliases`` (older
+spellings that are still accepted). A ``bool`` field
 that defaults to False becomes a ``store_true`` switch; one that defaults to True needs a ``flag``
 (``--no-persona``), a switch whose value is the field's negation. A field without a default is a
 required flag, or a positional argument when its ``flag`` has no leading dash. Nested dataclasses
@@ -121,7 +122,8 @@ def add_config_arguments(
             kwargs["default"] = default
             if show_default and default is not None and "default" not in (kwargs["help"] or ""):
                 kwargs["help"] = f"{kwargs['help']} (default: {default})"
-        parser.add_argument(flag, dest=flag_dest(item, prefix), **kwargs)
+        aliases = () if prefix else tuple(item.metadata.get("aliases", ()))  # old spellings still accepted
+        parser.add_argument(flag, *aliases, dest=flag_dest(item, prefix), **kwargs)
 
 
 def _default(item: dataclasses.Field) -> Any:

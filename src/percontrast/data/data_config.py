@@ -42,8 +42,10 @@ class DataConfig:
     hub_config: str | None = field(
         default=None,
         metadata={
-            "help": "LongLaMP hub config, e.g. product_review_temporal (default: <task>_user)",
-            "flag": "--config",
+            "help": "LongLaMP hub dataset config, e.g. product_review_temporal (default: <task>_user); "
+            "--config is the old spelling (in `train`, --config is a YAML file of settings)",
+            "flag": "--hub-config",
+            "aliases": ("--config",),
         },
     )
     split: str = field(
