@@ -260,5 +260,7 @@ def test_data_hub_config_flag_and_its_old_spelling():
 
     parser = build_parser()
     for flag in ("--hub-config", "--config"):
-        args = parser.parse_args(["data", "--task", "product_review", "--out", "x.jsonl", flag, "c"])
+        args = parser.parse_args(
+            ["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", flag, "c"]
+        )
         assert args.hub_config == "c"
