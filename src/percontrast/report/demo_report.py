@@ -27,8 +27,6 @@ img.figure { max-width: 100%; border: 1px solid #eee; }
 .timing td { text-align: right; }
 """
 
-SECTIONS = ("heatmap", "identification", "training", "comparison", "samples")
-
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], css: str = "grid") -> str:
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
