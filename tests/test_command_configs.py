@@ -83,9 +83,9 @@ def library_defaults():
     from percontrast.data.synthetic import construct_dataset
     from percontrast.evaluation.backends import OpenAIChat
     from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.evaluate_run import evaluate_predictions
     from percontrast.evaluation.judge import Judge
     from percontrast.evaluation.judge_config import JudgeConfig
-    from percontrast.evaluation.report import evaluate_predictions
     from percontrast.identification import run_identification
     from percontrast.identification.identify_config import IdentifyConfig
     from percontrast.scoring import score_examples
@@ -186,7 +186,7 @@ class _Summary:
 ONE_CALL = [
     (
         ["evaluate", "--predictions", "p.jsonl", "--metrics", "rouge", "--partial"],
-        "percontrast.evaluation.report.evaluate_file",
+        "percontrast.evaluation.evaluate_run.evaluate_file",
         "EvaluateConfig",
         lambda config: config.metrics == "rouge" and config.partial and config.rouge_tokenizer == "default",
     ),

@@ -41,7 +41,7 @@ def test_perce_with_m_equal_M_equal_1_is_exactly_ce():
     logp_without = logp + torch.randn(logp.shape)  # any persona-free log-probs
     ce_weights, _ = token_weights("ce", logp_with=logp, response_mask=mask)
     weights, _ = token_weights(
-        "perce", logp_with=logp, logp_without=logp_without, response_mask=mask, m=1.0, M=1.0
+        "perce", logp_with=logp, logp_without=logp_without, response_mask=mask, clip_min=1.0, clip_max=1.0
     )
     assert torch.equal(weights, ce_weights)
     assert torch.equal(weighted_ce(logp, weights, mask), weighted_ce(logp, ce_weights, mask))
@@ -130,7 +130,9 @@ def test_bad_values_name_the_allowed_ones():
     with pytest.raises(ConfigError, match="weight mode must be one of"):
         token_weights("lossce", logp_with=logp, response_mask=mask, mode="medium")
     with pytest.raises(ConfigError, match=r"clip_min \(m\) must be <= clip_max \(M\)"):
-        token_weights("perce", logp_with=logp, logp_without=logp, response_mask=mask, m=2.0, M=1.0)
+        token_weights(
+            "perce", logp_with=logp, logp_without=logp, response_mask=mask, clip_min=2.0, clip_max=1.0
+        )
     with pytest.raises(ConfigError, match="logp_without"):
         token_weights("perce", logp_with=logp, response_mask=mask)
 

@@ -38,16 +38,33 @@ BF16_UNIT_ROUNDOFF = 2.0**-8
 
 
 def _record_dtypes(model: torch.nn.Module) -> tuple[set, list]:
-    """Dtypes of a decoder projection's and of the output head's outputs, recorded on every call."""
+    """Dtypes of a decoder projection's outputs, and the autocast state the fused response head ran
+    under (("head", dtype), or ("head", torch.float32) without autocast), recorded on every call.
+
+    The head is observed through `logprobs._autocast_state`, which only the fused path calls: a forward
+    hook on the head module would send it to the checkpointed fallback (`_can_fuse`), and the test would
+    not train through the path every user runs.
+    """
+    from percontrast import logprobs
+
     base = unwrap_model(model)
     seen: set = set()
-    handles = [
-        base.get_decoder()
-        .layers[0]
-        .self_attn.q_proj.register_forward_hook(lambda m, i, o: seen.add(o.dtype)),
-        base.get_output_embeddings().register_forward_hook(lambda m, i, o: seen.add(("head", o.dtype))),
-    ]
-    return seen, handles
+    real_state = logprobs._autocast_state
+
+    def recording_state(device_type: str) -> tuple[bool, torch.dtype]:
+        enabled, dtype = real_state(device_type)
+        seen.add(("head", dtype if enabled else torch.float32))
+        return enabled, dtype
+
+    logprobs._autocast_state = recording_state
+    projection = base.get_decoder().layers[0].self_attn.q_proj
+    hook = projection.register_forward_hook(lambda m, i, o: seen.add(o.dtype))
+
+    class _Restore:
+        def remove(self) -> None:
+            logprobs._autocast_state = real_state
+
+    return seen, [hook, _Restore()]
 
 
 @pytest.mark.parametrize("loss", LOSS_KINDS)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from percontrast.collator import EncodedDataset, PairedCollator
+from percontrast.errors import ConfigError
 from percontrast.perce_config import PerCEConfig
 
 logger = logging.getLogger(__name__)
@@ -32,15 +33,23 @@ def cached_frozen_pir(
     model: nn.Module, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
 ) -> dict[str, torch.Tensor]:
     """`frozen_pir`, read from ``config.frozen_pir_cache`` when that file holds every example of the
-    dataset for the same starting model and the same token ids, else computed and written there.
+    dataset for the same starting weights (`model_checksum`) and the same token ids, else computed and
+    written there.
 
     An experiment's cells of the same model and data share one starting model, so its seeds and learning
     rates can share one scoring of the training pool.
     """
+    ids = [item.id for item in dataset.examples]
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ConfigError(
+            f"pir_source='frozen' keys the PIR by example id; ids repeat in the data: {repeated}"
+        )
     path = Path(config.frozen_pir_cache) if config.frozen_pir_cache else None
+    identity = model_checksum(model)
     if path is not None and path.exists():
         saved = torch.load(path)
-        if saved["model"] == config.model and all(
+        if saved["model"] == identity and all(
             saved["fingerprint"].get(item.id) == _fingerprint(item) for item in dataset.examples
         ):
             logger.info("frozen PIR of %d examples read from %s", len(dataset), path)
@@ -51,9 +60,21 @@ def cached_frozen_pir(
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         fingerprint = {item.id: _fingerprint(item) for item in dataset.examples}
-        torch.save({"model": config.model, "pir": pir, "fingerprint": fingerprint}, partial)
+        torch.save({"model": identity, "pir": pir, "fingerprint": fingerprint}, partial)
         os.replace(partial, path)
     return pir
+
+
+def model_checksum(model: nn.Module) -> str:
+    """What identifies the starting model's weights: each parameter's dtype, shape and float64 sum (one
+    pass over the weights, on their device). The same spec with another seed (``tiny``), a model directory
+    retrained in place, or another dtype gives another checksum."""
+    total = torch.zeros((), dtype=torch.float64)
+    parts = []
+    for name, parameter in model.named_parameters():
+        total += parameter.detach().double().sum().cpu()
+        parts.append(f"{name}:{tuple(parameter.shape)}:{parameter.dtype}")
+    return f"{hash(tuple(parts))}:{float(total)!r}"
 
 
 def frozen_pir(

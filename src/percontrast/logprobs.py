@@ -10,7 +10,8 @@ call on it (a documented class swap; `scoring` and `PerCETrainer` make it on the
 given); `response_logprobs` refuses an unprepared model rather than changing it. Each chunk's log-probs and, in the
 backward, their gradient are computed in one pass (`_FusedHeadLogprobs`, the fused linear
 cross-entropy idea), so about one (chunk, V) float32 block of logits is alive at a time, forward or
-backward. Heads that must be called as modules (ZeRO-3, hooked or custom heads) keep a checkpointed
+backward (two for a soft-capped head, whose derivative needs its output; in bf16 a (chunk, V) bf16 copy
+for the projections comes on top), beside the (V, H) float32 gradient of the head's weight. Heads that must be called as modules (ZeRO-3, hooked or custom heads) keep a checkpointed
 chunk loop, whose backward holds about five blocks.
 
 Why inside the forward: every engine that wraps the model sees an ordinary forward call whose outputs
@@ -134,12 +135,13 @@ class _FusedHeadLogprobs(torch.autograd.Function):
     *in place* into the gradient of the log-probs with respect to the logits,
     ``g * (onehot(y) - softmax(z))``, then into the gradient of the raw head output (soft-capping,
     scaling, multiplier undone in place), and projects it to the hidden states and the head's weight: the
-    peak is about one block. This is the idea of fused linear cross-entropy (Liger Kernel), written for
+    peak is about one block (two with a soft-cap), beside the (V, H) float32 weight gradient. This is the idea of fused linear cross-entropy (Liger Kernel), written for
     our per-token upstream gradients (the PerCE weights) and the head post-processing of `OutputHead`.
     Only the row-wise log-normaliser (N,) is kept from the forward.
 
-    Under autocast the backward replays the forward's autocast state, so the recomputed logits are the
-    forward's and the projections run in the precision autograd's own backward of the head would use.
+    Under autocast the backward computes in the forward's autocast dtype (inputs cast once, before the
+    chunk loop), so the recomputed logits are the forward's and the projections run in the precision
+    autograd's own backward of the head would use.
     """
 
     @staticmethod
@@ -159,7 +161,10 @@ class _FusedHeadLogprobs(torch.autograd.Function):
         entropy = torch.zeros_like(logp)
         for start in range(0, count, chunk_size):
             rows = slice(start, start + chunk_size)
-            logits = _post_process(nn.functional.linear(hidden[rows], weight, bias).float(), head)  # (n, V)
+            # (n, V) float32; post-processed in place: the linear's output is a fresh tensor
+            logits = _post_process(
+                nn.functional.linear(hidden[rows], weight, bias).float(), head, inplace=True
+            )
             target_logits = logits.gather(-1, targets[rows, None]).squeeze(-1)
             if with_entropy:
                 normalizer = torch.logsumexp(logits, dim=-1)
@@ -184,17 +189,21 @@ class _FusedHeadLogprobs(torch.autograd.Function):
         head: OutputHead = ctx.head
         enabled, dtype = ctx.autocast
         need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_hidden = torch.zeros_like(hidden) if need_hidden else None
+        # The forward's precision: under autocast its linear ran in the autocast dtype. Cast once, here,
+        # not per chunk (an autocast context per chunk would cast the (V, H) weight again every time).
+        compute_dtype = dtype if enabled else torch.promote_types(hidden.dtype, weight.dtype)
+        hidden_c, weight_c = hidden.to(compute_dtype), weight.to(compute_dtype)
+        bias_c = bias.to(compute_dtype) if bias is not None else None
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if need_weight else None
         grad_bias = torch.zeros_like(bias, dtype=torch.float32) if need_bias else None
         for start in range(0, hidden.shape[0], ctx.chunk_size):
             rows = slice(start, start + ctx.chunk_size)
             upstream = grad_logp[rows].float()[:, None]  # (n, 1)
-            with torch.autocast(hidden.device.type, dtype=dtype, enabled=enabled):
-                raw = nn.functional.linear(hidden[rows], weight, bias)  # (n, V) in the forward's precision
-            compute_dtype = raw.dtype
-            grad = _post_process(raw.float(), head, inplace=raw.dtype == torch.float32)  # z, (n, V)
-            del raw
+            # z, (n, V) float32: the forward's logits again, post-processed in place
+            grad = _post_process(
+                nn.functional.linear(hidden_c[rows], weight_c, bias_c).float(), head, inplace=True
+            )
             capped = grad.clone() if head.softcap else None  # the soft-cap's derivative needs its output
             # d logp / dz = onehot(y) - softmax(z), times the upstream gradient; in place.
             grad.sub_(log_normalizer[rows, None]).exp_().mul_(-upstream)
@@ -203,9 +212,9 @@ class _FusedHeadLogprobs(torch.autograd.Function):
             del capped
             grad_raw = grad.to(compute_dtype)  # the same block when float32
             if need_hidden:
-                grad_hidden[rows] = (grad_raw @ weight.to(compute_dtype)).to(hidden.dtype)
+                grad_hidden[rows] = (grad_raw @ weight_c).to(hidden.dtype)
             if need_weight:
-                grad_weight += (grad_raw.T @ hidden[rows].to(compute_dtype)).float()
+                grad_weight += (grad_raw.T @ hidden_c[rows]).float()
             if need_bias:
                 grad_bias += grad.sum(0)
             del grad, grad_raw
@@ -236,7 +245,8 @@ def _post_process(logits: torch.Tensor, head: OutputHead, inplace: bool = False)
 def _undo_post_process(grad: torch.Tensor, head: OutputHead, capped: torch.Tensor | None) -> None:
     """The chain rule through `_post_process`, in place: from d/d(its output) to d/d(its input)."""
     if head.softcap:
-        grad.mul_(1 - (capped / head.softcap).square_())  # z = c * tanh(l / c): dz/dl = 1 - (z / c)^2
+        # z = c * tanh(l / c): dz/dl = 1 - (z / c)^2, computed in the block that holds z
+        grad.mul_(capped.div_(head.softcap).square_().neg_().add_(1))
     if head.scale:
         grad.div_(head.scale)
     if head.multiplier is not None:
@@ -255,7 +265,12 @@ def _can_fuse(head: OutputHead) -> bool:
         return False
     module = head.module
     if module is not None and (
-        type(module).forward is not nn.Linear.forward or module._forward_pre_hooks or module._forward_hooks
+        type(module).forward is not nn.Linear.forward
+        or "forward" in vars(module)  # accelerate's device_map / offloading hooks replace it per instance
+        or module._forward_pre_hooks
+        or module._forward_hooks
+        or nn.modules.module._global_forward_pre_hooks
+        or nn.modules.module._global_forward_hooks
     ):
         return False
     return type(head.weight) in (torch.Tensor, nn.Parameter)
@@ -300,9 +315,6 @@ def chunked_logprobs(
             logp, entropy = _chunk_logprobs(hidden[rows], targets[rows], head, with_entropy)
         logps.append(logp)
         entropies.append(entropy)
-    if not logps:
-        empty = hidden.new_zeros(0, dtype=torch.float32)
-        return empty, empty
     return torch.cat(logps), torch.cat(entropies)
 
 

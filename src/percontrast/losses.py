@@ -102,8 +102,8 @@ def token_weights(
     response_mask: torch.Tensor,
     logp_without: torch.Tensor | None = None,
     entropy: torch.Tensor | None = None,
-    m: float = 0.8,
-    M: float = 5.0,
+    clip_min: float = 0.8,
+    clip_max: float = 5.0,
     pir_form: str = "log",
     mode: str | None = None,
     hard_fraction: float | None = None,
@@ -112,13 +112,13 @@ def token_weights(
     """Per-token weights for one loss kind, detached, with their statistics.
 
     Args:
-        kind: ``ce`` (all 1), ``perce`` (clip(PIR, m, M)), ``lossce`` (from the token's NLL) or
+        kind: ``ce`` (all 1), ``perce`` (clip(PIR, clip_min, clip_max)), ``lossce`` (from the token's NLL) or
             ``entce`` (from the predictive entropy).
         logp_with: (B, R) log-probs of the response tokens with persona (the trained sequence).
         response_mask: (B, R) 1 on real response tokens.
         logp_without: (B, R) log-probs without persona; needed for ``perce``.
         entropy: (B, R) predictive entropy with persona; needed for ``entce``.
-        m, M: the clipping range.
+        clip_min, clip_max: the clipping range, m and M of Eq. 6 (``PerCEConfig.clip_min`` / ``clip_max``).
         pir_form: ``log`` (Eq. 2) or ``ratio`` (exp of it), for ``perce``.
         mode: ``soft`` (clip of score / row mean, the default) or ``hard`` (top fraction) for
             ``lossce`` and ``entce``.
@@ -128,12 +128,12 @@ def token_weights(
 
     Returns:
         ``(weights, stats)``: weights (B, R) float32, 0 off the mask; stats holds ``weight_mean``,
-        ``weight_std``, ``clipped_low`` and ``clipped_high`` (shares of tokens at m and at M; for
+        ``weight_std``, ``clipped_low`` and ``clipped_high`` (shares of tokens at clip_min and at clip_max; for
         hard modes the share not selected and selected), plus ``pir_mean`` for ``perce``.
     """
     if kind not in LOSS_KINDS:
         raise ConfigError(f"loss kind must be one of {LOSS_KINDS}, got {kind!r}")
-    check_clip_range(m, M)
+    check_clip_range(clip_min, clip_max)
     mode = mode or DEFAULT_MODE[kind]
     if mode not in WEIGHT_MODES:
         raise ConfigError(f"weight mode must be one of {WEIGHT_MODES}, got {mode!r}")
@@ -148,12 +148,12 @@ def token_weights(
             low_hit, high_hit = torch.zeros_like(mask), torch.zeros_like(mask)
         elif kind == "perce":
             pir = _perce_pir(logp_with, logp_without, pir, pir_form)
-            weights, low_hit, high_hit = _clipped(pir, mask, m, M)
+            weights, low_hit, high_hit = _clipped(pir, mask, clip_min, clip_max)
             stats["pir_mean"] = float(pir[mask].mean()) if mask.any() else 0.0
         else:
             score = -logp_with if kind == "lossce" else _entropy_score(entropy)
             if mode == "soft":
-                weights, low_hit, high_hit = _clipped(_row_ratio(score, mask), mask, m, M)
+                weights, low_hit, high_hit = _clipped(_row_ratio(score, mask), mask, clip_min, clip_max)
             else:
                 fraction = hard_fraction if hard_fraction is not None else DEFAULT_HARD_FRACTION[kind]
                 weights = top_fraction_weights(score, mask, fraction)

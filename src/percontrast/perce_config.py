@@ -42,6 +42,7 @@ RESUME_SETTINGS = (
     "hard_fraction",
     "normalization",
     "pir_pass_mode",
+    "pir_source",
     "template",
     "max_length",
     "add_eos",

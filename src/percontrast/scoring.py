@@ -29,12 +29,12 @@ from percontrast.encoding import EncodedExample, fit_examples, pad_responses, pa
 from percontrast.errors import ConfigError, DataError
 from percontrast.logprobs import enable_response_forward, response_logprobs
 from percontrast.modeling import max_context
+from percontrast.scoring_config import PIR_FORMS
 from percontrast.templates import PromptTemplate
 
 logger = logging.getLogger(__name__)
 
-PirForm = Literal["log", "ratio"]
-PIR_FORMS = ("log", "ratio")
+PirForm = Literal["log", "ratio"]  # the values of scoring_config.PIR_FORMS
 
 
 def pir_from_logprobs(

@@ -205,8 +205,8 @@ class PerCETrainer(Trainer):
             response_mask=response_mask,
             logp_without=logp_without,
             entropy=entropy,
-            m=args.clip_min,
-            M=args.clip_max,
+            clip_min=args.clip_min,
+            clip_max=args.clip_max,
             pir_form=args.pir_form,
             mode=args.weight_mode,
             hard_fraction=args.hard_fraction,
@@ -457,12 +457,6 @@ def train(
         model = apply_lora(model, config)
     pad_id = pad_token_id(tokenizer)
     collator = PairedCollator(pad_id=pad_id, padding_side=config.padding_side)
-    frozen_seconds = None
-    if config.loss == "perce" and config.pir_source == "frozen":
-        started = time.perf_counter()
-        collator = FrozenPIRCollator(collator, cached_frozen_pir(model, dataset, pad_id, config))
-        frozen_seconds = time.perf_counter() - started
-        logger.info("pir_source='frozen': scored %d examples once in %.1f s", len(dataset), frozen_seconds)
     trainer = PerCETrainer(
         model=model,
         args=config,
@@ -474,12 +468,30 @@ def train(
     )
     for callback in remove_callbacks:
         trainer.remove_callback(callback)
+    frozen_seconds = None
+    if config.loss == "perce" and config.pir_source == "frozen":
+        frozen_seconds = _use_frozen_pir(trainer, collator, dataset, pad_id, config)
     _refuse_ignored_mixed_precision(trainer)
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
     return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
+
+
+def _use_frozen_pir(
+    trainer: PerCETrainer, collator: PairedCollator, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
+) -> float:
+    """``pir_source='frozen'``: score every training example once with the starting model, on the
+    trainer's device and under its mixed precision (rank 0 first, so the other ranks read its cache), and
+    put the PIR in the batches; returns the seconds it took."""
+    started = time.perf_counter()
+    with trainer.accelerator.main_process_first(), trainer.accelerator.autocast():
+        pir = cached_frozen_pir(trainer.model, dataset, pad_id, config)
+    trainer.data_collator = FrozenPIRCollator(collator, pir)
+    seconds = time.perf_counter() - started
+    logger.info("pir_source='frozen': scored %d examples once in %.1f s", len(dataset), seconds)
+    return seconds
 
 
 def _max_length(config: PerCEConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:

@@ -10,8 +10,8 @@ import pytest
 from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
 from percontrast.errors import ConfigError, DataError
+from percontrast.evaluation.evaluate_run import evaluate_predictions, parse_metrics
 from percontrast.evaluation.predictions import read_predictions
-from percontrast.evaluation.report import evaluate_predictions, parse_metrics
 
 RECORDS = [
     {"id": "a", "prediction": "the cat sat on the mat", "reference": "the cat is on the mat"},

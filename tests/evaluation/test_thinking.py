@@ -102,7 +102,7 @@ def test_chat_template_kwargs_flag_takes_a_json_object() -> None:
 
 
 def test_the_metrics_table_reports_replies_holding_reasoning() -> None:
-    from percontrast.evaluation.report import markdown_table
+    from percontrast.evaluation.evaluate_run import markdown_table
 
     counts = {"mean": 3.0, "n": 1, "n_unparsed": 1, "n_failed_replies": 2, "n_reasoning_replies": 2}
     result = {"judge_personalization": 3.0, "judge": {"personalization": counts}, "n": 2, "n_skipped": {}}

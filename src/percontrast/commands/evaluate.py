@@ -112,7 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
     from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.report import evaluate_file
+    from percontrast.evaluation.evaluate_run import evaluate_file
 
     config = config_from_args(EvaluateConfig, args)
     _, table = evaluate_file(

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from percontrast.errors import ConfigError, DataError
-from percontrast.evaluation import prompts as prompt_texts
+from percontrast.evaluation import judge_prompts as prompt_texts
 from percontrast.evaluation.aloe_config import (  # noqa: F401 (re-exported: the settings live there)
     ALOE_API_MODEL,
     ALOE_API_URL,

@@ -1,7 +1,7 @@
 """`EvaluateConfig`: the one definition of ``percontrast evaluate``'s metric settings.
 
 ``percontrast evaluate`` builds its flags from these fields (defaults and help text) and passes them
-to `evaluation.report.evaluate_predictions` with `EvaluateConfig.evaluate_kwargs`; the judge's own
+to `evaluation.evaluate_run.evaluate_predictions` with `EvaluateConfig.evaluate_kwargs`; the judge's own
 flags (``--judge-*``) are `commands.evaluate.add_judge_arguments`. Kept free of torch so that
 ``percontrast --help`` stays fast.
 """
@@ -51,7 +51,7 @@ class EvaluateConfig:
     )
 
     def evaluate_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `evaluation.report.evaluate_predictions` (but the metrics list)."""
+        """The keyword arguments of `evaluation.evaluate_run.evaluate_predictions` (but the metrics list)."""
         return dict(
             bootstrap=self.bootstrap,
             seed=self.seed,

@@ -3,7 +3,7 @@
 Each function wraps one public function of the library: data (`data.build.build_benchmark`,
 `data.persona_chat.next_reply_split`), training (`training.train`, or ``percontrast train`` under
 ``torchrun`` / ``accelerate launch``), generation (`generation.generate_predictions`), evaluation
-(`evaluation.report.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
+(`evaluation.evaluate_run.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
 (`experiments.qa`, lm-evaluation-harness). The runner (`experiments.runner`) decides what to run
 and when; nothing here knows about grids or result tables.
 """
@@ -181,7 +181,7 @@ def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: Experime
 
 def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[str, Any]:
     """ROUGE-1/L and METEOR of a predictions file, ids checked against its data."""
-    from percontrast.evaluation.report import evaluate_predictions, parse_metrics
+    from percontrast.evaluation.evaluate_run import evaluate_predictions, parse_metrics
 
     return evaluate_predictions(predictions, parse_metrics(",".join(metrics)), data_path=data)
 
@@ -189,7 +189,7 @@ def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[st
 def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:
     """The judge's mean score per criterion (1-5) on a predictions file (``partial``: of a subset of
     the examples in ``data``, as a judge limit keeps)."""
-    from percontrast.evaluation.report import evaluate_predictions
+    from percontrast.evaluation.evaluate_run import evaluate_predictions
 
     result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge, partial=partial)
     return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from percontrast.evaluation.prompts import QUALITY_DIMENSIONS
+from percontrast.evaluation.judge_prompts import QUALITY_DIMENSIONS
 from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
 
 SPREAD_NOTE = "`~`: the difference is inside the spread over seeds (|a - b| <= sd_a + sd_b)."

@@ -5,7 +5,7 @@ against the annotation at the token level:
 
 - PerContrast: PIR (Eq. 2) above a threshold (1, as in the paper);
 - word matching: content words shared by the persona and the answer (`word_match`);
-- LLM as a judge: the model lists the answer's persona keywords with the Appendix D.2 prompt (`judge`).
+- LLM as a judge: the model lists the answer's persona keywords with the Appendix D.2 prompt (`llm_judge`).
 
 Run ``percontrast identify --model smollm2-135m-instruct --data persona_tokens.jsonl --out results.json
 --plot fig.png``; from Python, `run_identification` and `plot_pir_breakdown`. docs/identification.md has

@@ -341,7 +341,7 @@ def _word_match(examples, scores, timings) -> tuple[list[list[bool]], dict]:
 def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_tokens, timings):
     """The LLM-judge baseline (the local model when ``judge`` is None): its keywords' tokens, its replies
     and its parse statistics."""
-    from percontrast.identification.judge import judge_keywords
+    from percontrast.identification.llm_judge import judge_keywords
 
     if judge is None:
         from percontrast.evaluation.backends import TransformersChat

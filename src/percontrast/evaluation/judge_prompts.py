@@ -10,7 +10,7 @@ whose header names the source and documents how the layout was read; nothing is 
 - ALOE (ShujinWu-0814/ALOE ``evaluation/eval_own.py`` @ d5015c5): the user simulator's role-play prompt
   (the first *user* message of the simulator's conversation) and the judge prompt (one user message).
 
-    from percontrast.evaluation.prompts import personalization_messages
+    from percontrast.evaluation.judge_prompts import personalization_messages
     personalization_messages("Write a review ...", "the user's own review", "the model's review")
 """
 
