@@ -37,6 +37,7 @@ def main() -> int:
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.data.schema import write_jsonl
     from percontrast.modeling import load_model
+    from percontrast.data.data_config import DataConfig
     from percontrast.scoring import score_examples
 
     out = Path(args.out)
@@ -47,9 +48,8 @@ def main() -> int:
     longlamp = []
     for task, name in LONGLAMP.items():
         path = ROOT / "tests" / "fixtures" / "longlamp" / name
-        longlamp += build_benchmark("longlamp", task, str(path), retriever="bm25", k=4, tokenizer=tokenizer)[
-            0
-        ]
+        config = DataConfig("longlamp", task, str(path), retriever="bm25", k=4)
+        longlamp += build_benchmark(config, tokenizer)[0]
     tasks = {
         "SPC next replies": random.Random(0).sample(test, args.spc),
         "annotated answers": read_persona_qa(PERSONA_TOKENS_DEV),

@@ -1,4 +1,5 @@
-"""Code shape: no function of the package is too long to hold in one's head (STYLE.md, habit 1).
+"""Code shape: no function of the package is too long to hold in one's head (it reads top to bottom
+in one screen).
 
 A function is measured from its ``def`` line to the last line of its body (docstring included,
 decorators not), methods and nested functions alike. Split a function that grows past the limit

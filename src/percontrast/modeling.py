@@ -339,7 +339,7 @@ def model_identity(spec: str) -> str:
     from percontrast.outputs import file_fingerprint
 
     path = Path(spec).expanduser()
-    if not path.exists():
+    if spec in ALIASES or not path.exists():  # load_model takes an alias before a folder of that name
         return spec
     weights = (
         [path]

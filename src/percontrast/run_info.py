@@ -1,7 +1,8 @@
 """What a training run writes next to its results: resolved config, versions, commit, data counts.
 
 `write_run_info` is called by `percontrast.training.train` on the main process before training;
-it writes ``OUTPUT_DIR/run_config.json`` and ``OUTPUT_DIR/skipped.jsonl`` (STYLE.md, habit 8).
+it writes ``OUTPUT_DIR/run_config.json`` and ``OUTPUT_DIR/skipped.jsonl``, so that every run records its
+resolved config, versions and commit.
 """
 
 from __future__ import annotations
