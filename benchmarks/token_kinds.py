@@ -33,11 +33,11 @@ def main() -> int:
     from percontrast.bundled import PERSONA_TOKENS_DEV, SPC_TEST_CONVERSATIONS, SPC_VALID_CONVERSATIONS
     from percontrast.cli import main as cli
     from percontrast.data.build import build_benchmark
+    from percontrast.data.data_config import DataConfig
     from percontrast.data.persona_chat import next_reply_files
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.data.schema import write_jsonl
     from percontrast.modeling import load_model
-    from percontrast.data.data_config import DataConfig
     from percontrast.scoring import score_examples
 
     out = Path(args.out)

@@ -63,3 +63,20 @@ def test_kinds_command(tmp_path, capsys):
     assert main(["kinds", "--scores", f"toy={scores}", "--out", str(out), "--plot", str(plot)]) == 0
     assert json.loads(out.read_text())["tasks"]["toy"]["continuation"]["n_tokens"] == 1
     assert plot.stat().st_size > 0 and "| toy | persona_content |" in capsys.readouterr().out
+
+
+def test_kinds_and_groups_refuse_other_files_in_one_line(tmp_path, capsys):
+    """`percontrast kinds --scores A=predictions.jsonl` ended in KeyError: 'prompt_with'; `groups --data` on
+    bytes that are not UTF-8 in a UnicodeDecodeError traceback."""
+    from percontrast.cli import main
+
+    predictions = tmp_path / "preds.jsonl"
+    predictions.write_text('{"id": "a", "prediction": "x", "reference": "y"}\n')
+    assert main(["kinds", "--scores", f"A={predictions}", "--out", str(tmp_path / "k.json")]) == 2
+    err = capsys.readouterr().err
+    assert "not a scores record" in err and f"{predictions}:1" in err and "Traceback" not in err
+    binary = tmp_path / "bad.jsonl"
+    binary.write_bytes(b'{"id": "\xff"}\n')
+    assert main(["groups", "--model", "tiny", "--data", str(binary), "--out", str(tmp_path / "g.json")]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "Traceback" not in err

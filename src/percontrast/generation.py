@@ -368,3 +368,19 @@ def _vllm_generator(model: PreTrainedModel | str, tokenizer: PreTrainedTokenizer
         return texts, sum(len(output.outputs[0].token_ids) for output in outputs)
 
     return generate
+
+
+def __getattr__(name: str):
+    """``GenerationConfig``, the old name of `DecodingConfig` (it shadowed transformers' class of that name)."""
+    if name == "GenerationConfig":
+        import warnings
+
+        from percontrast.generation_config import DecodingConfig
+
+        warnings.warn(
+            "percontrast.generation.GenerationConfig is now percontrast.generation_config.DecodingConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return DecodingConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -118,6 +118,30 @@ BASE = {
     ("change", "message"),
     [
         ({"grid": BASE["grid"] | {"losses": ["ce", "focal"]}}, "grid.losses"),
+        # Review of issue 18/21's merge: these passed --dry-run and failed only after every cell had trained.
+        ({"evaluation": {"judge": {"model": "tiny", "mode": "probabilty"}}}, "judge.mode must be one of"),
+        ({"evaluation": {"judge": {"model": "tiny", "samples": 0}}}, "judge.samples must be an integer >= 1"),
+        (
+            {"evaluation": {"judge": {"model": "tiny", "limit": 0}}},
+            "evaluation.judge.limit must be an integer",
+        ),
+        (
+            {
+                "evaluation": {
+                    "judge": {"url": "http://127.0.0.1:1/v1", "api_model": "m", "mode": "probability"}
+                }
+            },
+            "over a url use 'sample'",
+        ),
+        (
+            {"tasks": {"spc": {"source": "persona_chat", "learning_rates": ["fast"]}}},
+            "learning_rates must be numbers",
+        ),
+        ({"tasks": {"spc": {"source": "persona_chat", "learning_rates": [float("nan")]}}}, "finite and > 0"),
+        (
+            {"grid": BASE["grid"] | {"learning_rates_by_loss": {"ce": ["fast"]}}},
+            "grid.learning_rates_by_loss.ce must be numbers",
+        ),
         ({"grid": BASE["grid"] | {"tasks": ["nope"]}}, "not defined under `tasks`"),
         ({"grid": BASE["grid"] | {"clips": [[5, 0.8]]}}, "m <= M"),
         ({"tasks": {"spc": {"source": "persona_chat", "colour": 1}}}, "tasks.spc: unknown keys ['colour']"),
@@ -127,7 +151,10 @@ BASE = {
         ({"launch": {"mode": "single", "nproc": 2}}, "nproc 1"),
         ({"evaluation": {"qa": {"tasks": ["squad"]}}}, "qa.tasks"),
         ({"extra": 1}, "unknown keys ['extra']"),
-        ({"tasks": {"spc": {"source": "persona_chat", "learning_rates": [0]}}}, "learning_rates must be > 0"),
+        (
+            {"tasks": {"spc": {"source": "persona_chat", "learning_rates": [0]}}},
+            "learning_rates must be finite and > 0",
+        ),
         ({"evaluation": {"aloe": {"profiles": "p"}}}, "evaluation.aloe needs profiles and personalities"),
         (
             {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "turns": 3}}},

@@ -288,3 +288,19 @@ def test_token_groups_and_train_time_rows(tmp_path):
     value = {r["loss"]: r["value"] for r in groups if r["metric"] == "nll_all"}
     difference = paired["groups"]["all"]["differences"]["perce_frozen"]["nll"]["mean"]
     assert difference == pytest.approx(value["perce_frozen"] - value["ce"])
+
+
+def test_task_data_built_with_other_settings_is_refused(tmp_path):
+    """A rerun into an existing experiment folder after a task's settings changed (a paper config moved
+    its test split from val to test) kept the old data and mixed the two protocols' rows."""
+    from percontrast.errors import ConfigError
+    from percontrast.experiments.config import load_experiment_config
+    from percontrast.experiments.runner import _Context
+
+    config = load_experiment_config(tiny_config(tmp_path))
+    directory = _Context(config, "run-1").data_dir("tiny", "spc")
+    assert (directory / "train.jsonl").exists()
+    assert _Context(config, "run-2").data_dir("tiny", "spc") == directory  # same settings: reused
+    config.tasks["spc"].test_sample = 3
+    with pytest.raises(ConfigError, match=r"test_sample: 2 there, 3 now"):
+        _Context(config, "run-3").data_dir("tiny", "spc")

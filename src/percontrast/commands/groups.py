@@ -11,7 +11,6 @@ seeds. The groups are defined once, from ``--reference`` (default: the first mod
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
 from percontrast.errors import ConfigError
@@ -69,13 +68,10 @@ def read_data(path: str):
     """Annotated persona QA records (``answer`` and ``personal_spans``) or plain examples."""
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.data.schema import read_examples
+    from percontrast.jsonl import iter_jsonl
 
-    with open(path, encoding="utf-8") as handle:
-        first = next((line for line in handle if line.strip()), "{}")
-    try:
-        keys = set(json.loads(first))
-    except (json.JSONDecodeError, TypeError):
-        keys = set()
+    first = next((record for _, record in iter_jsonl(path)), {})  # bad bytes or JSON: a one-line DataError
+    keys = set(first) if isinstance(first, dict) else set()
     return read_persona_qa(path) if {"answer", "personal_spans"} <= keys else read_examples(path)
 
 

@@ -38,7 +38,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.groups import parse_models
-    from percontrast.data.schema import iter_jsonl
     from percontrast.outputs import atomic_write_json, check_outputs
     from percontrast.token_kinds import kind_table, kinds_png, markdown_table
 
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         inputs={f"--scores {name}": path for name, path in files},
         outputs={"--out": args.out, "--plot": args.plot},
     )
-    tables = {name: kind_table([record for _, record in iter_jsonl(path)]) for name, path in files}
+    tables = {name: kind_table(_score_records(path)) for name, path in files}
     table = markdown_table(tables)
     print(table)
     atomic_write_json(args.out, {"tasks": tables, "files": dict(files), "table": table})
@@ -55,3 +54,24 @@ def run(args: argparse.Namespace) -> int:
         Path(args.plot).write_bytes(kinds_png(tables))
         logger.info("wrote %s", args.plot)
     return 0
+
+
+SCORE_FIELDS = ("prompt_with", "prompt_without", "response", "offsets", "pir")
+
+
+def _score_records(path: str) -> list[dict]:
+    """The records of a scores file (`percontrast score --out`); anything else is a one-line error."""
+    from percontrast.errors import DataError
+    from percontrast.jsonl import iter_jsonl
+
+    records = []
+    for line, record in iter_jsonl(path):
+        missing = [key for key in SCORE_FIELDS if not isinstance(record, dict) or key not in record]
+        if missing:
+            raise DataError(
+                f"not a scores record (missing {missing}); give files written by `percontrast score --out`",
+                path=path,
+                line=line,
+            )
+        records.append(record)
+    return records

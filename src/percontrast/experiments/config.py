@@ -23,7 +23,7 @@ import yaml
 from percontrast.data.data_config import DataConfig
 from percontrast.errors import ConfigError
 from percontrast.evaluation.aloe_config import AloeConfig
-from percontrast.evaluation.judge_config import JudgeConfig
+from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
 from percontrast.generation_config import DecodingConfig, SamplingConfig
 from percontrast.losses import check_clip_range
 
@@ -33,6 +33,21 @@ TASK_SOURCES = ("persona_chat", "lamp", "longlamp")
 LAUNCH_MODES = ("single", "torchrun", "accelerate")
 # PerCEConfig fields a cell sets itself: the grid's axes and the cell's paths.
 CELL_FIELDS = ("model", "data", "loss", "learning_rate", "clip_min", "clip_max", "seed", "output_dir")
+
+
+def check_learning_rates(values: Any, where: str) -> list[float]:
+    """A non-empty list of finite learning rates > 0, each once, as floats; else an error naming ``where``."""
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where} must be a non-empty list of learning rates, got {values!r}")
+    if not all(isinstance(lr, int | float) and not isinstance(lr, bool) for lr in values):
+        raise ConfigError(f"{where} must be numbers, got {values!r}")
+    rates = [float(lr) for lr in values]
+    if not all(math.isfinite(lr) and lr > 0 for lr in rates):
+        raise ConfigError(f"{where} must be finite and > 0, got {rates}")
+    repeated = sorted({repr(lr) for lr in rates if rates.count(lr) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: {', '.join(repeated)} given more than once")
+    return rates
 
 
 @dataclass
@@ -103,13 +118,7 @@ class TaskConfig:
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if self.learning_rates is not None:
-            if not isinstance(self.learning_rates, list) or not self.learning_rates:
-                raise ConfigError(
-                    f"learning_rates must be a non-empty list or unset, got {self.learning_rates!r}"
-                )
-            self.learning_rates = [float(lr) for lr in self.learning_rates]
-            if any(lr <= 0 for lr in self.learning_rates):
-                raise ConfigError(f"learning_rates must be > 0, got {self.learning_rates}")
+            self.learning_rates = check_learning_rates(self.learning_rates, "learning_rates")
 
     def data_config(self, part: str) -> DataConfig:
         """The `DataConfig` of this task's ``train`` or ``test`` examples (a lamp or longlamp source)."""
@@ -191,10 +200,7 @@ class GridConfig:
                 raise ConfigError(
                     f"grid.learning_rates_by_loss: {loss!r} is not one of grid.losses {self.losses}"
                 )
-            if not isinstance(rates, list) or not rates or any(float(lr) <= 0 for lr in rates):
-                raise ConfigError(
-                    f"grid.learning_rates_by_loss.{loss} must be a non-empty list of rates > 0, got {rates!r}"
-                )
+            check_learning_rates(rates, f"grid.learning_rates_by_loss.{loss}")
         self.learning_rates_by_loss = {
             k: [float(lr) for lr in v] for k, v in self.learning_rates_by_loss.items()
         }
@@ -264,6 +270,19 @@ class JudgeSettings(JudgeConfig):
             raise ConfigError(
                 f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"
             )
+        # Checked here, at load time (also by --dry-run), not after every cell has trained.
+        if self.mode is not None and self.mode not in JUDGE_MODES:
+            raise ConfigError(f"judge.mode must be one of {JUDGE_MODES} or unset, got {self.mode!r}")
+        if self.mode == "probability" and self.url:
+            raise ConfigError(
+                "judge.mode 'probability' reads a local model's digit probabilities; over a url use 'sample'"
+            )
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise ConfigError(f"judge.samples must be an integer >= 1, got {self.samples!r}")
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
+            raise ConfigError(f"evaluation.judge.limit must be an integer >= 1 or unset, got {self.limit!r}")
 
 
 @dataclass

@@ -110,9 +110,12 @@ def last_checkpoint(output_dir: Path) -> Path | None:
     return newest_complete(output_dir)
 
 
-def train_cell(values: dict[str, Any], launch: LaunchSettings, callbacks: list | None = None) -> float | None:
-    """Train one cell, resuming from its last checkpoint when there is one; returns the mean training
-    loss when trained in this process (None under a launcher)."""
+def train_cell(
+    values: dict[str, Any], launch: LaunchSettings, callbacks: list | None = None
+) -> dict[str, Any]:
+    """Train one cell, resuming from its last checkpoint when there is one. Trained in this process, it
+    returns the mean training loss, the Trainer's own training time (which leaves out the one-off frozen
+    PIR scoring, timed apart) and that scoring's seconds; under a launcher, an empty dict."""
     output_dir = Path(values["output_dir"])
     checkpoint = last_checkpoint(output_dir) if output_dir.exists() else None
     if checkpoint is not None:
@@ -123,7 +126,11 @@ def train_cell(values: dict[str, Any], launch: LaunchSettings, callbacks: list |
         from percontrast.training import train
 
         run = train(PerCEConfig(**values), callbacks=callbacks)
-        return float(run.output.training_loss)
+        return {
+            "train_loss": float(run.output.training_loss),
+            "train_seconds": run.output.metrics.get("train_runtime"),
+            "frozen_pir_seconds": run.frozen_pir_seconds,
+        }
     output_dir.mkdir(parents=True, exist_ok=True)
     config_path = output_dir.parent / "train_config.yaml"
     config_path.write_text(yaml.safe_dump(values, sort_keys=True), encoding="utf-8")
@@ -134,7 +141,7 @@ def train_cell(values: dict[str, Any], launch: LaunchSettings, callbacks: list |
     if result.returncode != 0:
         tail = (result.stderr or result.stdout)[-2000:]
         raise RuntimeError(f"{launch.mode} training exited with {result.returncode}:\n{tail}")
-    return None
+    return {}
 
 
 def launch_command(launch: LaunchSettings, train_config: Path) -> list[str]:

@@ -16,6 +16,8 @@ Slurm: ``--cell-index $SLURM_ARRAY_TASK_ID`` runs one cell, all tasks append to 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import platform
 import shutil
@@ -196,11 +198,23 @@ class _Context:
         cell_like = Cell(model, "ce", task, 1.0, None, None, 0)
         directory = self.out / "data" / cell_like.id.split("__")[0] / task
         summary_path = directory / "summary.json"
+        settings = json.loads(json.dumps(dataclasses.asdict(self.config.tasks[task]), default=str))
         with locked(directory.with_name(task + ".lock")):
             if not summary_path.exists():
                 logger.info("building data of %s for %s", task, model)
                 summary = pipeline.build_task_data(self.config.tasks[task], _tokenizer(model), directory)
-                atomic_write_json(summary_path, summary)
+                atomic_write_json(summary_path, summary | {"task_config": settings})
+            recorded = pipeline.read_json(summary_path).get("task_config")
+            if recorded is not None and recorded != settings:
+                differing = sorted(
+                    k for k in set(recorded) | set(settings) if recorded.get(k) != settings.get(k)
+                )
+                raise ConfigError(
+                    f"{directory}: the data of task {task!r} was built with other settings ("
+                    + "; ".join(f"{k}: {recorded.get(k)!r} there, {settings.get(k)!r} now" for k in differing)
+                    + "); its cells' results would mix two protocols. Use a new output_dir, or delete "
+                    f"{directory} and the cells trained on it"
+                )
         return directory
 
 
@@ -221,12 +235,20 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
         values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
         train_started = time.perf_counter()
-        train_loss = pipeline.train_cell(values, config.launch, callbacks=callbacks)
-        train_seconds = time.perf_counter() - train_started
+        trained = pipeline.train_cell(values, config.launch, callbacks=callbacks)
+        # The Trainer's time when trained here (the frozen ablation's one-off scoring is recorded apart,
+        # not in its step time); the launcher's wall time otherwise.
+        train_seconds = trained.get("train_seconds") or time.perf_counter() - train_started
         for checkpoint in model_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
         atomic_write_json(
-            done_marker, {"train_loss": train_loss, "run": context.run_id, "train_seconds": train_seconds}
+            done_marker,
+            {
+                "train_loss": trained.get("train_loss"),
+                "run": context.run_id,
+                "train_seconds": train_seconds,
+                "frozen_pir_seconds": trained.get("frozen_pir_seconds"),
+            },
         )
     # Training wall time of this cell's last (uninterrupted) training: the ablation's time ratio to CE.
     train_seconds = pipeline.read_json(done_marker).get("train_seconds")
