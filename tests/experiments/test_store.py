@@ -47,6 +47,12 @@ def test_torn_last_line_is_ignored_but_bad_middle_line_is_an_error(tmp_path):
     path.write_text('{"kind": "met\n' + good + "\n")
     with pytest.raises(DataError, match="results.jsonl:1"):
         read_results(path)
+    # Cut inside a UTF-8 character (records are written with ensure_ascii=False): torn, not "not UTF-8".
+    path.write_bytes((good + "\n").encode() + '{"kind": "metric", "task": "é'.encode()[:-1])
+    assert ResultsStore(path).finished_cells() == {"a"}
+    path.write_bytes(b'{"kind": "\xc3\n' + (good + "\n").encode())
+    with pytest.raises(DataError, match="results.jsonl:1: not UTF-8"):
+        read_results(path)
 
 
 def test_latest_status_wins(tmp_path):

@@ -95,10 +95,10 @@ def _grid_rows(config: ExperimentConfig) -> list[Row]:
         (
             where,
             "training",
-            f"{training.get('num_train_epochs', 3)} epochs, {training.get('optim', 'adamw_torch')} "
-            f"betas ({training.get('adam_beta1', 0.9)}, {training.get('adam_beta2', 0.999)}), "
-            f"warmup {training.get('warmup_steps', 0.04)}, {training.get('lr_scheduler_type', 'linear')}, "
-            f"global batch {batch}, max length {training.get('max_length', 5000)}",
+            f"{_length(training)}, {_setting(training, 'optim')} "
+            f"betas ({_setting(training, 'adam_beta1')}, {_setting(training, 'adam_beta2')}), "
+            f"warmup {_setting(training, 'warmup_steps')}, {_setting(training, 'lr_scheduler_type')}, "
+            f"global batch {batch}, max length {_setting(training, 'max_length')}",
         ),
         (
             where,
@@ -204,3 +204,25 @@ def protocol_table(config: ExperimentConfig) -> str:
     lines = ["| Table | Setting | Value |", "|---|---|---|"]
     lines += [f"| {where} | {setting} | {value} |" for where, setting, value in protocol(config)]
     return "\n".join(lines)
+
+
+def _setting(training: dict, name: str) -> object:
+    """A training setting as the cells will run it: the config's value, else `PerCEConfig`'s default
+    (read from the dataclass, not restated here)."""
+    import dataclasses
+
+    from percontrast.perce_config import PerCEConfig
+
+    if name in training:
+        value = training[name]
+    else:
+        value = next(item.default for item in dataclasses.fields(PerCEConfig) if item.name == name)
+    return getattr(value, "value", value)  # enums (optim, scheduler) by their value
+
+
+def _length(training: dict) -> str:
+    """``N steps`` when max_steps is set (it overrides the epochs), else ``N epochs``."""
+    steps = _setting(training, "max_steps")
+    if isinstance(steps, int) and steps > 0:
+        return f"{steps} steps"
+    return f"{_setting(training, 'num_train_epochs'):g} epochs"

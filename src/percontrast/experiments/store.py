@@ -112,11 +112,11 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise DataError("not UTF-8 text", path=str(path), line=number) from None
-        except json.JSONDecodeError:
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             if number == len(lines):
-                continue  # torn final line of a killed writer
+                continue  # torn final line of a killed writer (possibly cut inside a UTF-8 character)
+            if isinstance(exc, UnicodeDecodeError):
+                raise DataError("not UTF-8 text", path=str(path), line=number) from None
             raise DataError("not valid JSON", path=str(path), line=number) from None
         if not isinstance(record, dict) or record.get("kind") not in _REQUIRED:
             raise DataError("expected a record with kind run, metric or cell", path=str(path), line=number)
