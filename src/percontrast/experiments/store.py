@@ -103,7 +103,9 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         return []
     if path.is_dir():
         raise DataError("is a directory; give the results.jsonl file", path=str(path))
-    lines = path.read_bytes().split(b"\n")
+    data = path.read_bytes()
+    complete = data.endswith(b"\n")  # a killed writer leaves a last line without its newline
+    lines = data.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
     records = []
@@ -112,11 +114,13 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except UnicodeDecodeError:
+            if number == len(lines) and not complete:
+                continue  # torn final line, cut inside a UTF-8 character
+            raise DataError("not UTF-8 text", path=str(path), line=number) from None
+        except json.JSONDecodeError:
             if number == len(lines):
-                continue  # torn final line of a killed writer (possibly cut inside a UTF-8 character)
-            if isinstance(exc, UnicodeDecodeError):
-                raise DataError("not UTF-8 text", path=str(path), line=number) from None
+                continue  # torn final line of a killed writer
             raise DataError("not valid JSON", path=str(path), line=number) from None
         if not isinstance(record, dict) or record.get("kind") not in _REQUIRED:
             raise DataError("expected a record with kind run, metric or cell", path=str(path), line=number)
