@@ -309,6 +309,13 @@ def settings_path(out: PathLike) -> Path:
     return out.with_name(out.name + ".settings.json")
 
 
+def settings_differences(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """``"key: <recorded> there, <now> now; ..."`` for each setting that differs (a key on one side only
+    counts); empty when they agree. The detail of every "would mix two runs" refusal."""
+    differing = sorted(key for key in set(recorded) | set(settings) if recorded.get(key) != settings.get(key))
+    return "; ".join(f"{key}: {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differing)
+
+
 def check_run_settings(out: PathLike, settings: Mapping[str, Any], *, kind: str) -> None:
     """Record the settings that produce ``out``, or check that a resume uses the same ones.
 
@@ -334,10 +341,8 @@ def check_run_settings(out: PathLike, settings: Mapping[str, Any], *, kind: str)
         raise ConfigError(f"{sidecar}: not valid JSON ({exc}); delete it and {out} to start over") from None
     if not isinstance(recorded, dict) or recorded.get("kind") != kind:
         raise ConfigError(f"{sidecar} does not describe a `percontrast {kind}` output; choose another --out")
-    old = recorded.get("settings", {})
-    differing = sorted(key for key in set(old) | set(settings) if old.get(key) != settings.get(key))
-    if differing:
-        detail = "; ".join(f"{key}: {old.get(key)!r} there, {settings.get(key)!r} now" for key in differing)
+    detail = settings_differences(recorded.get("settings", {}), settings)
+    if detail:
         raise ConfigError(
             f"{out} was made with other settings ({detail}); resuming would mix two runs in one file. "
             "Rerun with the recorded settings, or choose another --out"
@@ -453,12 +458,8 @@ def _check_resume(output_dir: Path, checkpoint: str, settings: Mapping[str, Any]
         ) from None
     if not isinstance(recorded, dict):
         return  # written by an older version: nothing to compare with
-    settings = json.loads(json.dumps(dict(settings), default=str))
-    differing = sorted(key for key in set(recorded) | set(settings) if recorded.get(key) != settings.get(key))
-    if differing:
-        detail = "; ".join(
-            f"{key}: {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differing
-        )
+    detail = settings_differences(recorded, json.loads(json.dumps(dict(settings), default=str)))
+    if detail:
         raise ConfigError(
             f"--resume_from_checkpoint {checkpoint}: {output_dir} was trained with other settings ({detail}); "
             "resuming would mix two runs. Resume with the recorded settings, or start a new --output_dir"

@@ -165,11 +165,7 @@ class GridConfig:
         bad = [loss for loss in self.losses if loss not in LOSSES]
         if bad:
             raise ConfigError(f"grid.losses: unknown {bad}; allowed: {LOSSES}")
-        if not all(isinstance(lr, int | float) and not isinstance(lr, bool) for lr in self.learning_rates):
-            raise ConfigError(f"grid.learning_rates must be numbers, got {self.learning_rates!r}")
-        self.learning_rates = [float(lr) for lr in self.learning_rates]
-        if not all(math.isfinite(lr) and lr > 0 for lr in self.learning_rates):
-            raise ConfigError(f"grid.learning_rates must be finite and > 0, got {self.learning_rates}")
+        self.learning_rates = check_learning_rates(self.learning_rates, "grid.learning_rates")
         if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in self.seeds):
             raise ConfigError(f"grid.seeds must be integers >= 0, got {self.seeds!r}")
         for clip in self.clips:

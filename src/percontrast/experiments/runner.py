@@ -34,7 +34,7 @@ from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
 from percontrast.experiments.protocol import protocol_table
 from percontrast.experiments.store import ResultsStore, locked
-from percontrast.outputs import atomic_write_json
+from percontrast.outputs import atomic_write_json, settings_differences
 
 logger = logging.getLogger(__name__)
 
@@ -205,15 +205,12 @@ class _Context:
                 summary = pipeline.build_task_data(self.config.tasks[task], _tokenizer(model), directory)
                 atomic_write_json(summary_path, summary | {"task_config": settings})
             recorded = pipeline.read_json(summary_path).get("task_config")
-            if recorded is not None and recorded != settings:
-                differing = sorted(
-                    k for k in set(recorded) | set(settings) if recorded.get(k) != settings.get(k)
-                )
+            detail = settings_differences(recorded, settings) if recorded is not None else ""
+            if detail:
                 raise ConfigError(
-                    f"{directory}: the data of task {task!r} was built with other settings ("
-                    + "; ".join(f"{k}: {recorded.get(k)!r} there, {settings.get(k)!r} now" for k in differing)
-                    + "); its cells' results would mix two protocols. Use a new output_dir, or delete "
-                    f"{directory} and the cells trained on it"
+                    f"{directory}: the data of task {task!r} was built with other settings ({detail}); its "
+                    f"cells' results would mix two protocols. Use a new output_dir, or delete {directory} "
+                    "and the cells trained on it"
                 )
         return directory
 
