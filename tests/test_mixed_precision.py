@@ -37,7 +37,7 @@ from percontrast.training import PerCETrainer, train
 BF16_UNIT_ROUNDOFF = 2.0**-8
 
 
-def _record_dtypes(model: torch.nn.Module) -> tuple[set, list]:
+def _record_dtypes(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> set:
     """Dtypes of a decoder projection's outputs, and the autocast state the fused response head ran
     under (("head", dtype), or ("head", torch.float32) without autocast), recorded on every call.
 
@@ -47,7 +47,6 @@ def _record_dtypes(model: torch.nn.Module) -> tuple[set, list]:
     """
     from percontrast import logprobs
 
-    base = unwrap_model(model)
     seen: set = set()
     real_state = logprobs._autocast_state
 
@@ -56,26 +55,19 @@ def _record_dtypes(model: torch.nn.Module) -> tuple[set, list]:
         seen.add(("head", dtype if enabled else torch.float32))
         return enabled, dtype
 
-    logprobs._autocast_state = recording_state
-    projection = base.get_decoder().layers[0].self_attn.q_proj
-    hook = projection.register_forward_hook(lambda m, i, o: seen.add(o.dtype))
-
-    class _Restore:
-        def remove(self) -> None:
-            logprobs._autocast_state = real_state
-
-    return seen, [hook, _Restore()]
+    monkeypatch.setattr(logprobs, "_autocast_state", recording_state)
+    projection = unwrap_model(model).get_decoder().layers[0].self_attn.q_proj
+    projection.register_forward_hook(lambda m, i, o: seen.add(o.dtype))  # the model lives for one test
+    return seen
 
 
 @pytest.mark.parametrize("loss", LOSS_KINDS)
-def test_bf16_training_runs_every_loss_under_bfloat16_autocast(tmp_path, loss):
+def test_bf16_training_runs_every_loss_under_bfloat16_autocast(tmp_path, loss, monkeypatch):
     model, tokenizer = sharpened_tiny()
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
-    seen, handles = _record_dtypes(model)
+    seen = _record_dtypes(model, monkeypatch)
     config = make_config(tmp_path, loss=loss, bf16=True, max_steps=2, learning_rate=1e-3)
     run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(8))
-    for handle in handles:
-        handle.remove()
     # The forwards really ran in bfloat16 (decoder and head), not silently in float32.
     assert seen == {torch.bfloat16, ("head", torch.bfloat16)}
     losses = [entry["loss"] for entry in run.trainer.state.log_history if "loss" in entry]
@@ -230,7 +222,7 @@ def _experiment_configs() -> list:
 
 
 @pytest.mark.parametrize("path", _experiment_configs(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_experiment_config_trains_one_step_with_its_own_precision(tmp_path, path):
+def test_every_experiment_config_trains_one_step_with_its_own_precision(tmp_path, path, monkeypatch):
     """Each shipped experiment config's training section (bf16, gradient checkpointing, optimiser,
     scheduler, batch size: all as shipped) trains one PerCE step of its first cell on the `tiny` stand-in."""
     from percontrast.experiments.config import load_experiment_config
@@ -247,22 +239,18 @@ def test_every_experiment_config_trains_one_step_with_its_own_precision(tmp_path
     values.update(model="tiny", loss="perce", max_steps=1, use_cpu=True, save_strategy="no")
     values.update(disable_tqdm=True, dataloader_pin_memory=False)
     model, tokenizer = sharpened_tiny()
-    seen, handles = _record_dtypes(model)
+    seen = _record_dtypes(model, monkeypatch)
     run = train(PerCEConfig(**values), model=model, tokenizer=tokenizer)
-    for handle in handles:
-        handle.remove()
     expected = torch.bfloat16 if config.training.get("bf16") else torch.float32
     assert seen == {expected, ("head", expected)}
     assert run.trainer.state.global_step == 1 and torch.isfinite(torch.tensor(run.output.training_loss))
 
 
-def test_bf16_training_with_lora_and_gradient_checkpointing(tmp_path):
+def test_bf16_training_with_lora_and_gradient_checkpointing(tmp_path, monkeypatch):
     # PEFT wraps the model: accelerate wraps the PeftModel's forward, the response forward is the base's.
     model, tokenizer = sharpened_tiny()
-    seen, handles = _record_dtypes(model)
+    seen = _record_dtypes(model, monkeypatch)
     config = make_config(tmp_path, loss="perce", bf16=True, use_lora=True, gradient_checkpointing=True)
     run = train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
-    for handle in handles:
-        handle.remove()
     assert torch.bfloat16 in seen and ("head", torch.bfloat16) in seen
     assert run.trainer.state.global_step == 1 and torch.isfinite(torch.tensor(run.output.training_loss))
