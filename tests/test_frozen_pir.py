@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -98,9 +100,12 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
     calls = []
     original = module.frozen_pir
 
-    def counting(*args, **kwargs):
+    scored = []
+
+    def counting(model, dataset, *args, **kwargs):
         calls.append(1)
-        return original(*args, **kwargs)
+        scored.append(len(dataset))
+        return original(model, dataset, *args, **kwargs)
 
     def run(name, examples):
         model, tokenizer = sharpened_tiny()
@@ -114,5 +119,95 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
     second = run("b", make_examples(4))
     assert len(calls) == 1 and cache.exists()
     torch.testing.assert_close(first.trainer.model.lm_head.weight, second.trainer.model.lm_head.weight)
-    run("c", make_examples(6))  # two more examples: not covered, scored again
-    assert len(calls) == 2
+    run("c", make_examples(6))  # two more examples: only those are scored
+    assert len(calls) == 2 and scored[-1] == 2
+
+
+_IDENTITY_SCRIPT = """
+import json
+from training_helpers import make_examples, sharpened_tiny
+from percontrast.collator import encode_training_examples
+from percontrast.frozen_pir import _fingerprint, model_checksum
+model, tokenizer = sharpened_tiny()
+dataset = encode_training_examples(make_examples(3), tokenizer, max_length=256)
+print(json.dumps([model_checksum(model), [_fingerprint(item) for item in dataset.examples]]))
+"""
+
+
+def test_cache_key_is_the_same_in_another_process(tmp_path):
+    """Issue 25.6: the key used Python's salted ``hash()`` of strings, so no new process ever read the
+    cache. Two processes with different hash seeds must compute the same key."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent)}
+        result = subprocess.run(
+            [sys.executable, "-c", _IDENTITY_SCRIPT], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1]
+    assert len(set(outputs[0][1])) == 3  # one key per example
+
+
+def test_cache_written_by_another_process_is_read(tmp_path):
+    """The cache a run writes is read by a run in a new process (same starting model and data)."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "frozen_pir.pt"
+    script = f"""
+import logging, sys
+import os
+from pathlib import Path
+from unittest import mock
+from training_helpers import make_config, make_examples, sharpened_tiny
+from percontrast import frozen_pir as module, training
+calls = []
+original = module.frozen_pir
+def counting(*a, **k):
+    calls.append(1)
+    return original(*a, **k)
+model, tokenizer = sharpened_tiny()
+config = make_config(sys.argv[1], loss="perce", pir_source="frozen", frozen_pir_cache={str(cache)!r})
+with mock.patch.object(module, "frozen_pir", counting):
+    training.train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
+print("scored", len(calls))
+"""
+    seen = []
+    for seed, name in (("1", "a"), ("2", "b")):
+        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent)}
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / name)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        seen.append(result.stdout.strip().splitlines()[-1])
+    assert seen == ["scored 1", "scored 0"]
+
+
+@pytest.mark.parametrize("content", [b"not a torch file\n", b'{"id": "ex0"}\n'])
+def test_cache_that_is_not_a_cache_is_one_line(tmp_path, content):
+    """Issue 25.8: --frozen_pir_cache pointing at a data or text file gave a raw unpickling traceback."""
+    from percontrast import training
+
+    cache = tmp_path / "data.jsonl"
+    cache.write_bytes(content)
+    model, tokenizer = sharpened_tiny()
+    config = make_config(tmp_path / "o", loss="perce", pir_source="frozen", frozen_pir_cache=str(cache))
+    with pytest.raises(ConfigError, match=r"data\.jsonl is not a frozen-PIR cache"):
+        training.train(config, model=model, tokenizer=tokenizer, examples=make_examples(4))
+    assert cache.read_bytes() == content  # the file survives
+
+
+def test_cache_with_another_loss_is_refused(tmp_path):
+    """Issue 25.8: --frozen_pir_cache with --loss ce was ignored without a word."""
+    for loss in ("ce", "perce"):
+        with pytest.raises(ConfigError, match="frozen_pir_cache is read only with pir_source='frozen'"):
+            make_config(tmp_path, loss=loss, frozen_pir_cache=str(tmp_path / "c.pt"))

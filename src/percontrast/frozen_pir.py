@@ -9,8 +9,10 @@ step costs. `percontrast.training.train` wires it in for ``--pir_source frozen``
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,20 +26,39 @@ from percontrast.perce_config import PerCEConfig
 logger = logging.getLogger(__name__)
 
 
-def _fingerprint(item) -> int:
-    """The token ids an example's frozen PIR depends on (Python's hash of int tuples is not salted)."""
-    return hash((tuple(item.prompt_with_ids), tuple(item.prompt_without_ids), tuple(item.response_ids)))
+def _fingerprint(item) -> str:
+    """The token ids an example's frozen PIR depends on, as a sha256 digest (the same in every process)."""
+    ids = (item.prompt_with_ids, item.prompt_without_ids, item.response_ids)
+    return hashlib.sha256(repr(tuple(map(list, ids))).encode()).hexdigest()
+
+
+def _read_cache(path: Path) -> dict:
+    """The cache file's contents, or a `ConfigError` naming the file when it is not one of ours. Read with
+    ``weights_only=True``: a cache is tensors, strings and dicts, never code to unpickle."""
+    try:
+        saved = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
+        raise ConfigError(
+            f"frozen_pir_cache {path} is not a frozen-PIR cache (it could not be read as one: "
+            f"{type(error).__name__}); point --frozen_pir_cache at a new file, e.g. frozen_pir.pt"
+        ) from None
+    if not isinstance(saved, dict) or not {"model", "pir", "fingerprint"} <= set(saved):
+        raise ConfigError(
+            f"frozen_pir_cache {path} is not a frozen-PIR cache (expected the keys model, pir and "
+            "fingerprint); point --frozen_pir_cache at a new file"
+        )
+    return saved
 
 
 def cached_frozen_pir(
     model: nn.Module, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
 ) -> dict[str, torch.Tensor]:
-    """`frozen_pir`, read from ``config.frozen_pir_cache`` when that file holds every example of the
-    dataset for the same starting weights (`model_checksum`) and the same token ids, else computed and
-    written there.
+    """`frozen_pir` of every example of the dataset, reusing what ``config.frozen_pir_cache`` holds for the
+    same starting weights (`model_checksum`) and the same token ids, and scoring only the rest; the file
+    is then rewritten with the union.
 
     An experiment's cells of the same model and data share one starting model, so its seeds and learning
-    rates can share one scoring of the training pool.
+    rates share one scoring of the training pool, across processes and resumes.
     """
     ids = [item.id for item in dataset.examples]
     if len(set(ids)) != len(ids):
@@ -47,34 +68,47 @@ def cached_frozen_pir(
         )
     path = Path(config.frozen_pir_cache) if config.frozen_pir_cache else None
     identity = model_checksum(model)
+    fingerprint = {item.id: _fingerprint(item) for item in dataset.examples}
+    known: dict[str, torch.Tensor] = {}
+    known_fingerprint: dict[str, str] = {}
     if path is not None and path.exists():
-        saved = torch.load(path)
-        if saved["model"] == identity and all(
-            saved["fingerprint"].get(item.id) == _fingerprint(item) for item in dataset.examples
-        ):
-            logger.info("frozen PIR of %d examples read from %s", len(dataset), path)
-            return {item.id: saved["pir"][item.id] for item in dataset.examples}
-        logger.info("frozen PIR cache %s is for other data or another model: recomputing", path)
-    pir = frozen_pir(model, dataset, pad_id, config)
-    if path is not None and config.process_index == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        fingerprint = {item.id: _fingerprint(item) for item in dataset.examples}
-        torch.save({"model": identity, "pir": pir, "fingerprint": fingerprint}, partial)
-        os.replace(partial, path)
-    return pir
+        saved = _read_cache(path)
+        if saved["model"] == identity:
+            known_fingerprint = dict(saved["fingerprint"])
+            known = dict(saved["pir"])
+        else:
+            logger.info("frozen PIR cache %s is for another starting model: not used", path)
+    missing = [item for item in dataset.examples if known_fingerprint.get(item.id) != fingerprint[item.id]]
+    if path is not None:
+        logger.info(
+            "frozen PIR cache %s: %d of %d examples read, %d to score",
+            path,
+            len(dataset) - len(missing),
+            len(dataset),
+            len(missing),
+        )
+    if missing:
+        known.update(frozen_pir(model, EncodedDataset(missing), pad_id, config))
+        known_fingerprint.update({item.id: fingerprint[item.id] for item in missing})
+        if path is not None and config.process_index == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            torch.save({"model": identity, "pir": known, "fingerprint": known_fingerprint}, partial)
+            os.replace(partial, path)
+    return {item.id: known[item.id] for item in dataset.examples}
 
 
 def model_checksum(model: nn.Module) -> str:
-    """What identifies the starting model's weights: each parameter's dtype, shape and float64 sum (one
-    pass over the weights, on their device). The same spec with another seed (``tiny``), a model directory
+    """What identifies the starting model's weights: a sha256 digest of each parameter's name, dtype and
+    shape, and the float64 sum of all of them (one pass over the weights, on their device). Stable across
+    processes (no salted ``hash()``). The same spec with another seed (``tiny``), a model directory
     retrained in place, or another dtype gives another checksum."""
     total = torch.zeros((), dtype=torch.float64)
-    parts = []
+    digest = hashlib.sha256()
     for name, parameter in model.named_parameters():
         total += parameter.detach().double().sum().cpu()
-        parts.append(f"{name}:{tuple(parameter.shape)}:{parameter.dtype}")
-    return f"{hash(tuple(parts))}:{float(total)!r}"
+        digest.update(f"{name}:{tuple(parameter.shape)}:{parameter.dtype};".encode())
+    return f"{digest.hexdigest()}:{float(total)!r}"
 
 
 def frozen_pir(

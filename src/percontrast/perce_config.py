@@ -270,6 +270,11 @@ class PerCEConfig(TrainingArguments):
             raise ConfigError(
                 f"pir_source='frozen' is a PerCE option; loss is {self.loss!r} (use loss: perce)"
             )
+        if self.frozen_pir_cache is not None and self.pir_source != "frozen":
+            raise ConfigError(
+                f"frozen_pir_cache is read only with pir_source='frozen' (loss {self.loss!r}, pir_source "
+                f"{self.pir_source!r}); drop --frozen_pir_cache or add --pir_source frozen"
+            )
         if self.weight_mode is not None:
             check_choice("weight_mode", WEIGHT_MODES)
         check_clip_range(self.clip_min, self.clip_max)

@@ -45,6 +45,20 @@ def test_ablation_runs_at_its_own_learning_rate(tmp_path):
     assert "pir_source" not in training_values(config, online, Path("d.jsonl"), Path("o"))
 
 
+def test_frozen_cells_train_with_the_grids_clips(tmp_path):
+    """Issue 25.7: with clips [[1, 3]] the perce_frozen cells trained with the defaults (0.8, 5) and their
+    result rows recorded the clip as null."""
+    config = _load(tmp_path, BASE | {"grid": BASE["grid"] | {"clips": [[1.0, 3.0]]}})
+    for cell in expand(config):
+        if cell.loss in ("perce", "perce_frozen"):
+            assert (cell.clip_min, cell.clip_max) == (1.0, 3.0), cell.id
+            values = training_values(config, cell, Path("d.jsonl"), Path("o"))
+            assert (values["clip_min"], values["clip_max"]) == (1.0, 3.0)
+            assert cell.to_dict()["clip_min"] == 1.0 and "__m1_M3__" in cell.id
+        else:
+            assert cell.clip_min is None
+
+
 @pytest.mark.parametrize(
     ("by_loss", "message"),
     [({"lossce": [1e-4]}, "is not one of grid.losses"), ({"perce_frozen": []}, "non-empty list")],

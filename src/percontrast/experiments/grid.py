@@ -1,8 +1,8 @@
 """The cells of an experiment grid and the steps each one runs.
 
 A cell is one training run: (model, loss, source task, learning rate, clip, seed). The clip only
-changes PerCE, so the other losses get one cell per (model, task, lr, seed) whatever ``grid.clips``
-holds (their clip is recorded as None). The order is stable: the same config always lists the same
+changes PerCE (online or frozen PIR), so the other losses get one cell per (model, task, lr, seed)
+whatever ``grid.clips`` holds (their clip is recorded as None). The order is stable: the same config always lists the same
 cells in the same order, so ``--cell-index`` (one Slurm array task per cell) is well defined.
 
     from percontrast.experiments.grid import expand
@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a type only: config.py calls expand() to check cell ids
     from percontrast.experiments.config import ExperimentConfig
+
+
+# The losses whose weights are clipped PIR: each gets one cell per ``grid.clips`` entry.
+CLIPPED_LOSSES = ("perce", "perce_frozen")
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def expand(config: ExperimentConfig) -> list[Cell]:
     grid = config.grid
     cells: list[Cell] = []
     for model, task, loss in itertools.product(grid.models, grid.tasks, grid.losses):
-        clips = grid.clips if loss == "perce" else [[None, None]]
+        clips = grid.clips if loss in CLIPPED_LOSSES else [[None, None]]
         for lr in learning_rates(config, task, loss):
             for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
                 cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))

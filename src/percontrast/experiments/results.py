@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from percontrast.experiments.grid import CLIPPED_LOSSES
 from percontrast.experiments.store import read_results
 
 LOSS_ORDER = ("ce", "lossce", "entce", "perce", "perce_frozen")
@@ -111,12 +112,13 @@ class ResultSet:
     def learning_rates(self, **where: Any) -> list[float]:
         return sorted({r["learning_rate"] for r in self.rows if all(r.get(k) == v for k, v in where.items())})
 
-    def clips(self, model: str, task: str) -> list[tuple[float, float]]:
+    def clips(self, model: str, task: str, loss: str = "perce") -> list[tuple[float, float]]:
+        """The (m, M) clips the rows hold for a clipped loss (PerCE, online or frozen) of (model, task)."""
         return sorted(
             {
                 (r["clip_min"], r["clip_max"])
                 for r in self.rows
-                if r["loss"] == "perce" and r["model"] == model and r["task"] == task
+                if r["loss"] == loss and r["model"] == model and r["task"] == task
             }
         )
 
@@ -133,8 +135,8 @@ class ResultSet:
 
     def _choose(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
         where: dict[str, Any] = {"model": model, "loss": loss, "task": task}
-        if loss == "perce":
-            clips = self.clips(model, task)
+        if loss in CLIPPED_LOSSES:
+            clips = self.clips(model, task, loss)
             if not clips:
                 return None
             clip = DEFAULT_CLIP if DEFAULT_CLIP in clips else clips[0]

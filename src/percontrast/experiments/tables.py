@@ -24,6 +24,7 @@ import statistics
 from collections import defaultdict
 
 from percontrast.evaluation.judge_prompts import QUALITY_DIMENSIONS
+from percontrast.experiments.grid import CLIPPED_LOSSES
 from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
 
 SPREAD_NOTE = "`~`: the difference is inside the spread over seeds (|a - b| <= sd_a + sd_b)."
@@ -118,7 +119,7 @@ def table_lr_sweep(results: ResultSet) -> list[Table]:
                 row = [f"{lr:g}"]
                 for task in tasks:
                     where = {"model": model, "loss": loss, "task": task, "learning_rate": lr}
-                    if loss == "perce":
+                    if loss in CLIPPED_LOSSES:
                         choice = results.chosen(model, loss, task)
                         where |= (
                             {"clip_min": choice["clip_min"], "clip_max": choice["clip_max"]} if choice else {}
