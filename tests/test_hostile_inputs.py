@@ -131,6 +131,32 @@ def test_generate_truncates_the_persona_to_fit_the_context(tiny, tmp_path: Path,
     assert stats.generated == 1 and "persona truncated in 1 of 1 prompts" in caplog.text
 
 
+def test_generate_refuses_a_prompt_whose_persona_would_be_cut_away(tiny, tmp_path: Path) -> None:
+    """Issue 27: generation truncated the persona itself, without the persona-lost refusal of training and
+    scoring, so a "with persona" prompt could carry an empty persona frame. It goes through
+    `encoding.fit_prompt` now."""
+    from percontrast.data.schema import Example
+    from percontrast.encoding import PersonaLostError, fit_prompt, tokenize_prompt
+    from percontrast.generation import render_prompts
+    from percontrast.templates import resolve_template
+
+    model, tokenizer = tiny
+    example = Example(id="x", persona=["(I like to sew) " * 30], query="What do you do?", response="I sew.")
+    without, _ = fit_prompt(example, tokenizer, with_persona=False)
+    with_persona, _ = fit_prompt(example, tokenizer)
+    template = resolve_template(example, None)
+    frame = template.render_persona_block("", example.query, tokenizer, history=example.history)
+    budget = len(tokenize_prompt(tokenizer, frame, template))  # the persona frame with no persona text
+    assert len(with_persona) > budget + 5
+    with pytest.raises(PersonaLostError, match="no persona item fits the .* prompt tokens") as error:
+        render_prompts([example], tokenizer, None, with_persona=True, max_prompt_tokens=budget)
+    assert error.value.record_id == "x"
+    # With room for part of the item, the persona is shortened, never emptied.
+    ids = render_prompts([example], tokenizer, None, True, max_prompt_tokens=len(with_persona) - 5)[0]
+    assert len(without) < len(ids) <= len(with_persona) - 5
+    assert "(I like to sew" in tokenizer.decode(ids)
+
+
 def test_prompts_past_the_context_are_refused_everywhere(tiny) -> None:
     model, tokenizer = tiny
     with pytest.raises(DataError, match="exceeds the model's context"):

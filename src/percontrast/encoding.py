@@ -4,8 +4,8 @@ ARCHITECTURE.md, data flow: the template renders the prompt twice (with and with
 response is tokenized ONCE, and the same response ids are appended to both prompts (invariant 1).
 `truncate_persona` implements invariant 6: the query and the response are never cut; persona items
 are dropped lowest-ranked (last) first, then the last kept item is shortened, and every drop is
-reported. `fit_example` and `fit_examples` are the one policy that scoring, training, the benchmark
-builder and the demo share: encode within ``max_length``; an example whose persona the truncation
+reported. `fit_example` and `fit_examples` (and `fit_prompt` for a prompt alone) are the one policy
+that scoring, training, generation, the benchmark builder and the demo share: encode within ``max_length``; an example whose persona the truncation
 removed entirely is skipped and counted (its two prompts would differ by an empty persona frame only,
 so PIR would measure no persona). `pad_pairs` pads a list of encoded examples into the two batches
 the model sees.
@@ -249,6 +249,43 @@ def fit_example(
     if encoded.truncation is not None and encoded.truncation.items_kept == 0:
         raise PersonaLostError(persona_lost_reason(max_length), record_id=example.id, field="persona")
     return encoded
+
+
+def fit_prompt(
+    example: Example,
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate | str | None = None,
+    *,
+    with_persona: bool = True,
+    max_prompt_tokens: int | None = None,
+) -> tuple[list[int], TruncationReport | None]:
+    """The prompt of one example alone (generation: no response yet), within ``max_prompt_tokens`` by the
+    same policy as `fit_example`: the persona is truncated (invariant 6), the query never.
+
+    Returns:
+        The prompt's token ids and what was cut (None when nothing had to be).
+
+    Raises:
+        DataError: the prompt without any persona item does not fit.
+        PersonaLostError: with persona, no persona item fits beside the query; the prompt would carry an
+            empty persona frame, so a "with persona" generation would be a persona-free one.
+    """
+    template = resolve_template(example, template)
+    ids = tokenize_prompt(tokenizer, template.render(example, with_persona, tokenizer=tokenizer), template)
+    if not with_persona or max_prompt_tokens is None or len(ids) <= max_prompt_tokens:
+        return ids, None
+    persona, report = truncate_persona(example, tokenizer, template, max_prompt_tokens)
+    if report.items_kept == 0:
+        raise PersonaLostError(
+            f"no persona item fits the {max_prompt_tokens} prompt tokens left beside max_new_tokens within "
+            "the model's context: the prompt would carry an empty persona frame; lower max_new_tokens or "
+            "shorten the query",
+            record_id=example.id,
+            field="persona",
+        )
+    block = template.persona_block(persona)
+    text = template.render_persona_block(block, example.query, tokenizer, history=example.history)
+    return tokenize_prompt(tokenizer, text, template), report
 
 
 @dataclass

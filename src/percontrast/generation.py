@@ -36,12 +36,11 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example, iter_jsonl
 from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
-from percontrast.encoding import tokenize_prompt, truncate_persona
+from percontrast.encoding import fit_prompt
 from percontrast.errors import ConfigError, DataError
 from percontrast.generation_config import BACKENDS, DecodingConfig, SamplingConfig  # noqa: F401 (re-exported)
 from percontrast.modeling import max_context
 from percontrast.outputs import JsonlAppender, check_run_settings, repair_jsonl_tail
-from percontrast.templates import resolve_template
 
 logger = logging.getLogger(__name__)
 
@@ -176,26 +175,16 @@ def render_prompts(
     """Prompt token ids of each example (with or without persona), each with its own template unless
     ``template`` names one (`templates.resolve_template`).
 
-    With ``max_prompt_tokens``, a longer prompt with persona has its persona truncated as `score`
-    and `train` do (`encoding.truncate_persona`: lowest-ranked items first; the query is never cut);
-    the count is logged.
+    With ``max_prompt_tokens``, a longer prompt with persona is fitted by the policy training and scoring
+    use (`encoding.fit_prompt`: lowest-ranked persona items first, the query never cut, and an example
+    whose persona would be cut away entirely refused with a `PersonaLostError`); the count is logged.
     """
     prompts, truncated = [], 0
     for example in examples:
-        prompt_template = resolve_template(example, template)
-        ids = tokenize_prompt(
-            tokenizer,
-            prompt_template.render(example, with_persona=with_persona, tokenizer=tokenizer),
-            prompt_template,
+        ids, report = fit_prompt(
+            example, tokenizer, template, with_persona=with_persona, max_prompt_tokens=max_prompt_tokens
         )
-        if with_persona and max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
-            persona, _ = truncate_persona(example, tokenizer, prompt_template, max_prompt_tokens)
-            block = prompt_template.persona_block(persona) if persona else ""
-            text = prompt_template.render_persona_block(
-                block, example.query, tokenizer, history=example.history
-            )
-            ids = tokenize_prompt(tokenizer, text, prompt_template)
-            truncated += 1
+        truncated += report is not None
         prompts.append(ids)
     if truncated:
         logger.warning(
