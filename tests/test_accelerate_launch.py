@@ -21,7 +21,7 @@ import torch
 import yaml
 from training_helpers import free_port, make_examples, multiprocess_env
 
-from percontrast.data.schema import write_jsonl
+from percontrast.utils.files import write_jsonl
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
 
@@ -72,7 +72,7 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False, lo
 
 
 def _check_export(output: Path) -> None:
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     model, _ = load_model(str(output))
     reference, _ = load_model("tiny", seed=0)

@@ -69,6 +69,16 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
             assert dest in dests, f"{name}: {config_class.__name__}.{item.name} has no flag"
             if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
                 continue  # required: no default to compare
+            if parser.get_default(dest) is argparse.SUPPRESS:  # unset_if_absent: a preset fills it in
+                action = next(a for a in parser._actions if a.dest == dest)
+                default = field_default(item)
+                if default is not None and not isinstance(default, bool):
+                    shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
+                    assert f"default: {shown}" in action.help, (
+                        f"{name}: the help of {config_class.__name__}.{item.name} must name its default "
+                        f"{shown}: {action.help!r}"
+                    )
+                continue
             assert parser.get_default(dest) == expected, (
                 f"{name}: the flag of {config_class.__name__}.{item.name} defaults to "
                 f"{parser.get_default(dest)!r}, the field to {field_default(item)!r}"
@@ -77,19 +87,19 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
 
 def library_defaults():
     from percontrast.data.build import build_examples
+    from percontrast.data.config import DataConfig
     from percontrast.data.construct_config import ConstructConfig
-    from percontrast.data.data_config import DataConfig
     from percontrast.data.retrieval import make_retriever
     from percontrast.data.synthetic import construct_dataset
-    from percontrast.evaluation.backends import OpenAIChat
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.evaluate_run import evaluate_predictions
+    from percontrast.evaluation.config import EvaluateConfig
+    from percontrast.evaluation.files import evaluate_predictions
     from percontrast.evaluation.judge import Judge
     from percontrast.evaluation.judge_config import JudgeConfig
     from percontrast.identification import run_identification
-    from percontrast.identification.identify_config import IdentifyConfig
-    from percontrast.scoring import score_examples
-    from percontrast.scoring_config import ScoreConfig
+    from percontrast.identification.config import IdentifyConfig
+    from percontrast.modeling.chat import OpenAIChat
+    from percontrast.scoring.config import ScoreConfig
+    from percontrast.scoring.pir import score_examples
 
     data = DataConfig("lamp", "LaMP_4")
     return [
@@ -186,19 +196,19 @@ class _Summary:
 ONE_CALL = [
     (
         ["evaluate", "--predictions", "p.jsonl", "--metrics", "rouge", "--partial"],
-        "percontrast.evaluation.evaluate_run.evaluate_file",
+        "percontrast.evaluation.files.evaluate_file",
         "EvaluateConfig",
         lambda config: config.metrics == "rouge" and config.partial and config.rouge_tokenizer == "default",
     ),
     (
         ["identify", "--out", "r.json", "--methods", "percontrast,word_match", "--donors", "2"],
-        "percontrast.identification.identify_files.identify_files",
+        "percontrast.identification.files.identify_files",
         "IdentifyConfig",
         lambda config: config.method_list == ("percontrast", "word_match") and config.donors == 2,
     ),
     (
         ["score", "--data", "d.jsonl", "--out", "s.jsonl", "--pir-form", "ratio"],
-        "percontrast.scoring_run.score_file",
+        "percontrast.scoring.files.score_file",
         "ScoreConfig",
         lambda config: config.pir_form == "ratio" and config.batch_size == 16,
     ),
@@ -210,7 +220,7 @@ ONE_CALL = [
     ),
     (
         ["generate", "--data", "d.jsonl", "--out", "p.jsonl", "--greedy"],
-        "percontrast.generation_run.generate_file",
+        "percontrast.generation.files.generate_file",
         "DecodingConfig",
         lambda config: config.sampling.greedy and config.with_persona,
     ),
@@ -253,14 +263,13 @@ def test_run_hands_its_config_to_one_library_function(
     assert check(calls[0])
 
 
-def test_data_hub_config_flag_and_its_old_spelling():
-    """`--config` meant a hub dataset config in `data` and a YAML file in `train`: `data` says --hub-config
-    now, and still takes --config."""
+def test_data_hub_config_flag():
+    """`--config` meant a hub dataset config in `data` and a YAML file in `train`: `data` says --hub-config,
+    and the old spelling is gone (0.x; CHANGELOG.md)."""
     from percontrast.cli import build_parser
 
     parser = build_parser()
-    for flag in ("--hub-config", "--config"):
-        args = parser.parse_args(
-            ["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", flag, "c"]
-        )
-        assert args.hub_config == "c"
+    args = parser.parse_args(["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--hub-config", "c"])
+    assert args.hub_config == "c"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--config", "c"])

@@ -10,10 +10,14 @@ import pytest
 import torch
 
 from percontrast.cli import main
-from percontrast.data.schema import Example, write_jsonl
-from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor, contrast_scores
-from percontrast.errors import ConfigError
-from percontrast.generation import (
+from percontrast.data.schema import Example
+from percontrast.generation.contrastive import (
+    CACHE_ARG,
+    ContrastConfig,
+    PersonaContrastProcessor,
+    contrast_scores,
+)
+from percontrast.generation.generate import (
     DecodingConfig,
     SamplingConfig,
     generate_from_ids,
@@ -21,6 +25,8 @@ from percontrast.generation import (
     left_pad,
     render_prompts,
 )
+from percontrast.utils.errors import ConfigError
+from percontrast.utils.files import write_jsonl
 
 
 def _examples(n: int = 5) -> list[Example]:

@@ -9,7 +9,7 @@ import pytest
 from training_helpers import make_examples
 
 from percontrast.cli import main
-from percontrast.data.schema import write_jsonl
+from percontrast.utils.files import write_jsonl
 
 
 @pytest.fixture()

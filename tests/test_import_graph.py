@@ -3,7 +3,7 @@
 Every ``import`` / ``from ... import`` in src/percontrast counts, at module level or inside a function
 (a lazy import still ties the two modules together), except those under ``if TYPE_CHECKING:``. A circle
 is a strongly connected component of more than one module; the test lists each with the imports that
-close it. Reproduce: add ``from percontrast.templates import get_template`` to data/prompts.py.
+close it. Reproduce: add ``from percontrast.prompts.registry import get_template`` to data/prompts.py.
 """
 
 from __future__ import annotations
@@ -12,32 +12,22 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "percontrast"
+MAX_DEPTH = 14  # modules on the longest chain; 17 before the stage folders (issue 27)
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _type_checking_nodes(tree: ast.AST) -> set[int]:
-    skipped = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
-    return skipped
 
 
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """Module -> the modules of ours it imports."""
-    paths = {_module_name(path): path for path in package.rglob("*.py")}
+    paths = {_module_name(path, package): path for path in package.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in paths}
     for name, path in paths.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skipped = _type_checking_nodes(tree)
         here = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(tree):
-            if id(node) in skipped:
-                continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -106,3 +96,33 @@ def test_no_import_circles():
 def test_a_circle_is_found():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_type_only_imports_count(tmp_path):
+    """A circle closed by an ``if TYPE_CHECKING:`` import is still a circle."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("from pkg.b import B\n", encoding="utf-8")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n", encoding="utf-8"
+    )
+    assert circles(import_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+def depth(graph: dict[str, set[str]]) -> int:
+    """The number of modules on the longest import chain (the graph has no circle)."""
+    memo: dict[str, int] = {}
+
+    def longest(node: str) -> int:
+        if node not in memo:
+            memo[node] = 1 + max((longest(child) for child in graph[node]), default=0)
+        return memo[node]
+
+    return max(map(longest, graph))
+
+
+def test_the_import_chains_are_short():
+    """Issue 27: the longest chain held 17 modules (16 imports deep) before the stage folders."""
+    graph = import_graph()
+    assert not circles(graph)
+    assert depth(graph) <= MAX_DEPTH, f"the longest import chain has {depth(graph)} modules"

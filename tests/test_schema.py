@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from percontrast.data.schema import Example, read_examples, write_jsonl
-from percontrast.errors import DataError
+from percontrast.data.schema import Example
+from percontrast.data.sources import read_examples
+from percontrast.utils.errors import DataError
+from percontrast.utils.files import write_jsonl
 
 GOOD = {"id": "a", "persona": ["I like to sew."], "query": "Hobby?", "response": "I stitch."}
 

@@ -10,18 +10,71 @@ seeds, the seeds with replacement too (one draw shared by every variant): a two-
 carries both the example-sampling and the training-seed variance. With one seed only the examples vary,
 so the interval says nothing about seed-to-seed variation. Differences (a variant minus CE) are
 bootstrapped the same way, from the same resamples.
+
+`TokenGroups` (which tokens are in which group) and `GroupSums` (one model's per-example sums over them)
+are defined here, beside the bootstrap that resamples them; `analysis.token_groups` computes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from percontrast.token_groups import GroupSums, TokenGroups
+# The token groups, in the order every table lists them (`analysis.token_groups` builds them).
+GROUPS = ("annotated", "not_annotated", "reference_personal", "reference_rest", "all")
+
+
+@dataclass
+class TokenGroups:
+    """Which reference tokens belong to which group, fixed once for every compared model.
+
+    Attributes:
+        ids: example ids, in order.
+        token_ids: each example's response token ids (every scored model must agree).
+        masks: group -> one bool list per example (a group absent from the data is not a key).
+        reference: what defined the ``reference_*`` groups (a model name or path).
+        threshold: a token is ``reference_personal`` when its reference PIR is > threshold.
+    """
+
+    ids: list[str]
+    token_ids: list[list[int]]
+    masks: dict[str, list[list[bool]]]
+    reference: str
+    threshold: float
+
+    @property
+    def names(self) -> list[str]:
+        return [group for group in GROUPS if group in self.masks]
+
+    def counts(self) -> dict[str, int]:
+        """Token count of every group."""
+        return {group: sum(map(sum, self.masks[group])) for group in self.names}
+
+
+@dataclass
+class GroupSums:
+    """One model's (one seed's) per-example sums over each group's tokens.
+
+    Attributes:
+        nll_sum, pir_sum, n_tokens: group -> (n_examples,) sums of NLL (with persona) and PIR, and counts.
+    """
+
+    nll_sum: dict[str, np.ndarray]
+    pir_sum: dict[str, np.ndarray]
+    n_tokens: dict[str, np.ndarray]
+
+    def pooled(self, group: str) -> dict[str, float]:
+        """NLL per token and mean PIR over all of a group's tokens, and their count."""
+        count = float(self.n_tokens[group].sum())
+        nan = float("nan")
+        return {
+            "nll": float(self.nll_sum[group].sum()) / count if count else nan,
+            "pir": float(self.pir_sum[group].sum()) / count if count else nan,
+            "n_tokens": int(count),
+        }
+
 
 METRICS = ("nll", "pir", "rougeL", "meteor")
 

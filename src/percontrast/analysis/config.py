@@ -1,6 +1,6 @@
 """`GroupsConfig`: the one definition of ``percontrast groups``' settings (issue 21, section 1).
 
-``percontrast groups`` builds its flags from these fields, and `percontrast.token_groups` takes its
+``percontrast groups`` builds its flags from these fields, and `percontrast.analysis.token_groups` takes its
 defaults from them. Kept free of torch so that ``percontrast --help`` stays fast.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 DEFAULT_THRESHOLD = 1.0  # a token is personal when its PIR under the reference model exceeds this
 

@@ -14,7 +14,7 @@ model, and each model's NLL per token and mean PIR are reported per group:
 
 A model's figure for a group is pooled over tokens (sum of NLL over the group's tokens / their count),
 averaged over seeds when a model has several. Differences between models and their 95% intervals come
-from `percontrast.intervals.summarize`: a paired bootstrap over the examples (and the seeds).
+from `percontrast.analysis.bootstrap.summarize`: a paired bootstrap over the examples (and the seeds).
 
 CLI: ``percontrast groups --model base=smollm2-135m-instruct --model ce=runs/ce --data test.jsonl --out groups.json --plot groups.png``
 """
@@ -24,46 +24,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from percontrast.analysis.bootstrap import Evaluation, GroupSums, TokenGroups, summarize
+from percontrast.analysis.config import DEFAULT_THRESHOLD, GroupsConfig
 from percontrast.data.schema import Example
-from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import personal_words, token_labels
-from percontrast.scoring import TokenScores
-from percontrast.token_groups_config import DEFAULT_THRESHOLD, GroupsConfig
+from percontrast.scoring.pir import TokenScores
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.tables import markdown_table as render_table
 
 logger = logging.getLogger(__name__)
-
-GROUPS = ("annotated", "not_annotated", "reference_personal", "reference_rest", "all")
-
-
-@dataclass
-class TokenGroups:
-    """Which reference tokens belong to which group, fixed once for every compared model.
-
-    Attributes:
-        ids: example ids, in order.
-        token_ids: each example's response token ids (every scored model must agree).
-        masks: group -> one bool list per example (a group absent from the data is not a key).
-        reference: what defined the ``reference_*`` groups (a model name or path).
-        threshold: a token is ``reference_personal`` when its reference PIR is > threshold.
-    """
-
-    ids: list[str]
-    token_ids: list[list[int]]
-    masks: dict[str, list[list[bool]]]
-    reference: str
-    threshold: float
-
-    @property
-    def names(self) -> list[str]:
-        return [group for group in GROUPS if group in self.masks]
-
-    def counts(self) -> dict[str, int]:
-        """Token count of every group."""
-        return {group: sum(map(sum, self.masks[group])) for group in self.names}
 
 
 def annotated_masks(examples: Sequence[Example], scores: Sequence[TokenScores]) -> list[list[bool]] | None:
@@ -118,29 +90,6 @@ def make_groups(
     )
 
 
-@dataclass
-class GroupSums:
-    """One model's (one seed's) per-example sums over each group's tokens.
-
-    Attributes:
-        nll_sum, pir_sum, n_tokens: group -> (n_examples,) sums of NLL (with persona) and PIR, and counts.
-    """
-
-    nll_sum: dict[str, np.ndarray]
-    pir_sum: dict[str, np.ndarray]
-    n_tokens: dict[str, np.ndarray]
-
-    def pooled(self, group: str) -> dict[str, float]:
-        """NLL per token and mean PIR over all of a group's tokens, and their count."""
-        count = float(self.n_tokens[group].sum())
-        nan = float("nan")
-        return {
-            "nll": float(self.nll_sum[group].sum()) / count if count else nan,
-            "pir": float(self.pir_sum[group].sum()) / count if count else nan,
-            "n_tokens": int(count),
-        }
-
-
 def group_sums(groups: TokenGroups, scores: Sequence[TokenScores], model: str = "model") -> GroupSums:
     """Sum one model's token NLL and PIR over every group of every example.
 
@@ -193,7 +142,6 @@ def summarize_groups(
         "reference", "threshold", "baseline", "method", "models"}`` where each figure is
         ``{"mean", "ci", "per_seed"}`` as in `intervals.summarize`.
     """
-    from percontrast.intervals import Evaluation, summarize
 
     names = list(sums)
     baseline = baseline or names[0]
@@ -253,24 +201,22 @@ def markdown_table(summary: Mapping) -> str:
         return text
 
     baseline = summary["baseline"]
-    lines = [
-        f"| group | tokens | model | NLL / token | mean PIR | NLL - {baseline} |",
-        "|---|---:|---|---:|---:|---:|",
-    ]
+    rows = []
     for group, entry in summary["groups"].items():
         for name in summary["models"]:
             figures = entry["models"][name]
             difference = entry["differences"].get(name, {}).get("nll")
-            lines.append(
-                f"| {group} | {entry['n_tokens']} | {name} | {fmt(figures['nll'])} | "
-                f"{fmt(figures['pir'], signed=True)} | {'-' if name == baseline else fmt(difference, True)} |"
+            rows.append(
+                [group, entry["n_tokens"], name, fmt(figures["nll"]), fmt(figures["pir"], signed=True)]
+                + ["-" if name == baseline else fmt(difference, True)]
             )
-    return "\n".join(lines)
+    header = ["group", "tokens", "model", "NLL / token", "mean PIR", f"NLL - {baseline}"]
+    return render_table(header, rows, align="lrlrrr")
 
 
 def groups_png(summary: Mapping) -> bytes:
     """One panel per group: each model's NLL per token with its 95% interval."""
-    from percontrast.report.plots import _to_png, pyplot
+    from percontrast.utils.plots import _to_png, pyplot
 
     plt = pyplot()
     group_names = list(summary["groups"])
@@ -319,11 +265,11 @@ def measure_groups(
         reference: the model whose PIR defines the ``reference_*`` groups: one of the names, or an alias
             or directory (default: the first model, which should be the untrained base).
         threshold: a token is ``reference_personal`` when its reference PIR is > threshold.
-        template, max_length, batch_size: as in `percontrast.scoring.score_examples`.
-        dtype, device: as in `percontrast.modeling.load_model`.
+        template, max_length, batch_size: as in `percontrast.scoring.pir.score_examples`.
+        dtype, device: as in `percontrast.modeling.load.load_model`.
     """
-    from percontrast.modeling import load_model
-    from percontrast.scoring import score_examples
+    from percontrast.modeling.load import load_model
+    from percontrast.scoring.pir import score_examples
 
     if not models:
         raise DataError("give at least one model")
@@ -372,7 +318,7 @@ def groups_file(
     table, write the JSON summary to ``out`` (and a PNG to ``plot``); returns the summary."""
     from pathlib import Path
 
-    from percontrast.outputs import atomic_write_json, check_outputs
+    from percontrast.utils.files import atomic_write_json, check_outputs
 
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--plot": plot})
     groups, sums = measure_groups(

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from percontrast.identification.labels import token_core, words
+from percontrast.utils.tables import markdown_table as render_table
 
 KINDS = ("persona_content", "other_content", "function", "continuation", "punctuation", "other")
 FUNCTION_WORDS = frozenset(
@@ -99,24 +100,20 @@ def kind_table(records: Sequence[Mapping]) -> dict[str, dict[str, float]]:
 
 def markdown_table(tables: Mapping[str, Mapping[str, Mapping]]) -> str:
     """One row per (task, kind): tokens (share), mean PIR, share of positive PIR mass."""
-    lines = [
-        "| task | kind | tokens (share) | mean PIR | share of positive PIR mass |",
-        "|---|---|---:|---:|---:|",
-    ]
+    rows = []
     for task, table in tables.items():
         for kind in KINDS:
             row = table[kind]
             mean = "n/a" if row["mean_pir"] is None else f"{row['mean_pir']:+.3f}"
             mass = "n/a" if row["positive_mass_share"] is None else f"{100 * row['positive_mass_share']:.1f}%"
-            lines.append(
-                f"| {task} | {kind} | {row['n_tokens']} ({100 * row['token_share']:.1f}%) | {mean} | {mass} |"
-            )
-    return "\n".join(lines)
+            rows.append([task, kind, f"{row['n_tokens']} ({100 * row['token_share']:.1f}%)", mean, mass])
+    header = ["task", "kind", "tokens (share)", "mean PIR", "share of positive PIR mass"]
+    return render_table(header, rows, align="llrrr")
 
 
 def kinds_png(tables: Mapping[str, Mapping[str, Mapping]]) -> bytes:
     """Two panels: share of tokens against share of positive PIR mass per kind, and mean PIR per kind, per task."""
-    from percontrast.report.plots import _to_png, pyplot
+    from percontrast.utils.plots import _to_png, pyplot
 
     plt = pyplot()
     tasks = list(tables)

@@ -7,8 +7,8 @@ command's spelling (``--max-new-tokens`` for ``max_new_tokens`` unless a ``flag`
 the flag, as a hand-written one's would be (``--config`` -> ``args.config``).
 
 Field metadata the helper reads besides ``help``: ``choices`` (a tuple of allowed values),
-``metavar``, ``flag`` (the flag's spelling, when it is not the field's name) and ``aliases`` (older
-spellings that are still accepted). A ``bool`` field
+``metavar``, ``nargs`` (``"+"`` for a list of values) and ``flag`` (the flag's spelling, when it is not
+the field's name). A ``bool`` field
 that defaults to False becomes a ``store_true`` switch; one that defaults to True needs a ``flag``
 (``--no-persona``), a switch whose value is the field's negation. A field without a default is a
 required flag, or a positional argument when its ``flag`` has no leading dash. Nested dataclasses
@@ -76,6 +76,7 @@ def add_config_arguments(
     prefix: str | None = None,
     defaults: dict[str, Any] | None = None,
     help_values: dict[str, str] | None = None,
+    unset_if_absent: bool = False,
 ) -> None:
     """Add one flag per field of ``config_class`` to ``parser``.
 
@@ -92,6 +93,9 @@ def add_config_arguments(
             own, defined in its own config dataclass.
         help_values: ``str.format`` values of the help texts (``{role}``); ``{prefix}`` and
             ``{default}`` are filled in.
+        unset_if_absent: a flag left out leaves no attribute in the namespace (``argparse.SUPPRESS``),
+            so `given_values` returns only the flags given: for presets that fill in the rest (``demo``).
+            The help still names the dataclass's default.
     """
     hints = typing.get_type_hints(config_class)
     types, defaults, help_values = types or {}, defaults or {}, help_values or {}
@@ -101,9 +105,9 @@ def add_config_arguments(
         flag = flag_name(item, prefix)
         default = defaults.get(item.name, _default(item))
         kwargs: dict[str, Any] = {"help": item.metadata.get("help")}
-        if help_values or prefix:
+        if help_values or prefix or unset_if_absent:
             kwargs["help"] = kwargs["help"].format(prefix=prefix, default=default, **help_values)
-        for key in ("choices", "metavar"):
+        for key in ("choices", "metavar", "nargs"):
             if key in item.metadata:
                 kwargs[key] = item.metadata[key]
         if not flag.startswith("-"):  # a positional argument
@@ -113,17 +117,22 @@ def add_config_arguments(
         if kind is bool:
             if is_negated(item) and flag == "--" + item.name.replace("_", "-"):
                 raise TypeError(f"{config_class.__name__}.{item.name} defaults to True: give it a `flag`")
+            if unset_if_absent:
+                kwargs["default"] = argparse.SUPPRESS
             parser.add_argument(flag, dest=flag_dest(item, prefix), action="store_true", **kwargs)
             continue
         kwargs["type"] = types.get(item.name, kind if kind in (int, float) else None)
         if default is dataclasses.MISSING or item.name in set(required):
             kwargs["required"] = True
         else:
-            kwargs["default"] = default
-            if show_default and default is not None and "default" not in (kwargs["help"] or ""):
+            kwargs["default"] = argparse.SUPPRESS if unset_if_absent else default
+            if (
+                (show_default or unset_if_absent)
+                and default is not None
+                and "default" not in (kwargs["help"] or "")
+            ):
                 kwargs["help"] = f"{kwargs['help']} (default: {default})"
-        aliases = () if prefix else tuple(item.metadata.get("aliases", ()))  # old spellings still accepted
-        parser.add_argument(flag, *aliases, dest=flag_dest(item, prefix), **kwargs)
+        parser.add_argument(flag, dest=flag_dest(item, prefix), **kwargs)
 
 
 def _default(item: dataclasses.Field) -> Any:
@@ -133,14 +142,22 @@ def _default(item: dataclasses.Field) -> Any:
     return item.default
 
 
+def given_values(
+    config_class: type, args: argparse.Namespace, *, prefix: str | None = None
+) -> dict[str, Any]:
+    """Field name -> value of every flag of ``config_class`` the namespace holds (with
+    ``unset_if_absent``: the flags given on the command line)."""
+    values = {}
+    for item in config_fields(config_class):
+        if hasattr(args, flag_dest(item, prefix)):
+            value = getattr(args, flag_dest(item, prefix))
+            values[item.name] = not value if is_negated(item) else value
+    return values
+
+
 def config_from_args(
     config_class: type, args: argparse.Namespace, *, prefix: str | None = None, **values: Any
 ) -> Any:
     """``config_class`` from the parsed flags (``--<prefix>-*`` ones with a prefix); ``values`` set
     the fields that are not flags."""
-    for item in config_fields(config_class):
-        if item.name in values or not hasattr(args, flag_dest(item, prefix)):
-            continue
-        value = getattr(args, flag_dest(item, prefix))
-        values[item.name] = not value if is_negated(item) else value
-    return config_class(**values)
+    return config_class(**(given_values(config_class, args, prefix=prefix) | values))

@@ -30,7 +30,8 @@ def add_judge_arguments(
         role: what the model does, for the help texts.
     """
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+    from percontrast.evaluation.judge_config import JudgeConfig
+    from percontrast.modeling.config import ChatModelConfig
 
     overrides = {"api_model": api_model, "temperature": temperature, "max_tokens": max_tokens}
     add_config_arguments(
@@ -66,21 +67,24 @@ def chat_template_kwargs(text: str) -> dict:
 def chat_config(args: argparse.Namespace, prefix: str = "judge"):
     """The `JudgeConfig` (``judge``) or `ChatModelConfig` (another role) of the ``--<prefix>-*`` flags."""
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.evaluation.judge_config import ChatModelConfig, JudgeConfig
+    from percontrast.evaluation.judge_config import JudgeConfig
+    from percontrast.modeling.config import ChatModelConfig
 
     return config_from_args(JudgeConfig if prefix == "judge" else ChatModelConfig, args, prefix=prefix)
 
 
 def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
     """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
-    return chat_config(args, prefix).backend(prefix)
+    from percontrast.modeling.chat import chat_backend
+
+    return chat_backend(chat_config(args, prefix), prefix)
 
 
 def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
     """The dataclasses this command's flags come from (the judge's: ``--judge-<field>``)."""
     from dataclasses import fields
 
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.config import EvaluateConfig
     from percontrast.evaluation.judge_config import JudgeConfig
 
     return {
@@ -91,7 +95,7 @@ def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.config import EvaluateConfig
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -111,8 +115,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.evaluate_run import evaluate_file
+    from percontrast.evaluation.config import EvaluateConfig
+    from percontrast.evaluation.files import evaluate_file
 
     config = config_from_args(EvaluateConfig, args)
     _, table = evaluate_file(

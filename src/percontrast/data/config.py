@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from percontrast.data.retrieval import CONTRIEVER, DEFAULT_RETRIEVER, RETRIEVERS
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
+
+# Defined here, without numpy, so that the flags' help is fast; `data.retrieval` implements them.
+RETRIEVERS = ("contriever", "minilm", "dense", "bm25", "recency", "random", "none")
+DEFAULT_RETRIEVER = "contriever"  # the paper's setting (LongLaMP's RAG: top 4 with Contriever)
+CONTRIEVER = "facebook/contriever"  # the hub id of the paper's retriever
 
 BENCHMARKS = ("lamp", "longlamp")
 
@@ -42,10 +46,8 @@ class DataConfig:
     hub_config: str | None = field(
         default=None,
         metadata={
-            "help": "LongLaMP hub dataset config, e.g. product_review_temporal (default: <task>_user); "
-            "--config is the old spelling (in `train`, --config is a YAML file of settings)",
+            "help": "LongLaMP hub dataset config, e.g. product_review_temporal (default: <task>_user)",
             "flag": "--hub-config",
-            "aliases": ("--config",),
         },
     )
     split: str = field(

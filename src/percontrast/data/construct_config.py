@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from percontrast.evaluation.judge_config import ChatModelConfig
+from percontrast.modeling.config import ChatModelConfig
 
 
 @dataclass

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from percontrast.errors import ConfigError
-
-CONTRIEVER = "facebook/contriever"
+from percontrast.data.config import CONTRIEVER
+from percontrast.utils.errors import ConfigError
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:

@@ -55,6 +55,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from percontrast.data.config import DEFAULT_RETRIEVER, RETRIEVERS  # noqa: F401 (re-exported)
 from percontrast.data.dense import (  # noqa: F401 (re-exported: the dense retrievers' public names)
     CONTRIEVER,
     DenseRetriever,
@@ -65,12 +66,9 @@ from percontrast.data.dense import (  # noqa: F401 (re-exported: the dense retri
     mean_pool,
     minilm_path,
 )
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
-
-RETRIEVERS = ("contriever", "minilm", "dense", "bm25", "recency", "random", "none")
-DEFAULT_RETRIEVER = "contriever"  # the paper's setting (LongLaMP's RAG: top 4 with Contriever)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ One example is one user-specific task instance (README.md, "Formats"):
 history); `query` is the task input. Removing `persona` from the prompt is the intervention that
 PerContrast measures. `template` names the prompt template the example was built for (the data
 builders set it, e.g. ``LongLaMP_product_review_chat``); every command renders an example with its own
-template unless told otherwise (`percontrast.templates.resolve_template`). Unknown or missing fields are
+template unless told otherwise (`percontrast.prompts.registry.resolve_template`). Unknown or missing fields are
 errors that name the file, line and field. `history` is the conversation before the final user
 message (``query``) for multi-turn chat data: an optional leading system message of the data's own,
 then user / assistant turns; both prompts keep it, only the persona is removed.
@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError, DataError
-from percontrast.jsonl import iter_jsonl
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.jsonl import iter_jsonl
 
-__all__ = ["Example", "examples_from_rows", "iter_jsonl", "read_examples", "write_jsonl"]
+__all__ = ["Example", "examples_from_rows", "iter_jsonl"]
 
 REQUIRED_FIELDS = ("id", "persona", "query", "response")
 OPTIONAL_FIELDS = ("user_id", "task", "template", "history", "meta")
@@ -152,25 +151,6 @@ def _validate_history(history: Any, fail: Any) -> list[dict[str, str]]:
             raise fail(f"message {position}: a system message may only come first", "history")
         checked.append({"role": message["role"], "content": message["content"]})
     return checked
-
-
-def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
-    """Read and validate examples; duplicate ids are an error naming both lines (or rows).
-
-    ``path`` is a JSONL file, a Parquet file, a directory written by ``datasets.save_to_disk`` or
-    ``hub:org/name``; rows are `Example` records or conversational ``messages`` records with a
-    ``persona`` field (`percontrast.data.conversational`). Every source goes through the same checks.
-    """
-    from percontrast.data.sources import load_rows
-
-    return examples_from_rows(load_rows(path), path=str(path), allow_empty_response=allow_empty_response)
-
-
-def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
-    """Write dicts (or objects with ``to_dict``) as JSON Lines, atomically; returns the number written."""
-    from percontrast.outputs import atomic_write_jsonl
-
-    return atomic_write_jsonl(path, records)
 
 
 # Conversational records (TRL's / the Hub's ``messages`` format; `percontrast.data.conversational`).

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError, DataError
-from percontrast.jsonl import iter_jsonl
+from percontrast.data.schema import Example, examples_from_rows
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.jsonl import iter_jsonl
 
 
 def load_rows(source: Any, split: str | None = None) -> Iterator[tuple[int | None, dict[str, Any]]]:
@@ -55,3 +56,13 @@ def load_rows(source: Any, split: str | None = None) -> Iterator[tuple[int | Non
         yield from ((None, row) for row in pq.read_table(path).to_pylist())
         return
     yield from iter_jsonl(path)
+
+
+def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> list[Example]:
+    """Read and validate examples; duplicate ids are an error naming both lines (or rows).
+
+    ``path`` is a JSONL file, a Parquet file, a directory written by ``datasets.save_to_disk`` or
+    ``hub:org/name``; rows are `Example` records or conversational ``messages`` records with a
+    ``persona`` field (`percontrast.data.conversational`). Every source goes through the same checks.
+    """
+    return examples_from_rows(load_rows(path), path=str(path), allow_empty_response=allow_empty_response)

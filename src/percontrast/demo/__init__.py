@@ -5,7 +5,13 @@ bundled annotated set, fine-tunes with CE and PerCE on the Synthetic-Persona-Cha
 compares them on held-out personas, and writes one HTML report. See `percontrast.demo.pipeline`.
 """
 
-from percontrast.demo.config import PRESETS, DemoConfig
-from percontrast.demo.pipeline import DemoResult, run_demo
+from percontrast.utils.lazy import lazy_exports
 
-__all__ = ["PRESETS", "DemoConfig", "DemoResult", "run_demo"]
+_EXPORTS = {
+    "PRESETS": "percontrast.demo.config",
+    "DemoConfig": "percontrast.demo.config",
+    "DemoResult": "percontrast.demo.pipeline",
+    "run_demo": "percontrast.demo.pipeline",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,55 +15,79 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from percontrast.errors import ConfigError
+from percontrast.modeling.config import DEFAULT_MODEL
+from percontrast.utils.errors import ConfigError
+
+# name -> (loss, normalization) of the fine-tuned variants, in report order.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "ce": ("ce", "tokens"),
+    "perce_tokens": ("perce", "tokens"),
+    "perce_weights": ("perce", "weights"),
+}
+UNTRAINED = "untrained"
+LABELS = {
+    UNTRAINED: "untrained",
+    "ce": "CE",
+    "perce_tokens": "PerCE (÷ tokens, paper)",
+    "perce_weights": "PerCE (÷ sum of weights)",
+}
 
 PRESETS = ("default", "full", "quick")
 
 
 @dataclass
 class DemoConfig:
-    """What `run_demo` does.
+    """What `run_demo` does. ``percontrast demo``'s flags are these fields (``preset`` is chosen by
+    ``--full`` / ``--quick``); a flag left out keeps the preset's value (`preset_config`)."""
 
-    Attributes:
-        model: model alias or path (default: the embedded SmolLM2-135M-Instruct).
-        out_dir: where the scores, heatmap, results and report go.
-        preset: the preset the sizes came from (recorded in the results).
-        seeds: training seeds; each seed draws its own training sample and order, the same for every loss.
-        train_steps: optimizer steps per training run.
-        batch_size: examples per optimizer step.
-        learning_rate: AdamW learning rate (full fine-tune, linear decay, no warm-up).
-        history: prior messages of the conversation kept in the prompt.
-        max_length: longest training / scoring sequence; the persona is truncated to fit.
-        n_eval: held-out examples scored by likelihood (reference NLL and PIR).
-        n_generate: of those, how many get a generated reply for ROUGE-L and METEOR.
-        max_new_tokens: longest generated reply (greedy decoding).
-        eval_batch_size: examples per scoring / generation batch.
-        identify: run the identification step (step 2).
-        identify_limit: use only the first this many bundled items for identification (None: all).
-        bootstrap: bootstrap resamples for the intervals.
-        keep_models: keep the fine-tuned weights under ``out_dir/runs`` (default: a temporary folder).
-        progress: show progress bars.
-    """
-
-    model: str = "smollm2-135m-instruct"
-    out_dir: str = "percontrast_demo"
-    preset: str = "default"
-    seeds: tuple[int, ...] = (0,)
-    train_steps: int = 12
-    batch_size: int = 4
-    learning_rate: float = 5e-5
-    history: int = 2
-    max_length: int = 256
-    n_eval: int = 48
-    n_generate: int = 16
-    max_new_tokens: int = 24
-    eval_batch_size: int = 16
-    identify: bool = True
-    identify_limit: int | None = None
-    bootstrap: int = 1000
-    keep_models: bool = False
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"help": "model alias or path (default: {default}; tiny with --quick)"},
+    )
+    out_dir: str = field(
+        default="percontrast_demo",
+        metadata={
+            "help": "where report.html, heatmap.html, scores.jsonl and comparison.json go (default: {default})"
+        },
+    )
+    preset: str = field(
+        default="default", metadata={"help": f"the preset the sizes came from, one of {PRESETS}"}
+    )
+    seeds: tuple[int, ...] = field(
+        default=(0,),
+        metadata={
+            "help": "training seeds; each draws its own training sample and order, the same for every loss "
+            "(default: 0; 0 1 2 with --full)",
+            "nargs": "+",
+        },
+    )
+    train_steps: int = field(default=12, metadata={"help": "optimizer steps per training run"})
+    batch_size: int = field(default=4, metadata={"help": "examples per optimizer step"})
+    learning_rate: float = field(
+        default=5e-5, metadata={"help": "AdamW learning rate (full fine-tune, linear decay, no warm-up)"}
+    )
+    history: int = field(
+        default=2, metadata={"help": "prior messages of the conversation kept in the prompt"}
+    )
+    max_length: int = field(
+        default=256, metadata={"help": "longest training / scoring sequence; the persona is truncated to fit"}
+    )
+    n_eval: int = field(default=48, metadata={"help": "held-out replies scored by likelihood (NLL, PIR)"})
+    n_generate: int = field(default=16, metadata={"help": "of those, replies generated for ROUGE-L / METEOR"})
+    max_new_tokens: int = field(default=24, metadata={"help": "longest generated reply (greedy decoding)"})
+    eval_batch_size: int = field(default=16, metadata={"help": "examples per scoring / generation batch"})
+    identify: bool = field(
+        default=True, metadata={"help": "skip the identification step", "flag": "--no-identify"}
+    )
+    identify_limit: int | None = field(
+        default=None, metadata={"help": "identify on the first N annotated items only (default: all)"}
+    )
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+    keep_models: bool = field(
+        default=False,
+        metadata={"help": "keep the fine-tuned weights under OUT_DIR/runs (default: a temporary folder)"},
+    )
+    progress: bool = field(default=True, metadata={"help": "no progress bars", "flag": "--no-progress"})
 
     def __post_init__(self) -> None:
         self.seeds = tuple(int(seed) for seed in self.seeds)

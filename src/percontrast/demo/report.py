@@ -11,9 +11,9 @@ import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from percontrast.report.heatmap import HEATMAP_CSS, heatmap_body
-from percontrast.report.plots import comparison_png, png_data_uri, training_curves_png
-from percontrast.scoring import TokenScores
+from percontrast.scoring.heatmap import HEATMAP_CSS, heatmap_body
+from percontrast.scoring.pir import TokenScores
+from percontrast.utils.plots import comparison_png, png_data_uri, training_curves_png
 
 _CSS = """
 body { max-width: 70em; }
@@ -71,9 +71,9 @@ def _identification_section(identification: Mapping | None, figure5_png: str | P
 
 
 def _comparison_section(results: Mapping) -> str:
-    from percontrast.demo.comparison import LABELS
+    from percontrast.analysis.bootstrap import METRICS
+    from percontrast.demo.config import LABELS
     from percontrast.demo.tables import METRIC_LABELS, PERCENT, format_cell
-    from percontrast.intervals import METRICS
 
     summary = results["comparison"]
     config = results["config"]
@@ -122,8 +122,8 @@ def _comparison_section(results: Mapping) -> str:
 
 
 def _groups_section(results: Mapping) -> str:
-    """NLL and PIR by token group (`percontrast.token_groups`), when the results carry them."""
-    from percontrast.demo.comparison import LABELS
+    """NLL and PIR by token group (`percontrast.analysis.token_groups`), when the results carry them."""
+    from percontrast.demo.config import LABELS
 
     summary = results.get("token_groups")
     if not summary:
@@ -160,7 +160,7 @@ def _groups_section(results: Mapping) -> str:
 
 
 def _training_section(results: Mapping) -> str:
-    from percontrast.demo.comparison import LABELS
+    from percontrast.demo.config import LABELS
 
     runs = results["training"]
     parts = ["<h2 id='training'>Training curves</h2>"]
@@ -182,7 +182,7 @@ def _training_section(results: Mapping) -> str:
 
 
 def _samples_section(results: Mapping) -> str:
-    from percontrast.demo.comparison import LABELS
+    from percontrast.demo.config import LABELS
 
     samples = results.get("samples") or []
     parts = ["<h2 id='samples'>Generated replies (first seed)</h2>"]

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from percontrast.errors import ConfigError
-from percontrast.evaluation.evaluate_config import EvaluateConfig
+from percontrast.evaluation.config import EvaluateConfig
 from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.evaluation.metrics import EMPTY_RULES, LEXICAL_METRICS, empty_rule_of_task, lexical_metrics
 from percontrast.evaluation.predictions import check_coverage, check_references_match, read_predictions
+from percontrast.utils.errors import ConfigError
+from percontrast.utils.tables import markdown_table as render_table
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def evaluate_predictions(
     coverage = None
     tasks: set[str | None] = set()
     if data_path is not None:
-        from percontrast.data.schema import read_examples
+        from percontrast.data.sources import read_examples
 
         examples = {example.id: example for example in read_examples(data_path)}
         coverage = check_coverage(predictions, list(examples), predictions_path, data_path, partial=partial)
@@ -165,9 +166,7 @@ def markdown_table(result: dict) -> str:
     dropped = ", ".join(f"{k}: {v}" for k, v in result["n_skipped"].items()) or "0"
     scored_empty = ", ".join(f"{k}: {v}" for k, v in result.get("n_scored_empty", {}).items()) or "0"
     values += [str(result["n"]), dropped, scored_empty, str(result.get("empty_rule", "-"))]
-    table = (
-        "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n| " + " | ".join(values) + " |\n"
-    )
+    table = render_table(columns, [values]) + "\n"
     coverage = result.get("coverage")
     if coverage and coverage["partial"]:
         table = (
@@ -193,7 +192,7 @@ def evaluate_file(
     Returns:
         The metrics (as `evaluate_predictions`) and their markdown table.
     """
-    from percontrast.outputs import atomic_write_json, atomic_write_text, check_outputs, sibling
+    from percontrast.utils.files import atomic_write_json, atomic_write_text, check_outputs, sibling
 
     table_path = sibling(out, ".md") if out else None
     check_outputs(

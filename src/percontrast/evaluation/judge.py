@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from percontrast.errors import ConfigError
 from percontrast.evaluation import judge_prompts as prompt_texts
-from percontrast.evaluation.backends import ChatBackend, Messages, TransformersChat, holds_reasoning
 from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.modeling.chat import ChatBackend, Messages, TransformersChat, chat_backend, holds_reasoning
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def judge_from_config(config: JudgeConfig, seed: int = 0) -> Judge:
     """The `Judge` of a `JudgeConfig` (``--judge-*`` flags, an experiment's ``judge:`` section), on its
     backend."""
     return Judge(
-        config.backend("judge"),
+        chat_backend(config, "judge"),
         mode=config.mode,
         n_samples=config.samples,
         temperature=config.temperature,

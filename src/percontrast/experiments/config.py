@@ -13,19 +13,21 @@ dataclass with help text and validation; unknown keys anywhere are an error nami
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from percontrast.data.data_config import DataConfig
-from percontrast.errors import ConfigError
+from percontrast.data.config import DataConfig
 from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
-from percontrast.generation_config import DecodingConfig, SamplingConfig
-from percontrast.losses import check_clip_range
+from percontrast.generation.config import DecodingConfig, SamplingConfig
+from percontrast.training.options import check_clip_range
+from percontrast.utils.errors import ConfigError
 
 # perce_frozen: PerCE with pir_source='frozen' (weights from the starting model, an ablation; not the paper's).
 LOSSES = ("ce", "lossce", "entce", "perce", "perce_frozen")
@@ -81,18 +83,26 @@ class TaskConfig:
     )
     train_sample: int | None = field(default=None, metadata={"help": "seeded sample of N training examples"})
     test_sample: int | None = field(default=None, metadata={"help": "seeded sample of N test examples"})
-    retriever: str = field(default="bm25", metadata={"help": "profile retriever (bm25, contriever, ...)"})
+    retriever: str = field(
+        default=DataConfig.retriever,
+        metadata={
+            "help": "profile retriever (contriever: the paper's and `percontrast data`'s default; bm25, ...)"
+        },
+    )
     dense_model: str | None = field(
-        default=None,
+        default=DataConfig.dense_model,
         metadata={
             "help": "a local copy of Contriever (retriever: contriever), or the encoder of retriever: dense"
         },
     )
     k: int = field(default=DataConfig.k, metadata={"help": "profile items per example (paper: 4)"})
     max_length: int | None = field(
-        default=None, metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"}
+        default=DataConfig.max_length,
+        metadata={"help": "truncate personas so prompt + response fit (paper: 5000)"},
     )
-    data_seed: int = field(default=0, metadata={"help": "seed of the samples (shared by every cell)"})
+    data_seed: int = field(
+        default=DataConfig.seed, metadata={"help": "seed of the samples (shared by every cell)"}
+    )
     history: int = field(default=6, metadata={"help": "persona_chat: messages of history in the query"})
     learning_rates: list[float] | None = field(
         default=None,
@@ -386,7 +396,7 @@ class ExperimentConfig:
         taken = sorted(set(self.training) & set(CELL_FIELDS))
         if taken:
             raise ConfigError(f"training: {taken} are set per cell by the grid; remove them from training")
-        from percontrast.perce_config import config_field_names
+        from percontrast.training.config import config_field_names
 
         unknown = sorted(set(self.training) - config_field_names())
         if unknown:
@@ -396,8 +406,6 @@ class ExperimentConfig:
         if self.save_steps < 1:
             raise ConfigError(f"save_steps must be >= 1, got {self.save_steps}")
         check_training_values(self.training)
-        from percontrast.experiments.grid import expand
-
         ids = [cell.id for cell in expand(self)]
         repeated = sorted({cell for cell in ids if ids.count(cell) > 1})
         if repeated:
@@ -421,7 +429,7 @@ def check_training_values(training: dict[str, Any]) -> None:
     """
     from transformers import HfArgumentParser
 
-    from percontrast.perce_config import PerCEConfig, check_value_types
+    from percontrast.training.config import PerCEConfig, check_value_types
 
     check_value_types(HfArgumentParser(PerCEConfig), training, "training")
     values = {}
@@ -437,6 +445,59 @@ def check_training_values(training: dict[str, Any]) -> None:
         probe.check_values()
     except ConfigError as exc:
         raise ConfigError(f"training: {exc}") from None
+
+
+# -------------------------------------------------------------------------------------------- cells
+# A cell is one training run: (model, loss, source task, learning rate, clip, seed). The clip only changes
+# PerCE (online or frozen PIR), so the other losses get one cell per (model, task, lr, seed) whatever
+# ``grid.clips`` holds (their clip is recorded as None). The order is stable: the same config always lists
+# the same cells in the same order, so ``--cell-index`` (one Slurm array task per cell) is well defined.
+
+
+# The losses whose weights are clipped PIR: each gets one cell per ``grid.clips`` entry.
+CLIPPED_LOSSES = ("perce", "perce_frozen")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid and everything evaluated on its model."""
+
+    model: str
+    loss: str
+    task: str
+    learning_rate: float
+    clip_min: float | None
+    clip_max: float | None
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """A file-name-safe, unique name, e.g. ``tiny__spc__perce__lr5e-05__m0.8_M5__s0``."""
+        model = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-")
+        clip = "" if self.clip_min is None else f"__m{self.clip_min:g}_M{self.clip_max:g}"
+        return f"{model}__{self.task}__{self.loss}__lr{self.learning_rate:g}{clip}__s{self.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"cell": self.id}
+
+
+def expand(config: ExperimentConfig) -> list[Cell]:
+    """Every cell of the grid, in a stable order (model, task, loss, lr, clip, seed)."""
+    grid = config.grid
+    cells: list[Cell] = []
+    for model, task, loss in itertools.product(grid.models, grid.tasks, grid.losses):
+        clips = grid.clips if loss in CLIPPED_LOSSES else [[None, None]]
+        for lr in learning_rates(config, task, loss):
+            for (clip_min, clip_max), seed in itertools.product(clips, grid.seeds):
+                cells.append(Cell(model, loss, task, lr, clip_min, clip_max, int(seed)))
+    return cells
+
+
+def learning_rates(config: ExperimentConfig, task: str, loss: str | None = None) -> list[float]:
+    """The learning rates of a cell: the loss's own (``grid.learning_rates_by_loss``, an ablation's single
+    rate), else the source task's (``tasks.<task>.learning_rates``, Table 12), else the grid's."""
+    by_loss = config.grid.learning_rates_by_loss.get(loss) if loss is not None else None
+    return by_loss or config.tasks[task].learning_rates or config.grid.learning_rates
 
 
 # ------------------------------------------------------------------------------------------ loading

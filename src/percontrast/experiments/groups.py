@@ -1,12 +1,12 @@
 """The experiment's NLL by token group (issue 21): each cell's trained model on its task's test references.
 
 The groups of a task's test examples are defined once per (base model, task) by the *untrained* base
-model (`percontrast.token_groups.make_groups`: PIR > ``evaluation.group_threshold``, the annotated
+model (`percontrast.analysis.token_groups.make_groups`: PIR > ``evaluation.group_threshold``, the annotated
 groups where the data has ``personal_spans``) and cached next to the task's data as ``token_groups.json``,
 so every cell, loss and seed is measured on the same tokens. Each cell then scores the references with
 its trained model and writes one metric row per group and figure (``nll_<group>``, ``pir_<group>``, with
 the group's token count as ``n``), and its per-example sums to ``cells/<id>/token_groups.json`` (for a
-paired bootstrap over examples with `percontrast.token_groups.summarize_groups`).
+paired bootstrap over examples with `percontrast.analysis.token_groups.summarize_groups`).
 """
 
 from __future__ import annotations
@@ -17,15 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from percontrast.data.schema import read_examples
-from percontrast.outputs import atomic_write_json
-from percontrast.token_groups import GroupSums, TokenGroups, group_sums, make_groups, summarize_groups
+from percontrast.analysis.token_groups import (
+    GroupSums,
+    TokenGroups,
+    group_sums,
+    make_groups,
+    summarize_groups,
+)
+from percontrast.data.sources import read_examples
+from percontrast.utils.files import atomic_write_json
 
 GROUPS_FILE = "token_groups.json"
 
 
 def _score(model, tokenizer, examples):
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.pir import score_examples
 
     model.eval()
     return score_examples(model, tokenizer, examples, progress=False)
@@ -38,7 +44,7 @@ def reference_groups(base_model: str, test_path: Path, threshold: float) -> Toke
         saved = json.loads(cache.read_text(encoding="utf-8"))
         if saved["threshold"] == threshold:
             return TokenGroups(**saved)
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     examples = read_examples(test_path)
     model, tokenizer = load_model(base_model)

@@ -13,6 +13,7 @@ with the paper's or ``eval_own.py``'s line beside each row, and a test keeps the
 from __future__ import annotations
 
 from percontrast.experiments.config import ExperimentConfig, JudgeSettings, TaskConfig
+from percontrast.utils.tables import markdown_table
 
 Row = tuple[str, str, str]  # (tables, setting, value)
 THINKING = "chat template, enable_thinking=False"
@@ -36,10 +37,10 @@ def _tables(config: ExperimentConfig) -> str:
 
 
 def _task_rows(where: str, name: str, task: TaskConfig, config: ExperimentConfig) -> list[Row]:
-    from percontrast.data import prompts
     from percontrast.data.lamp import LAMP_TASKS
     from percontrast.data.longlamp import LONGLAMP_TASKS
-    from percontrast.templates import get_template
+    from percontrast.prompts import benchmarks as prompts
+    from percontrast.prompts.registry import get_template
 
     label = config.task_label(name)
     if task.source == "persona_chat":
@@ -201,9 +202,7 @@ def protocol(config: ExperimentConfig) -> list[Row]:
 
 def protocol_table(config: ExperimentConfig) -> str:
     """`protocol` as a markdown table (``| Table | Setting | Value |``)."""
-    lines = ["| Table | Setting | Value |", "|---|---|---|"]
-    lines += [f"| {where} | {setting} | {value} |" for where, setting, value in protocol(config)]
-    return "\n".join(lines)
+    return markdown_table(["Table", "Setting", "Value"], protocol(config))
 
 
 def _setting(training: dict, name: str) -> object:
@@ -211,7 +210,7 @@ def _setting(training: dict, name: str) -> object:
     (read from the dataclass, not restated here)."""
     import dataclasses
 
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     if name in training:
         value = training[name]

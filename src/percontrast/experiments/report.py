@@ -14,7 +14,8 @@ from pathlib import Path
 
 from percontrast.experiments.results import ResultSet, Table
 from percontrast.experiments.tables import all_tables
-from percontrast.report.plots import png_data_uri
+from percontrast.utils.plots import png_data_uri
+from percontrast.utils.tables import markdown_table as render_table
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +36,9 @@ HOW_TO_FILL = {
 
 
 def markdown_table(table: Table) -> str:
-    lines = [
-        f"### {table.title}",
-        "",
-        "| " + " | ".join(table.header) + " |",
-        "|" + "---|" * len(table.header),
+    lines = [f"### {table.title}", "", render_table(table.header, table.rows), ""] + [
+        f"- {note}" for note in table.notes
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
-    lines += [""] + [f"- {note}" for note in table.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +55,7 @@ def plot_table(table: Table, path: Path) -> Path | None:
     """Draw a table's plot (Table 2: ROUGE-L against learning rate, error bars over seeds)."""
     if not table.plot:
         return None
-    from percontrast.report.plots import pyplot
+    from percontrast.utils.plots import pyplot
 
     plt = pyplot()
 

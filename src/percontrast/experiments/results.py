@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percontrast.experiments.grid import CLIPPED_LOSSES
+from percontrast.experiments.config import CLIPPED_LOSSES
 from percontrast.experiments.store import read_results
 
 LOSS_ORDER = ("ce", "lossce", "entce", "perce", "perce_frozen")

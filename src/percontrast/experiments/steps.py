@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from percontrast.errors import ConfigError
 from percontrast.experiments.config import ExperimentConfig, LaunchSettings, TaskConfig
 from percontrast.experiments.grid import Cell
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def build_task_data(task: TaskConfig, tokenizer: Any, out_dir: Path) -> dict[str
     The summary holds the counts and the mean prompt tokens of the test examples with and without
     the persona (Table 6), measured with ``tokenizer`` and each example's own template.
     """
-    from percontrast.data.schema import write_jsonl
-    from percontrast.generation import render_prompts
+    from percontrast.generation.generate import render_prompts
+    from percontrast.utils.files import write_jsonl
 
     if task.source == "persona_chat":
         from percontrast.data.build import sample_records
@@ -105,7 +105,7 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
 
 def last_checkpoint(output_dir: Path) -> Path | None:
     """The newest complete ``checkpoint-N`` folder in ``output_dir`` (a torn one is skipped), if any."""
-    from percontrast.outputs import last_checkpoint as newest_complete
+    from percontrast.utils.files import last_checkpoint as newest_complete
 
     return newest_complete(output_dir)
 
@@ -122,8 +122,8 @@ def train_cell(
         logger.info("resuming training from %s", checkpoint)
         values = values | {"resume_from_checkpoint": str(checkpoint)}
     if launch.mode == "single":
-        from percontrast.perce_config import PerCEConfig
-        from percontrast.training import train
+        from percontrast.training.config import PerCEConfig
+        from percontrast.training.trainer import train
 
         run = train(PerCEConfig(**values), callbacks=callbacks)
         return {
@@ -179,8 +179,8 @@ def _launch_env() -> dict[str, str]:
 
 def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: ExperimentConfig, seed: int) -> None:
     """Predictions for every test example of ``data`` (resumable: ids already in ``out`` are kept)."""
-    from percontrast.data.schema import read_examples
-    from percontrast.generation import generate_predictions
+    from percontrast.data.sources import read_examples
+    from percontrast.generation.generate import generate_predictions
 
     generation = config.generation.decoding_config(seed)
     generate_predictions(model, tokenizer, read_examples(data), out, generation, progress=False)
@@ -188,7 +188,7 @@ def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: Experime
 
 def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[str, Any]:
     """ROUGE-1/L and METEOR of a predictions file, ids checked against its data."""
-    from percontrast.evaluation.evaluate_run import evaluate_predictions, parse_metrics
+    from percontrast.evaluation.files import evaluate_predictions, parse_metrics
 
     return evaluate_predictions(predictions, parse_metrics(",".join(metrics)), data_path=data)
 
@@ -196,7 +196,7 @@ def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[st
 def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:
     """The judge's mean score per criterion (1-5) on a predictions file (``partial``: of a subset of
     the examples in ``data``, as a judge limit keeps)."""
-    from percontrast.evaluation.evaluate_run import evaluate_predictions
+    from percontrast.evaluation.files import evaluate_predictions
 
     result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge, partial=partial)
     return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}
@@ -204,7 +204,9 @@ def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = Fals
 
 def judge_backend(settings: Any) -> Any:
     """The chat backend of the experiment's judge settings (a `JudgeConfig`: local model or server)."""
-    return settings.backend("judge")
+    from percontrast.modeling.chat import chat_backend
+
+    return chat_backend(settings, "judge")
 
 
 def build_judge(settings: Any, backend: Any) -> Any:
@@ -236,7 +238,7 @@ def aloe_scores(
     import dataclasses
 
     from percontrast.evaluation.aloe import evaluate_aloe
-    from percontrast.evaluation.backends import TransformersChat
+    from percontrast.modeling.chat import TransformersChat
 
     config = dataclasses.replace(aloe, seed=seed)
     who = judge_identity(judge_settings)
@@ -253,7 +255,7 @@ def aloe_scores(
 
 def load_trained(model_dir: Path) -> tuple[Any, Any]:
     """The trained model and tokenizer saved in a cell's ``model`` folder."""
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     return load_model(str(model_dir))
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from percontrast.analysis.bootstrap import GROUPS
 from percontrast.evaluation.judge_prompts import QUALITY_DIMENSIONS
-from percontrast.experiments.grid import CLIPPED_LOSSES
+from percontrast.experiments.config import CLIPPED_LOSSES
 from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
 
 SPREAD_NOTE = "`~`: the difference is inside the spread over seeds (|a - b| <= sd_a + sd_b)."
@@ -385,9 +386,6 @@ def table_clip(results: ResultSet) -> list[Table]:
     return tables
 
 
-GROUP_ORDER = ("annotated", "not_annotated", "reference_personal", "reference_rest", "all")
-
-
 def table_token_groups(results: ResultSet) -> list[Table]:
     """NLL per token by token group (issue 21), per model and task, each loss at its chosen learning rate;
     the last columns: the gap NLL(reference_personal) - NLL(reference_rest), which PerCE should narrow."""
@@ -400,7 +398,7 @@ def table_token_groups(results: ResultSet) -> list[Table]:
             present = {
                 r["metric"][4:] for r in group_rows if r["task"] == task and r["metric"].startswith("nll_")
             }
-            groups = [g for g in GROUP_ORDER if g in present]
+            groups = [g for g in GROUPS if g in present]
             if not groups:
                 continue
             counts = {
@@ -443,7 +441,7 @@ def table_token_groups(results: ResultSet) -> list[Table]:
 def _paired_group_table(results: ResultSet, model: str, task: str, groups: list[str]) -> Table | None:
     """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
     (from the cells' per-example sums)."""
-    from percontrast.experiments.token_groups import paired_differences
+    from percontrast.experiments.groups import paired_differences
 
     cells: dict[str, list[str]] = {}
     for loss in results.losses:

@@ -15,13 +15,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 if TYPE_CHECKING:
     from transformers import GenerationConfig as HFGenerationConfig
     from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-    from percontrast.decoding import ContrastConfig
+    from percontrast.generation.contrastive import ContrastConfig
 
 BACKENDS = ("transformers", "vllm")
 
@@ -77,7 +77,7 @@ class DecodingConfig:
         with_persona: include the persona in the prompt (False: the no-persona ablation).
         batch_size: examples per ``generate`` call.
         backend: ``transformers`` or ``vllm`` (optional, GPU).
-        contrast: persona-contrastive decoding weight ``a`` (`percontrast.decoding`); 0 is plain.
+        contrast: persona-contrastive decoding weight ``a`` (`percontrast.generation.contrastive`); 0 is plain.
         plausibility: keep only tokens with ``p_with >= b * max p_with`` (contrastive decoding), or None.
     """
 
@@ -115,12 +115,12 @@ class DecodingConfig:
 
     @property
     def contrast_config(self) -> ContrastConfig:
-        from percontrast.decoding import ContrastConfig
+        from percontrast.generation.contrastive import ContrastConfig
 
         return ContrastConfig(contrast=self.contrast, plausibility=self.plausibility)
 
     def __post_init__(self) -> None:
-        from percontrast.templates import get_template
+        from percontrast.prompts.registry import get_template
 
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")

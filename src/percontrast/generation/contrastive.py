@@ -44,7 +44,7 @@ from packaging.version import Version
 from transformers import LogitsProcessor, PreTrainedModel
 from transformers.cache_utils import DynamicCache
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 MAX_CONTRAST = 1000.0  # a * (a log-prob gap of ~60) stays far inside float16's range (65504)
 # transformers 5.24 renamed the forward's `past_key_values` (argument and output field) to `cache`; the

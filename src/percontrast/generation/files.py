@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from percontrast.errors import ConfigError, Interrupted
-from percontrast.generation import GenerationStats, generate_predictions, generation_settings
-from percontrast.generation_config import DecodingConfig
-from percontrast.modeling import ALIASES, load_model, model_identity
-from percontrast.outputs import (
+from percontrast.generation.config import DecodingConfig
+from percontrast.generation.generate import GenerationStats, generate_predictions, generation_settings
+from percontrast.modeling.load import ALIASES, load_model, model_identity
+from percontrast.utils.errors import ConfigError, Interrupted
+from percontrast.utils.files import (
     check_outputs,
     check_run_settings,
     file_fingerprint,
@@ -46,7 +46,7 @@ def generate_file(
         out: the predictions JSONL (its settings record is written beside it).
         dtype, device: where and how the transformers backend loads the model.
     """
-    from percontrast.data.schema import read_examples
+    from percontrast.data.sources import read_examples
 
     check_outputs(
         inputs={"--data": data},

@@ -13,7 +13,7 @@ uninterrupted one would (the batch size is not part of the recorded settings; gr
 depend on it).
 
 With ``contrast`` (and ``plausibility``) set, generation is persona-contrastive
-(`percontrast.decoding`): the persona-free prompt runs alongside with its own KV cache and each step
+(`percontrast.generation.contrastive`): the persona-free prompt runs alongside with its own KV cache and each step
 samples from ``log p_with + a * (log p_with - log p_without)``; ``contrast=0`` without plausibility is
 plain generation, untouched.
 
@@ -35,12 +35,12 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example, iter_jsonl
-from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
-from percontrast.encoding import fit_prompt
-from percontrast.errors import ConfigError, DataError
-from percontrast.generation_config import BACKENDS, DecodingConfig, SamplingConfig  # noqa: F401 (re-exported)
-from percontrast.modeling import max_context
-from percontrast.outputs import JsonlAppender, check_run_settings, repair_jsonl_tail
+from percontrast.generation.config import BACKENDS, DecodingConfig, SamplingConfig  # noqa: F401 (re-exported)
+from percontrast.generation.contrastive import ContrastConfig, PersonaContrastProcessor
+from percontrast.modeling.load import max_context
+from percontrast.prompts.encoding import fit_prompt
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.files import JsonlAppender, check_run_settings, repair_jsonl_tail
 
 logger = logging.getLogger(__name__)
 
@@ -357,19 +357,3 @@ def _vllm_generator(model: PreTrainedModel | str, tokenizer: PreTrainedTokenizer
         return texts, sum(len(output.outputs[0].token_ids) for output in outputs)
 
     return generate
-
-
-def __getattr__(name: str):
-    """``GenerationConfig``, the old name of `DecodingConfig` (it shadowed transformers' class of that name)."""
-    if name == "GenerationConfig":
-        import warnings
-
-        from percontrast.generation_config import DecodingConfig
-
-        warnings.warn(
-            "percontrast.generation.GenerationConfig is now percontrast.generation_config.DecodingConfig",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return DecodingConfig
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,26 +12,20 @@ Run ``percontrast identify --model smollm2-135m-instruct --data persona_tokens.j
 the rule that decides whether a token is correct, and the measured numbers.
 """
 
-from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
-from percontrast.identification.plot import plot_pir_breakdown
-from percontrast.identification.run import (
-    ALL_METHODS,
-    DEFAULT_IDENTIFY_TEMPLATE,
-    METHODS,
-    IdentificationResult,
-    run_identification,
-)
+from percontrast.utils.lazy import lazy_exports
 
-__all__ = [
-    "ALL_METHODS",
-    "DEFAULT_IDENTIFY_TEMPLATE",
-    "METHODS",
-    "PRF",
-    "IdentificationResult",
-    "PirBin",
-    "auroc",
-    "pir_breakdown",
-    "plot_pir_breakdown",
-    "precision_recall_f1",
-    "run_identification",
-]
+_EXPORTS = {
+    "ALL_METHODS": "percontrast.identification.identify",
+    "DEFAULT_IDENTIFY_TEMPLATE": "percontrast.identification.identify",
+    "METHODS": "percontrast.identification.identify",
+    "IdentificationResult": "percontrast.identification.identify",
+    "run_identification": "percontrast.identification.identify",
+    "PRF": "percontrast.identification.metrics",
+    "PirBin": "percontrast.identification.metrics",
+    "auroc": "percontrast.identification.metrics",
+    "pir_breakdown": "percontrast.identification.metrics",
+    "precision_recall_f1": "percontrast.identification.metrics",
+    "plot_pir_breakdown": "percontrast.identification.plot",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

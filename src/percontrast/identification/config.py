@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from percontrast.evaluation.judge_config import ChatModelConfig
+from percontrast.modeling.config import ChatModelConfig
 
 
 @dataclass

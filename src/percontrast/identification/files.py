@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from percontrast.errors import ConfigError
-from percontrast.identification.identify_config import IdentifyConfig
+from percontrast.identification.config import IdentifyConfig
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +33,14 @@ def identify_files(
         The `IdentificationResult` (`tables` renders what the .md file holds).
     """
     from percontrast.data.persona_qa import read_persona_qa
-    from percontrast.identification import plot_pir_breakdown, run_identification
-    from percontrast.modeling import load_model
-    from percontrast.outputs import atomic_write_json, atomic_write_text, sibling
+    from percontrast.identification.identify import run_identification
+    from percontrast.identification.plot import plot_pir_breakdown
+    from percontrast.modeling.load import load_model
+    from percontrast.utils.files import atomic_write_json, atomic_write_text, sibling
 
     judge = None
     if config.judge_url:
-        from percontrast.evaluation.backends import OpenAIChat
+        from percontrast.modeling.chat import OpenAIChat
 
         if not config.judge_api_model:
             raise ConfigError("--judge-url needs --judge-api-model, the model name the server expects")

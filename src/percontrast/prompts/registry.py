@@ -14,10 +14,10 @@ Templates are registered by name in `TEMPLATES`; `get_template(name)` looks one 
 
 from __future__ import annotations
 
-from percontrast.data.prompts import BENCHMARK_TEMPLATES
 from percontrast.data.schema import Example
-from percontrast.errors import ConfigError
-from percontrast.prompt_template import PromptTemplate, render_chat
+from percontrast.prompts.benchmarks import BENCHMARK_TEMPLATES
+from percontrast.prompts.template import PromptTemplate, render_chat
+from percontrast.utils.errors import ConfigError
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -112,7 +112,7 @@ register_template(
 )
 DEFAULT_TEMPLATE = "persona_chat"
 
-# The LaMP / LongLaMP templates live with the data layer (`percontrast.data.prompts`); registered here, so
+# The LaMP / LongLaMP templates live with the data layer (`percontrast.prompts.benchmarks`); registered here, so
 # that every lookup by name finds them (e.g. `percontrast score --template LaMP_4_text`).
 for _benchmark_template in BENCHMARK_TEMPLATES:
     register_template(_benchmark_template)

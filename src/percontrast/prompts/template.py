@@ -1,7 +1,7 @@
 """`PromptTemplate`: how one example becomes a prompt, with or without its persona; `render_chat`.
 
-The type lives apart from the registry (`percontrast.templates`) so that the data layer's templates
-(`percontrast.data.prompts`) can be defined without importing the registry that registers them.
+The type lives apart from the registry (`percontrast.prompts.registry`) so that the data layer's templates
+(`percontrast.prompts.benchmarks`) can be defined without importing the registry that registers them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 if TYPE_CHECKING:
     from transformers.tokenization_utils_base import PreTrainedTokenizerBase

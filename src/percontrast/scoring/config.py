@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from percontrast.errors import ConfigError
-
-PIR_FORMS = ("log", "ratio")
+from percontrast.scoring.formula import PIR_FORMS
+from percontrast.utils.errors import ConfigError
 
 
 @dataclass

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 
-from percontrast.data.schema import read_examples, write_jsonl
-from percontrast.modeling import load_model
-from percontrast.outputs import check_outputs
-from percontrast.report.heatmap import write_heatmap
-from percontrast.scoring import TokenScores, score_examples
-from percontrast.scoring_config import ScoreConfig
+from percontrast.data.sources import read_examples
+from percontrast.modeling.load import load_model
+from percontrast.scoring.config import ScoreConfig
+from percontrast.scoring.heatmap import write_heatmap
+from percontrast.scoring.pir import TokenScores, score_examples
+from percontrast.utils.files import check_outputs, write_jsonl
 
 logger = logging.getLogger(__name__)
 

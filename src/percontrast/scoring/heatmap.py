@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from percontrast.scoring import TokenScores
+from percontrast.scoring.pir import TokenScores
 
 HEATMAP_CSS = _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; max-width: 60em; color: #222; }
@@ -149,6 +149,6 @@ def _span_ranges(response: str, spans: Sequence[str]) -> list[tuple[int, int]]:
 
 def write_heatmap(scores: Sequence[TokenScores], path: str | Path, **kwargs) -> Path:
     """Write `render_heatmap` to ``path`` and return the path."""
-    from percontrast.outputs import atomic_write_text
+    from percontrast.utils.files import atomic_write_text
 
     return atomic_write_text(path, render_heatmap(scores, **kwargs))

@@ -6,7 +6,7 @@ Paper: "Rethinking Personalization in Large Language Models at the Token Level",
 
 The same model scores the same response token ids twice, once after the prompt with the user's
 persona and once after the prompt without it. `score_examples` does this in length-bucketed
-batches, with logits only at response positions (see `percontrast.logprobs`).
+batches, with logits only at response positions (see `percontrast.modeling.response_forward`).
 
 CLI: ``percontrast score --model smollm2-135m-instruct --data ex.jsonl --out scores.jsonl --html heatmap.html``
 """
@@ -17,7 +17,6 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -25,26 +24,14 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import EncodedExample, fit_examples, pad_responses, pad_sequences
-from percontrast.errors import ConfigError, DataError
-from percontrast.logprobs import enable_response_forward, response_logprobs
-from percontrast.modeling import max_context
-from percontrast.scoring_config import PIR_FORMS
-from percontrast.templates import PromptTemplate
+from percontrast.modeling.load import max_context
+from percontrast.modeling.response_forward import enable_response_forward, response_logprobs
+from percontrast.prompts.encoding import EncodedExample, fit_examples, pad_responses, pad_sequences
+from percontrast.prompts.registry import PromptTemplate
+from percontrast.scoring.formula import PIR_FORMS, PirForm, pir_from_logprobs  # noqa: F401 (re-exported)
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
-
-PirForm = Literal["log", "ratio"]  # the values of scoring_config.PIR_FORMS
-
-
-def pir_from_logprobs(
-    logp_with: torch.Tensor, logp_without: torch.Tensor, form: PirForm = "log"
-) -> torch.Tensor:
-    """PIR from the two log-probs: ``log`` is Eq. 2 (a log-ratio); ``ratio`` is its ``exp``."""
-    if form not in PIR_FORMS:
-        raise ConfigError(f"pir form must be one of {PIR_FORMS}, got {form!r}")
-    log_ratio = logp_with - logp_without
-    return log_ratio if form == "log" else torch.exp(log_ratio)
 
 
 @dataclass
@@ -143,7 +130,7 @@ def score_units(
     """Response log-probs (R_i,) of independent ``prompt + response`` sequences, in input order, scored in
     length buckets (`length_buckets`) of at most ``max_batch_size`` sequences and ``max_batch_tokens``.
 
-    ``model`` is prepared with `percontrast.logprobs.enable_response_forward` first (idempotent; its own
+    ``model`` is prepared with `percontrast.modeling.response_forward.enable_response_forward` first (idempotent; its own
     forward, ``generate`` and ``save_pretrained`` are unchanged by it).
     """
     enable_response_forward(model)
@@ -183,7 +170,7 @@ def score_examples(
     """Score every response token of every example with PerContrast.
 
     Args:
-        model: a causal LM in eval mode; prepared here with `percontrast.logprobs.enable_response_forward`
+        model: a causal LM in eval mode; prepared here with `percontrast.modeling.response_forward.enable_response_forward`
             (idempotent; its own forward, ``generate`` and ``save_pretrained`` are unchanged by it).
         tokenizer: its tokenizer.
         examples: the examples; results come back in the same order.

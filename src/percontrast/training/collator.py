@@ -5,11 +5,11 @@ persona, the response once, shared by both: invariant 1), truncating the persona
 (invariant 6). Examples whose query plus response cannot fit, and examples whose persona the
 truncation removes entirely (their two prompts would differ by an empty persona frame only, so PIR
 would measure no persona), are skipped, counted and listed by id with the reason, never dropped
-silently (`percontrast.encoding.fit_examples`, the policy scoring shares); a file with no usable
+silently (`percontrast.prompts.encoding.fit_examples`, the policy scoring shares); a file with no usable
 example is an error.
 
 `PairedCollator` pads a list of encoded examples into the two batches that `PerCETrainer` needs
-(see `percontrast.encoding.pad_pairs`) and adds ``labels`` (B, T) for the with-persona sequence:
+(see `percontrast.prompts.encoding.pad_pairs`) and adds ``labels`` (B, T) for the with-persona sequence:
 the response tokens at their positions, -100 on the prompt and padding. ``labels`` only lets the
 Trainer count the response tokens of an optimizer step (``num_items_in_batch``, across micro-batches
 and processes); it is never passed to the model.
@@ -26,9 +26,9 @@ from torch.utils.data import Dataset
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from percontrast.data.schema import Example
-from percontrast.encoding import IGNORE_INDEX, EncodedExample, SkippedExample, fit_examples, pad_pairs
-from percontrast.errors import DataError
-from percontrast.templates import PromptTemplate
+from percontrast.prompts.encoding import IGNORE_INDEX, EncodedExample, SkippedExample, fit_examples, pad_pairs
+from percontrast.prompts.registry import PromptTemplate
+from percontrast.utils.errors import DataError
 
 logger = logging.getLogger(__name__)
 

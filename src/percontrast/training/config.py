@@ -26,9 +26,9 @@ from typing import Any
 import yaml
 from transformers import TrainingArguments
 
-from percontrast.errors import ConfigError
-from percontrast.losses import LOSS_KINDS, WEIGHT_MODES, check_clip_range
-from percontrast.scoring import PIR_FORMS
+from percontrast.scoring.formula import PIR_FORMS
+from percontrast.training.options import LOSS_KINDS, WEIGHT_MODES, check_clip_range
+from percontrast.utils.errors import ConfigError
 
 # Fields a resume may not change: they decide the loss, the data, the model and the optimizer.
 RESUME_SETTINGS = (

@@ -4,7 +4,7 @@ The paper's E-step recomputes PIR (Eq. 2) with the model being trained at every 
 no-grad forward over the persona-free sequence per step. Here every training example's PIR is computed
 once, before the first step, by the starting model (`frozen_pir`), and travels in the batch
 (`FrozenPIRCollator` adds ``frozen_pir`` (B, R) beside ``response_mask``), so a PerCE step costs what a CE
-step costs. `percontrast.training.train` wires it in for ``--pir_source frozen``.
+step costs. `percontrast.training.trainer.train` wires it in for ``--pir_source frozen``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from percontrast.collator import EncodedDataset, PairedCollator
-from percontrast.errors import ConfigError
-from percontrast.perce_config import PerCEConfig
+from percontrast.training.collator import EncodedDataset, PairedCollator
+from percontrast.training.config import PerCEConfig
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def frozen_pir(
 ) -> dict[str, torch.Tensor]:
     """PIR (R_i,) of every training example's response tokens under ``model`` as it is now (the starting
     model, before any step), in eval mode, by example id: the weights of ``pir_source='frozen'``."""
-    from percontrast.scoring import score_units
+    from percontrast.scoring.pir import score_units
 
     items = dataset.examples
     was_training = model.training

@@ -37,16 +37,17 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer, TrainerCallback, set_seed
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from percontrast.collator import EncodedDataset, PairedCollator, encode_training_examples
-from percontrast.data.schema import Example, read_examples
-from percontrast.errors import ConfigError
-from percontrast.frozen_pir import FrozenPIRCollator, cached_frozen_pir
-from percontrast.logprobs import enable_response_forward, pair_logprobs, unwrap_model
-from percontrast.losses import token_weights, weighted_ce
-from percontrast.modeling import load_model, max_context
-from percontrast.perce_config import PAPER_MAX_LENGTH, PerCEConfig
-from percontrast.run_info import write_run_info
-from percontrast.scoring import pad_token_id
+from percontrast.data.schema import Example
+from percontrast.data.sources import read_examples
+from percontrast.modeling.load import load_model, max_context
+from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs, unwrap_model
+from percontrast.scoring.pir import pad_token_id
+from percontrast.training.collator import EncodedDataset, PairedCollator, encode_training_examples
+from percontrast.training.config import PAPER_MAX_LENGTH, PerCEConfig
+from percontrast.training.frozen_pir import FrozenPIRCollator, cached_frozen_pir
+from percontrast.training.losses import token_weights, weighted_ce
+from percontrast.utils.errors import ConfigError
+from percontrast.utils.run_info import write_run_info
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +80,11 @@ def _without_ddp(model: nn.Module) -> nn.Module:
 
 
 class PerCETrainer(Trainer):
-    """`transformers.Trainer` whose loss is the token-weighted CE of `percontrast.losses`.
+    """`transformers.Trainer` whose loss is the token-weighted CE of `percontrast.training.losses`.
 
     The batch comes from `PairedCollator`. ``labels`` is only there for the Trainer to count the
     response tokens of a step; the model never sees it (its own loss would materialise (B, T, V)
-    logits): log-probs are computed at response positions only (`percontrast.logprobs`).
+    logits): log-probs are computed at response positions only (`percontrast.modeling.response_forward`).
     """
 
     # Our loss is already divided by the step's global token count: no further division by the
@@ -106,7 +107,7 @@ class PerCETrainer(Trainer):
             # Trainer wraps the model in torch.nn.DataParallel when one process sees several GPUs.
             raise ConfigError(
                 f"this process sees {self.args.n_gpu} GPUs, so Trainer would use torch.nn.DataParallel, which "
-                "PerCE does not support (its replicas break the hidden-state capture of percontrast.logprobs); "
+                "PerCE does not support (its replicas break the hidden-state capture of percontrast.modeling.response_forward); "
                 "launch one process per GPU (`torchrun --nproc_per_node N` or `accelerate launch`), or expose "
                 "one GPU (CUDA_VISIBLE_DEVICES=0)"
             )
@@ -341,7 +342,7 @@ class PerCETrainer(Trainer):
         """Top personal tokens of the probe example under the current parameters (main process)."""
         if not self.is_world_process_zero():
             return {}
-        from percontrast.scoring import score_examples
+        from percontrast.scoring.pir import score_examples
 
         args: PerCEConfig = self.args
         model = self.model  # not DDP-wrapped; PEFT adapters included
@@ -427,7 +428,7 @@ def train(
         remove_callbacks: classes of the Trainer's default callbacks to take out (`Trainer.remove_callback`),
             e.g. ``transformers.PrinterCallback``, which prints every log dict when ``disable_tqdm`` is set.
     """
-    from percontrast.outputs import prepare_run_dir
+    from percontrast.utils.files import prepare_run_dir
 
     # Every process resolves the checkpoint; only rank 0 judges the directory (the others may start
     # after it has written run_config.json there).

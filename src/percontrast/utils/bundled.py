@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources as _importlib_resources
 from pathlib import Path
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 RESOURCES = Path(str(_importlib_resources.files("percontrast") / "resources"))
 PERSONA_TOKENS_DEV = RESOURCES / "persona_tokens" / "dev.jsonl"

@@ -18,7 +18,7 @@ Every command that writes files goes through this module:
   or asks to overwrite, resolves ``--resume_from_checkpoint latest`` (`last_checkpoint`: the newest
   *complete* checkpoint) and refuses a resume under other settings.
 
-    from percontrast.outputs import check_outputs, atomic_write_jsonl
+    from percontrast.utils.files import check_outputs, atomic_write_jsonl
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--html": html})
 """
 
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,11 @@ def _record_name(record: Any, number: int) -> str:
     return f"record {number}" + (f" (id {record_id!r})" if record_id is not None else "")
 
 
+def write_jsonl(path: PathLike, records: Iterable[Any]) -> int:
+    """Write dicts (or objects with ``to_dict``) as JSON Lines, atomically; returns the number written."""
+    return atomic_write_jsonl(path, records)
+
+
 def atomic_write_jsonl(path: PathLike, records: Iterable[Any]) -> int:
     """Write records as JSON Lines atomically; returns the count. Bad records name their number and id."""
     count = 0
@@ -258,7 +263,7 @@ class JsonlAppender:
 
 def read_finished(path: PathLike, key: str = "id") -> dict[str, dict]:
     """The records already in a resumable JSONL output, by ``key`` (a torn last record is dropped first)."""
-    from percontrast.jsonl import iter_jsonl
+    from percontrast.utils.jsonl import iter_jsonl
 
     path = Path(path)
     if not path.exists():

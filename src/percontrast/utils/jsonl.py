@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import DataError
+from percontrast.utils.errors import DataError
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

@@ -1,6 +1,6 @@
 """What a training run writes next to its results: resolved config, versions, commit, data counts.
 
-`write_run_info` is called by `percontrast.training.train` on the main process before training;
+`write_run_info` is called by `percontrast.training.trainer.train` on the main process before training;
 it writes ``OUTPUT_DIR/run_config.json`` and ``OUTPUT_DIR/skipped.jsonl``, so that every run records its
 resolved config, versions and commit.
 """
@@ -12,8 +12,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from percontrast.collator import EncodedDataset
-from percontrast.perce_config import PerCEConfig
+from percontrast.training.collator import EncodedDataset
+from percontrast.training.config import PerCEConfig
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -64,7 +64,7 @@ def write_run_info(
         "distributed": distributed,
     }
     path = output_dir / "run_config.json"
-    from percontrast.outputs import atomic_write_json
+    from percontrast.utils.files import atomic_write_json
 
     atomic_write_json(path, info)
     with open(output_dir / "skipped.jsonl", "w", encoding="utf-8") as handle:
