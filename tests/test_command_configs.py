@@ -269,7 +269,11 @@ def test_data_hub_config_flag():
     from percontrast.cli import build_parser
 
     parser = build_parser()
-    args = parser.parse_args(["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--hub-config", "c"])
+    args = parser.parse_args(
+        ["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--hub-config", "c"]
+    )
     assert args.hub_config == "c"
     with pytest.raises(SystemExit):
-        parser.parse_args(["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--config", "c"])
+        parser.parse_args(
+            ["data", "longlamp", "--task", "product_review", "--out", "x.jsonl", "--config", "c"]
+        )
