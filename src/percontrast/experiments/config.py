@@ -424,19 +424,26 @@ def check_training_values(training: dict[str, Any]) -> None:
     from percontrast.perce_config import PerCEConfig, check_value_types
 
     check_value_types(HfArgumentParser(PerCEConfig), training, "training")
-    values = {}
-    for item in dataclasses.fields(PerCEConfig):
-        if item.default is not dataclasses.MISSING:
-            values[item.name] = item.default
-        elif item.default_factory is not dataclasses.MISSING:
-            values[item.name] = item.default_factory()
-    values |= {key: value for key, value in training.items() if value is not None}
+    values = training_defaults() | {key: value for key, value in training.items() if value is not None}
     probe = PerCEConfig.__new__(PerCEConfig)
     probe.__dict__.update(values)
     try:
         probe.check_values()
     except ConfigError as exc:
         raise ConfigError(f"training: {exc}") from None
+
+
+def training_defaults() -> dict[str, Any]:
+    """Every `PerCEConfig` field with its default: what a ``training`` section leaves unset."""
+    from percontrast.perce_config import PerCEConfig
+
+    values = {}
+    for item in dataclasses.fields(PerCEConfig):
+        if item.default is not dataclasses.MISSING:
+            values[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            values[item.name] = item.default_factory()
+    return values
 
 
 # ------------------------------------------------------------------------------------------ loading
