@@ -3,7 +3,7 @@
     percontrast kinds --scores SPC=spc_scores.jsonl --scores PQA=pqa_scores.jsonl --out kinds.json --plot kinds.png
 
 Each ``--scores`` file (written by ``percontrast score``) is one task, named once; see
-`percontrast.token_kinds`. Files written with ``--pir-form ratio`` are read as log PIR (from each record's
+`percontrast.analysis.token_kinds`. Files written with ``--pir-form ratio`` are read as log PIR (from each record's
 log-probs, exactly); files without the ``pir_form`` field hold log PIR, ``score``'s default.
 """
 
@@ -40,11 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from percontrast.analysis.token_kinds import kind_table, kinds_png, markdown_table
     from percontrast.commands.groups import parse_models
-    from percontrast.errors import ConfigError
-    from percontrast.outputs import atomic_write_json, check_outputs
-    from percontrast.report.plots import check_image_name
-    from percontrast.token_kinds import kind_table, kinds_png, markdown_table
+    from percontrast.utils.errors import ConfigError
+    from percontrast.utils.files import atomic_write_json, check_outputs
+    from percontrast.utils.plots import check_image_name
 
     files = parse_models(args.scores, flag="--scores", form="TASK=FILE")
     seen: dict[str, str] = {}
@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
 def _score_records(path: str) -> list[dict]:
     """The records of a scores file (`percontrast score --out`), checked (`token_kinds.scores_record`: PIR
     as log PIR); anything else, or no record at all, is a one-line error."""
-    from percontrast.errors import DataError
-    from percontrast.jsonl import iter_jsonl
-    from percontrast.token_kinds import scores_record
+    from percontrast.analysis.token_kinds import scores_record
+    from percontrast.utils.errors import DataError
+    from percontrast.utils.jsonl import iter_jsonl
 
     records = [scores_record(record, path=path, line=line) for line, record in iter_jsonl(path)]
     if not records:
