@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 import torch
-from training_helpers import make_config, make_examples, sharpened_tiny, step_gradients
+from training_helpers import SRC, make_config, make_examples, sharpened_tiny, step_gradients
 
 from percontrast.training.config import PerCEConfig
 from percontrast.utils.errors import ConfigError
@@ -123,6 +123,11 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
     assert len(calls) == 2 and scored[-1] == 2
 
 
+# The subprocesses import the test helpers and this checkout's source (not another installed copy).
+_CHECKOUT_PATH = os.pathsep.join(
+    filter(None, [str(Path(__file__).parent), str(SRC), os.environ.get("PYTHONPATH")])
+)
+
 _IDENTITY_SCRIPT = """
 import json
 from training_helpers import make_examples, sharpened_tiny
@@ -144,7 +149,7 @@ def test_cache_key_is_the_same_in_another_process(tmp_path):
 
     outputs = []
     for seed in ("1", "2"):
-        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent)}
+        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": _CHECKOUT_PATH}
         result = subprocess.run(
             [sys.executable, "-c", _IDENTITY_SCRIPT], env=env, capture_output=True, text=True, check=True
         )
@@ -180,7 +185,7 @@ print("scored", len(calls))
 """
     seen = []
     for seed, name in (("1", "a"), ("2", "b")):
-        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent)}
+        env = os.environ | {"PYTHONHASHSEED": seed, "PYTHONPATH": _CHECKOUT_PATH}
         result = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / name)],
             env=env,

@@ -175,6 +175,8 @@ BASE = {
         ({"training": {"max_steps": "four"}}, "training: key 'max_steps': 'four' is not a valid int"),
         ({"training": {"max_steps": 0}}, "training: max_steps must be a positive number"),
         ({"training": {"num_train_epochs": -1}}, "training: num_train_epochs must be a positive"),
+        # Issue 25: --dry-run accepted both precisions and every cell failed in transformers.
+        ({"training": {"bf16": True, "fp16": True}}, "training: bf16 and fp16 are both set"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, change, message):

@@ -305,3 +305,126 @@ def test_task_data_built_with_other_settings_is_refused(tmp_path):
     config.tasks["spc"].test_sample = 3
     with pytest.raises(ConfigError, match=r"test_sample: 2 there, 3 now"):
         _Context(config, "run-3").data_dir("tiny", "spc")
+
+
+# ------------------------------------------------------------- finished cells under other settings (issue 25)
+
+
+def _copy_of_finished(finished: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(finished, tmp_path / "out")
+    return tmp_path / "out" / RESULTS_NAME
+
+
+def _tiny_changed(tmp_path: Path, section: str, change: dict) -> Path:
+    """tiny_config with ``change`` merged into one section (``tasks.spc`` for the task)."""
+    base = yaml.safe_load(tiny_config(tmp_path).read_text(encoding="utf-8"))
+    if section == "tasks.spc":
+        base["tasks"]["spc"] |= change
+    elif section:
+        base[section] = (base.get(section) or {}) | change
+    else:
+        base |= change
+    return tiny_config(tmp_path, **base)
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "message"),
+    [
+        ("tasks.spc", {"train_sample": 3}, "tasks.spc.train_sample: 4 there, 3 now"),
+        ("generation", {"max_new_tokens": 8}, "generation.max_new_tokens: 4 there, 8 now"),
+        ("training", {"max_steps": 3}, "training.max_steps: 2 there, 3 now"),
+        ("training", {"bf16": True}, "training.bf16: False there, True now"),
+        ("evaluation", {"cross_task": False}, "evaluation.cross_task: True there, False now"),
+        ("evaluation", {"judge": {"model": "tiny"}}, "evaluation.judge: None there, {"),
+    ],
+)
+def test_finished_cells_under_other_settings_are_refused(tmp_path, finished, section, change, message):
+    """A finished grid rerun after a task's train_sample or the generation's max_new_tokens changed kept
+    its 4 cells ("4 already finished"), while new cells under the same change were refused."""
+    from percontrast.utils.errors import ConfigError
+
+    results = _copy_of_finished(finished, tmp_path)
+    before = results.read_bytes()
+    path = _tiny_changed(tmp_path, section, change)
+    with pytest.raises(ConfigError) as error:
+        run_experiment(load_experiment_config(path), progress=False)
+    text = str(error.value)
+    assert message in text and "4 finished cells ran with other settings" in text
+    assert "Use a new output_dir, or remove those cells" in text
+    assert results.read_bytes() == before  # refused before the run record is appended
+    assert main(["experiment", str(path), "--dry-run"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "change"),
+    [
+        ("", {"name": "renamed", "save_steps": 5}),
+        ("launch", {"extra_args": ["--verbose"]}),
+        ("generation", {"batch_size": 1}),
+        ("tasks.spc", {"label": "Persona-Chat"}),
+        ("training", {"logging_steps": 7, "disable_tqdm": True, "dataloader_num_workers": 0}),
+        ("training", {"lr_scheduler_type": "linear", "bf16": False}),  # the defaults, now written out
+    ],
+)
+def test_finished_cells_are_kept_when_nothing_that_decides_results_changed(
+    tmp_path, finished, section, change
+):
+    """The other direction: another output_dir (this copy), name, launch, batch size of generation, label
+    or logging leave the finished cells as they are."""
+    _copy_of_finished(finished, tmp_path)
+    summary = run_experiment(load_experiment_config(_tiny_changed(tmp_path, section, change)), progress=False)
+    assert summary.skipped == 4 and not summary.ok and not summary.failed
+
+
+# The run record of the grid running while this check was written (configs/cpu/smollm2_spc_paper_size.yaml,
+# written by commit fcc7ec8, before the check existed): resumed unchanged, its finished cells are kept.
+BASE_COMMIT_RUN_CONFIG = {
+    "evaluation": {"aloe": None, "cross_task": False, "group_threshold": 1.0, "judge": None,
+                   "metrics": ["rouge", "meteor"], "qa": None, "token_groups": True},
+    "generation": {"backend": "transformers", "batch_size": 8, "greedy": False, "limit": 100,
+                   "max_new_tokens": 32, "temperature": 0.4},
+    "grid": {"clips": [[0.8, 5.0]], "learning_rates": [3e-05, 0.0001, 0.0003],
+             "learning_rates_by_loss": {"perce_frozen": [0.0001]}, "losses": ["ce", "perce", "perce_frozen"],
+             "models": ["smollm2-135m-instruct"], "seeds": [0, 1, 2], "tasks": ["spc"]},
+    "launch": {"config_file": None, "extra_args": [], "mode": "single", "nproc": 1},
+    "name": "cpu-smollm2-spc-paper-size", "output_dir": "benchmarks/results/spc_paper_size", "save_steps": 8,
+    "tasks": {"spc": {"data_seed": 0, "dense_model": None, "history": 4, "hub_config": None, "k": 4,
+                      "label": "SPC", "learning_rates": None, "max_length": None, "retriever": "bm25",
+                      "source": "persona_chat", "task": None,
+                      "test_input": "src/percontrast/resources/spc/spc_test_conversations_sample100.jsonl",
+                      "test_outputs": None, "test_sample": 500, "test_split": "test",
+                      "train_input": "src/percontrast/resources/spc/spc_valid_conversations_sample250.jsonl",
+                      "train_outputs": None, "train_sample": 2000, "train_split": "train"}},
+    "training": {"adam_beta1": 0.9, "adam_beta2": 0.999, "logging_steps": 5, "max_steps": 16,
+                 "per_device_train_batch_size": 8, "probe_steps": 0, "use_cpu": True, "warmup_steps": 0.04},
+}  # fmt: skip
+
+
+def test_a_results_file_of_the_base_commit_resumes_with_its_config():
+    from percontrast.experiments.runner import check_finished_cells
+    from percontrast.utils.errors import ConfigError
+
+    config = load_experiment_config(
+        ROOT / "configs/cpu/smollm2_spc_paper_size.yaml", {"output_dir": "elsewhere"}
+    )
+    cells = expand(config)
+    records = [{"kind": "run", "run": "r1", "config": BASE_COMMIT_RUN_CONFIG}]
+    records += [{"kind": "cell", "cell": cell.id, "status": "ok", "run": "r1"} for cell in cells[:5]]
+    assert check_finished_cells(config, records, cells) == {cell.id for cell in cells[:5]}
+    config.tasks["spc"].train_sample = 1000
+    with pytest.raises(
+        ConfigError, match=r"5 finished cells .* tasks.spc.train_sample: 2000 there, 1000 now"
+    ):
+        check_finished_cells(config, records, cells)
+
+
+def test_a_new_label_or_learning_rate_list_reuses_the_task_data(tmp_path):
+    """A task's label (a report column) or learning_rates (which cells exist) do not change its data."""
+    from percontrast.experiments.runner import _Context
+
+    config = load_experiment_config(tiny_config(tmp_path))
+    directory = _Context(config, "run-1").data_dir("tiny", "spc")
+    config.tasks["spc"].label, config.tasks["spc"].learning_rates = "Persona-Chat", [1e-3, 2e-3]
+    assert _Context(config, "run-2").data_dir("tiny", "spc") == directory

@@ -66,6 +66,18 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
     assert result.methods["llm_judge"].recall < 1.0  # example 1's personal tokens were missed
 
 
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_local_judge_shows_a_progress_bar(tiny, examples, progress, capsys) -> None:
+    """The demo's local LLM-judge step (120 generations, minutes on 2 cores) printed one line and no bar."""
+    model, tokenizer = tiny
+    run_identification(
+        model, tokenizer, examples[:3], methods=("llm_judge",), judge_max_new_tokens=2, batch_size=2,
+        progress=progress,
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert ("LLM judge: keywords" in err and "3/3" in err) == progress
+
+
 @pytest.mark.smollm2
 def test_local_judge_runs_on_the_model_itself(smollm2, examples) -> None:
     """SmolLM2 as its own judge (greedy) quotes the ferry answer back; the tokens of the quoted words are

@@ -319,7 +319,9 @@ def groups_file(
     from pathlib import Path
 
     from percontrast.utils.files import atomic_write_json, check_outputs
+    from percontrast.utils.plots import check_image_name
 
+    check_image_name("--plot", plot, formats=("png",))  # groups_png writes PNG bytes
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--plot": plot})
     groups, sums = measure_groups(
         models,

@@ -12,6 +12,12 @@ the file's *positive* PIR mass (sum of max(PIR, 0) over the kind / over all toke
 - ``punctuation``: a token with characters but no letter or digit;
 - ``other``: tokens without characters of their own (EOS, whitespace, a later byte piece of a character).
 
+Scores records are checked as examples are (`scores_record`: file, line and field named). A file written
+with ``score --pir-form ratio`` (each record says so in ``pir_form``) is read as log PIR,
+``logp_with - logp_without`` from the record's own log-probs: exact, where the log of a stored ratio would
+not be (a ratio that under- or overflowed float32). Records without ``pir_form`` (older files) hold log PIR,
+``score``'s default form.
+
 Words and token cores follow `percontrast.identification.labels`. The persona's words are the multiset
 difference of the two prompts' words (``prompt_with`` minus ``prompt_without``): exactly what the persona
 adds, read from the scores file alone (a template's persona frame, e.g. "profile", counts too).
@@ -21,10 +27,14 @@ CLI: ``percontrast kinds --scores SPC=spc_scores.jsonl --scores PQA=pqa_scores.j
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from percontrast.identification.labels import token_core, words
+from percontrast.scoring.formula import PIR_FORMS
+from percontrast.utils.errors import DataError
 from percontrast.utils.tables import markdown_table as render_table
 
 KINDS = ("persona_content", "other_content", "function", "continuation", "punctuation", "other")
@@ -40,6 +50,67 @@ FUNCTION_WORDS = frozenset(
     i'll you're you've don't doesn't didn't can't won't isn't aren't wasn't weren't let's oh yeah yes ok okay
     """.split()
 )
+
+
+SCORE_FIELDS = ("prompt_with", "prompt_without", "response", "offsets", "pir")
+
+
+def scores_record(record: Any, *, path: str, line: int) -> dict:
+    """A record of a scores file (`percontrast score --out`) checked, with ``pir`` as log PIR.
+
+    Raises:
+        DataError: naming the file, line and field: a missing field, a value of the wrong type, an offset
+            that is not a pair of integers, a ``pir`` (or log-prob) list whose length is not the number of
+            tokens, a value that is not a finite number, an unknown ``pir_form``.
+    """
+    missing = [key for key in SCORE_FIELDS if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise DataError(
+            f"not a scores record (missing {missing}); give files written by `percontrast score --out`",
+            path=path,
+            line=line,
+        )
+
+    def fail(message: str, field: str) -> DataError:
+        return DataError(message, path=path, line=line, record_id=record.get("id"), field=field)
+
+    for key in ("prompt_with", "prompt_without", "response"):
+        if not isinstance(record[key], str):
+            raise fail(f"expected a string, got {type(record[key]).__name__}", key)
+    offsets = record["offsets"]
+    if not isinstance(offsets, list) or not all(_is_offset(item) for item in offsets):
+        raise fail("expected a list of [start, end] character offsets (integers), one per token", "offsets")
+    form = record.get("pir_form", "log")
+    if form not in PIR_FORMS:
+        raise fail(f"expected one of {PIR_FORMS}, got {form!r}", "pir_form")
+    # A ratio file: the log PIR from the record's own log-probs (see the module docstring).
+    pir = _numbers(record, "pir", len(offsets), fail)
+    if form == "ratio":
+        with_persona = _numbers(record, "logp_with", len(offsets), fail)
+        without_persona = _numbers(record, "logp_without", len(offsets), fail)
+        pir = [w - wo for w, wo in zip(with_persona, without_persona, strict=True)]
+    return {**record, "pir": pir, "pir_form": "log"}
+
+
+def _is_offset(item: Any) -> bool:
+    return (
+        isinstance(item, list | tuple)
+        and len(item) == 2
+        and all(isinstance(value, int) and not isinstance(value, bool) for value in item)
+    )
+
+
+def _numbers(record: dict, key: str, n_tokens: int, fail) -> list[float]:
+    """``record[key]``: a list of ``n_tokens`` finite numbers, or the `DataError` of ``fail``."""
+    values = record.get(key)
+    if not isinstance(values, list):
+        raise fail(f"expected a list of numbers, one per token, got {type(values).__name__}", key)
+    if len(values) != n_tokens:
+        raise fail(f"{len(values)} values for {n_tokens} tokens (offsets): expected one per token", key)
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise fail(f"value {index} is {value!r}: expected a finite number", key)
+    return [float(value) for value in values]
 
 
 def persona_words(prompt_with: str, prompt_without: str) -> set[str]:
@@ -74,7 +145,8 @@ def token_kinds(response: str, offsets: Sequence[Sequence[int]], persona: set[st
 
 def kind_table(records: Sequence[Mapping]) -> dict[str, dict[str, float]]:
     """Per kind: ``n_tokens``, ``token_share``, ``mean_pir`` and ``positive_mass_share`` of the scores
-    ``records`` (dicts as `percontrast score` writes them: response, offsets, pir, prompt_with/without)."""
+    ``records`` (dicts as `percontrast score` writes them: response, offsets, pir, prompt_with/without; PIR
+    in log form, as `scores_record` returns them)."""
     count: Counter = Counter()
     pir_sum: Counter = Counter()
     positive: Counter = Counter()

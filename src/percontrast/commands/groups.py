@@ -44,22 +44,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--data", required=True, help="JSONL of examples, or of annotated persona QA (personal_spans)"
     )
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
-    parser.add_argument("--plot", default=None, help="also write a PNG of NLL per group")
+    parser.add_argument("--plot", default=None, help="also write a PNG of NLL per group (a .png name)")
     add_config_arguments(parser, GroupsConfig)
     parser.add_argument("--dtype", default=None, help="parameter dtype: float32 (default), bfloat16, float16")
     parser.add_argument("--device", default=None, help="cpu (default), cuda, ...")
     return parser
 
 
-def parse_models(values: list[str]) -> list[tuple[str, str]]:
-    """``NAME=MODEL`` strings as pairs; a bare ``MODEL`` is named by itself."""
+def parse_models(values: list[str], flag: str = "--model", form: str = "NAME=MODEL") -> list[tuple[str, str]]:
+    """``NAME=MODEL`` strings as pairs; a bare ``MODEL`` is named by itself. ``flag`` and ``form`` name the
+    option in errors (`percontrast kinds` passes ``--scores``, ``TASK=FILE``)."""
     pairs = []
     for value in values:
         name, sep, path = value.partition("=")
         if not sep:
             name, path = value, value
         if not name or not path:
-            raise ConfigError(f"--model takes NAME=MODEL, got {value!r}")
+            raise ConfigError(f"{flag} takes {form}, got {value!r}")
         pairs.append((name, path))
     return pairs
 

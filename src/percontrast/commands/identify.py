@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse bad values and colliding paths before the model is loaded (a Figure 5 format, too)."""
     import math
-    from pathlib import Path
 
     from percontrast.utils.errors import ConfigError
     from percontrast.utils.files import check_outputs, sibling
+    from percontrast.utils.plots import check_image_name
 
     if not math.isfinite(args.threshold):
         raise ConfigError(f"--threshold {args.threshold}: expected a finite PIR value (default 1)")
@@ -69,15 +69,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--donors {args.donors}: expected 0 (persona removed) or a positive number of personas"
         )
-    if args.plot:
-        from matplotlib.backend_bases import FigureCanvasBase
-
-        formats = FigureCanvasBase.get_supported_filetypes()
-        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
-            raise ConfigError(
-                f"--plot {args.plot}: not an image file name; end it in one of "
-                + ", ".join(f".{name}" for name in sorted(formats))
-            )
+    check_image_name("--plot", args.plot)  # Figure 5 is saved in the format the name asks for
     check_outputs(
         inputs={"--data": args.data},
         outputs={

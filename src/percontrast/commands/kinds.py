@@ -2,7 +2,9 @@
 
     percontrast kinds --scores SPC=spc_scores.jsonl --scores PQA=pqa_scores.jsonl --out kinds.json --plot kinds.png
 
-Each ``--scores`` file (written by ``percontrast score``) is one task; see `percontrast.analysis.token_kinds`.
+Each ``--scores`` file (written by ``percontrast score``) is one task, named once; see
+`percontrast.analysis.token_kinds`. Files written with ``--pir-form ratio`` are read as log PIR (from each record's
+log-probs, exactly); files without the ``pir_form`` field hold log PIR, ``score``'s default.
 """
 
 from __future__ import annotations
@@ -29,19 +31,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="append",
         required=True,
         metavar="TASK=FILE",
-        help="a scores JSONL, named; repeatable",
+        help="a scores JSONL of `percontrast score`, named (each task once); repeatable. Ratio-form files "
+        "(--pir-form ratio) are read as log PIR, from each record's log-probs; files without pir_form are log PIR",
     )
     parser.add_argument("--out", required=True, help="where to write the JSON tables")
-    parser.add_argument("--plot", default=None, help="also write a PNG")
+    parser.add_argument("--plot", default=None, help="also write a PNG (a .png name)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.analysis.token_kinds import kind_table, kinds_png, markdown_table
     from percontrast.commands.groups import parse_models
+    from percontrast.utils.errors import ConfigError
     from percontrast.utils.files import atomic_write_json, check_outputs
+    from percontrast.utils.plots import check_image_name
 
-    files = parse_models(args.scores)
+    files = parse_models(args.scores, flag="--scores", form="TASK=FILE")
+    seen: dict[str, str] = {}
+    for name, path in files:
+        if name in seen:
+            raise ConfigError(
+                f"--scores: task {name!r} is given twice ({seen[name]} and {path}); give each file its own name"
+            )
+        seen[name] = path
+    check_image_name("--plot", args.plot, formats=("png",))  # kinds_png writes PNG bytes
     check_outputs(
         inputs={f"--scores {name}": path for name, path in files},
         outputs={"--out": args.out, "--plot": args.plot},
@@ -56,22 +69,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-SCORE_FIELDS = ("prompt_with", "prompt_without", "response", "offsets", "pir")
-
-
 def _score_records(path: str) -> list[dict]:
-    """The records of a scores file (`percontrast score --out`); anything else is a one-line error."""
+    """The records of a scores file (`percontrast score --out`), checked (`token_kinds.scores_record`: PIR
+    as log PIR); anything else, or no record at all, is a one-line error."""
+    from percontrast.analysis.token_kinds import scores_record
     from percontrast.utils.errors import DataError
     from percontrast.utils.jsonl import iter_jsonl
 
-    records = []
-    for line, record in iter_jsonl(path):
-        missing = [key for key in SCORE_FIELDS if not isinstance(record, dict) or key not in record]
-        if missing:
-            raise DataError(
-                f"not a scores record (missing {missing}); give files written by `percontrast score --out`",
-                path=path,
-                line=line,
-            )
-        records.append(record)
+    records = [scores_record(record, path=path, line=line) for line, record in iter_jsonl(path)]
+    if not records:
+        raise DataError("no scores records; give a file written by `percontrast score --out`", path=path)
     return records

@@ -95,6 +95,13 @@ def main(argv: list[str]) -> int:
         raise Interrupted(
             f"the last checkpoint is {checkpoint}; add --resume_from_checkpoint latest to the same command to resume"
         ) from None
+    if run.already_finished:
+        logger.info(
+            "the run in %s had already finished (step %d): nothing trained; its model is saved there",
+            config.output_dir,
+            run.trainer.state.global_step,
+        )
+        return 0
     logger.info(
         "trained %d steps on %d examples (%d skipped); model saved in %s",
         run.trainer.state.global_step,

@@ -148,6 +148,31 @@ class TaskConfig:
         )
 
 
+# TaskConfig fields a persona_chat task never reads (it reads conversation files, not a benchmark with a
+# retrieved profile): a change to them, or to their defaults, leaves its data as it was.
+PERSONA_CHAT_UNUSED = (
+    "task",
+    "train_outputs",
+    "test_outputs",
+    "hub_config",
+    "train_split",
+    "test_split",
+    "retriever",
+    "dense_model",
+    "k",
+    "max_length",
+)
+# TaskConfig fields that change no example: a report's column name, which cells exist.
+NOT_DATA = ("label", "learning_rates")
+
+
+def task_data_settings(task: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide a task's examples, from a `TaskConfig` as a dict (``to_dict()``, or a run
+    record's): without `NOT_DATA`, and for a persona_chat task without `PERSONA_CHAT_UNUSED`."""
+    unused = NOT_DATA + (PERSONA_CHAT_UNUSED if task.get("source") == "persona_chat" else ())
+    return {key: value for key, value in task.items() if key not in unused}
+
+
 @dataclass
 class GridConfig:
     """The axes of the grid; every combination is one cell."""
@@ -432,13 +457,7 @@ def check_training_values(training: dict[str, Any]) -> None:
     from percontrast.training.config import PerCEConfig, check_value_types
 
     check_value_types(HfArgumentParser(PerCEConfig), training, "training")
-    values = {}
-    for item in dataclasses.fields(PerCEConfig):
-        if item.default is not dataclasses.MISSING:
-            values[item.name] = item.default
-        elif item.default_factory is not dataclasses.MISSING:
-            values[item.name] = item.default_factory()
-    values |= {key: value for key, value in training.items() if value is not None}
+    values = training_defaults() | {key: value for key, value in training.items() if value is not None}
     probe = PerCEConfig.__new__(PerCEConfig)
     probe.__dict__.update(values)
     try:
@@ -498,6 +517,19 @@ def learning_rates(config: ExperimentConfig, task: str, loss: str | None = None)
     rate), else the source task's (``tasks.<task>.learning_rates``, Table 12), else the grid's."""
     by_loss = config.grid.learning_rates_by_loss.get(loss) if loss is not None else None
     return by_loss or config.tasks[task].learning_rates or config.grid.learning_rates
+
+
+def training_defaults() -> dict[str, Any]:
+    """Every `PerCEConfig` field with its default: what a ``training`` section leaves unset."""
+    from percontrast.training.config import PerCEConfig
+
+    values = {}
+    for item in dataclasses.fields(PerCEConfig):
+        if item.default is not dataclasses.MISSING:
+            values[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            values[item.name] = item.default_factory()
+    return values
 
 
 # ------------------------------------------------------------------------------------------ loading

@@ -6,7 +6,9 @@ the source task and, with ``cross_task``, on every other task, score ROUGE/METEO
 judge (Table 10), ALOE (Table 4) and general QA (Table 11). The cell's metric rows and its ``ok``
 record go into ``results.jsonl`` in one locked append (`experiments.store`).
 
-Resuming: a cell with an ``ok`` record is skipped. Inside an unfinished cell every step resumes
+Resuming: a cell with an ``ok`` record is skipped, once it is checked to have run with this config's
+settings (`check_finished_cells`: the data of its tasks, training, decoding, evaluations); a finished cell
+under other settings is refused, as task data built with other settings is (`_Context.data_dir`). Inside an unfinished cell every step resumes
 from what is on disk: data built, training finished (``model/training_done.json``) or from its last
 ``checkpoint-N``, predictions already written. A failing cell gets a ``failed`` record with its
 error, and the grid goes on; the next invocation retries it.
@@ -24,21 +26,31 @@ import shutil
 import time
 import traceback
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from percontrast.experiments import steps as pipeline
-from percontrast.experiments.config import ExperimentConfig
+from percontrast.experiments.config import ExperimentConfig, task_data_settings
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
 from percontrast.experiments.protocol import protocol_table
-from percontrast.experiments.store import ResultsStore, locked
+from percontrast.experiments.store import ResultsStore, finished_runs, locked
 from percontrast.utils.errors import ConfigError
 from percontrast.utils.files import atomic_write_json, settings_differences
 
 logger = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.jsonl"
+
+# Settings that do not change a cell's results, by section: a rerun may change them. (The launch, the name,
+# output_dir, save_steps and the grid are not compared at all: a cell's axes are in its id.)
+_NOT_RESULTS = {
+    "generation": ("batch_size",),  # left out of `generate`'s settings record too
+    "judge": ("url", "key_env"),  # where the judge runs, not which model it is
+    "aloe": ("chunk_size", "seed"),  # conversations run at a time; the runner uses the cell's seed
+    "qa": ("batch_size",),
+}
 
 
 @dataclass
@@ -71,8 +83,8 @@ def dry_run(config: ExperimentConfig, indices: list[int] | None = None) -> str:
     """The cells and the steps each would run, marking the ones already finished, then the resolved
     protocol per paper table (`experiments.protocol`)."""
     store = ResultsStore(Path(config.output_dir) / RESULTS_NAME)
-    finished = store.finished_cells()
     cells = select_cells(config, indices)
+    finished = check_finished_cells(config, store.read(), cells)
     lines = [f"{len(cells)} cells ({sum(c.id in finished for c in cells)} finished) -> {store.path}"]
     for index, cell in enumerate(cells):
         lines.append(f"[{index}] {cell.id}" + ("  (finished: skipped)" if cell.id in finished else ""))
@@ -101,10 +113,10 @@ def run_experiment(
     started = time.perf_counter()
     out = Path(config.output_dir)
     store = ResultsStore(out / RESULTS_NAME)
+    cells = select_cells(config, indices)
+    finished = check_finished_cells(config, store.read(), cells)  # before anything is written
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     store.append([_run_record(config, run_id)])
-    cells = select_cells(config, indices)
-    finished = store.finished_cells()
     summary = RunSummary(total=len(cells))
     context = _Context(config, run_id)
     bar = tqdm(cells, desc="cells", unit="cell", disable=not progress)
@@ -169,6 +181,100 @@ def _run_record(config: ExperimentConfig, run_id: str) -> dict:
     }
 
 
+def check_finished_cells(config: ExperimentConfig, records: list[dict], cells: Sequence[Cell]) -> set[str]:
+    """The ids of ``cells`` that ``records`` (results.jsonl's) hold as finished, each checked against the
+    config of the run that finished it (its ``ok`` record's run): the settings that decide its results
+    (`cell_settings`) must be this config's, else its rows and those of the cells run now would mix two
+    protocols.
+
+    Raises:
+        ConfigError: one message listing, per group of cells, the settings that differ.
+    """
+    finished = finished_runs(records)
+    configs = {record["run"]: record["config"] for record in records if record["kind"] == "run"}
+    current = json.loads(json.dumps(config.to_dict(), default=str))
+    mixed: dict[str, list[str]] = {}
+    for cell in (cell for cell in cells if cell.id in finished):
+        recorded = configs.get(finished[cell.id])
+        if recorded is None:
+            logger.warning("%s: no run record for %s's run %s: its settings are not checked", RESULTS_NAME,
+                           cell.id, finished[cell.id])  # fmt: skip
+            continue
+        targets = target_tasks(config, cell)
+        then, now = _paired_flat(
+            cell_settings(recorded, cell, targets), cell_settings(current, cell, targets)
+        )
+        detail = settings_differences(then, now)
+        if detail:
+            mixed.setdefault(detail, []).append(cell.id)
+    if mixed:
+        groups = [
+            f"cells {', '.join(ids[:3])}{f' and {len(ids) - 3} more' if len(ids) > 3 else ''}: {detail}"
+            for detail, ids in mixed.items()
+        ]
+        raise ConfigError(
+            f"{Path(config.output_dir) / RESULTS_NAME}: {sum(map(len, mixed.values()))} finished cells ran with "
+            f"other settings than this config's ({' | '.join(groups)}); their results and those of the cells "
+            "run now would mix two protocols. Use a new output_dir, or remove those cells (their records in "
+            f"{RESULTS_NAME} and their folders under cells/) to run them again"
+        )
+    return {cell.id for cell in cells if cell.id in finished}
+
+
+def cell_settings(config: Mapping[str, Any], cell: Cell, targets: Sequence[str]) -> dict[str, Any]:
+    """What decides a cell's results in an experiment config (``ExperimentConfig.to_dict()``, as a ``run``
+    record holds it): the data settings of the tasks it is trained and tested on (``targets``), the shared
+    training values that decide what is trained (`perce_config.RESUME_SETTINGS`, defaults filled in),
+    decoding and the evaluations; without `_NOT_RESULTS`. JSON values."""
+    from percontrast.experiments.config import CELL_FIELDS, training_defaults
+    from percontrast.training.config import RESUME_SETTINGS
+
+    tasks = config.get("tasks") or {}
+    training = training_defaults() | dict(config.get("training") or {})
+    evaluation = dict(config.get("evaluation") or {})
+    for name in ("judge", "aloe", "qa"):
+        if isinstance(evaluation.get(name), dict):
+            evaluation[name] = _without(evaluation[name], _NOT_RESULTS[name])
+    settings = {
+        "tasks": {name: task_data_settings(tasks[name]) for name in targets if name in tasks},
+        "training": {
+            key: getattr(training[key], "value", training[key])
+            for key in RESUME_SETTINGS
+            if key not in CELL_FIELDS
+        },
+        "generation": _without(config.get("generation") or {}, _NOT_RESULTS["generation"]),
+        "evaluation": evaluation,
+    }
+    if isinstance(training["max_steps"], int) and training["max_steps"] > 0:
+        settings["training"]["num_train_epochs"] = None  # transformers reads it only without max_steps
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _without(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in keys}
+
+
+def _paired_flat(
+    recorded: Mapping[str, Any], current: Mapping[str, Any], prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both mappings with dotted keys, flattened wherever both sides hold a mapping (a changed field is
+    named alone; a section set on one side only is shown whole). A key ``recorded`` lacks is left out of
+    both: a field an older version did not record, or a task the finished cell was not tested on."""
+    then: dict[str, Any] = {}
+    now: dict[str, Any] = {}
+    for key, value in recorded.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            nested_then, nested_now = _paired_flat(value, current[key], f"{name}.")
+            then |= nested_then
+            now |= nested_now
+            continue
+        then[name] = value
+        if key in current:
+            now[name] = current[key]
+    return then, now
+
+
 class _Context:
     """State shared by the cells of one invocation (the judge is loaded once)."""
 
@@ -199,13 +305,16 @@ class _Context:
         directory = self.out / "data" / cell_like.id.split("__")[0] / task
         summary_path = directory / "summary.json"
         settings = json.loads(json.dumps(dataclasses.asdict(self.config.tasks[task]), default=str))
+        compared = task_data_settings(settings)  # a new label or rates reuse the data
         with locked(directory.with_name(task + ".lock")):
             if not summary_path.exists():
                 logger.info("building data of %s for %s", task, model)
                 summary = pipeline.build_task_data(self.config.tasks[task], _tokenizer(model), directory)
                 atomic_write_json(summary_path, summary | {"task_config": settings})
             recorded = pipeline.read_json(summary_path).get("task_config")
-            detail = settings_differences(recorded, settings) if recorded is not None else ""
+            detail = (
+                settings_differences(task_data_settings(recorded), compared) if recorded is not None else ""
+            )
             if detail:
                 raise ConfigError(
                     f"{directory}: the data of task {task!r} was built with other settings ({detail}); its "

@@ -67,11 +67,16 @@ class ResultsStore:
 
     def finished_cells(self) -> set[str]:
         """Ids of cells whose latest end record is ``ok``."""
-        status: dict[str, str] = {}
-        for record in self.read():
-            if record.get("kind") == "cell":
-                status[record["cell"]] = record["status"]
-        return {cell for cell, value in status.items() if value == "ok"}
+        return set(finished_runs(self.read()))
+
+
+def finished_runs(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Cell id -> the run id of its ``ok`` record, for the cells whose latest end record is ``ok``."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("kind") == "cell":
+            latest[record["cell"]] = record
+    return {cell: record.get("run") for cell, record in latest.items() if record["status"] == "ok"}
 
 
 # Fields each kind of record must have, and their types (a metric's value is checked apart).

@@ -217,7 +217,7 @@ def run_identification(
         identified["word_match"], word_stats = _word_match(examples, scores, timings)
     if "llm_judge" in methods:
         identified["llm_judge"], replies, judge_stats = _llm_judge(
-            model, tokenizer, examples, scores, judge, batch_size, judge_max_new_tokens, timings
+            model, tokenizer, examples, scores, judge, batch_size, judge_max_new_tokens, progress, timings
         )
     return IdentificationResult(
         **_measures(identified, labels, pir_rows, threshold, bootstrap),
@@ -343,15 +343,16 @@ def _word_match(examples, scores, timings) -> tuple[list[list[bool]], dict]:
     return identified, stats
 
 
-def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_tokens, timings):
-    """The LLM-judge baseline (the local model when ``judge`` is None): its keywords' tokens, its replies
-    and its parse statistics."""
+def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_tokens, progress, timings):
+    """The LLM-judge baseline (the local model when ``judge`` is None, with a progress bar over its
+    replies): its keywords' tokens, its replies and its parse statistics."""
     from percontrast.identification.llm_judge import judge_keywords
 
     if judge is None:
         from percontrast.modeling.chat import TransformersChat
 
-        judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model")
+        bar = "LLM judge: keywords" if progress else None
+        judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model", progress=bar)
     started = time.perf_counter()
     ranges, replies, stats = judge_keywords(examples, judge, max_new_tokens=max_new_tokens)
     timings["llm_judge"] = time.perf_counter() - started

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+from tqdm.auto import tqdm
 
 from percontrast.modeling.config import ChatModelConfig
 from percontrast.prompts.template import render_chat
@@ -72,13 +73,19 @@ class TransformersChat:
         model: a causal LM.
         tokenizer: its tokenizer, with a chat template.
         batch_size: conversations per forward / generate call.
+        name: what the model is called in records and logs.
+        progress: the label of a progress bar over the replies of each `chat` call (generation on a CPU
+            takes seconds per batch); None: no bar.
     """
 
-    def __init__(self, model, tokenizer, batch_size: int = 8, name: str | None = None) -> None:
+    def __init__(
+        self, model, tokenizer, batch_size: int = 8, name: str | None = None, progress: str | None = None
+    ) -> None:
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigError("the judge / simulator model's tokenizer has no chat template")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.name = name or getattr(model.config, "_name_or_path", "local")
+        self.progress = progress
 
     def prompt_ids(self, conversation: Messages) -> list[int]:
         """The prompt of ``conversation``, rendered by `templates.render_chat` (thinking off)."""
@@ -101,17 +108,20 @@ class TransformersChat:
         )
         prompts = [self.prompt_ids(conversation) for conversation in conversations]
         replies: list[list[str]] = [[] for _ in conversations]
-        for sample in range(n):
-            for start in range(0, len(prompts), self.batch_size):
-                texts, _ = generate_from_ids(
-                    self.model,
-                    self.tokenizer,
-                    prompts[start : start + self.batch_size],
-                    sampling,
-                    seed=seed + 1000 * sample + start,
-                )
-                for offset, text in enumerate(texts):
-                    replies[start + offset].append(text.strip())
+        bar = tqdm(total=n * len(prompts), desc=self.progress, unit="reply", disable=self.progress is None)
+        with bar:
+            for sample in range(n):
+                for start in range(0, len(prompts), self.batch_size):
+                    texts, _ = generate_from_ids(
+                        self.model,
+                        self.tokenizer,
+                        prompts[start : start + self.batch_size],
+                        sampling,
+                        seed=seed + 1000 * sample + start,
+                    )
+                    for offset, text in enumerate(texts):
+                        replies[start + offset].append(text.strip())
+                    bar.update(len(texts))
         return replies
 
     def digit_prompt_ids(self, conversation: Messages, prefix: str = "") -> tuple[list[int], list[int]]:

@@ -30,7 +30,8 @@ from percontrast.scoring.formula import PIR_FORMS
 from percontrast.training.options import LOSS_KINDS, WEIGHT_MODES, check_clip_range
 from percontrast.utils.errors import ConfigError
 
-# Fields a resume may not change: they decide the loss, the data, the model and the optimizer.
+# Fields a resume may not change: they decide the loss, the data, the model, the optimizer, the length of
+# the learning-rate schedule and the precision. (`PerCEConfig.resume_settings` adds the data's sha256.)
 RESUME_SETTINGS = (
     "model",
     "data",
@@ -53,7 +54,10 @@ RESUME_SETTINGS = (
     "lora_target_modules",
     "learning_rate",
     "lr_scheduler_type",
+    "lr_scheduler_kwargs",
     "warmup_steps",
+    "max_steps",
+    "num_train_epochs",
     "weight_decay",
     "adam_beta1",
     "adam_beta2",
@@ -63,6 +67,17 @@ RESUME_SETTINGS = (
     "per_device_train_batch_size",
     "gradient_accumulation_steps",
     "seed",
+    "bf16",
+    "fp16",
+)
+# The resume settings that fix the length of the learning-rate schedule (a resume that changed one would
+# restart the schedule on the trained weights).
+SCHEDULE_SETTINGS = (
+    "lr_scheduler_type",
+    "lr_scheduler_kwargs",
+    "warmup_steps",
+    "max_steps",
+    "num_train_epochs",
 )
 NORMALIZATIONS = ("tokens", "weights", "responses")
 PADDING_SIDES = ("right", "left")
@@ -223,13 +238,23 @@ class PerCEConfig(TrainingArguments):
         if self.report_to == "auto" or self.report_to == ["auto"]:
             self.report_to = "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
         self._check_numbers()  # before transformers reads them: nan would fail deep inside
+        self._check_precision()  # transformers' own check is a ValueError traceback
         super().__post_init__()
         self.validate()
 
     def check_values(self) -> None:
-        """Our checks of the values alone (`validate` and the numbers), without transformers' set-up."""
+        """Our checks of the values alone (`validate`, the numbers and the precision), without
+        transformers' set-up."""
         self._check_numbers()
+        self._check_precision()
         self.validate()
+
+    def _check_precision(self) -> None:
+        if self.bf16 and self.fp16:
+            raise ConfigError(
+                "bf16 and fp16 are both set: choose one mixed precision (bf16 on CPU and recent GPUs, fp16 "
+                "on a CUDA GPU without bfloat16), or neither for float32"
+            )
 
     def _check_numbers(self) -> None:
         if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
@@ -243,14 +268,23 @@ class PerCEConfig(TrainingArguments):
     def resume_settings(self) -> dict[str, Any]:
         """The values that decide what is trained: a resumed run must keep them (`prepare_run_dir`).
 
-        The length of the run (max_steps, num_train_epochs), logging, saving and devices may change.
+        `RESUME_SETTINGS` (the length of the schedule and the precision among them; ``num_train_epochs``
+        only when it sets the length, i.e. without ``max_steps``) and ``data_sha256``, a sha256 of the
+        training data file (`outputs.file_fingerprint`, as ``generate`` records), so data edited in place
+        is noticed. Logging, saving and devices may change.
         """
+        from percontrast.utils.files import file_fingerprint
+
         values = {}
         for name in RESUME_SETTINGS:
             value = getattr(self, name)
             if name in ("model", "data") and value is not None and Path(value).expanduser().exists():
                 value = str(Path(value).expanduser().resolve())
             values[name] = getattr(value, "value", value)  # enums (optim, lr_scheduler_type) by value
+        if self.max_steps > 0:
+            values["num_train_epochs"] = None  # transformers reads it only when max_steps is -1
+        data = Path(self.data).expanduser() if self.data is not None else None
+        values["data_sha256"] = file_fingerprint([data], full=True) if data and data.is_file() else None
         return values
 
     def validate(self) -> None:

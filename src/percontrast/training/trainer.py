@@ -43,7 +43,7 @@ from percontrast.modeling.load import load_model, max_context
 from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs, unwrap_model
 from percontrast.scoring.pir import pad_token_id
 from percontrast.training.collator import EncodedDataset, PairedCollator, encode_training_examples
-from percontrast.training.config import PAPER_MAX_LENGTH, PerCEConfig
+from percontrast.training.config import PAPER_MAX_LENGTH, SCHEDULE_SETTINGS, PerCEConfig
 from percontrast.training.frozen_pir import FrozenPIRCollator, cached_frozen_pir
 from percontrast.training.losses import token_weights, weighted_ce
 from percontrast.utils.errors import ConfigError
@@ -140,12 +140,18 @@ class PerCETrainer(Trainer):
     def get_batch_samples(
         self, epoch_iterator: Any, num_batches: int, device: torch.device
     ) -> tuple[list, torch.Tensor | int | None]:
-        """The step's micro-batches; for ``normalization='responses'`` the count is of responses.
+        """The step's micro-batches (none once ``max_steps`` is reached); for ``normalization='responses'``
+        the count is of responses.
 
         transformers counts ``labels != -100`` over the step's micro-batches (gathered over processes)
         into ``num_items_in_batch``; Eq. 5 read literally needs the number of responses instead,
         counted the same way.
         """
+        if 0 < self.state.max_steps <= self.state.global_step:
+            # A resumed run that had already reached max_steps inside an epoch: transformers checks
+            # max_steps only after a step, so it would train the epoch's remaining steps. Stop before them.
+            self.control.should_training_stop = True
+            return [], None
         batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
         if self.args.normalization != "responses" or not batch_samples:
             return batch_samples, num_items_in_batch
@@ -392,6 +398,7 @@ class TrainingRun:
     output: Any  # transformers.trainer_utils.TrainOutput
     dataset: EncodedDataset
     frozen_pir_seconds: float | None = None  # pir_source='frozen': time to score the data once
+    already_finished: bool = False  # resumed from a checkpoint at the end of the run: nothing trained
 
 
 def apply_lora(model: PreTrainedModel, config: PerCEConfig) -> nn.Module:
@@ -437,8 +444,10 @@ def train(
         resume_from_checkpoint=config.resume_from_checkpoint,
         overwrite=config.overwrite_output_dir or config.process_index != 0,
         settings=config.resume_settings(),
+        schedule_settings=SCHEDULE_SETTINGS,
         clear_checkpoints=config.overwrite_output_dir and config.process_index == 0,
     )
+    finished = _finished_checkpoint(checkpoint)
     set_seed(config.seed)
     if model is None:
         model, tokenizer = load_model(config.model, seed=config.seed)
@@ -477,7 +486,30 @@ def train(
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
-    return TrainingRun(trainer=trainer, output=output, dataset=dataset, frozen_pir_seconds=frozen_seconds)
+    return TrainingRun(
+        trainer=trainer,
+        output=output,
+        dataset=dataset,
+        frozen_pir_seconds=frozen_seconds,
+        already_finished=finished,
+    )
+
+
+def _finished_checkpoint(checkpoint: str | None) -> bool:
+    """Whether the resume point is the end of its run (step ``max_steps``); says so when it is. The Trainer
+    then trains nothing (`PerCETrainer.get_batch_samples`) and the checkpoint's weights are saved."""
+    from percontrast.utils.files import checkpoint_state
+
+    state = checkpoint_state(checkpoint) if checkpoint is not None else None
+    if state is None or not 0 < state.get("max_steps", 0) <= state.get("global_step", 0):
+        return False
+    logger.info(
+        "%s is step %d of the run's %d: the run is finished, nothing to train",
+        checkpoint,
+        state["global_step"],
+        state["max_steps"],
+    )
+    return True
 
 
 def _use_frozen_pir(

@@ -389,6 +389,7 @@ def prepare_run_dir(
     resume_from_checkpoint: str | None,
     overwrite: bool,
     settings: Mapping[str, Any] | None = None,
+    schedule_settings: Iterable[str] = (),
     clear_checkpoints: bool = False,
 ) -> str | None:
     """Check a training output directory before anything is written to it; resolve the checkpoint.
@@ -404,6 +405,8 @@ def prepare_run_dir(
         overwrite: the user asked to write over a finished run (or the caller is not the process
             that writes the run's files).
         settings: what decides the training (`PerCEConfig.resume_settings`); compared on resume.
+        schedule_settings: the keys of ``settings`` that set the learning-rate schedule's length; a
+            refusal that names one says why it matters.
         clear_checkpoints: on a fresh start, delete the earlier run's ``checkpoint-N`` folders (the
             process that writes the run's files, when overwriting): a later ``latest`` must not
             resume the old run.
@@ -446,12 +449,15 @@ def prepare_run_dir(
                 logger.info("--overwrite_output_dir: removing the earlier run's %s", old)
                 shutil.rmtree(old)
     if checkpoint is not None:
-        _check_resume(output_dir, checkpoint, settings)
+        _check_resume(output_dir, checkpoint, settings, schedule_settings)
     return checkpoint
 
 
-def _check_resume(output_dir: Path, checkpoint: str, settings: Mapping[str, Any] | None) -> None:
-    """Refuse a resume that would go on training another run's weights with other settings."""
+def _check_resume(
+    output_dir: Path, checkpoint: str, settings: Mapping[str, Any] | None, schedule_settings: Iterable[str]
+) -> None:
+    """Refuse a resume that would go on training another run's weights with other settings (settings a
+    ``run_config.json`` of an older version does not record are not compared, with a warning)."""
     recorded_path = output_dir / "run_config.json"
     if settings is None or not recorded_path.is_file():
         return
@@ -463,9 +469,25 @@ def _check_resume(output_dir: Path, checkpoint: str, settings: Mapping[str, Any]
         ) from None
     if not isinstance(recorded, dict):
         return  # written by an older version: nothing to compare with
-    detail = settings_differences(recorded, json.loads(json.dumps(dict(settings), default=str)))
+    settings = json.loads(json.dumps(dict(settings), default=str))
+    unrecorded = sorted(set(settings) - set(recorded))
+    if unrecorded:
+        logger.warning(
+            "%s was written by an older version that did not record %s: not checked on this resume",
+            recorded_path,
+            ", ".join(unrecorded),
+        )
+    settings = {key: value for key, value in settings.items() if key in recorded}
+    detail = settings_differences(recorded, settings)
     if detail:
+        schedule = [key for key in schedule_settings if recorded.get(key) != settings.get(key)]
+        why = (
+            f" (the learning-rate schedule depends on {', '.join(schedule)}: it would restart on the trained "
+            "weights; to train longer, start a new --output_dir)"
+            if schedule
+            else ""
+        )
         raise ConfigError(
             f"--resume_from_checkpoint {checkpoint}: {output_dir} was trained with other settings ({detail}); "
-            "resuming would mix two runs. Resume with the recorded settings, or start a new --output_dir"
+            f"resuming would mix two runs{why}. Resume with the recorded settings, or start a new --output_dir"
         )

@@ -4,7 +4,8 @@
   trainer's ``nll_mean``, comparable across losses) and the optimised loss, one line per variant and seed;
 - `comparison_png`: one panel per metric, a bar per model with its 95% interval.
 
-`png_data_uri` turns PNG bytes (or a PNG file) into a ``data:`` URI for a self-contained HTML page.
+`png_data_uri` turns PNG bytes (or a PNG file) into a ``data:`` URI for a self-contained HTML page;
+`check_image_name` refuses a ``--plot`` path that does not name an image file, before any work.
 """
 
 from __future__ import annotations
@@ -32,6 +33,28 @@ def _to_png(fig) -> bytes:
     fig.savefig(buffer, format="png")
     pyplot().close(fig)
     return buffer.getvalue()
+
+
+def check_image_name(flag: str, path: str | Path | None, formats: Sequence[str] | None = None) -> None:
+    """Refuse an image output path whose suffix is not one of ``formats`` (default: every format matplotlib
+    writes), e.g. ``--plot o.txt``; None passes.
+
+    Raises:
+        ConfigError: naming the flag, the path and the allowed suffixes.
+    """
+    from percontrast.utils.errors import ConfigError
+
+    if path is None:
+        return
+    if formats is None:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = list(FigureCanvasBase.get_supported_filetypes())
+    if Path(path).suffix.lstrip(".").lower() not in formats:
+        raise ConfigError(
+            f"{flag} {path}: not an image file name; end it in one of "
+            + ", ".join(f".{name}" for name in sorted(formats))
+        )
 
 
 def png_data_uri(png: bytes | str | Path) -> str:
