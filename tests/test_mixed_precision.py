@@ -41,11 +41,11 @@ def _record_dtypes(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> s
     """Dtypes of a decoder projection's outputs, and the autocast state the fused response head ran
     under (("head", dtype), or ("head", torch.float32) without autocast), recorded on every call.
 
-    The head is observed through `logprobs._autocast_state`, which only the fused path calls: a forward
+    The head is observed through `fused_head._autocast_state`, which only the fused path calls: a forward
     hook on the head module would send it to the checkpointed fallback (`_can_fuse`), and the test would
     not train through the path every user runs.
     """
-    from percontrast.modeling import response_forward as logprobs
+    from percontrast.modeling import fused_head as logprobs
 
     seen: set = set()
     real_state = logprobs._autocast_state

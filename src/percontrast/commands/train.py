@@ -83,8 +83,8 @@ def main(argv: list[str]) -> int:
     try:
         run = train(config)
     except KeyboardInterrupt:
+        from percontrast.training.checkpoints import last_checkpoint
         from percontrast.utils.errors import Interrupted
-        from percontrast.utils.files import last_checkpoint
 
         checkpoint = last_checkpoint(config.output_dir)
         if checkpoint is None:

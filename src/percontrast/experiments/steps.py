@@ -105,7 +105,7 @@ def training_values(config: ExperimentConfig, cell: Cell, data: Path, output_dir
 
 def last_checkpoint(output_dir: Path) -> Path | None:
     """The newest complete ``checkpoint-N`` folder in ``output_dir`` (a torn one is skipped), if any."""
-    from percontrast.utils.files import last_checkpoint as newest_complete
+    from percontrast.training.checkpoints import last_checkpoint as newest_complete
 
     return newest_complete(output_dir)
 

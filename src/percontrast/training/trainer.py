@@ -42,12 +42,12 @@ from percontrast.data.sources import read_examples
 from percontrast.modeling.load import load_model, max_context
 from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs, unwrap_model
 from percontrast.scoring.pir import pad_token_id
+from percontrast.training.checkpoints import write_run_info
 from percontrast.training.collator import EncodedDataset, PairedCollator, encode_training_examples
 from percontrast.training.config import PAPER_MAX_LENGTH, SCHEDULE_SETTINGS, PerCEConfig
 from percontrast.training.frozen_pir import FrozenPIRCollator, cached_frozen_pir
 from percontrast.training.losses import token_weights, weighted_ce
 from percontrast.utils.errors import ConfigError
-from percontrast.utils.run_info import write_run_info
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +435,7 @@ def train(
         remove_callbacks: classes of the Trainer's default callbacks to take out (`Trainer.remove_callback`),
             e.g. ``transformers.PrinterCallback``, which prints every log dict when ``disable_tqdm`` is set.
     """
-    from percontrast.utils.files import prepare_run_dir
+    from percontrast.training.checkpoints import prepare_run_dir
 
     # Every process resolves the checkpoint; only rank 0 judges the directory (the others may start
     # after it has written run_config.json there).
@@ -498,7 +498,7 @@ def train(
 def _finished_checkpoint(checkpoint: str | None) -> bool:
     """Whether the resume point is the end of its run (step ``max_steps``); says so when it is. The Trainer
     then trains nothing (`PerCETrainer.get_batch_samples`) and the checkpoint's weights are saved."""
-    from percontrast.utils.files import checkpoint_state
+    from percontrast.training.checkpoints import checkpoint_state
 
     state = checkpoint_state(checkpoint) if checkpoint is not None else None
     if state is None or not 0 < state.get("max_steps", 0) <= state.get("global_step", 0):
