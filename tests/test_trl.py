@@ -135,6 +135,7 @@ def perce_sft_step(output_dir: Path, rows: list[dict], model=None, tokenizer=Non
         ("ce", "system", {}),
         ("entce", "standard", {"weight_mode": "hard"}),
         ("perce", "standard", {"normalization": "responses"}),
+        ("perce", "standard", {"pir_source": "frozen"}),
     ],
 )
 def test_one_step_equals_perce_trainer(tmp_path, loss, rows, options):
@@ -193,7 +194,12 @@ def test_m_equal_M_equal_1_trains_as_trl_sft_trainer(tmp_path):
     for prepared, encoded in zip(reference.train_dataset, trainer.train_dataset.examples, strict=True):
         ids = encoded.prompt_with_ids + encoded.response_ids
         assert prepared["input_ids"] == ids  # the same tokens, EOS included
-        assert prepared["labels"] == [-100] * len(encoded.prompt_with_ids) + encoded.response_ids
+        # TRL >= 1.7 builds the labels when preparing; earlier releases keep a completion mask for the collator.
+        labels = prepared.get("labels") or [
+            token if trained else -100
+            for token, trained in zip(ids, prepared["completion_mask"], strict=True)
+        ]
+        assert labels == [-100] * len(encoded.prompt_with_ids) + encoded.response_ids
     reference.train()
     assert loss == pytest.approx(reference.state.log_history[0]["loss"], rel=1e-5)
     assert_same_gradients(capture.gradients, gradients)
@@ -236,7 +242,7 @@ def test_prompts_with_and_without_the_persona(tiny):
 
 
 def test_a_model_given_by_name_trains_as_the_same_model_given_as_an_object(tmp_path):
-    """SFTTrainer loads a named model itself (and recent TRL patches it with its fused LM head): the step is
+    """SFTTrainer loads a named model itself (and TRL >= 1.15 patches it with its fused LM head): the step is
     the same as with the model object."""
     model, tokenizer = sharpened_tiny()
     model.save_pretrained(tmp_path / "model")
@@ -272,8 +278,40 @@ def test_lora_gradient_checkpointing_and_bf16_train_the_adapters_only(tmp_path):
     assert len(logs) == 3 and all(0.8 <= entry["weight_min"] <= entry["weight_max"] <= 5.0 for entry in logs)
 
 
+def test_evaluation_loss_is_the_completion_nll_of_the_eval_rows(tmp_path):
+    """loss='ce': eval_loss (one batch of both eval rows) is the mean NLL of their completion tokens after the
+    persona-filled prompt, computed here from the model's full logits; a dataset passed to evaluate() is
+    encoded as the constructor's."""
+    from datasets import Dataset
+
+    from percontrast.training_trl import PerCESFTTrainer
+
+    rows = standard_rows(make_examples(8))
+    model, tokenizer = sharpened_tiny()
+    trainer = PerCESFTTrainer(
+        model=model,
+        args=sft_config(tmp_path, loss="ce", max_steps=2, eval_strategy="steps", eval_steps=2),
+        train_dataset=Dataset.from_list(rows[:6]),
+        eval_dataset=Dataset.from_list(rows[6:]),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    assert len([entry for entry in trainer.state.log_history if "eval_loss" in entry]) == 1
+    nll = []
+    with torch.no_grad():
+        for item in trainer.eval_dataset.examples:
+            ids = torch.tensor([item.prompt_with_ids + item.response_ids])
+            logp = torch.log_softmax(trainer.model(input_ids=ids).logits[0].float(), -1)  # (T, V)
+            start = len(item.prompt_with_ids)
+            positions = torch.arange(start - 1, ids.shape[1] - 1)
+            nll += (-logp[positions, ids[0, start:]]).tolist()
+    expected = sum(nll) / len(nll)
+    assert trainer.evaluate()["eval_loss"] == pytest.approx(expected, rel=1e-5)
+    assert trainer.evaluate(Dataset.from_list(rows[6:]))["eval_loss"] == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.needs("tensorboard")
-def test_evaluation_and_tensorboard(tmp_path, monkeypatch):
+def test_perce_statistics_reach_tensorboard(tmp_path, monkeypatch):
     from datasets import Dataset
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -292,18 +330,41 @@ def test_evaluation_and_tensorboard(tmp_path, monkeypatch):
         processing_class=tokenizer,
     )
     trainer.train()
-    evaluated = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
-    assert len(evaluated) == 1 and evaluated[0] > 0
-    # A dataset given to evaluate() is encoded as the constructor's: the same rows, the same loss.
-    assert trainer.evaluate(Dataset.from_list(rows[6:]))["eval_loss"] == pytest.approx(
-        trainer.evaluate()["eval_loss"]
-    )
+    logged = [entry for entry in trainer.state.log_history if "weight_mean" in entry]
     events = EventAccumulator(str(tmp_path / "tb"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"train/loss", "train/weight_mean", "train/pir_mean", "train/clipped_high", "eval/loss"} <= tags, (
-        tags
+    assert {"train/loss", "train/pir_mean", "train/clipped_high", "eval/loss"} <= tags, tags
+    values = [event.value for event in events.Scalars("train/weight_mean")]
+    assert values == pytest.approx([entry["weight_mean"] for entry in logged], rel=1e-6)
+
+
+def test_frozen_pir_scores_the_train_and_eval_rows_once(tmp_path):
+    from datasets import Dataset
+
+    from percontrast.training_trl import PerCESFTTrainer
+
+    rows = standard_rows(make_examples(6))
+    model, tokenizer = sharpened_tiny()
+    trainer = PerCESFTTrainer(
+        model=model,
+        args=sft_config(tmp_path, pir_source="frozen", max_steps=2),
+        train_dataset=Dataset.from_list(rows[:4]),
+        eval_dataset={"dev": Dataset.from_list(rows[4:])},
+        processing_class=tokenizer,
     )
+    assert sorted(trainer.data_collator.pir) == [
+        "eval_dev/0",
+        "eval_dev/1",
+        "train/0",
+        "train/1",
+        "train/2",
+        "train/3",
+    ]
+    trainer.train()
+    assert trainer.evaluate()["eval_dev_loss"] > 0
+    with pytest.raises(ConfigError, match="pass this dataset as eval_dataset when building"):
+        trainer.evaluate(Dataset.from_list(rows[4:]))
 
 
 def test_a_persona_cut_away_by_truncation_is_skipped_and_counted(tmp_path, tiny):
@@ -440,6 +501,12 @@ def test_bad_rows_are_errors_naming_the_row_and_the_column(tmp_path, tiny, rows,
     ],
 )
 def test_bad_settings_are_refused_by_the_config(tmp_path, options, message):
+    import dataclasses
+
+    from trl import SFTConfig
+
+    if "loss_type" in options and "loss_type" not in {item.name for item in dataclasses.fields(SFTConfig)}:
+        pytest.skip("this TRL's SFTConfig has no loss_type (it came in TRL 0.23)")
     with pytest.raises(ConfigError, match=message):
         sft_config(tmp_path, **options)
 

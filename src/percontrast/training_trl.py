@@ -334,8 +334,8 @@ class PerCESFTTrainer(PerCELossMixin, SFTTrainer):
         pad_id = pad_token_id(tokenizer)
         self.data_collator = PairedCollator(pad_id=pad_id, padding_side=args.padding_side)
         if args.loss == "perce" and args.pir_source == "frozen":
-            evals = [] if self.eval_dataset is None else self.eval_dataset
-            evals = list(evals.values()) if isinstance(evals, dict) else [evals]
+            evals = self.eval_dataset
+            evals = [] if evals is None else list(evals.values()) if isinstance(evals, dict) else [evals]
             everything = [item for dataset in (self.train_dataset, *evals) for item in dataset.examples]
             _use_frozen_pir(self, self.data_collator, EncodedDataset(everything), pad_id, args)
         _refuse_ignored_mixed_precision(self)
@@ -343,9 +343,10 @@ class PerCESFTTrainer(PerCELossMixin, SFTTrainer):
     def _use_response_forward(self) -> None:
         """Give the model SFTTrainer built (loaded from a name, PEFT-wrapped) percontrast's response forward.
 
-        Recent TRL patches the model instance with its fused LM head for its own CE loss. PerCE computes its
-        log-probs with its own head (`percontrast.logprobs`) and never calls TRL's, so the patch is removed:
-        on a model TRL loaded from a name it would wrap the original forward, which drops PerCE's keyword.
+        TRL 1.15 and later patch the model instance with a fused LM head for their own CE loss. PerCE
+        computes its log-probs with its own head (`percontrast.logprobs`) and never calls TRL's, so the patch
+        is removed: on a model TRL loaded from a name it wraps the original forward, which drops PerCE's
+        keyword.
         """
         base = unwrap_model(self.model)
         patch = vars(base).get("forward")
@@ -357,7 +358,7 @@ class PerCESFTTrainer(PerCELossMixin, SFTTrainer):
         """The rows of one split as encoded examples, with its skips recorded in ``skipped_examples``."""
         if isinstance(dataset, EncodedDataset):
             return dataset
-        if self.args.shuffle_dataset:
+        if getattr(self.args, "shuffle_dataset", False):  # TRL >= 0.26
             dataset = dataset.shuffle(seed=self.args.seed)
         tokenizer = self.processing_class
         examples = trl_examples(dataset, self.args, split, tokenizer.eos_token)
