@@ -32,7 +32,6 @@ completion's two prompts aligned.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,8 +62,6 @@ from percontrast.training import (
     _refuse_ignored_mixed_precision,
     _use_frozen_pir,
 )
-
-logger = logging.getLogger(__name__)
 
 TEXT_TEMPLATE = "persona_prefix"  # the default persona template of standard (text) rows
 
@@ -194,7 +191,7 @@ def trl_example(
         row: the dataset row.
         index: its position in the dataset (0-based).
         config: where the persona is (``persona_field``, ``persona_from``, ``persona_template``).
-        split: ``train``, ``eval`` or an eval dataset's name; the example id is ``split/<row id or index>``.
+        split: ``train``, ``eval`` or ``eval_<name>``; the example id is ``split/<the row's id or index>``.
         eos_token: the tokenizer's EOS text; a standard completion ending with it loses it (the encoding
             appends the EOS id, as SFTTrainer appends EOS to a completion that lacks it).
     """
@@ -208,21 +205,7 @@ def trl_example(
             raise fail("images and tools are not supported: PerCESFTTrainer takes text rows", column)
     example_id = f"{split}/{row['id'] if isinstance(row.get('id'), (str, int)) else index}"
     messages, prompt, completion = _split_row(row, fail)
-    if config.persona_from == "field":
-        if config.persona_field not in row or row[config.persona_field] is None:
-            raise fail(
-                f"no persona: give each row its persona in the `{config.persona_field}` column (a string or a "
-                "list of facts), or set persona_from='system' if it is the conversation's first system message",
-                config.persona_field,
-            )
-        persona = row[config.persona_field]
-    elif messages is None:
-        raise fail("persona_from='system' needs conversational rows (lists of messages)", "prompt")
-    elif row.get(config.persona_field):
-        raise fail(
-            "persona given twice: in this column and as the system message (persona_from='system')",
-            config.persona_field,
-        )
+    persona = _row_persona(row, config, messages is not None, fail)
     if messages is None:
         if not completion.strip():
             raise fail("the completion is empty: there is no token to train", "completion")
@@ -239,17 +222,36 @@ def trl_example(
     if not str(messages[-1].get("content", "")).strip():
         raise fail("the completion is empty: there is no token to train", "completion")
     record = {"id": example_id, "messages": messages}
-    if config.persona_from == "field":
+    if persona is not None:
         record["persona"] = persona
     example = example_from_messages(record, index=index, persona_from=config.persona_from, path=path)
-    if config.persona_template is not None:
-        if get_template(config.persona_template).kind != "chat":
+    if config.persona_template is None:
+        return example
+    if get_template(config.persona_template).kind != "chat":
+        raise fail(
+            f"conversational rows need a chat persona_template, {config.persona_template!r} is text", "prompt"
+        )
+    return replace(example, template=config.persona_template)
+
+
+def _row_persona(row: dict[str, Any], config: PerCESFTConfig, conversational: bool, fail: Any) -> Any:
+    """The row's persona column (persona_from='field'), or None when the system message is the persona."""
+    column = config.persona_field
+    if config.persona_from == "field":
+        if row.get(column) is None:
             raise fail(
-                f"conversational rows need a chat persona_template, {config.persona_template!r} is text",
-                "prompt",
+                f"no persona: give each row its persona in the `{column}` column (a string or a list of facts), "
+                "or set persona_from='system' if it is the conversation's first system message",
+                column,
             )
-        example = replace(example, template=config.persona_template)
-    return example
+        return row[column]
+    if not conversational:
+        raise fail("persona_from='system' needs conversational rows (lists of messages)", "prompt")
+    if row.get(column):
+        raise fail(
+            "persona given twice: in this column and as the system message (persona_from='system')", column
+        )
+    return None
 
 
 def trl_examples(
