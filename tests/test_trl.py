@@ -288,12 +288,14 @@ def test_evaluation_loss_is_the_completion_nll_of_the_eval_rows(tmp_path):
 
     rows = standard_rows(make_examples(8))
     model, tokenizer = sharpened_tiny()
+    predictions = []  # compute_metrics gets PerCE's outputs (SFTTrainer's prediction_step would want logits)
     trainer = PerCESFTTrainer(
         model=model,
         args=sft_config(tmp_path, loss="ce", max_steps=2, eval_strategy="steps", eval_steps=2),
         train_dataset=Dataset.from_list(rows[:6]),
         eval_dataset=Dataset.from_list(rows[6:]),
         processing_class=tokenizer,
+        compute_metrics=lambda output: predictions.append(output.predictions) or {},
     )
     trainer.train()
     assert len([entry for entry in trainer.state.log_history if "eval_loss" in entry]) == 1
@@ -306,6 +308,9 @@ def test_evaluation_loss_is_the_completion_nll_of_the_eval_rows(tmp_path):
             positions = torch.arange(start - 1, ids.shape[1] - 1)
             nll += (-logp[positions, ids[0, start:]]).tolist()
     expected = sum(nll) / len(nll)
+    logp_with, weights = predictions[0]  # (rows, completion positions), 0 past each completion
+    width = max(len(item.response_ids) for item in trainer.eval_dataset.examples)
+    assert logp_with.shape == weights.shape == (2, width)
     assert trainer.evaluate()["eval_loss"] == pytest.approx(expected, rel=1e-5)
     assert trainer.evaluate(Dataset.from_list(rows[6:]))["eval_loss"] == pytest.approx(expected, rel=1e-5)
 
