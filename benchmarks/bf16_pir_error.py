@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from training_helpers import make_examples, sharpened_tiny  # noqa: E402
 
-from percontrast.collator import PairedCollator, encode_training_examples  # noqa: E402
-from percontrast.logprobs import enable_response_forward, pair_logprobs  # noqa: E402
-from percontrast.modeling import load_model  # noqa: E402
-from percontrast.scoring import pad_token_id  # noqa: E402
+from percontrast.modeling.load import load_model  # noqa: E402
+from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs  # noqa: E402
+from percontrast.scoring.pir import pad_token_id  # noqa: E402
+from percontrast.training.collator import PairedCollator, encode_training_examples  # noqa: E402
 
 
 def pir(model, batch, autocast: bool, device_type: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:

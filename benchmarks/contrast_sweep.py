@@ -5,7 +5,7 @@ test examples drawn with a fixed seed, the next reply of a test-persona speaker.
 smollm2-135m-instruct untrained, and fine-tuned briefly with CE and with PerCE (same seed, data order,
 steps and learning rate; ``train``). For each model, each contrast ``a`` and each decoding (greedy, and
 ``--samples`` seeds at temperature 0.4, the paper's), the replies are generated with
-`percontrast.decoding` and measured:
+`percontrast.generation.contrastive` and measured:
 
 - ROUGE-L and METEOR against the reference reply (`percontrast.evaluation.metrics`);
 - the mean PIR of the generated tokens, scored by PerContrast with the *untrained* model for every
@@ -53,9 +53,9 @@ def test_examples(n: int, seed: int = 0):
 
 def train_stage(args: argparse.Namespace) -> None:
     from percontrast.data.persona_chat import next_reply_split
-    from percontrast.modeling import load_model
-    from percontrast.perce_config import PerCEConfig
-    from percontrast.training import train
+    from percontrast.modeling.load import load_model
+    from percontrast.training.config import PerCEConfig
+    from percontrast.training.trainer import train
 
     train_examples, _, counts = next_reply_split()
     logger.info("split: %s", counts)
@@ -113,7 +113,7 @@ def prefill(model, inputs: dict):
     import torch
     from transformers.cache_utils import DynamicCache
 
-    from percontrast.decoding import CACHE_ARG
+    from percontrast.generation.contrastive import CACHE_ARG
 
     mask = inputs["attention_mask"][:, :-1]
     cache = DynamicCache(config=model.config)
@@ -141,9 +141,9 @@ def generate_stage(args: argparse.Namespace) -> None:
 
     import torch
 
-    from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor
-    from percontrast.generation import SamplingConfig, left_pad, render_prompts
-    from percontrast.modeling import load_model
+    from percontrast.generation.contrastive import CACHE_ARG, ContrastConfig, PersonaContrastProcessor
+    from percontrast.generation.generate import SamplingConfig, left_pad, render_prompts
+    from percontrast.modeling.load import load_model
 
     examples = test_examples(args.n)
     for model_name in model_names(args):
@@ -230,7 +230,7 @@ def reply_logprobs(model, prompts: dict, caches: tuple, replies: list[list[int]]
     import torch
     import torch.nn.functional as F
 
-    from percontrast.decoding import CACHE_ARG
+    from percontrast.generation.contrastive import CACHE_ARG
 
     cache = copy.deepcopy(caches)
     width = 1 + max(1, max(len(reply) for reply in replies))
@@ -258,19 +258,19 @@ def score_stage(args: argparse.Namespace) -> None:
 
     The ruler's two prompt caches are computed once; each cell then costs one pass over its replies per
     prompt (`reply_logprobs`). The stage polls for cells until all are scored (run it beside
-    ``generate``); the first reply is checked against `percontrast.scoring.score_examples`.
+    ``generate``); the first reply is checked against `percontrast.scoring.pir.score_examples`.
     """
     import time
 
     import torch
 
     from percontrast.data.schema import Example, iter_jsonl
-    from percontrast.encoding import tokenize_response
     from percontrast.evaluation.metrics import lexical_metrics
-    from percontrast.generation import left_pad, render_prompts
-    from percontrast.modeling import load_model
-    from percontrast.scoring import score_examples
-    from percontrast.templates import get_template
+    from percontrast.generation.generate import left_pad, render_prompts
+    from percontrast.modeling.load import load_model
+    from percontrast.prompts.encoding import tokenize_response
+    from percontrast.prompts.registry import get_template
+    from percontrast.scoring.pir import score_examples
 
     examples = test_examples(args.n)
     ruler, tokenizer = load_model(MODEL)

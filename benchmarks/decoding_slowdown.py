@@ -1,4 +1,4 @@
-"""Slowdown of persona-contrastive decoding against plain generation (`percontrast.decoding`).
+"""Slowdown of persona-contrastive decoding against plain generation (`percontrast.generation.contrastive`).
 
 Contrastive decoding runs the persona-free prompt alongside the with-persona one: one extra prefill
 (of the shorter, persona-free prompt) and one extra single-token forward per step, each with its own KV
@@ -27,7 +27,7 @@ def timed_generate(model, batch: dict, without: dict, config, contrast: bool) ->
     with the persona-free prompts ``without``; ``config`` must force ``min_new_tokens == max_new_tokens``."""
     import torch
 
-    from percontrast.decoding import ContrastConfig, PersonaContrastProcessor
+    from percontrast.generation.contrastive import ContrastConfig, PersonaContrastProcessor
 
     processors = (
         [
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from percontrast.data.persona_chat import TEMPLATE, next_reply_split
-    from percontrast.generation import SamplingConfig, left_pad, render_prompts
-    from percontrast.modeling import load_model
+    from percontrast.generation.generate import SamplingConfig, left_pad, render_prompts
+    from percontrast.modeling.load import load_model
 
     model, tokenizer = load_model("smollm2-135m-instruct")
     examples = next_reply_split()[1][: args.n]

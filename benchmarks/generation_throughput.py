@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from percontrast.data.schema import read_examples
-from percontrast.evaluation.backends import TransformersChat
 from percontrast.evaluation.judge import Judge, judge_prompt
-from percontrast.generation import generate_predictions
-from percontrast.generation_config import DecodingConfig, SamplingConfig
-from percontrast.modeling import load_model
+from percontrast.generation.config import DecodingConfig, SamplingConfig
+from percontrast.generation.generate import generate_predictions
+from percontrast.modeling.chat import TransformersChat
+from percontrast.modeling.load import load_model
 
 
 def main() -> None:

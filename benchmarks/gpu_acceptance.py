@@ -65,12 +65,12 @@ from gpu_acceptance_speed import (  # noqa: E402
     steps_section,
 )
 
-from percontrast.encoding import pad_pairs  # noqa: E402
-from percontrast.errors import ConfigError  # noqa: E402
-from percontrast.logprobs import enable_response_forward, pair_logprobs  # noqa: E402
-from percontrast.losses import token_weights, weighted_ce  # noqa: E402
-from percontrast.modeling import load_model, resolve_device  # noqa: E402
-from percontrast.run_info import git_commit, package_versions  # noqa: E402
+from percontrast.modeling.load import load_model, resolve_device  # noqa: E402
+from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs  # noqa: E402
+from percontrast.prompts.encoding import pad_pairs  # noqa: E402
+from percontrast.training.losses import token_weights, weighted_ce  # noqa: E402
+from percontrast.utils.errors import ConfigError  # noqa: E402
+from percontrast.utils.run_info import git_commit, package_versions  # noqa: E402
 
 FLOAT32_TOLERANCE = 1e-4  # device vs CPU, float32: log-probs, PIR, loss; gradients relative to max |grad|
 # bf16 keeps 8 significant bits: each log-prob (a logit minus a log-sum-exp of logits of size ~10-30) moves

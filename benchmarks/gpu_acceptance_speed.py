@@ -17,10 +17,10 @@ from decoding_slowdown import timed_generate
 from score_throughput import bare_unit_forwards
 from train_overhead import floor
 
-from percontrast.collator import PairedCollator
-from percontrast.encoding import EncodedExample
-from percontrast.generation import left_pad
-from percontrast.scoring import score_units
+from percontrast.generation.generate import left_pad
+from percontrast.prompts.encoding import EncodedExample
+from percontrast.scoring.pir import score_units
+from percontrast.training.collator import PairedCollator
 
 PAD_ID = 0  # random token ids are drawn from 1..V-1
 
@@ -122,8 +122,8 @@ def enable_checkpointing(model) -> None:
 
 def make_trainer(model, loss: str, device: torch.device, output_dir: str):
     """A `PerCETrainer` whose ``training_step`` is what `percontrast train` runs per micro-batch."""
-    from percontrast.perce_config import PerCEConfig
-    from percontrast.training import PerCETrainer
+    from percontrast.training.config import PerCEConfig
+    from percontrast.training.trainer import PerCETrainer
 
     config = PerCEConfig(
         output_dir=output_dir,

@@ -30,14 +30,14 @@ from dataclasses import replace
 
 import torch
 
-from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.identification.counterfactual import fact_logprobs, logp_with_persona, marginal_logprobs
 from percontrast.identification.labels import personal_words, token_labels, word_level_pir, word_level_pir_max
 from percontrast.identification.metrics import auroc, bootstrap_prf, precision_recall_f1
-from percontrast.modeling import load_model
-from percontrast.scoring import score_examples
-from percontrast.templates import get_template
+from percontrast.modeling.load import load_model
+from percontrast.prompts.registry import get_template
+from percontrast.scoring.pir import score_examples
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
 
 def main() -> None:

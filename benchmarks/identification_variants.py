@@ -13,8 +13,8 @@ import time
 
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.identification import run_identification
-from percontrast.modeling import load_model
-from percontrast.templates import PromptTemplate, get_template
+from percontrast.modeling.load import load_model
+from percontrast.prompts.registry import PromptTemplate, get_template
 
 INSTRUCTION = "Answer the user's question in the first person, in one sentence."
 VARIANTS: dict[str, tuple[PromptTemplate | str, int | str]] = {

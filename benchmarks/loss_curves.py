@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
-from percontrast.modeling import load_model
-from percontrast.perce_config import PerCEConfig
-from percontrast.training import train
+from percontrast.modeling.load import load_model
+from percontrast.training.config import PerCEConfig
+from percontrast.training.trainer import train
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
 
 def run(loss: str, examples: list[Example], args: argparse.Namespace) -> list[dict]:

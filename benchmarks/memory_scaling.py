@@ -1,6 +1,6 @@
 """Peak memory of one PerCE step as the response grows, with a Qwen-sized vocabulary (151,936).
 
-The response-only log-probs (`percontrast.logprobs`) project at most ``chunk`` response positions to the
+The response-only log-probs (`percontrast.modeling.response_forward`) project at most ``chunk`` response positions to the
 vocabulary at a time, so a step's extra memory should grow with the chunk, not with response x vocabulary.
 This measures one PerCE step (grad forward with persona, no-grad PIR pass without, clip(PIR) weights,
 weighted CE, backward) on a small Llama with a 151,936-token head, against the same step computed the
@@ -42,9 +42,9 @@ def measure(method: str, response: int, chunk: int) -> dict[str, float]:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from percontrast.encoding import EncodedExample, pad_pairs
-    from percontrast.logprobs import enable_response_forward, pair_logprobs
-    from percontrast.losses import token_weights, weighted_ce
+    from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs
+    from percontrast.prompts.encoding import EncodedExample, pad_pairs
+    from percontrast.training.losses import token_weights, weighted_ce
 
     torch.manual_seed(0)
     config = LlamaConfig(

@@ -29,8 +29,8 @@ from pathlib import Path
 from statistics import mean
 
 from percontrast.data.build import build_benchmark
-from percontrast.data.data_config import DataConfig
-from percontrast.templates import get_template
+from percontrast.data.config import DataConfig
+from percontrast.prompts.registry import get_template
 
 TASKS = {  # task -> (fixture file, Table 6 with persona, Table 6 without persona)
     "abstract_generation": ("abstract_generation_user_val.jsonl", 975.1, 64.5),
@@ -56,7 +56,7 @@ def qwen_counter():
 
 
 def smollm2_counter():
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     _, tokenizer = load_model("smollm2-135m-instruct")
 

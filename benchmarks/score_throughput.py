@@ -30,13 +30,13 @@ from pathlib import Path
 
 import torch
 
-from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.schema import Example
-from percontrast.encoding import encode_example, pad_sequences
-from percontrast.logprobs import unwrap_model
-from percontrast.modeling import load_model
-from percontrast.scoring import length_buckets, pad_token_id, score_examples
+from percontrast.modeling.load import load_model
+from percontrast.modeling.response_forward import unwrap_model
+from percontrast.prompts.encoding import encode_example, pad_sequences
+from percontrast.scoring.pir import length_buckets, pad_token_id, score_examples
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
 DEFAULT_DATA = PERSONA_TOKENS_DEV
 

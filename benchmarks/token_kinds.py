@@ -1,6 +1,6 @@
 """Figure 1, quantified (issue 21, section 2): where the PIR mass sits, by kind of token, on three tasks.
 
-Scores (`percontrast.scoring.score_examples`, smollm2-135m-instruct by default) of:
+Scores (`percontrast.scoring.pir.score_examples`, smollm2-135m-instruct by default) of:
 - SPC next replies: a seeded sample of the bundled SPC test-split conversations (history 4);
 - annotated answers: the 120 items of the bundled persona_tokens/dev.jsonl;
 - LongLaMP fixtures: the three LongLaMP-format fixtures under tests/fixtures/longlamp (BM25, k = 4);
@@ -30,15 +30,15 @@ def main() -> int:
     parser.add_argument("--model", default="smollm2-135m-instruct")
     args = parser.parse_args()
 
-    from percontrast.bundled import PERSONA_TOKENS_DEV, SPC_TEST_CONVERSATIONS, SPC_VALID_CONVERSATIONS
     from percontrast.cli import main as cli
     from percontrast.data.build import build_benchmark
-    from percontrast.data.data_config import DataConfig
+    from percontrast.data.config import DataConfig
     from percontrast.data.persona_chat import next_reply_files
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.data.schema import write_jsonl
-    from percontrast.modeling import load_model
-    from percontrast.scoring import score_examples
+    from percontrast.modeling.load import load_model
+    from percontrast.scoring.pir import score_examples
+    from percontrast.utils.bundled import PERSONA_TOKENS_DEV, SPC_TEST_CONVERSATIONS, SPC_VALID_CONVERSATIONS
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -45,11 +45,11 @@ def worker(
     import torch
 
     torch.set_num_threads(threads)
-    from percontrast.collator import PairedCollator
-    from percontrast.encoding import EncodedExample
-    from percontrast.modeling import load_model
-    from percontrast.perce_config import PerCEConfig
-    from percontrast.training import PerCETrainer
+    from percontrast.modeling.load import load_model
+    from percontrast.prompts.encoding import EncodedExample
+    from percontrast.training.collator import PairedCollator
+    from percontrast.training.config import PerCEConfig
+    from percontrast.training.trainer import PerCETrainer
 
     model, tokenizer = load_model("smollm2-135m-instruct")
     if checkpointing:

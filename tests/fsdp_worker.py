@@ -30,9 +30,9 @@ CASES = {  # name -> (loss kind, gradient checkpointing)
 def step(model, tokenizer, examples, kind: str, world: int) -> tuple[float, dict[str, torch.Tensor]]:
     """Loss and gradients of one step on ``examples``: the sum over ranks of the local weighted NLL divided by
     the global token count, as PerCETrainer's `tokens` normalisation computes it."""
-    from percontrast.encoding import encode_example, pad_pairs
-    from percontrast.logprobs import enable_response_forward, pair_logprobs
-    from percontrast.losses import token_weights, weighted_ce
+    from percontrast.modeling.response_forward import enable_response_forward, pair_logprobs
+    from percontrast.prompts.encoding import encode_example, pad_pairs
+    from percontrast.training.losses import token_weights, weighted_ce
 
     encoded = [encode_example(example, tokenizer, add_eos=True) for example in examples]
     batch = pad_pairs(encoded, tokenizer.pad_token_id)

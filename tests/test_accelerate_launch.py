@@ -72,7 +72,7 @@ def _launch(tmp_path: Path, config: str, extra: list[str], gpu: bool = False, lo
 
 
 def _check_export(output: Path) -> None:
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     model, _ = load_model(str(output))
     reference, _ = load_model("tiny", seed=0)

@@ -77,19 +77,19 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
 
 def library_defaults():
     from percontrast.data.build import build_examples
+    from percontrast.data.config import DataConfig
     from percontrast.data.construct_config import ConstructConfig
-    from percontrast.data.data_config import DataConfig
     from percontrast.data.retrieval import make_retriever
     from percontrast.data.synthetic import construct_dataset
-    from percontrast.evaluation.backends import OpenAIChat
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.evaluate_run import evaluate_predictions
+    from percontrast.evaluation.config import EvaluateConfig
+    from percontrast.evaluation.files import evaluate_predictions
     from percontrast.evaluation.judge import Judge
     from percontrast.evaluation.judge_config import JudgeConfig
     from percontrast.identification import run_identification
-    from percontrast.identification.identify_config import IdentifyConfig
-    from percontrast.scoring import score_examples
-    from percontrast.scoring_config import ScoreConfig
+    from percontrast.identification.config import IdentifyConfig
+    from percontrast.modeling.chat import OpenAIChat
+    from percontrast.scoring.config import ScoreConfig
+    from percontrast.scoring.pir import score_examples
 
     data = DataConfig("lamp", "LaMP_4")
     return [
@@ -186,19 +186,19 @@ class _Summary:
 ONE_CALL = [
     (
         ["evaluate", "--predictions", "p.jsonl", "--metrics", "rouge", "--partial"],
-        "percontrast.evaluation.evaluate_run.evaluate_file",
+        "percontrast.evaluation.files.evaluate_file",
         "EvaluateConfig",
         lambda config: config.metrics == "rouge" and config.partial and config.rouge_tokenizer == "default",
     ),
     (
         ["identify", "--out", "r.json", "--methods", "percontrast,word_match", "--donors", "2"],
-        "percontrast.identification.identify_files.identify_files",
+        "percontrast.identification.files.identify_files",
         "IdentifyConfig",
         lambda config: config.method_list == ("percontrast", "word_match") and config.donors == 2,
     ),
     (
         ["score", "--data", "d.jsonl", "--out", "s.jsonl", "--pir-form", "ratio"],
-        "percontrast.scoring_run.score_file",
+        "percontrast.scoring.files.score_file",
         "ScoreConfig",
         lambda config: config.pir_form == "ratio" and config.batch_size == 16,
     ),
@@ -210,7 +210,7 @@ ONE_CALL = [
     ),
     (
         ["generate", "--data", "d.jsonl", "--out", "p.jsonl", "--greedy"],
-        "percontrast.generation_run.generate_file",
+        "percontrast.generation.files.generate_file",
         "DecodingConfig",
         lambda config: config.sampling.greedy and config.with_persona,
     ),

@@ -11,9 +11,13 @@ import torch
 
 from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
-from percontrast.decoding import CACHE_ARG, ContrastConfig, PersonaContrastProcessor, contrast_scores
-from percontrast.errors import ConfigError
-from percontrast.generation import (
+from percontrast.generation.contrastive import (
+    CACHE_ARG,
+    ContrastConfig,
+    PersonaContrastProcessor,
+    contrast_scores,
+)
+from percontrast.generation.generate import (
     DecodingConfig,
     SamplingConfig,
     generate_from_ids,
@@ -21,6 +25,7 @@ from percontrast.generation import (
     left_pad,
     render_prompts,
 )
+from percontrast.utils.errors import ConfigError
 
 
 def _examples(n: int = 5) -> list[Example]:

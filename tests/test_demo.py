@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from percontrast.analysis.bootstrap import Evaluation, summarize
 from percontrast.demo import DemoConfig, run_demo
 from percontrast.demo.comparison import VARIANTS
-from percontrast.errors import ConfigError
-from percontrast.intervals import Evaluation, summarize
+from percontrast.utils.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from percontrast.data.schema import Example
-from percontrast.encoding import (
+from percontrast.prompts.encoding import (
     PersonaLostError,
     encode_example,
     fit_example,
@@ -15,8 +15,8 @@ from percontrast.encoding import (
     pad_sequences,
     truncate_persona,
 )
-from percontrast.errors import DataError
-from percontrast.templates import get_template
+from percontrast.prompts.registry import get_template
+from percontrast.utils.errors import DataError
 
 EXAMPLE = Example(
     id="sew",

@@ -10,8 +10,8 @@ import pytest
 import torch
 from training_helpers import make_config, make_examples, sharpened_tiny, step_gradients
 
-from percontrast.errors import ConfigError
-from percontrast.perce_config import PerCEConfig
+from percontrast.training.config import PerCEConfig
+from percontrast.utils.errors import ConfigError
 
 
 def plain_logprobs(model, prompt_ids, response_ids):
@@ -43,7 +43,7 @@ def test_first_step_equals_online(tmp_path):
 def test_frozen_weights_are_the_starting_models_and_no_persona_free_pass_runs(tmp_path):
     """Every step's PIR is the starting model's (checked against plain forwards), and the trainer never runs
     the persona-free forward (so a step costs a CE step)."""
-    from percontrast import training
+    from percontrast.training import trainer as training
 
     examples = make_examples(4)
     model, tokenizer = sharpened_tiny()
@@ -93,8 +93,8 @@ def test_frozen_weights_are_the_starting_models_and_no_persona_free_pass_runs(tm
 def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
     """A second run from the same starting model on the same data reads the cache (no scoring); other data
     is scored again."""
-    from percontrast import frozen_pir as module
-    from percontrast import training
+    from percontrast.training import frozen_pir as module
+    from percontrast.training import trainer as training
 
     cache = tmp_path / "frozen_pir.pt"
     calls = []
@@ -126,8 +126,8 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
 _IDENTITY_SCRIPT = """
 import json
 from training_helpers import make_examples, sharpened_tiny
-from percontrast.collator import encode_training_examples
-from percontrast.frozen_pir import _fingerprint, model_checksum
+from percontrast.training.collator import encode_training_examples
+from percontrast.training.frozen_pir import _fingerprint, model_checksum
 model, tokenizer = sharpened_tiny()
 dataset = encode_training_examples(make_examples(3), tokenizer, max_length=256)
 print(json.dumps([model_checksum(model), [_fingerprint(item) for item in dataset.examples]]))
@@ -165,7 +165,8 @@ import os
 from pathlib import Path
 from unittest import mock
 from training_helpers import make_config, make_examples, sharpened_tiny
-from percontrast import frozen_pir as module, training
+from percontrast.training import frozen_pir as module
+from percontrast.training import trainer as training
 calls = []
 original = module.frozen_pir
 def counting(*a, **k):
@@ -195,7 +196,7 @@ print("scored", len(calls))
 @pytest.mark.parametrize("content", [b"not a torch file\n", b'{"id": "ex0"}\n'])
 def test_cache_that_is_not_a_cache_is_one_line(tmp_path, content):
     """Issue 25.8: --frozen_pir_cache pointing at a data or text file gave a raw unpickling traceback."""
-    from percontrast import training
+    from percontrast.training import trainer as training
 
     cache = tmp_path / "data.jsonl"
     cache.write_bytes(content)

@@ -1,7 +1,7 @@
 """Sharded training: 2 FSDP2 processes (`fully_shard`, gloo on CPU, launched with torchrun) give the same loss
 and the same gradients of one step as 1 process, for CE and PerCE, with and without gradient checkpointing.
 
-The response log-probs are computed inside the model's forward call (`percontrast.logprobs`), so FSDP
+The response log-probs are computed inside the model's forward call (`percontrast.modeling.response_forward`), so FSDP
 unshards the output embedding for them and reduce-scatters its gradient. See tests/fsdp_worker.py for why
 the worker shards the model itself (accelerate enables FSDP only over GPUs)."""
 

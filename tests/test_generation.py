@@ -10,8 +10,7 @@ import torch
 
 from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
-from percontrast.errors import ConfigError, DataError
-from percontrast.generation import (
+from percontrast.generation.generate import (
     DecodingConfig,
     SamplingConfig,
     generate_from_ids,
@@ -19,6 +18,7 @@ from percontrast.generation import (
     left_pad,
     render_prompts,
 )
+from percontrast.utils.errors import ConfigError, DataError
 
 
 def _examples(n: int = 5) -> list[Example]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from percontrast.report.heatmap import pir_colour, render_heatmap
-from percontrast.scoring import TokenScores
+from percontrast.scoring.heatmap import pir_colour, render_heatmap
+from percontrast.scoring.pir import TokenScores
 
 
 def make_scores() -> TokenScores:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from chat_server import ChatServer
 
-from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.cli import main
 from percontrast.data import synthetic
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
 
 @pytest.fixture()

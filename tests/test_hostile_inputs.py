@@ -16,8 +16,8 @@ from percontrast.commands.demo import demo_examples_path
 from percontrast.data.build import build_examples
 from percontrast.data.lamp import lamp_task
 from percontrast.data.task_spec import RawRecord
-from percontrast.errors import DataError
-from percontrast.generation import SamplingConfig, generate_from_ids
+from percontrast.generation.generate import SamplingConfig, generate_from_ids
+from percontrast.utils.errors import DataError
 
 PROFILE = [{"id": "p0", "title": "A title", "text": "Some article text."}]
 
@@ -113,7 +113,7 @@ def test_cuda_without_cuda(files, capsys) -> None:
 
 def test_generate_truncates_the_persona_to_fit_the_context(tiny, tmp_path: Path, caplog) -> None:
     from percontrast.data.schema import Example
-    from percontrast.generation import DecodingConfig, generate_predictions
+    from percontrast.generation.generate import DecodingConfig, generate_predictions
 
     model, tokenizer = tiny
     persona = [f"I like hobby number {i} very much and do it every weekend." for i in range(40)]
@@ -135,7 +135,7 @@ def test_prompts_past_the_context_are_refused_everywhere(tiny) -> None:
     model, tokenizer = tiny
     with pytest.raises(DataError, match="exceeds the model's context"):
         generate_from_ids(model, tokenizer, [[5] * 2000], SamplingConfig(max_new_tokens=100))
-    from percontrast.evaluation.backends import TransformersChat
+    from percontrast.modeling.chat import TransformersChat
 
     chat = TransformersChat(model, tokenizer)
     long_message = [{"role": "user", "content": "sew " * 3000}]

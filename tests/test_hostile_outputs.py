@@ -158,7 +158,7 @@ def test_generate_refuses_to_resume_on_other_data_or_other_weights(
 ) -> None:
     """The settings record named neither the data nor the weights: the same ids with other queries were
     resumed, and a model retrained in the same folder (runs/m) mixed two models in one file."""
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     model_dir = tmp_path / "m"
     model, tokenizer = load_model("tiny", seed=0)

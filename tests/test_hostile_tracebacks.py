@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from training_helpers import make_examples
 
-from percontrast import generation
 from percontrast.cli import main
 from percontrast.commands.demo import demo_examples_path
 from percontrast.data.schema import write_jsonl
-from percontrast.training import PerCETrainer
+from percontrast.generation import generate as generation
+from percontrast.training.trainer import PerCETrainer
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def broken_models(tmp_path_factory) -> Path:
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     root = tmp_path_factory.mktemp("models")
     model, tokenizer = load_model("tiny", seed=0)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from percontrast.data.schema import Example, read_examples
-from percontrast.errors import DataError
-from percontrast.report.heatmap import _display_groups, render_heatmap
-from percontrast.scoring import score_examples
+from percontrast.scoring.heatmap import _display_groups, render_heatmap
+from percontrast.scoring.pir import score_examples
+from percontrast.utils.errors import DataError
 
 RESPONSE = "שלום! אני אוהבת לתפור 🧵 בגדים אדומים, 我喜欢缝纫。"
 

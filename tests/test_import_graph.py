@@ -3,7 +3,7 @@
 Every ``import`` / ``from ... import`` in src/percontrast counts, at module level or inside a function
 (a lazy import still ties the two modules together), except those under ``if TYPE_CHECKING:``. A circle
 is a strongly connected component of more than one module; the test lists each with the imports that
-close it. Reproduce: add ``from percontrast.templates import get_template`` to data/prompts.py.
+close it. Reproduce: add ``from percontrast.prompts.registry import get_template`` to data/prompts.py.
 """
 
 from __future__ import annotations

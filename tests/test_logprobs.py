@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percontrast.encoding import pad_responses, pad_sequences
-from percontrast.logprobs import OutputHead, chunked_logprobs, enable_response_forward, response_logprobs
+from percontrast.modeling.response_forward import (
+    OutputHead,
+    chunked_logprobs,
+    enable_response_forward,
+    response_logprobs,
+)
+from percontrast.prompts.encoding import pad_responses, pad_sequences
 
 
 def reference(hidden, weight, targets):
@@ -177,7 +182,7 @@ REFUSED_HEADS = [
 
 @pytest.mark.parametrize("name, build", HANDLED_HEADS, ids=[case[0] for case in HANDLED_HEADS])
 def test_head_check_passes_for_heads_we_reproduce_and_scores_match(name, build):
-    from percontrast.logprobs import _HEAD_CHECKED
+    from percontrast.modeling.response_forward import _HEAD_CHECKED
 
     model = build()
     logp, expected = _score_one_batch(model)
@@ -187,8 +192,8 @@ def test_head_check_passes_for_heads_we_reproduce_and_scores_match(name, build):
 
 @pytest.mark.parametrize("name, build, class_name", REFUSED_HEADS, ids=[case[0] for case in REFUSED_HEADS])
 def test_head_check_refuses_heads_we_would_get_wrong(name, build, class_name):
-    from percontrast.errors import ConfigError
-    from percontrast.logprobs import _HEAD_CHECKED
+    from percontrast.modeling.response_forward import _HEAD_CHECKED
+    from percontrast.utils.errors import ConfigError
 
     model = build()
     with pytest.raises(
@@ -199,7 +204,7 @@ def test_head_check_refuses_heads_we_would_get_wrong(name, build, class_name):
 
 
 def test_head_check_runs_once_per_model(monkeypatch):
-    import percontrast.logprobs as logprobs
+    import percontrast.modeling.response_forward as logprobs
 
     model = _tiny_causal_lm("llama")
     calls = []
@@ -211,7 +216,7 @@ def test_head_check_runs_once_per_model(monkeypatch):
 
 
 def test_data_parallel_is_refused_with_a_clear_message():
-    from percontrast.errors import ConfigError
+    from percontrast.utils.errors import ConfigError
 
     model = torch.nn.DataParallel(_tiny_causal_lm("llama"))
     with pytest.raises(ConfigError, match=r"DataParallel is not supported.*torchrun --nproc_per_node"):
@@ -222,7 +227,7 @@ def test_data_parallel_is_refused_with_a_clear_message():
 def test_head_check_has_no_false_alarm_in_bfloat16(name, build):
     """bfloat16 rounds the model's logits (and Gemma-2's soft-cap arithmetic) differently from our
     float32 post-processing; the check's lower-precision tolerance must absorb that."""
-    from percontrast.logprobs import _HEAD_CHECKED
+    from percontrast.modeling.response_forward import _HEAD_CHECKED
 
     model = build().to(torch.bfloat16)
     _score_one_batch(model)
@@ -235,8 +240,8 @@ def test_response_forward_survives_deepcopy_and_keeps_the_architecture_name(tmp_
     import copy
     import json
 
-    from percontrast.logprobs import response_logprobs
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
+    from percontrast.modeling.response_forward import response_logprobs
 
     model, _ = load_model("tiny", seed=0)
     torch.manual_seed(0)
@@ -259,9 +264,9 @@ def test_response_forward_keeps_the_signature_generate_reads():
     after scoring (which swaps the class) left-padded generation must be unchanged."""
     import inspect
 
-    from percontrast.generation import left_pad
-    from percontrast.logprobs import enable_response_forward
-    from percontrast.modeling import load_model
+    from percontrast.generation.generate import left_pad
+    from percontrast.modeling.load import load_model
+    from percontrast.modeling.response_forward import enable_response_forward
 
     model, tokenizer = load_model("tiny", seed=0)
     prompts = left_pad([[5, 6, 7, 8, 9], [10, 11]], tokenizer.pad_token_id)
@@ -299,7 +304,7 @@ def _plain_logits(hidden, weight, bias, softcap=None, scale=None, multiplier=Non
 @pytest.mark.parametrize("case", FUSED_CASES, ids=list(FUSED_CASES))
 @pytest.mark.parametrize("chunk_size", [1, 4, 64])
 def test_fused_head_values_and_gradients_equal_autograd_through_full_log_softmax(case, chunk_size):
-    from percontrast.logprobs import _can_fuse
+    from percontrast.modeling.response_forward import _can_fuse
 
     options = dict(FUSED_CASES[case])
     torch.manual_seed(0)
@@ -324,7 +329,7 @@ def test_fused_head_values_and_gradients_equal_autograd_through_full_log_softmax
 
 
 def test_fused_head_under_bf16_autocast_matches_the_checkpointed_path():
-    from percontrast.logprobs import _can_fuse
+    from percontrast.modeling.response_forward import _can_fuse
 
     torch.manual_seed(0)
     hidden = torch.randn(9, 16, requires_grad=True)
@@ -363,8 +368,8 @@ def test_fused_head_entropy_and_no_grad():
 
 def test_an_unprepared_model_is_refused_not_changed():
     """`response_logprobs` never swaps the caller's model class; preparing it is the caller's explicit call."""
-    from percontrast.errors import ConfigError
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
+    from percontrast.utils.errors import ConfigError
 
     model, _ = load_model("tiny", seed=0)
     cls = type(model)

@@ -1,4 +1,4 @@
-"""The loss family of `percontrast.losses` against `F.cross_entropy` and hand computations."""
+"""The loss family of `percontrast.training.losses` against `F.cross_entropy` and hand computations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from percontrast.errors import ConfigError
-from percontrast.losses import DEFAULT_MODE, LOSS_KINDS, check_clip_range, token_weights, weighted_ce
+from percontrast.training.losses import DEFAULT_MODE, LOSS_KINDS, check_clip_range, token_weights, weighted_ce
+from percontrast.utils.errors import ConfigError
 
 
 def random_batch(seed: int = 0, batch: int = 3, width: int = 7, vocab: int = 11):

@@ -28,11 +28,11 @@ import torch
 from training_helpers import LOSS_KINDS, make_config, make_examples, sharpened_tiny
 
 from percontrast.cli import main
-from percontrast.collator import PairedCollator, encode_training_examples
 from percontrast.data.schema import write_jsonl
-from percontrast.logprobs import unwrap_model
-from percontrast.scoring import pad_token_id
-from percontrast.training import PerCETrainer, train
+from percontrast.modeling.response_forward import unwrap_model
+from percontrast.scoring.pir import pad_token_id
+from percontrast.training.collator import PairedCollator, encode_training_examples
+from percontrast.training.trainer import PerCETrainer, train
 
 BF16_UNIT_ROUNDOFF = 2.0**-8
 
@@ -45,7 +45,7 @@ def _record_dtypes(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> s
     hook on the head module would send it to the checkpointed fallback (`_can_fuse`), and the test would
     not train through the path every user runs.
     """
-    from percontrast import logprobs
+    from percontrast.modeling import response_forward as logprobs
 
     seen: set = set()
     real_state = logprobs._autocast_state
@@ -149,7 +149,7 @@ def _score(tmp_path, data, dtype):
 
 
 def test_score_in_bfloat16_matches_float32_within_the_rounding_bound(tmp_path):
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     data = tmp_path / "data.jsonl"
     write_jsonl(data, make_examples(8))
@@ -181,7 +181,7 @@ def test_generate_in_bfloat16(tmp_path, contrast):
 
 
 def test_identify_in_bfloat16(tmp_path):
-    from percontrast.bundled import PERSONA_TOKENS_DEV
+    from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
     data = tmp_path / "items.jsonl"
     data.write_text("".join(PERSONA_TOKENS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:4]))
@@ -199,9 +199,9 @@ def test_a_forward_shadowed_before_enabling_is_refused():
 
     from accelerate.utils import convert_outputs_to_fp32
 
-    from percontrast.errors import ConfigError
-    from percontrast.logprobs import enable_response_forward
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
+    from percontrast.modeling.response_forward import enable_response_forward
+    from percontrast.utils.errors import ConfigError
 
     wrapped_late, _ = load_model("tiny", seed=0)
     wrapped_late.forward = MethodType(convert_outputs_to_fp32(type(wrapped_late).forward), wrapped_late)
@@ -226,9 +226,9 @@ def test_every_experiment_config_trains_one_step_with_its_own_precision(tmp_path
     """Each shipped experiment config's training section (bf16, gradient checkpointing, optimiser,
     scheduler, batch size: all as shipped) trains one PerCE step of its first cell on the `tiny` stand-in."""
     from percontrast.experiments.config import load_experiment_config
-    from percontrast.experiments.pipeline import training_values
     from percontrast.experiments.runner import select_cells
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.experiments.steps import training_values
+    from percontrast.training.config import PerCEConfig
 
     config = load_experiment_config(path)
     cell = select_cells(config, [0])[0]

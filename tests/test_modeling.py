@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percontrast.errors import ConfigError
-from percontrast.modeling import ALIASES, load_model, tiny_tokenizer
+from percontrast.modeling.load import ALIASES, load_model, tiny_tokenizer
+from percontrast.utils.errors import ConfigError
 
 
 def test_unknown_spec_lists_aliases():

@@ -1,4 +1,4 @@
-"""`percontrast.outputs`: collisions refused before work, atomic writes, torn-tail repair, run settings."""
+"""`percontrast.utils.files`: collisions refused before work, atomic writes, torn-tail repair, run settings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from percontrast.errors import ConfigError, DataError
-from percontrast.outputs import (
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.files import (
     JsonlAppender,
     atomic_write_jsonl,
     atomic_write_text,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from percontrast.errors import ConfigError
-from percontrast.perce_config import PerCEConfig
+from percontrast.training.config import PerCEConfig
+from percontrast.utils.errors import ConfigError
 
 
 def test_yaml_values_and_overrides(tmp_path):
@@ -71,8 +71,8 @@ def test_defaults_follow_the_paper_appendix_b(tmp_path):
 def test_docstrings_cite_the_weighted_loss_as_eq5_with_eq6() -> None:
     """The paper's Eq. 4 is plain CE; the weighted loss is Eq. 5 with the clipped weight of Eq. 6."""
     import percontrast.demo.comparison
-    import percontrast.perce_config
-    import percontrast.training
+    import percontrast.training.config
+    import percontrast.training.trainer
 
-    for module in (percontrast.training, percontrast.perce_config, percontrast.demo.comparison):
+    for module in (percontrast.training.trainer, percontrast.training.config, percontrast.demo.comparison):
         assert "Eq. 4" not in module.__doc__ and "Eq. 5 with the weight of Eq. 6" in module.__doc__

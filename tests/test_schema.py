@@ -7,7 +7,7 @@ import json
 import pytest
 
 from percontrast.data.schema import Example, read_examples, write_jsonl
-from percontrast.errors import DataError
+from percontrast.utils.errors import DataError
 
 GOOD = {"id": "a", "persona": ["I like to sew."], "query": "Hobby?", "response": "I stitch."}
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from percontrast.data.schema import Example
-from percontrast.encoding import encode_example
-from percontrast.errors import ConfigError, DataError
-from percontrast.scoring import length_buckets, pir_from_logprobs, score_examples
+from percontrast.prompts.encoding import encode_example
+from percontrast.scoring.pir import length_buckets, pir_from_logprobs, score_examples
+from percontrast.utils.errors import ConfigError, DataError
 
 EXAMPLES = [
     Example(

@@ -7,7 +7,7 @@ import torch
 
 from percontrast.commands.demo import demo_examples_path
 from percontrast.data.schema import Example, read_examples
-from percontrast.scoring import score_examples
+from percontrast.scoring.pir import score_examples
 
 pytestmark = pytest.mark.smollm2
 
@@ -45,7 +45,7 @@ def test_first_load_and_cached_load_equal_the_gguf_model(tmp_path, monkeypatch):
     """First load (dequantize + convert + cache) and cached load both give the GGUF model's logits."""
     from transformers import AutoModelForCausalLM
 
-    from percontrast.modeling import load_model, smollm2_gguf_path
+    from percontrast.modeling.load import load_model, smollm2_gguf_path
 
     monkeypatch.setenv("PERCONTRAST_CACHE", str(tmp_path))
     first, tokenizer = load_model("smollm2-135m-instruct")

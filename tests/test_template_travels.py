@@ -14,8 +14,8 @@ import torch
 from transformers import LlamaModel
 
 from percontrast.data.schema import Example, read_examples, write_jsonl
-from percontrast.errors import ConfigError
-from percontrast.templates import get_template, render_chat, resolve_template
+from percontrast.prompts.registry import get_template, render_chat, resolve_template
+from percontrast.utils.errors import ConfigError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ABSTRACT_OPENING = "Your task is to write abstracts for the user's paper."
@@ -45,7 +45,7 @@ def test_template_field_round_trips_through_jsonl(tmp_path):
 
 
 def test_score_renders_a_mixed_file_with_each_examples_template(tiny):
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.pir import score_examples
 
     model, tokenizer = tiny
     mixed = [example("persona_text", id="text"), example("persona_chat", id="chat"), example(None, id="none")]
@@ -133,9 +133,9 @@ THINKING_TEMPLATE = (
 
 def test_thinking_switch_is_off_in_scoring_training_and_generation(tiny):
     """A template with Qwen3's switch gets the empty think block in every path (one renderer)."""
-    from percontrast.collator import encode_training_examples
-    from percontrast.generation import render_prompts
-    from percontrast.scoring import score_examples
+    from percontrast.generation.generate import render_prompts
+    from percontrast.scoring.pir import score_examples
+    from percontrast.training.collator import encode_training_examples
 
     model, tokenizer = tiny
     original = tokenizer.chat_template

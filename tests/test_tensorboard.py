@@ -21,7 +21,7 @@ STATS = (
 def test_perce_statistics_are_in_the_tensorboard_event_files(tmp_path, tiny, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from percontrast.training import train
+    from percontrast.training.trainer import train
 
     model, tokenizer = tiny
     logging_dir = tmp_path / "tb"  # transformers 5 takes the directory from the environment

@@ -12,11 +12,11 @@ import pytest
 import torch
 from training_helpers import make_config, make_examples, sharpened_tiny
 
+from percontrast.analysis.token_groups import group_sums, make_groups, measure_groups, summarize_groups
 from percontrast.data.schema import Example
-from percontrast.encoding import encode_example
-from percontrast.errors import DataError
-from percontrast.scoring import TokenScores, score_examples
-from percontrast.token_groups import group_sums, make_groups, measure_groups, summarize_groups
+from percontrast.prompts.encoding import encode_example
+from percontrast.scoring.pir import TokenScores, score_examples
+from percontrast.utils.errors import DataError
 
 ANNOTATED = [
     Example(
@@ -106,7 +106,7 @@ def test_group_nll_against_full_forward(two_models):
     """Every group's NLL and PIR of each model, and the reference groups, recomputed from plain forwards;
     the groups are the same tokens for both models; ``all`` is the whole-response NLL."""
     directory, sharp, tokenizer = two_models
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     base, _ = load_model("tiny")
     examples = ANNOTATED + make_examples(3)
@@ -229,11 +229,11 @@ def gap_changes(tmp_path, plant=None) -> dict[str, float]:
     """Train CE and PerCE copies of the sharpened tiny model for the same steps on the same data; return, per
     loss, how much NLL(high-PIR group) - NLL(rest) moved (groups: PIR > 1 under the starting model).
 
-    ``plant``: replaces `percontrast.training.token_weights` (to check that the test can fail).
+    ``plant``: replaces `percontrast.training.trainer.token_weights` (to check that the test can fail).
     """
     from unittest import mock
 
-    from percontrast.training import train
+    from percontrast.training.trainer import train
 
     model, tokenizer = sharpened_tiny()
     examples = make_examples(8)
@@ -255,7 +255,7 @@ def gap_changes(tmp_path, plant=None) -> dict[str, float]:
             learning_rate=MECHANISM_LR,
             per_device_train_batch_size=4,
         )
-        with mock.patch("percontrast.training.token_weights", plant) if plant else mock.MagicMock():
+        with mock.patch("percontrast.training.trainer.token_weights", plant) if plant else mock.MagicMock():
             train(config, model=trained, tokenizer=tokenizer, examples=examples)
         trained.eval()
         changes[loss] = gap(score_examples(trained, tokenizer, examples, progress=False)) - before
@@ -272,7 +272,7 @@ def test_perce_learns_high_pir_tokens_more_than_ce(tmp_path):
 
 
 def _flipped(kind, **kwargs):
-    from percontrast.losses import token_weights
+    from percontrast.training.losses import token_weights
 
     weights, stats = token_weights(kind, **kwargs)
     if kind != "perce":
@@ -283,7 +283,7 @@ def _flipped(kind, **kwargs):
 
 
 def _off(kind, **kwargs):
-    from percontrast.losses import token_weights
+    from percontrast.training.losses import token_weights
 
     return token_weights("ce", **{k: v for k, v in kwargs.items() if k in ("logp_with", "response_mask")})
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from percontrast.token_kinds import KINDS, kind_table, persona_words, token_kinds
+from percontrast.analysis.token_kinds import KINDS, kind_table, persona_words, token_kinds
 
 RESPONSE = "I bake sourdough, daily."
 OFFSETS = [(0, 1), (1, 6), (6, 11), (11, 16), (16, 17), (17, 23), (23, 24), (24, 24)]  # ... "." EOS

@@ -18,9 +18,9 @@ from training_helpers import (
 )
 
 from percontrast.data.schema import Example, write_jsonl
-from percontrast.errors import ConfigError, DataError
-from percontrast.modeling import load_model
-from percontrast.training import train
+from percontrast.modeling.load import load_model
+from percontrast.training.trainer import train
+from percontrast.utils.errors import ConfigError, DataError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -105,8 +105,8 @@ def _full_logits_logprobs(model, prompt_ids, response_ids):
 def test_responses_normalisation_equals_eq5_by_hand(tmp_path, kind):
     """normalization='responses' under accumulation 2 x 2 = the mean over responses of each response's
     weighted mean NLL, computed one example at a time from the model's own full logits."""
-    from percontrast.collator import encode_training_examples
-    from percontrast.templates import DEFAULT_TEMPLATE
+    from percontrast.prompts.registry import DEFAULT_TEMPLATE
+    from percontrast.training.collator import encode_training_examples
 
     examples = make_examples(4)  # responses of 3 to 20 tokens: the two normalisations differ
     options = dict(loss=kind, per_device_train_batch_size=2, gradient_accumulation_steps=2)
@@ -136,8 +136,8 @@ def test_perce_weights_are_clipped_pir_of_the_tokens_the_persona_makes_likelier(
     """On `sharpened_tiny` PIR spreads from about -5 to +3 (on `tiny` it is about 0 and every weight sits
     at m, whatever its sign): the first step's logged weights must be clip(PIR, m, M) of PIR computed
     here from the model's full logits, so a token the persona makes likelier weighs more than m."""
-    from percontrast.collator import encode_training_examples
-    from percontrast.templates import DEFAULT_TEMPLATE
+    from percontrast.prompts.registry import DEFAULT_TEMPLATE
+    from percontrast.training.collator import encode_training_examples
 
     examples = make_examples(4)
     model, tokenizer = sharpened_tiny()
@@ -196,7 +196,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
 
 
 def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
-    from percontrast.collator import PairedCollator
+    from percontrast.training.collator import PairedCollator
 
     model, tokenizer = load_model("tiny", seed=0)
     base_before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
@@ -222,7 +222,7 @@ def test_lora_trains_adapters_only_and_the_pir_pass_uses_them(tmp_path):
     # The E-step (persona-free pass) runs with the current adapters, not the bare base model.
     batch = PairedCollator(pad_id=tokenizer.pad_token_id)(run.dataset.examples)
     _, outputs = run.trainer.compute_loss(peft_model, batch, return_outputs=True)
-    from percontrast.logprobs import pair_logprobs
+    from percontrast.modeling.response_forward import pair_logprobs
 
     with torch.no_grad():
         with_adapters, _ = pair_logprobs(peft_model, batch, "without")
@@ -254,8 +254,8 @@ def test_skipped_examples_are_listed_and_an_unusable_file_is_an_error(tmp_path):
 
 def _persona_lost_example(tokenizer) -> tuple[Example, int]:
     """An example and a max_length at which it fits only without any persona item."""
-    from percontrast.encoding import encode_example
-    from percontrast.templates import DEFAULT_TEMPLATE
+    from percontrast.prompts.encoding import encode_example
+    from percontrast.prompts.registry import DEFAULT_TEMPLATE
 
     # The item starts with a character of several byte-level tokens: its first token alone decodes to
     # a replacement character that costs more tokens than it saves, so a budget exists at which the
@@ -290,12 +290,12 @@ def test_examples_whose_persona_is_truncated_away_are_skipped_and_counted(tmp_pa
 
 
 def test_scoring_skips_and_counts_examples_whose_persona_is_truncated_away(caplog):
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.pir import score_examples
 
     model, tokenizer = load_model("tiny", seed=0)
     lost, max_length = _persona_lost_example(tokenizer)
     kept = make_examples(1)[0]
-    with caplog.at_level("WARNING", logger="percontrast.scoring"):
+    with caplog.at_level("WARNING", logger="percontrast.scoring.pir"):
         scores = score_examples(model, tokenizer, [kept, lost], max_length=max_length, progress=False)
     assert [item.id for item in scores] == [kept.id]
     assert "skipped 1 of 2 examples" in caplog.text and "persona-lost" in caplog.text
@@ -312,14 +312,14 @@ def test_max_length_is_clamped_to_the_model_context(tmp_path):
 
 
 def test_dropout_warns_and_pir_pass_mode_eval_turns_it_off_for_that_pass(tmp_path, caplog):
-    from percontrast.collator import PairedCollator
-    from percontrast.logprobs import pair_logprobs
+    from percontrast.modeling.response_forward import pair_logprobs
+    from percontrast.training.collator import PairedCollator
 
     model, tokenizer = load_model("tiny", seed=0)
     options = dict(
         loss="perce", use_lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.5, max_steps=2, learning_rate=0.05
     )
-    with caplog.at_level("WARNING", logger="percontrast.training"):
+    with caplog.at_level("WARNING", logger="percontrast.training.trainer"):
         run = train(
             make_config(tmp_path, pir_pass_mode="eval", **options),
             model=model,
@@ -430,7 +430,7 @@ def test_cli_train_with_yaml_config_and_flags(tmp_path, capsys):
 
 def test_one_process_with_several_gpus_is_refused_before_data_parallel(tmp_path, monkeypatch):
     """Trainer would wrap the model in torch.nn.DataParallel; PerCETrainer refuses up front."""
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     model, tokenizer = load_model("tiny", seed=0)
     monkeypatch.setattr(PerCEConfig, "n_gpu", property(lambda self: 2))

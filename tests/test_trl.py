@@ -1,4 +1,4 @@
-"""`percontrast.training_trl`: PerCE as a drop-in for TRL's `SFTTrainer`, on the tiny model.
+"""`percontrast.training.trl`: PerCE as a drop-in for TRL's `SFTTrainer`, on the tiny model.
 
 The loss is `PerCETrainer`'s: one step of `PerCESFTTrainer` and one of `PerCETrainer` on the same examples give
 the same loss and gradients (every parameter within 1e-5 of the step's largest gradient entry, as
@@ -27,7 +27,7 @@ from training_helpers import (
 )
 
 from percontrast.data.schema import Example
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.needs("trl")
 WORKER = Path(__file__).parent / "trl_worker.py"
@@ -82,7 +82,7 @@ def project_examples(examples: list[Example], rows: str) -> list[Example]:
 
 def sft_config(output_dir: Path, config_class=None, **overrides):
     """A PerCESFTConfig (or TRL's SFTConfig) set as training_helpers.make_config sets PerCEConfig."""
-    from percontrast.training_trl import PerCESFTConfig
+    from percontrast.training.trl import PerCESFTConfig
 
     values = dict(
         output_dir=str(output_dir),
@@ -109,7 +109,7 @@ def perce_sft_step(output_dir: Path, rows: list[dict], model=None, tokenizer=Non
     name, with ``tokenizer``): (trainer, logged loss, gradients)."""
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     if model is None:
         model, tokenizer = sharpened_tiny()
@@ -141,7 +141,7 @@ def perce_sft_step(output_dir: Path, rows: list[dict], model=None, tokenizer=Non
 def test_one_step_equals_perce_trainer(tmp_path, loss, rows, options):
     """Same examples, accumulation 2 x batch 2 (the step's 4 of 8 rows drawn by the same seeded sampler): the
     same loss and gradients as PerCETrainer, bit for bit."""
-    from percontrast.training import train
+    from percontrast.training.trainer import train
 
     examples = make_examples(8)
     shared = dict(loss=loss, gradient_accumulation_steps=2, **options)
@@ -211,7 +211,7 @@ def test_prompts_with_and_without_the_persona(tiny):
     rows with a system persona: the chat template on the prompt messages, else on them without that message."""
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     model, tokenizer = tiny
     examples = make_examples(2)
@@ -258,7 +258,7 @@ def test_lora_gradient_checkpointing_and_bf16_train_the_adapters_only(tmp_path):
     from datasets import Dataset
     from peft import LoraConfig
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     model, tokenizer = sharpened_tiny()
     trainer = PerCESFTTrainer(
@@ -284,7 +284,7 @@ def test_evaluation_loss_is_the_completion_nll_of_the_eval_rows(tmp_path):
     encoded as the constructor's."""
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     rows = standard_rows(make_examples(8))
     model, tokenizer = sharpened_tiny()
@@ -320,7 +320,7 @@ def test_perce_statistics_reach_tensorboard(tmp_path, monkeypatch):
     from datasets import Dataset
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))  # transformers 5 reads it there
     rows = standard_rows(make_examples(8))
@@ -347,7 +347,7 @@ def test_perce_statistics_reach_tensorboard(tmp_path, monkeypatch):
 def test_frozen_pir_scores_the_train_and_eval_rows_once(tmp_path):
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     rows = standard_rows(make_examples(6))
     model, tokenizer = sharpened_tiny()
@@ -378,7 +378,7 @@ def test_a_persona_cut_away_by_truncation_is_skipped_and_counted(tmp_path, tiny)
     row: an error."""
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     model, tokenizer = tiny
     persona = make_examples(5)[4].persona  # five facts, longer than row 1's room for them
@@ -475,7 +475,7 @@ BAD_ROWS = [
 def test_bad_rows_are_errors_naming_the_row_and_the_column(tmp_path, tiny, rows, options, message):
     from datasets import Dataset
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     model, tokenizer = tiny
     with pytest.raises(DataError, match=message):
@@ -520,7 +520,7 @@ def test_what_the_trainer_refuses(tmp_path, tiny):
     from datasets import Dataset, IterableDataset
     from trl import SFTConfig
 
-    from percontrast.training_trl import PerCESFTTrainer
+    from percontrast.training.trl import PerCESFTTrainer
 
     model, tokenizer = tiny
     rows = Dataset.from_list(standard_rows(make_examples(2)))

@@ -85,7 +85,7 @@ def make_examples(n: int = 8) -> list[Example]:
 
 
 def make_config(output_dir, **overrides):
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     values = dict(
         output_dir=str(output_dir),
@@ -137,7 +137,7 @@ def _plain_name(name: str) -> str:
 def sharpened_tiny():
     """The tiny model with its output layer scaled up, so its predictions (and hence PIR, the token
     losses and the entropies) differ strongly between tokens: the weights of every loss kind vary."""
-    from percontrast.modeling import load_model
+    from percontrast.modeling.load import load_model
 
     model, tokenizer = load_model("tiny", seed=0)
     with torch.no_grad():
@@ -147,7 +147,7 @@ def sharpened_tiny():
 
 def step_gradients(output_dir, examples, **overrides) -> dict[str, torch.Tensor]:
     """Gradients of the first optimizer step of a run on a freshly loaded tiny model."""
-    from percontrast.training import train
+    from percontrast.training.trainer import train
 
     model, tokenizer = sharpened_tiny()
     capture = GradientCapture()

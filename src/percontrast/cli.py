@@ -15,7 +15,7 @@ import importlib
 import logging
 import sys
 
-from percontrast.errors import Interrupted, PercontrastError
+from percontrast.utils.errors import Interrupted, PercontrastError
 
 # Subcommand name -> module under percontrast.commands (registration order is the help order).
 SUBCOMMANDS = [

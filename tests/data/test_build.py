@@ -9,12 +9,12 @@ import pytest
 
 from percontrast.cli import main
 from percontrast.data.build import build_benchmark, build_examples, sample_records
-from percontrast.data.data_config import DataConfig
+from percontrast.data.config import DataConfig
 from percontrast.data.lamp import lamp_task
 from percontrast.data.retrieval import BM25Retriever, NoneRetriever
 from percontrast.data.task_spec import RawRecord
-from percontrast.encoding import encode_example
-from percontrast.errors import ConfigError, DataError
+from percontrast.prompts.encoding import encode_example
+from percontrast.utils.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 LAMP4 = (str(FIXTURES / "lamp/LaMP_4_dev_questions.json"), str(FIXTURES / "lamp/LaMP_4_dev_outputs.json"))

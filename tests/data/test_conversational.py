@@ -12,8 +12,8 @@ import pytest
 
 from percontrast.data.conversational import example_from_messages, read_conversational
 from percontrast.data.schema import read_examples
-from percontrast.encoding import encode_example
-from percontrast.errors import DataError
+from percontrast.prompts.encoding import encode_example
+from percontrast.utils.errors import DataError
 
 PERSONA = "I am a nurse. I knit on weekends."
 TURNS = [
@@ -97,7 +97,7 @@ def test_read_examples_takes_jsonl_parquet_and_saved_datasets(tmp_path, tiny):
 
 
 def test_scoring_a_conversation_uses_the_history(tiny):
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.pir import score_examples
 
     model, tokenizer = tiny
     example = example_from_messages({"id": "s", "persona": PERSONA, "messages": TURNS}, index=0)

@@ -10,7 +10,7 @@ import pytest
 from percontrast.data.build import validate_record
 from percontrast.data.lamp import LAMP_TASKS, lamp_task, read_lamp
 from percontrast.data.task_spec import RawRecord
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "lamp"
 

@@ -10,7 +10,7 @@ import pytest
 
 from percontrast.data.build import validate_record
 from percontrast.data.longlamp import load_hub_rows, longlamp_task, read_longlamp
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "longlamp"
 FILES = {

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from percontrast.bundled import PERSONA_TOKENS_DEV, SPC_TEST_CONVERSATIONS, SPC_VALID_CONVERSATIONS
 from percontrast.data.persona_chat import next_reply_files, read_conversations, read_spc_csv
-from percontrast.errors import ConfigError
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV, SPC_TEST_CONVERSATIONS, SPC_VALID_CONVERSATIONS
+from percontrast.utils.errors import ConfigError
 
 
 def write_csv(path, rows):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from percontrast.data.persona_qa import read_persona_qa
-from percontrast.errors import DataError
+from percontrast.utils.errors import DataError
 
 
 def test_reads_the_bundled_annotated_set():

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from percontrast.bundled import load_published_prompt
-from percontrast.data import prompts
 from percontrast.data.schema import Example
-from percontrast.errors import ConfigError
-from percontrast.templates import get_template
+from percontrast.prompts import benchmarks as prompts
+from percontrast.prompts.registry import get_template
+from percontrast.utils.bundled import load_published_prompt
+from percontrast.utils.errors import ConfigError
 
 LAMP4_ITEMS = [{"title": "T1", "text": "x one"}, {"title": "T2", "text": "x two"}]
 QUERY = "Generate a headline for the following article: body"

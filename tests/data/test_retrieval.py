@@ -22,7 +22,7 @@ from percontrast.data.retrieval import (
     mean_pool,
     official_order,
 )
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 
 def test_bm25_matches_hand_computed_okapi() -> None:
@@ -146,7 +146,7 @@ def _contriever_is_cached() -> bool:
 
 def test_the_default_retriever_is_the_papers_contriever() -> None:
     from percontrast.cli import build_parser
-    from percontrast.data.data_config import DataConfig
+    from percontrast.data.config import DataConfig
 
     assert DEFAULT_RETRIEVER == "contriever" and CONTRIEVER == "facebook/contriever"
     assert DataConfig("lamp", "LaMP_4").retriever == "contriever"

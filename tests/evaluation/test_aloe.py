@@ -9,7 +9,6 @@ import pytest
 from chat_server import ChatServer
 
 from percontrast.cli import main
-from percontrast.errors import ConfigError, DataError
 from percontrast.evaluation.aloe import (
     AloeConfig,
     Conversation,
@@ -21,6 +20,7 @@ from percontrast.evaluation.aloe import (
     simulator_messages,
     summarise,
 )
+from percontrast.utils.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "aloe"
 PROFILES, PERSONALITIES = FIXTURES / "profile_eval.jsonl", FIXTURES / "personality_eval.jsonl"

@@ -9,9 +9,9 @@ import pytest
 
 from percontrast.cli import main
 from percontrast.data.schema import Example, write_jsonl
-from percontrast.errors import ConfigError, DataError
-from percontrast.evaluation.evaluate_run import evaluate_predictions, parse_metrics
+from percontrast.evaluation.files import evaluate_predictions, parse_metrics
 from percontrast.evaluation.predictions import read_predictions
+from percontrast.utils.errors import ConfigError, DataError
 
 RECORDS = [
     {"id": "a", "prediction": "the cat sat on the mat", "reference": "the cat is on the mat"},
@@ -178,8 +178,8 @@ def test_metric_names() -> None:
 
 
 def test_judge_needs_the_examples(tmp_path: Path, tiny) -> None:
-    from percontrast.evaluation.backends import TransformersChat
     from percontrast.evaluation.judge import Judge
+    from percontrast.modeling.chat import TransformersChat
 
     predictions = _write(tmp_path / "p.jsonl", [json.dumps(r) for r in RECORDS])
     judge = Judge(TransformersChat(*tiny))

@@ -6,9 +6,6 @@ import pytest
 import torch
 from chat_server import ChatServer
 
-from percontrast.bundled import load_published_prompt
-from percontrast.errors import ConfigError
-from percontrast.evaluation.backends import BackendError, OpenAIChat, TransformersChat
 from percontrast.evaluation.judge import (
     QUALITY,
     Judge,
@@ -18,6 +15,9 @@ from percontrast.evaluation.judge import (
     parse_quality,
     parse_score,
 )
+from percontrast.modeling.chat import BackendError, OpenAIChat, TransformersChat
+from percontrast.utils.bundled import load_published_prompt
+from percontrast.utils.errors import ConfigError
 
 PARSE_CASES = [
     ("4", 4),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from percontrast.errors import ConfigError
 from percontrast.evaluation import metrics, wordnet
+from percontrast.utils.errors import ConfigError
 
 needs_wordnet = pytest.mark.needs("wordnet")
 

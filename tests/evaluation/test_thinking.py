@@ -12,9 +12,9 @@ from chat_server import ChatServer
 
 from percontrast.evaluation.aloe import Conversation, run_aloe
 from percontrast.evaluation.aloe_config import AloeConfig
-from percontrast.evaluation.backends import OpenAIChat, TransformersChat, holds_reasoning
 from percontrast.evaluation.judge import SINGLE, Judge, judge_predictions
-from percontrast.templates import render_chat
+from percontrast.modeling.chat import OpenAIChat, TransformersChat, holds_reasoning
+from percontrast.prompts.registry import render_chat
 
 # A template that, like Qwen3's, adds an empty think block only when enable_thinking is false.
 THINKING_TEMPLATE = (
@@ -102,7 +102,7 @@ def test_chat_template_kwargs_flag_takes_a_json_object() -> None:
 
 
 def test_the_metrics_table_reports_replies_holding_reasoning() -> None:
-    from percontrast.evaluation.evaluate_run import markdown_table
+    from percontrast.evaluation.files import markdown_table
 
     counts = {"mean": 3.0, "n": 1, "n_unparsed": 1, "n_failed_replies": 2, "n_reasoning_replies": 2}
     result = {"judge_personalization": 3.0, "judge": {"personalization": counts}, "n": 2, "n_skipped": {}}

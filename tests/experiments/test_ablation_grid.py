@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from percontrast.errors import ConfigError
 from percontrast.experiments.config import load_experiment_config
 from percontrast.experiments.grid import expand
-from percontrast.experiments.pipeline import training_values
+from percontrast.experiments.steps import training_values
+from percontrast.utils.errors import ConfigError
 
 BASE = {
     "name": "x",

@@ -14,7 +14,7 @@ from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.experiments.config import load_experiment_config
 from percontrast.experiments.grid import Cell
 from percontrast.experiments.runner import _Context, aloe_rows
-from percontrast.modeling import load_model
+from percontrast.modeling.load import load_model
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "aloe"
 PROFILES, PERSONALITIES = str(FIXTURES / "profile_eval.jsonl"), str(FIXTURES / "personality_eval.jsonl")

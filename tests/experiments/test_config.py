@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from percontrast.errors import ConfigError
 from percontrast.experiments.config import load_experiment_config
 from percontrast.experiments.grid import expand
+from percontrast.utils.errors import ConfigError
 
 ROOT = Path(__file__).parents[2]
 # Experiment configs (configs/accelerate holds accelerate configs, read by accelerate).

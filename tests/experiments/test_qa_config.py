@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from percontrast.errors import ConfigError
 from percontrast.experiments.qa import task_config
+from percontrast.utils.errors import ConfigError
 
 ROOT = Path(__file__).parents[2]
 

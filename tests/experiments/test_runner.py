@@ -230,7 +230,7 @@ def test_dry_run_lists_cells_and_steps(tmp_path, capsys):
 def test_a_torn_checkpoint_is_never_the_resume_point(tmp_path):
     """An experiment killed while a cell saved checkpoint-4 (no trainer_state.json yet): every rerun
     resumed from it, failed (trainer_state.json missing) and appended another `failed` record."""
-    from percontrast.experiments.pipeline import last_checkpoint
+    from percontrast.experiments.steps import last_checkpoint
 
     model_dir = tmp_path / "model"
     (model_dir / "checkpoint-2").mkdir(parents=True)
@@ -279,7 +279,7 @@ def test_token_groups_and_train_time_rows(tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert "NLL per token by token group" in report and "ratio to CE" in report
     assert "minus CE" in report and "paired across models" in report  # the bootstrap of the cells' sums
-    from percontrast.experiments.token_groups import paired_differences
+    from percontrast.experiments.groups import paired_differences
 
     cells = {
         loss: sorted({r["cell"] for r in groups if r["loss"] == loss}) for loss in ("ce", "perce_frozen")
@@ -293,9 +293,9 @@ def test_token_groups_and_train_time_rows(tmp_path):
 def test_task_data_built_with_other_settings_is_refused(tmp_path):
     """A rerun into an existing experiment folder after a task's settings changed (a paper config moved
     its test split from val to test) kept the old data and mixed the two protocols' rows."""
-    from percontrast.errors import ConfigError
     from percontrast.experiments.config import load_experiment_config
     from percontrast.experiments.runner import _Context
+    from percontrast.utils.errors import ConfigError
 
     config = load_experiment_config(tiny_config(tmp_path))
     directory = _Context(config, "run-1").data_dir("tiny", "spc")

@@ -7,8 +7,8 @@ import multiprocessing
 
 import pytest
 
-from percontrast.errors import DataError
 from percontrast.experiments.store import ResultsStore, read_results
+from percontrast.utils.errors import DataError
 
 
 def _writer(path: str, worker: int) -> None:

@@ -8,7 +8,6 @@ import random
 
 import pytest
 
-from percontrast.errors import DataError
 from percontrast.identification.labels import (
     personal_words,
     token_core,
@@ -17,6 +16,7 @@ from percontrast.identification.labels import (
     words,
 )
 from percontrast.identification.metrics import auroc, pir_breakdown, precision_recall_f1
+from percontrast.utils.errors import DataError
 
 RESPONSE = "I usually spend Saturdays behind the camera while couples say their vows."
 # SmolLM2's tokenization of RESPONSE (offsets include each token's leading space).

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from percontrast.bundled import load_published_prompt
 from percontrast.data.schema import Example
 from percontrast.data.synthetic import ConstructionError, parse_construction_reply
 from percontrast.identification.llm_judge import judge_messages, match_keywords, parse_keywords
+from percontrast.utils.bundled import load_published_prompt
 
 # The paper's Appendix D.2 as its text reads (line breaks lost), between "User:" and "Assistant:".
 PAPER_CONSTRUCTION = (

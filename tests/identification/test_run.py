@@ -10,11 +10,11 @@ from chat_server import ChatServer
 from percontrast.cli import main
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.synthetic import construct_dataset
-from percontrast.evaluation.backends import OpenAIChat
 from percontrast.identification import plot_pir_breakdown, run_identification
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.identification.metrics import auroc, precision_recall_f1
-from percontrast.scoring import score_examples
+from percontrast.modeling.chat import OpenAIChat
+from percontrast.scoring.pir import score_examples
 
 needs_tagger = pytest.mark.needs("tagger")
 
@@ -123,7 +123,7 @@ def test_identify_cli_writes_results_table_and_plot(tmp_path, examples) -> None:
 
 
 def read_persona_qa_lines(n: int) -> list[str]:
-    from percontrast.bundled import PERSONA_TOKENS_DEV
+    from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
     return PERSONA_TOKENS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:n]
 

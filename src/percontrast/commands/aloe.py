@@ -20,7 +20,7 @@ from percontrast.commands import positive_int, temperature
 from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend
 from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 if TYPE_CHECKING:
     from percontrast.evaluation.aloe_config import AloeConfig
@@ -98,8 +98,8 @@ def aloe_config(args: argparse.Namespace) -> AloeConfig:
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.evaluation.aloe import aloe_table, conversations_path, evaluate_aloe
-    from percontrast.modeling import model_identity
-    from percontrast.outputs import check_outputs, settings_path
+    from percontrast.modeling.load import model_identity
+    from percontrast.utils.files import check_outputs, settings_path
 
     if args.contrast or args.plausibility is not None:
         # Contrastive decoding compares the prompt with and without the persona; in ALOE the model
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
 def backend_identity(args: argparse.Namespace, prefix: str) -> list | None:
     """What the settings record says about the ``--<prefix>-*`` chat model (None: not given)."""
-    from percontrast.modeling import model_identity
+    from percontrast.modeling.load import model_identity
 
     url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
     if url:
@@ -146,8 +146,8 @@ def backend_identity(args: argparse.Namespace, prefix: str) -> list | None:
 
 def aloe_backends(args: argparse.Namespace):
     """The model under test, the user simulator (default: the judge) and the judge of the flags."""
-    from percontrast.evaluation.backends import TransformersChat
-    from percontrast.modeling import load_model
+    from percontrast.modeling.chat import TransformersChat
+    from percontrast.modeling.load import load_model
 
     judge = build_chat_backend(args, "judge")
     simulator = build_chat_backend(args, "simulator") or judge

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
     from percontrast.data.construct_config import ConstructConfig
     from percontrast.data.synthetic import construct_files
-    from percontrast.errors import ConfigError
+    from percontrast.utils.errors import ConfigError
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit {args.limit}: expected a positive number of personas")

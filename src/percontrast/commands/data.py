@@ -20,15 +20,15 @@ import argparse
 
 def config_classes() -> dict[type, tuple[str, ...]]:
     """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.data.data_config import DataConfig
+    from percontrast.data.config import DataConfig
 
     return {DataConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.data.data_config import DataConfig
-    from percontrast.modeling import DEFAULT_MODEL
+    from percontrast.data.config import DataConfig
+    from percontrast.modeling.load import DEFAULT_MODEL
 
     parser = subparsers.add_parser(
         "data", help="build examples from LaMP / LongLaMP files (retrieval, prompts, truncation)"
@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
     from percontrast.data.build import write_benchmark
-    from percontrast.data.data_config import DataConfig
+    from percontrast.data.config import DataConfig
 
     config = config_from_args(DataConfig, args)
     summary = write_benchmark(config, args.out, model=args.model, summary_path=args.summary)

@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def config_from_args(args: argparse.Namespace):
     """The `DemoConfig` the flags ask for: the preset, then every flag given."""
     from percontrast.demo import DemoConfig
-    from percontrast.errors import ConfigError
+    from percontrast.utils.errors import ConfigError
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():

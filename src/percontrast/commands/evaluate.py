@@ -80,7 +80,7 @@ def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
     """The dataclasses this command's flags come from (the judge's: ``--judge-<field>``)."""
     from dataclasses import fields
 
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.config import EvaluateConfig
     from percontrast.evaluation.judge_config import JudgeConfig
 
     return {
@@ -91,7 +91,7 @@ def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
+    from percontrast.evaluation.config import EvaluateConfig
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -111,8 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.evaluation.evaluate_config import EvaluateConfig
-    from percontrast.evaluation.evaluate_run import evaluate_file
+    from percontrast.evaluation.config import EvaluateConfig
+    from percontrast.evaluation.files import evaluate_file
 
     config = config_from_args(EvaluateConfig, args)
     _, table = evaluate_file(

@@ -9,14 +9,14 @@ from percontrast.commands.score import add_model_arguments
 
 def config_classes() -> dict[type, tuple[str, ...]]:
     """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.generation_config import DecodingConfig, SamplingConfig
+    from percontrast.generation.config import DecodingConfig, SamplingConfig
 
     return {SamplingConfig: (), DecodingConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.generation_config import DecodingConfig, SamplingConfig
+    from percontrast.generation.config import DecodingConfig, SamplingConfig
 
     parser = subparsers.add_parser("generate", help="generate answers for examples (batched, resumable)")
     add_model_arguments(parser)
@@ -34,17 +34,17 @@ CONTRAST_FIELDS = ("contrast", "plausibility")
 
 
 def add_contrast_arguments(parser: argparse.ArgumentParser) -> None:
-    """Persona-contrastive decoding flags (`percontrast.decoding`), shared with `aloe`."""
+    """Persona-contrastive decoding flags (`percontrast.generation.contrastive`), shared with `aloe`."""
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.generation_config import DecodingConfig
+    from percontrast.generation.config import DecodingConfig
 
     add_config_arguments(parser, DecodingConfig, only=CONTRAST_FIELDS)
 
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.generation_config import DecodingConfig, SamplingConfig
-    from percontrast.generation_run import generate_file
+    from percontrast.generation.config import DecodingConfig, SamplingConfig
+    from percontrast.generation.files import generate_file
 
     config = config_from_args(DecodingConfig, args, sampling=config_from_args(SamplingConfig, args))
     generate_file(config, args.model, args.data, args.out, dtype=args.dtype, device=args.device)

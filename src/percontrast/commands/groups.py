@@ -5,7 +5,7 @@
 
 A name given several times (``--model ce=runs/ce_s0 --model ce=runs/ce_s1``) is one model with several
 seeds. The groups are defined once, from ``--reference`` (default: the first model), see
-`percontrast.token_groups`.
+`percontrast.analysis.token_groups`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from __future__ import annotations
 import argparse
 import logging
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 
 def config_classes() -> dict[type, tuple[str, ...]]:
     """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.token_groups_config import GroupsConfig
+    from percontrast.analysis.config import GroupsConfig
 
     return {GroupsConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from percontrast.analysis.config import GroupsConfig
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.token_groups_config import GroupsConfig
 
     parser = subparsers.add_parser(
         "groups",
@@ -68,7 +68,7 @@ def read_data(path: str):
     """Annotated persona QA records (``answer`` and ``personal_spans``) or plain examples."""
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.data.schema import read_examples
-    from percontrast.jsonl import iter_jsonl
+    from percontrast.utils.jsonl import iter_jsonl
 
     first = next((record for _, record in iter_jsonl(path)), {})  # bad bytes or JSON: a one-line DataError
     keys = set(first) if isinstance(first, dict) else set()
@@ -76,9 +76,9 @@ def read_data(path: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from percontrast.analysis.config import GroupsConfig
+    from percontrast.analysis.token_groups import groups_file
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.token_groups import groups_file
-    from percontrast.token_groups_config import GroupsConfig
 
     config = config_from_args(GroupsConfig, args)
     groups_file(config, parse_models(args.model), read_data, args.data, args.out, plot=args.plot,

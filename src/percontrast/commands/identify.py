@@ -13,7 +13,7 @@ from percontrast.commands import positive_int
 
 def config_classes() -> dict[type, tuple[str, ...]]:
     """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.identification.identify_config import IdentifyConfig
+    from percontrast.identification.config import IdentifyConfig
 
     return {IdentifyConfig: ()}
 
@@ -21,7 +21,7 @@ def config_classes() -> dict[type, tuple[str, ...]]:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
     from percontrast.commands.score import add_model_arguments
-    from percontrast.identification.identify_config import IdentifyConfig
+    from percontrast.identification.config import IdentifyConfig
 
     parser = subparsers.add_parser(
         "identify", help="which answer tokens carry the persona: PerContrast vs word matching vs LLM judge"
@@ -43,8 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.identification.identify_config import IdentifyConfig
-    from percontrast.identification.identify_files import identify_files, tables
+    from percontrast.identification.config import IdentifyConfig
+    from percontrast.identification.files import identify_files, tables
 
     check_arguments(args)
     config = config_from_args(IdentifyConfig, args)
@@ -60,8 +60,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     import math
     from pathlib import Path
 
-    from percontrast.errors import ConfigError
-    from percontrast.outputs import check_outputs, sibling
+    from percontrast.utils.errors import ConfigError
+    from percontrast.utils.files import check_outputs, sibling
 
     if not math.isfinite(args.threshold):
         raise ConfigError(f"--threshold {args.threshold}: expected a finite PIR value (default 1)")

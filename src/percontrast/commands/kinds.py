@@ -2,7 +2,7 @@
 
     percontrast kinds --scores SPC=spc_scores.jsonl --scores PQA=pqa_scores.jsonl --out kinds.json --plot kinds.png
 
-Each ``--scores`` file (written by ``percontrast score``) is one task; see `percontrast.token_kinds`.
+Each ``--scores`` file (written by ``percontrast score``) is one task; see `percontrast.analysis.token_kinds`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from percontrast.analysis.token_kinds import kind_table, kinds_png, markdown_table
     from percontrast.commands.groups import parse_models
-    from percontrast.outputs import atomic_write_json, check_outputs
-    from percontrast.token_kinds import kind_table, kinds_png, markdown_table
+    from percontrast.utils.files import atomic_write_json, check_outputs
 
     files = parse_models(args.scores)
     check_outputs(
@@ -61,8 +61,8 @@ SCORE_FIELDS = ("prompt_with", "prompt_without", "response", "offsets", "pir")
 
 def _score_records(path: str) -> list[dict]:
     """The records of a scores file (`percontrast score --out`); anything else is a one-line error."""
-    from percontrast.errors import DataError
-    from percontrast.jsonl import iter_jsonl
+    from percontrast.utils.errors import DataError
+    from percontrast.utils.jsonl import iter_jsonl
 
     records = []
     for line, record in iter_jsonl(path):

@@ -25,10 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from percontrast.errors import DataError
     from percontrast.experiments.report import write_reports
     from percontrast.experiments.store import read_results
-    from percontrast.outputs import check_outputs
+    from percontrast.utils.errors import DataError
+    from percontrast.utils.files import check_outputs
 
     results = Path(args.results)
     out = Path(args.out) if args.out else results.parent / "report"

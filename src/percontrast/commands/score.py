@@ -7,7 +7,7 @@ import argparse
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model flags shared by every subcommand that loads a model."""
-    from percontrast.modeling import ALIASES, DEFAULT_MODEL
+    from percontrast.modeling.load import ALIASES, DEFAULT_MODEL
 
     parser.add_argument(
         "--model",
@@ -20,14 +20,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_classes() -> dict[type, tuple[str, ...]]:
     """The dataclasses this command's flags come from, each with the fields that are not flags."""
-    from percontrast.scoring_config import ScoreConfig
+    from percontrast.scoring.config import ScoreConfig
 
     return {ScoreConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.scoring_config import ScoreConfig
+    from percontrast.scoring.config import ScoreConfig
 
     parser = subparsers.add_parser(
         "score", help="score every response token by its Personal Influence Ratio (PIR)"
@@ -42,8 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from percontrast.commands.config_flags import config_from_args
-    from percontrast.scoring_config import ScoreConfig
-    from percontrast.scoring_run import score_file
+    from percontrast.scoring.config import ScoreConfig
+    from percontrast.scoring.files import score_file
 
     config = config_from_args(ScoreConfig, args)
     score_file(config, args.model, args.data, args.out, html=args.html, dtype=args.dtype, device=args.device)

@@ -24,7 +24,7 @@ def config_classes() -> dict[type, tuple[str, ...]]:
 
     from transformers import TrainingArguments
 
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     return {PerCEConfig: tuple(item.name for item in fields(TrainingArguments))}
 
@@ -45,7 +45,7 @@ def build_parser():
     """The `transformers.HfArgumentParser` over `PerCEConfig`, plus ``--config``."""
     from transformers import HfArgumentParser
 
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     parser = HfArgumentParser(PerCEConfig, prog="percontrast train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -56,7 +56,7 @@ def build_parser():
 
 def parse_config(argv: list[str]):
     """Parse ``argv`` (YAML first, then flags) into a validated `PerCEConfig`."""
-    from percontrast.perce_config import check_value_types, load_yaml_values
+    from percontrast.training.config import check_value_types, load_yaml_values
 
     parser = build_parser()
     pre = argparse.ArgumentParser(add_help=False)
@@ -77,14 +77,14 @@ def parse_config(argv: list[str]):
 
 def main(argv: list[str]) -> int:
     """Parse the flags, train, and save the model in ``--output_dir``; returns the exit code."""
-    from percontrast.training import train
+    from percontrast.training.trainer import train
 
     config = parse_config(argv)
     try:
         run = train(config)
     except KeyboardInterrupt:
-        from percontrast.errors import Interrupted
-        from percontrast.outputs import last_checkpoint
+        from percontrast.utils.errors import Interrupted
+        from percontrast.utils.files import last_checkpoint
 
         checkpoint = last_checkpoint(config.output_dir)
         if checkpoint is None:

@@ -9,7 +9,7 @@ official files into `RawRecord`s; `build_examples` does the rest for both:
 3. rank the profile with a retriever (`percontrast.data.retrieval`; by default Contriever, the
    paper's) and keep the top k (the paper: 4); the persona list order is the retrieval rank, most
    relevant first;
-4. render each kept item for the chosen template (`percontrast.data.prompts`);
+4. render each kept item for the chosen template (`percontrast.prompts.benchmarks`);
 5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.fit_example` (invariant 6;
    an example left with no persona item does not fit) and measure prompt lengths with and without
    persona, as the paper's Table 6.
@@ -25,12 +25,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from percontrast.data import prompts
-from percontrast.data.data_config import DataConfig
+from percontrast.data.config import DataConfig
 from percontrast.data.retrieval import Retriever
 from percontrast.data.schema import Example
 from percontrast.data.task_spec import STRING, RawRecord, TaskSpec
-from percontrast.errors import ConfigError, DataError
+from percontrast.prompts import benchmarks as prompts
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def build_examples(
 
 def _task_template(spec: TaskSpec, template: str | None) -> tuple[str, Any]:
     """The template's name (default: the task's) and the `PromptTemplate`; it must render this task's profiles."""
-    from percontrast.templates import get_template
+    from percontrast.prompts.registry import get_template
 
     template_name = template or prompts.DEFAULT_TEMPLATES.get(spec.name)
     if template_name not in prompts.ITEM_RENDERERS or prompts.TEMPLATE_TASKS[template_name] != spec.name:
@@ -298,7 +298,7 @@ def _fit(
     """Encode ``example`` within ``max_length`` (`encoding.fit_example`); a truncated persona is written back
     into it, recorded in its meta and counted in ``summary``. Returns the token counts of the prompt with
     and without persona and of the response."""
-    from percontrast.encoding import fit_example
+    from percontrast.prompts.encoding import fit_example
 
     encoded = fit_example(example, tokenizer, prompt_template, max_length=max_length)
     report = encoded.truncation
@@ -404,7 +404,7 @@ def write_benchmark(
     from pathlib import Path
 
     from percontrast.data.schema import write_jsonl
-    from percontrast.outputs import atomic_write_json, check_outputs
+    from percontrast.utils.files import atomic_write_json, check_outputs
 
     summary_file = Path(summary_path or f"{out}.summary.json")
     check_outputs(
@@ -413,7 +413,7 @@ def write_benchmark(
     )
     tokenizer = None
     if model != "none":
-        from percontrast.modeling import load_model
+        from percontrast.modeling.load import load_model
 
         _, tokenizer = load_model(model)
     examples, summary = build_benchmark(config, tokenizer)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 CONTRIEVER = "facebook/contriever"
 

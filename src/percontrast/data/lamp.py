@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from percontrast.data.task_spec import ID, NUMBER, STRING, RawRecord, TaskSpec
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 
 def after(marker: str):

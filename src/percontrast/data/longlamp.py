@@ -34,7 +34,7 @@ from typing import Any
 
 from percontrast.data.lamp import _load_json, after
 from percontrast.data.task_spec import ID, NUMBER, STRING, RawRecord, TaskSpec
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 HUB_DATASET = "LongLaMP/LongLaMP"
 USER_FIELDS = {"abstract_generation": "name", "product_review": "reviewerId", "topic_writing": "author"}

@@ -1,14 +1,14 @@
 """The next-reply task on Synthetic-Persona-Chat conversations: the demo's small personalization task.
 
 Given one speaker's persona and the conversation so far, produce that speaker's next message. Every
-message after the first of each bundled conversation (`percontrast.bundled.SPC_CONVERSATIONS`, 100
+message after the first of each bundled conversation (`percontrast.utils.bundled.SPC_CONVERSATIONS`, 100
 conversations of Synthetic-Persona-Chat, Jandaghi et al. 2023, CC BY 4.0) becomes one `Example`:
 
 - ``persona``: the replying speaker's persona sentences (what PerContrast removes);
 - ``query``: the last ``history`` messages, one per line, ``"Partner: ..."`` / ``"You: ..."`` from the
   replying speaker's point of view;
 - ``response``: the message the speaker actually sent;
-- ``template``: ``persona_dialogue_chat`` (registered in `percontrast.templates`).
+- ``template``: ``persona_dialogue_chat`` (registered in `percontrast.prompts.registry`).
 
 Held-out personas: conversation ``i`` (file order) is a test conversation when ``i % 5 == 4`` (20 of 100);
 training examples whose persona also occurs in a test conversation are dropped (and counted), so no
@@ -27,9 +27,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from percontrast.bundled import SPC_CONVERSATIONS
 from percontrast.data.schema import Example, iter_jsonl
-from percontrast.errors import DataError
+from percontrast.utils.bundled import SPC_CONVERSATIONS
+from percontrast.utils.errors import DataError
 
 TASK = "spc_next_reply"
 TEMPLATE = "persona_dialogue_chat"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from percontrast.bundled import PERSONA_TOKENS_DEV
 from percontrast.data.schema import Example, iter_jsonl
-from percontrast.errors import DataError
+from percontrast.utils.bundled import PERSONA_TOKENS_DEV
+from percontrast.utils.errors import DataError
 
 _REQUIRED = ("id", "persona", "question", "answer", "personal_spans")
 

@@ -65,7 +65,7 @@ from percontrast.data.dense import (  # noqa: F401 (re-exported: the dense retri
     mean_pool,
     minilm_path,
 )
-from percontrast.errors import ConfigError, DataError
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 

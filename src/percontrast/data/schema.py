@@ -10,7 +10,7 @@ One example is one user-specific task instance (README.md, "Formats"):
 history); `query` is the task input. Removing `persona` from the prompt is the intervention that
 PerContrast measures. `template` names the prompt template the example was built for (the data
 builders set it, e.g. ``LongLaMP_product_review_chat``); every command renders an example with its own
-template unless told otherwise (`percontrast.templates.resolve_template`). Unknown or missing fields are
+template unless told otherwise (`percontrast.prompts.registry.resolve_template`). Unknown or missing fields are
 errors that name the file, line and field. `history` is the conversation before the final user
 message (``query``) for multi-turn chat data: an optional leading system message of the data's own,
 then user / assistant turns; both prompts keep it, only the persona is removed.
@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError, DataError
-from percontrast.jsonl import iter_jsonl
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.jsonl import iter_jsonl
 
 __all__ = ["Example", "examples_from_rows", "iter_jsonl", "read_examples", "write_jsonl"]
 
@@ -168,7 +168,7 @@ def read_examples(path: str | Path, *, allow_empty_response: bool = False) -> li
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
     """Write dicts (or objects with ``to_dict``) as JSON Lines, atomically; returns the number written."""
-    from percontrast.outputs import atomic_write_jsonl
+    from percontrast.utils.files import atomic_write_jsonl
 
     return atomic_write_jsonl(path, records)
 

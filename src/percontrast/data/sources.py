@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError, DataError
-from percontrast.jsonl import iter_jsonl
+from percontrast.utils.errors import ConfigError, DataError
+from percontrast.utils.jsonl import iter_jsonl
 
 
 def load_rows(source: Any, split: str | None = None) -> Iterator[tuple[int | None, dict[str, Any]]]:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from percontrast.bundled import load_published_prompt
 from percontrast.data.schema import iter_jsonl
-from percontrast.errors import DataError
+from percontrast.utils.bundled import load_published_prompt
+from percontrast.utils.errors import DataError
 
 if TYPE_CHECKING:
     from percontrast.data.construct_config import ConstructConfig
@@ -244,9 +244,9 @@ def construct_files(config: ConstructConfig, personas_path: str, out: str) -> Co
     """
     from pathlib import Path
 
-    from percontrast.errors import Interrupted
-    from percontrast.evaluation.backends import OpenAIChat
-    from percontrast.outputs import (
+    from percontrast.modeling.chat import OpenAIChat
+    from percontrast.utils.errors import Interrupted
+    from percontrast.utils.files import (
         JsonlAppender,
         atomic_write_json,
         check_outputs,

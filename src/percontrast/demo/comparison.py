@@ -15,7 +15,7 @@ seen in training, `percontrast.data.persona_chat.next_reply_split`):
   (pooled over tokens: sum of NLL / number of tokens; no EOS appended);
 - ``pir``: mean PIR of the reference reply's tokens under that model (pooled the same way): how much
   more likely the persona makes the user's actual words;
-- by token group (`percontrast.token_groups`): the same NLL and PIR over the reference tokens whose PIR
+- by token group (`percontrast.analysis.token_groups`): the same NLL and PIR over the reference tokens whose PIR
   under the untrained model exceeds 1 (``reference_personal``) and over the rest, the same tokens for
   every model;
 - ``rougeL`` and ``meteor``: of a greedy reply generated for a subset of those examples (per-example
@@ -42,13 +42,13 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PrinterCallback, TrainerCallback
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from percontrast.analysis.bootstrap import Evaluation
+from percontrast.analysis.token_groups import TokenGroups, group_sums, make_groups
 from percontrast.data.persona_chat import TEMPLATE
 from percontrast.data.schema import Example
 from percontrast.demo.config import DemoConfig
-from percontrast.generation import SamplingConfig, generate_from_ids, render_prompts
-from percontrast.intervals import Evaluation
-from percontrast.scoring import score_examples
-from percontrast.token_groups import TokenGroups, group_sums, make_groups
+from percontrast.generation.generate import SamplingConfig, generate_from_ids, render_prompts
+from percontrast.scoring.pir import score_examples
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +105,9 @@ def fitting_examples(
     examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> tuple[list[Example], list[str]]:
     """The examples whose history and reply fit ``max_length`` with EOS and some persona (the persona may
-    be truncated, never to nothing: `percontrast.encoding.fit_examples`, as training and scoring do),
+    be truncated, never to nothing: `percontrast.prompts.encoding.fit_examples`, as training and scoring do),
     and the ids of those that do not (never silently dropped: the caller reports them)."""
-    from percontrast.encoding import fit_examples
+    from percontrast.prompts.encoding import fit_examples
 
     fitted = fit_examples(examples, tokenizer, TEMPLATE, max_length=max_length, add_eos=True)
     return [examples[i] for i in fitted.indices], [item.id for item in fitted.skipped]
@@ -143,8 +143,8 @@ def train_variant(
     output_dir: Path,
 ) -> tuple[PreTrainedModel, TrainedRun]:
     """Fine-tune a copy of ``base_model`` with one variant's loss; return it (eval mode) and its log."""
-    from percontrast.perce_config import PerCEConfig
-    from percontrast.training import train
+    from percontrast.training.config import PerCEConfig
+    from percontrast.training.trainer import train
 
     loss, normalization = VARIANTS[variant]
     args = PerCEConfig(
@@ -206,7 +206,7 @@ def evaluate_model(
 ) -> tuple[Evaluation, str | None]:
     """Score the reference replies of ``eval_examples``; generate and score replies for ``generate_examples``.
 
-    ``groups``: the token groups to sum over (`percontrast.token_groups`); None: defined here from this
+    ``groups``: the token groups to sum over (`percontrast.analysis.token_groups`); None: defined here from this
     model's own scores (the untrained model is the reference of every other).
 
     Returns:

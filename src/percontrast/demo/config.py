@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 PRESETS = ("default", "full", "quick")
 

@@ -40,7 +40,7 @@ class DemoResult:
 
 
 def demo_examples_path() -> Path:
-    from percontrast.bundled import RESOURCES
+    from percontrast.utils.bundled import RESOURCES
 
     return RESOURCES / "demo_examples.jsonl"
 
@@ -52,8 +52,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
         config: sizes and paths.
         say: where the progress lines and tables go (the CLI passes ``print``).
     """
-    from percontrast.modeling import load_model
-    from percontrast.report.demo_report import write_demo_report
+    from percontrast.demo.report import write_demo_report
+    from percontrast.modeling.load import load_model
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = logger.info) -> De
     started = time.perf_counter()
     cpu_started = time.process_time()
 
-    from percontrast.modeling import SMOLLM2_ALIAS
+    from percontrast.modeling.load import SMOLLM2_ALIAS
 
     note = " (the first load converts the GGUF file, about 30 s)" if config.model == SMOLLM2_ALIAS else ""
     say(f"[0/4] loading {config.model}{note}")
@@ -125,8 +125,8 @@ def _heatmap(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple[
     returns the scores and each example's annotated personal spans."""
     from percontrast.data.schema import read_examples, write_jsonl
     from percontrast.demo.tables import top_tokens_lines
-    from percontrast.report.heatmap import write_heatmap
-    from percontrast.scoring import score_examples
+    from percontrast.scoring.heatmap import write_heatmap
+    from percontrast.scoring.pir import score_examples
 
     examples = read_examples(demo_examples_path())
     scores = score_examples(model, tokenizer, examples, progress=config.progress)
@@ -146,10 +146,10 @@ def _heatmap(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple[
 def _compare(model, tokenizer, config: DemoConfig, say):
     """Step 3: CE versus PerCE on the next-reply task; returns the comparison, its summary with intervals,
     the same by token group (the groups defined by the untrained model) and the task's counts."""
+    from percontrast.analysis.bootstrap import summarize
+    from percontrast.analysis.token_groups import summarize_groups
     from percontrast.data.persona_chat import next_reply_split
     from percontrast.demo.comparison import UNTRAINED, run_comparison
-    from percontrast.intervals import summarize
-    from percontrast.token_groups import summarize_groups
 
     train_pool, test_pool, counts = next_reply_split(history=config.history)
     say(
@@ -170,8 +170,8 @@ def _compare(model, tokenizer, config: DemoConfig, say):
 
 def _say_comparison(say, comparison, summary: dict, groups: dict) -> None:
     """Step 3's tables: the whole-response comparison with its intervals, then by token group."""
+    from percontrast.analysis.token_groups import markdown_table as groups_table
     from percontrast.demo.tables import comparison_table
-    from percontrast.token_groups import markdown_table as groups_table
 
     say("")
     say(comparison_table(summary))

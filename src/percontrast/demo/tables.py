@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from percontrast.analysis.bootstrap import METRICS
 from percontrast.data.schema import Example
 from percontrast.demo.comparison import LABELS
-from percontrast.intervals import METRICS
-from percontrast.scoring import TokenScores
+from percontrast.scoring.pir import TokenScores
 
 METRIC_LABELS = {
     "nll": "ref. NLL/token (lower better)",

@@ -47,7 +47,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from percontrast.errors import ConfigError, DataError
 from percontrast.evaluation import judge_prompts as prompt_texts
 from percontrast.evaluation.aloe_config import (  # noqa: F401 (re-exported: the settings live there)
     ALOE_API_MODEL,
@@ -56,8 +55,9 @@ from percontrast.evaluation.aloe_config import (  # noqa: F401 (re-exported: the
     ALOE_TEMPERATURE,
     AloeConfig,
 )
-from percontrast.evaluation.backends import ChatBackend, Messages, holds_reasoning
 from percontrast.evaluation.judge import ALOE, Judge
+from percontrast.modeling.chat import ChatBackend, Messages, holds_reasoning
+from percontrast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def write_aloe(summary: dict, out: str | Path, *, write_conversations: bool = Tr
     ``write_conversations=False`` leaves the conversations file alone (the CLI appends to it as each
     conversation finishes, so that an interrupted run resumes).
     """
-    from percontrast.outputs import atomic_write_json, atomic_write_jsonl, atomic_write_text
+    from percontrast.utils.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
     out = Path(out)
     body = {key: value for key, value in summary.items() if key != "conversations"}
@@ -305,7 +305,7 @@ def evaluate_aloe(
     Returns:
         `summarise`'s dict, plus ``simulator`` and ``judge`` (who ran them).
     """
-    from percontrast.outputs import check_run_settings, read_finished
+    from percontrast.utils.files import check_run_settings, read_finished
 
     if not (config.profiles and config.personalities):
         raise ConfigError("ALOE needs `profiles` and `personalities` (ALOE's profile/personality_eval.jsonl)")
@@ -331,7 +331,7 @@ def evaluate_aloe(
 def _aloe_settings(config: AloeConfig, identity: dict) -> dict:
     """Everything that decides a conversation's content (recorded beside the conversations; a resume
     under other settings is refused); the grid size may grow between runs."""
-    from percontrast.outputs import file_fingerprint
+    from percontrast.utils.files import file_fingerprint
 
     skip = ("n_profiles", "n_personalities", "profiles", "personalities")
     return {key: value for key, value in asdict(config).items() if key not in skip} | {
@@ -354,8 +354,8 @@ def _run_conversations(
 ) -> dict:
     """Run the conversations left ``config.chunk_size`` at a time, appending each finished one to ``saved``
     (and to ``finished``); returns who simulated and judged. Ctrl-C says what was saved."""
-    from percontrast.errors import Interrupted
-    from percontrast.outputs import JsonlAppender
+    from percontrast.utils.errors import Interrupted
+    from percontrast.utils.files import JsonlAppender
 
     model, simulator, judge_backend = backends()
     judge = Judge(

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from percontrast.errors import ConfigError
 from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.utils.errors import ConfigError
 
 # ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
 ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from percontrast.errors import ConfigError
 from percontrast.evaluation import judge_prompts as prompt_texts
-from percontrast.evaluation.backends import ChatBackend, Messages, TransformersChat, holds_reasoning
 from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.modeling.chat import ChatBackend, Messages, TransformersChat, holds_reasoning
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

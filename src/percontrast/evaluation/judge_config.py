@@ -57,8 +57,8 @@ class ChatModelConfig:
 
         ``prefix`` names the flags in the error message (``--judge-url``, ``--simulator-url``).
         """
-        from percontrast.errors import ConfigError
-        from percontrast.evaluation.backends import OpenAIChat, TransformersChat
+        from percontrast.modeling.chat import OpenAIChat, TransformersChat
+        from percontrast.utils.errors import ConfigError
 
         if self.url:
             if not self.api_model:
@@ -73,7 +73,7 @@ class ChatModelConfig:
             )
         if not self.model:
             return None
-        from percontrast.modeling import load_model
+        from percontrast.modeling.load import load_model
 
         return TransformersChat(*load_model(self.model), name=self.model)
 

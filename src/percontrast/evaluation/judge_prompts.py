@@ -1,6 +1,6 @@
 """The judge and user-simulator prompts, as their sources publish them.
 
-Every text here is loaded from ``resources/prompts/<name>.txt`` (`percontrast.bundled.load_published_prompt`),
+Every text here is loaded from ``resources/prompts/<name>.txt`` (`percontrast.utils.bundled.load_published_prompt`),
 whose header names the source and documents how the layout was read; nothing is paraphrased.
 
 - LongLaMP judge (paper arXiv:2603.06595, Appendix D.1, used for Table 10): the personalization prompt
@@ -16,7 +16,7 @@ whose header names the source and documents how the layout was read; nothing is 
 
 from __future__ import annotations
 
-from percontrast.bundled import load_published_prompt
+from percontrast.utils.bundled import load_published_prompt
 
 Messages = list[dict[str, str]]
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

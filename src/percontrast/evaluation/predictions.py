@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from percontrast.data.schema import iter_jsonl
-from percontrast.errors import DataError
+from percontrast.utils.errors import DataError
 
 PREDICTION_FIELDS = ("id", "prediction", "reference")
 

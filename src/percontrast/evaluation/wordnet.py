@@ -25,8 +25,8 @@ import os
 import shutil
 from pathlib import Path
 
-from percontrast.errors import PercontrastError
-from percontrast.modeling import cache_dir
+from percontrast.modeling.load import cache_dir
+from percontrast.utils.errors import PercontrastError
 
 logger = logging.getLogger(__name__)
 

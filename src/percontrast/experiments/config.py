@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
-from percontrast.data.data_config import DataConfig
-from percontrast.errors import ConfigError
+from percontrast.data.config import DataConfig
 from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
-from percontrast.generation_config import DecodingConfig, SamplingConfig
-from percontrast.losses import check_clip_range
+from percontrast.generation.config import DecodingConfig, SamplingConfig
+from percontrast.training.losses import check_clip_range
+from percontrast.utils.errors import ConfigError
 
 # perce_frozen: PerCE with pir_source='frozen' (weights from the starting model, an ablation; not the paper's).
 LOSSES = ("ce", "lossce", "entce", "perce", "perce_frozen")
@@ -386,7 +386,7 @@ class ExperimentConfig:
         taken = sorted(set(self.training) & set(CELL_FIELDS))
         if taken:
             raise ConfigError(f"training: {taken} are set per cell by the grid; remove them from training")
-        from percontrast.perce_config import config_field_names
+        from percontrast.training.config import config_field_names
 
         unknown = sorted(set(self.training) - config_field_names())
         if unknown:
@@ -421,7 +421,7 @@ def check_training_values(training: dict[str, Any]) -> None:
     """
     from transformers import HfArgumentParser
 
-    from percontrast.perce_config import PerCEConfig, check_value_types
+    from percontrast.training.config import PerCEConfig, check_value_types
 
     check_value_types(HfArgumentParser(PerCEConfig), training, "training")
     values = {}

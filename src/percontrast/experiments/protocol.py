@@ -36,10 +36,10 @@ def _tables(config: ExperimentConfig) -> str:
 
 
 def _task_rows(where: str, name: str, task: TaskConfig, config: ExperimentConfig) -> list[Row]:
-    from percontrast.data import prompts
     from percontrast.data.lamp import LAMP_TASKS
     from percontrast.data.longlamp import LONGLAMP_TASKS
-    from percontrast.templates import get_template
+    from percontrast.prompts import benchmarks as prompts
+    from percontrast.prompts.registry import get_template
 
     label = config.task_label(name)
     if task.source == "persona_chat":
@@ -211,7 +211,7 @@ def _setting(training: dict, name: str) -> object:
     (read from the dataclass, not restated here)."""
     import dataclasses
 
-    from percontrast.perce_config import PerCEConfig
+    from percontrast.training.config import PerCEConfig
 
     if name in training:
         value = training[name]

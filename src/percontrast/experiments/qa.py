@@ -21,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError
+from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from percontrast.experiments.results import ResultSet, Table
 from percontrast.experiments.tables import all_tables
-from percontrast.report.plots import png_data_uri
+from percontrast.utils.plots import png_data_uri
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def plot_table(table: Table, path: Path) -> Path | None:
     """Draw a table's plot (Table 2: ROUGE-L against learning rate, error bars over seeds)."""
     if not table.plot:
         return None
-    from percontrast.report.plots import pyplot
+    from percontrast.utils.plots import pyplot
 
     plt = pyplot()
 

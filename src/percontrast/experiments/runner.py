@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import ConfigError
-from percontrast.experiments import pipeline
+from percontrast.experiments import steps as pipeline
 from percontrast.experiments.config import ExperimentConfig
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
 from percontrast.experiments.protocol import protocol_table
 from percontrast.experiments.store import ResultsStore, locked
-from percontrast.outputs import atomic_write_json, settings_differences
+from percontrast.utils.errors import ConfigError
+from percontrast.utils.files import atomic_write_json, settings_differences
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class RunSummary:
 
 def select_cells(config: ExperimentConfig, indices: list[int] | None) -> list[Cell]:
     """The grid's cells, or those at ``indices`` (0-based, as Slurm array task ids)."""
-    from percontrast.errors import ConfigError
+    from percontrast.utils.errors import ConfigError
 
     cells = expand(config)
     if indices is None:
@@ -154,7 +154,7 @@ def run_experiment(
 
 def _run_record(config: ExperimentConfig, run_id: str) -> dict:
     """The results file's record of one invocation: its config, package versions, commit and host."""
-    from percontrast.run_info import git_commit, package_versions
+    from percontrast.utils.run_info import git_commit, package_versions
 
     return {
         "kind": "run",
@@ -278,7 +278,7 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             ).items():
                 rows.append(_row(context, cell, "judge", target, criterion, value, n=n_judged))
     if evaluation.token_groups:
-        from percontrast.experiments.token_groups import cell_group_metrics, reference_groups
+        from percontrast.experiments.groups import cell_group_metrics, reference_groups
 
         test_path = data / "test.jsonl"
         groups = reference_groups(cell.model, test_path, evaluation.group_threshold)
@@ -354,7 +354,7 @@ def _end_record(run_id: str, cell: Cell, status: str, seconds: float) -> dict:
 
 def _tokenizer(model: str):
     """The tokenizer of a model alias, directory or hub id (aliases load their model, they are small)."""
-    from percontrast.modeling import ALIASES, load_model
+    from percontrast.modeling.load import ALIASES, load_model
 
     if model in ALIASES:
         return load_model(model)[1]

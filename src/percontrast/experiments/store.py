@@ -10,7 +10,7 @@ Three kinds of records, one JSON object per line:
 - ``{"kind": "cell", "run", "cell", ..., "status": "ok" | "failed", "error", "seconds"}``: the end of
   a cell. A cell's metric rows are appended together with its ``ok`` record, in one locked write, so
   a killed run never leaves half a cell in the table. A torn last line (a writer killed mid-write)
-  is cut off before the next append (`percontrast.outputs.repair_jsonl_tail`).
+  is cut off before the next append (`percontrast.utils.files.repair_jsonl_tail`).
 
 Appends take an exclusive ``fcntl.flock`` on ``<results>.lock``, so concurrent writers (Slurm array
 tasks on a shared file system with working POSIX locks) never interleave lines.
@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from percontrast.errors import DataError
+from percontrast.utils.errors import DataError
 
 
 @contextmanager
@@ -51,7 +51,7 @@ class ResultsStore:
         """Append ``records`` atomically with respect to other writers (one locked write + fsync)."""
         import os
 
-        from percontrast.outputs import repair_jsonl_tail
+        from percontrast.utils.files import repair_jsonl_tail
 
         text = "".join(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in records)
         with locked(self.lock_path):

@@ -443,7 +443,7 @@ def table_token_groups(results: ResultSet) -> list[Table]:
 def _paired_group_table(results: ResultSet, model: str, task: str, groups: list[str]) -> Table | None:
     """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
     (from the cells' per-example sums)."""
-    from percontrast.experiments.token_groups import paired_differences
+    from percontrast.experiments.groups import paired_differences
 
     cells: dict[str, list[str]] = {}
     for loss in results.losses:

@@ -12,15 +12,15 @@ Run ``percontrast identify --model smollm2-135m-instruct --data persona_tokens.j
 the rule that decides whether a token is correct, and the measured numbers.
 """
 
-from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
-from percontrast.identification.plot import plot_pir_breakdown
-from percontrast.identification.run import (
+from percontrast.identification.identify import (
     ALL_METHODS,
     DEFAULT_IDENTIFY_TEMPLATE,
     METHODS,
     IdentificationResult,
     run_identification,
 )
+from percontrast.identification.metrics import PRF, PirBin, auroc, pir_breakdown, precision_recall_f1
+from percontrast.identification.plot import plot_pir_breakdown
 
 __all__ = [
     "ALL_METHODS",

@@ -33,8 +33,8 @@ from typing import Literal
 import torch
 
 from percontrast.data.schema import Example
-from percontrast.encoding import encode_example
-from percontrast.scoring import TokenScores, pad_token_id, score_units
+from percontrast.prompts.encoding import encode_example
+from percontrast.scoring.pir import TokenScores, pad_token_id, score_units
 
 Pooling = Literal["posterior", "mean"]
 

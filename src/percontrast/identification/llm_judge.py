@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from percontrast.bundled import load_published_prompt
 from percontrast.data.schema import Example
 from percontrast.identification.labels import CharRange, occurrences
+from percontrast.utils.bundled import load_published_prompt
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from percontrast.identification.metrics import PirBin
 
 def plot_pir_breakdown(result, path: str | Path, *, title: str | None = None) -> Path:
     """Write Figure 5 of ``result`` (an `IdentificationResult`) to ``path`` (PNG) and return the path."""
-    from percontrast.report.plots import pyplot
+    from percontrast.utils.plots import pyplot
 
     plt = pyplot()
 

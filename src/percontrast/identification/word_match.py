@@ -27,8 +27,8 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from percontrast.errors import ConfigError
 from percontrast.identification.labels import CharRange
+from percontrast.utils.errors import ConfigError
 
 APT_COMMAND = "apt-get install -y --no-install-recommends liblingua-en-tagger-perl"
 CONTENT_TAG_PREFIXES = ("nn", "vb", "jj", "rb")

@@ -1,0 +1,1 @@
+"""Generation: batched seeded decoding, persona-contrastive decoding, `percontrast generate`'s run."""

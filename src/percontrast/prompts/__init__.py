@@ -1,0 +1,1 @@
+"""Prompt templates, the benchmark prompts, and the one encoding and truncation policy."""

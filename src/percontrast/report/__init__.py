@@ -1,1 +1,0 @@
-"""Reports: HTML heatmaps of token scores, plots and markdown tables."""

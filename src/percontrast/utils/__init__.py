@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, JSONL reading, safe file writing and run records, bundled resources, plots."""
