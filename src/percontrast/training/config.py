@@ -10,6 +10,11 @@ ratio 0.04 (``warmup_steps=0.04``: transformers 5 reads a value below 1 as a rat
 a longest sequence of 5000 tokens (clamped to the model's context). The rest of Table 7 is already
 Hugging Face's default or one flag away; `docs/training.md` lists each value and its flag.
 
+The PerCE settings themselves (loss kind, m and M, PIR form and source, normalisation, ...) are defined
+once, in the dataclass `PerCESettings`, with their validation (`PerCESettings.check_perce_settings`);
+`PerCEConfig` and TRL's flavour `percontrast.training.trl.PerCESFTConfig` both inherit it, and
+`PerCETrainer`'s loss reads nothing else from its args.
+
 Read from the command line (``percontrast train --help``) or a YAML file (`PerCEConfig.from_yaml`);
 unknown keys and bad values are errors naming the field and the allowed values.
 """
@@ -88,17 +93,14 @@ PAPER_MAX_LENGTH = 5000  # Appendix B, Table 7
 
 
 @dataclass
-class PerCEConfig(TrainingArguments):
-    """Training arguments of `percontrast train` (TrainingArguments plus the fields below)."""
+class PerCESettings:
+    """PerCE's settings: the loss family, its weights and normalisation, and how its log-probs are computed.
 
-    model: str = field(
-        default="smollm2-135m-instruct",
-        metadata={"help": "Model: an alias (smollm2-135m-instruct, tiny), a local directory or a hub id."},
-    )
-    data: str | None = field(
-        default=None,
-        metadata={"help": "Training examples, JSONL of {id, persona, query, response} (required)."},
-    )
+    Everything `PerCETrainer`'s loss (`percontrast.training.trainer.PerCELossMixin`) reads from its args. A mixin of
+    `transformers.TrainingArguments` subclasses: `PerCEConfig` (``percontrast train``) and
+    `percontrast.training.trl.PerCESFTConfig` (TRL's `SFTConfig`) inherit these fields, defaults and checks.
+    """
+
     loss: str = field(
         default="perce",
         metadata={
@@ -168,6 +170,63 @@ class PerCEConfig(TrainingArguments):
             "and model) or to write it to, so runs from the same starting model share one scoring."
         },
     )
+    padding_side: str = field(
+        default="right", metadata={"help": f"Padding side of batches, one of {PADDING_SIDES}."}
+    )
+    logprob_chunk_size: int = field(
+        default=512, metadata={"help": "Response positions projected to the vocabulary at a time."}
+    )
+
+    def check_perce_settings(self) -> None:
+        """Check the fields above; errors name the field and the allowed values."""
+
+        def check_choice(name: str, allowed: tuple[str, ...]) -> None:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+        check_choice("loss", LOSS_KINDS)
+        check_choice("pir_form", PIR_FORMS)
+        check_choice("normalization", NORMALIZATIONS)
+        check_choice("padding_side", PADDING_SIDES)
+        check_choice("pir_pass_mode", PIR_PASS_MODES)
+        check_choice("pir_source", PIR_SOURCES)
+        if self.pir_source == "frozen" and self.loss != "perce":
+            raise ConfigError(
+                f"pir_source='frozen' is a PerCE option; loss is {self.loss!r} (use loss: perce)"
+            )
+        if self.frozen_pir_cache is not None and self.pir_source != "frozen":
+            raise ConfigError(
+                f"frozen_pir_cache is read only with pir_source='frozen' (loss {self.loss!r}, pir_source "
+                f"{self.pir_source!r}); drop --frozen_pir_cache or add --pir_source frozen"
+            )
+        if self.weight_mode is not None:
+            check_choice("weight_mode", WEIGHT_MODES)
+        check_clip_range(self.clip_min, self.clip_max)
+        if self.hard_fraction is not None and not 0.0 < self.hard_fraction <= 1.0:
+            raise ConfigError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
+        if self.logprob_chunk_size < 1:
+            raise ConfigError(f"logprob_chunk_size must be a positive integer, got {self.logprob_chunk_size}")
+        if not self.average_tokens_across_devices:  # a TrainingArguments field
+            # Without the global count, each process divides by its own count and DDP averages the
+            # per-process means: not the loss of the step (invariant 5).
+            raise ConfigError(
+                "average_tokens_across_devices must be True (allowed: True): PerCE normalises by the global "
+                "count of response tokens of the step"
+            )
+
+
+@dataclass
+class PerCEConfig(PerCESettings, TrainingArguments):
+    """Training arguments of `percontrast train` (TrainingArguments, `PerCESettings` and the fields below)."""
+
+    model: str = field(
+        default="smollm2-135m-instruct",
+        metadata={"help": "Model: an alias (smollm2-135m-instruct, tiny), a local directory or a hub id."},
+    )
+    data: str | None = field(
+        default=None,
+        metadata={"help": "Training examples, JSONL of {id, persona, query, response} (required)."},
+    )
     template: str | None = field(
         default=None,
         metadata={
@@ -186,12 +245,6 @@ class PerCEConfig(TrainingArguments):
     )
     add_eos: bool = field(
         default=True, metadata={"help": "Append EOS to each response so the model learns to stop."}
-    )
-    padding_side: str = field(
-        default="right", metadata={"help": f"Padding side of batches, one of {PADDING_SIDES}."}
-    )
-    logprob_chunk_size: int = field(
-        default=512, metadata={"help": "Response positions projected to the vocabulary at a time."}
     )
     use_lora: bool = field(
         default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."}
@@ -288,33 +341,9 @@ class PerCEConfig(TrainingArguments):
         return values
 
     def validate(self) -> None:
-        """Check our fields; errors name the field and the allowed values."""
-
-        def check_choice(name: str, allowed: tuple[str, ...]) -> None:
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-
-        check_choice("loss", LOSS_KINDS)
-        check_choice("pir_form", PIR_FORMS)
-        check_choice("normalization", NORMALIZATIONS)
-        check_choice("padding_side", PADDING_SIDES)
-        check_choice("pir_pass_mode", PIR_PASS_MODES)
-        check_choice("pir_source", PIR_SOURCES)
-        if self.pir_source == "frozen" and self.loss != "perce":
-            raise ConfigError(
-                f"pir_source='frozen' is a PerCE option; loss is {self.loss!r} (use loss: perce)"
-            )
-        if self.frozen_pir_cache is not None and self.pir_source != "frozen":
-            raise ConfigError(
-                f"frozen_pir_cache is read only with pir_source='frozen' (loss {self.loss!r}, pir_source "
-                f"{self.pir_source!r}); drop --frozen_pir_cache or add --pir_source frozen"
-            )
-        if self.weight_mode is not None:
-            check_choice("weight_mode", WEIGHT_MODES)
-        check_clip_range(self.clip_min, self.clip_max)
-        if self.hard_fraction is not None and not 0.0 < self.hard_fraction <= 1.0:
-            raise ConfigError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
-        for name in ("lora_r", "lora_alpha", "logprob_chunk_size", "probe_top_k"):
+        """Check our fields (`check_perce_settings` first); errors name the field and the allowed values."""
+        self.check_perce_settings()
+        for name in ("lora_r", "lora_alpha", "probe_top_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.probe_steps < 0:
@@ -335,13 +364,6 @@ class PerCEConfig(TrainingArguments):
             raise ConfigError(f"max_length must be >= 2 or unset, got {self.max_length}")
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if not self.average_tokens_across_devices:
-            # Without the global count, each process divides by its own count and DDP averages the
-            # per-process means: not the loss of the step (invariant 5).
-            raise ConfigError(
-                "average_tokens_across_devices must be True (allowed: True): PerCE normalises by the global "
-                "count of response tokens of the step"
-            )
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> PerCEConfig:

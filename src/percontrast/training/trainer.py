@@ -44,7 +44,7 @@ from percontrast.modeling.response_forward import enable_response_forward, pair_
 from percontrast.scoring.pir import pad_token_id
 from percontrast.training.checkpoints import write_run_info
 from percontrast.training.collator import EncodedDataset, PairedCollator, encode_training_examples
-from percontrast.training.config import PAPER_MAX_LENGTH, SCHEDULE_SETTINGS, PerCEConfig
+from percontrast.training.config import PAPER_MAX_LENGTH, SCHEDULE_SETTINGS, PerCEConfig, PerCESettings
 from percontrast.training.frozen_pir import FrozenPIRCollator, cached_frozen_pir
 from percontrast.training.losses import token_weights, weighted_ce
 from percontrast.utils.errors import ConfigError
@@ -79,27 +79,28 @@ def _without_ddp(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-class PerCETrainer(Trainer):
-    """`transformers.Trainer` whose loss is the token-weighted CE of `percontrast.training.losses`.
+class PerCELossMixin:
+    """The PerCE loss for a `transformers.Trainer` subclass: the one implementation of the loss.
 
-    The batch comes from `PairedCollator`. ``labels`` is only there for the Trainer to count the
-    response tokens of a step; the model never sees it (its own loss would materialise (B, T, V)
-    logits): log-probs are computed at response positions only (`percontrast.modeling.response_forward`).
+    Listed before the Trainer class in the bases (`PerCETrainer`, and TRL's flavour
+    `percontrast.training.trl.PerCESFTTrainer`), it overrides ``compute_loss`` (the E-step and the weighted
+    CE), ``get_batch_samples`` (the step's count of responses), ``training_step`` (the weight-sum
+    normalisation), ``log`` (the weight statistics and the probe) and ``floating_point_ops``. The subclass
+    calls `_init_perce` after the Trainer's ``__init__``; its args carry `PerCESettings` (the only
+    settings the loss reads), its batches come from `PairedCollator`.
     """
 
     # Our loss is already divided by the step's global token count: no further division by the
     # number of accumulation steps.
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args: Any, probe_example: Example | None = None, **kwargs: Any) -> None:
-        model = kwargs.get("model", args[0] if args else None)
-        if model is not None:
-            # Before the Trainer's accelerator wraps the instance's forward for mixed precision: the
-            # autocast and fp32-output wrappers must wrap the response forward, not the model's own.
-            enable_response_forward(model)
-        super().__init__(*args, **kwargs)
-        if not isinstance(self.args, PerCEConfig):
-            raise ConfigError(f"PerCETrainer needs a PerCEConfig as args, got {type(self.args).__name__}")
+    def _init_perce(self, probe_example: Example | None = None) -> None:
+        """Set up the loss's state once the Trainer is built; refuse what the loss cannot run with."""
+        if not isinstance(self.args, PerCESettings):
+            raise ConfigError(
+                f"{type(self).__name__} needs args carrying PerCE's settings (PerCEConfig, or PerCESFTConfig for "
+                f"TRL), got {type(self.args).__name__}"
+            )
         # Makes the Trainer count `labels != -100` over the step's micro-batches (and processes) into
         # `num_items_in_batch`; we never pass those kwargs to the model.
         self.model_accepts_loss_kwargs = True
@@ -170,7 +171,7 @@ class PerCETrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        args: PerCEConfig = self.args
+        args: PerCESettings = self.args
         response_mask = inputs["response_mask"]  # (B, R)
 
         def logprobs(
@@ -229,10 +230,10 @@ class PerCETrainer(Trainer):
             normalizer=num_items_in_batch,
             per_response=args.normalization == "responses",
         )
-        if self.accelerator.num_processes > 1:
+        if self.accelerator.num_processes > 1 and num_items_in_batch is not None:
             # num_items_in_batch is global (average_tokens_across_devices is enforced) and DDP
             # averages gradients over processes: undo the average so the step's gradient is
-            # grad(global sum) / global count.
+            # grad(global sum) / global count. (Without it, in evaluation, the loss is this batch's mean.)
             loss = loss * self.accelerator.num_processes
         if model.training:
             self._record(weights, response_mask, stats, logp_with)
@@ -310,9 +311,11 @@ class PerCETrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # a training log: every process calls it, at the same step
             logs.update(self._weight_statistics())
-            probe_every = self.args.probe_steps
-            if self.probe_example is not None and probe_every and self.state.global_step % probe_every == 0:
-                logs.update(self._probe())
+            # The probe's settings (probe_steps, template, max_length) are PerCEConfig's: only
+            # PerCETrainer is given a probe example.
+            if self.probe_example is not None and self.args.probe_steps:
+                if self.state.global_step % self.args.probe_steps == 0:
+                    logs.update(self._probe())
         super().log(logs, start_time)
 
     def _weight_statistics(self) -> dict[str, float]:
@@ -385,6 +388,26 @@ class PerCETrainer(Trainer):
         if self.args.loss == "perce" and self.args.pir_source == "online":
             flops += 2 * inputs["without_input_ids"].numel() * parameters
         return flops
+
+
+class PerCETrainer(PerCELossMixin, Trainer):
+    """`transformers.Trainer` whose loss is the token-weighted CE of `percontrast.training.losses` (`PerCELossMixin`).
+
+    The batch comes from `PairedCollator`. ``labels`` is only there for the Trainer to count the
+    response tokens of a step; the model never sees it (its own loss would materialise (B, T, V)
+    logits): log-probs are computed at response positions only (`percontrast.modeling.response_forward`).
+    """
+
+    def __init__(self, *args: Any, probe_example: Example | None = None, **kwargs: Any) -> None:
+        model = kwargs.get("model", args[0] if args else None)
+        if model is not None:
+            # Before the Trainer's accelerator wraps the instance's forward for mixed precision: the
+            # autocast and fp32-output wrappers must wrap the response forward, not the model's own.
+            enable_response_forward(model)
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, PerCEConfig):
+            raise ConfigError(f"PerCETrainer needs a PerCEConfig as args, got {type(self.args).__name__}")
+        self._init_perce(probe_example)
 
 
 # --------------------------------------------------------------------------------------- train()
