@@ -114,10 +114,30 @@ class PerCELossMixin:
             )
         self.probe_example = probe_example
         self._warn_about_dropout()
+        self._autocast_without_weight_cache()
         self._stats = torch.zeros(len(_STAT_KEYS), dtype=torch.float64)
         self._step_weight_sum = torch.zeros((), dtype=torch.float64)
         self._step_loss_sum = torch.zeros((), dtype=torch.float64)
         self._weight_range = [float("inf"), float("-inf")]  # min, max of the weights since the last log
+
+    def _autocast_without_weight_cache(self) -> None:
+        """Gradient checkpointing under mixed precision: autocast without its weight cache.
+
+        autocast keeps the low-precision copy of a weight made by its first use in a forward; a checkpointed
+        layer's recomputation then finds the cache emptied and casts again, and torch 2.6's non-reentrant
+        checkpoint refuses the recomputed tensors (``CheckpointError``: different metadata) for every loss,
+        with or without LoRA (tests/test_mixed_precision.py; newer torch releases pass either way). Without
+        the cache each use casts its weight, once per forward. A handler the user set is kept.
+        """
+        from accelerate.utils import AutocastKwargs
+
+        accelerator = self.accelerator
+        if (
+            self.args.gradient_checkpointing
+            and accelerator.mixed_precision in ("bf16", "fp16")
+            and accelerator.autocast_handler is None
+        ):
+            accelerator.autocast_handler = AutocastKwargs(cache_enabled=False)
 
     def _warn_about_dropout(self) -> None:
         dropout = active_dropout(self.model)
