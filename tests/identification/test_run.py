@@ -18,6 +18,7 @@ from percontrast.identification.labels import personal_words, token_labels
 from percontrast.identification.metrics import auroc, precision_recall_f1
 from percontrast.modeling.chat import OpenAIChat
 from percontrast.modeling.config import ChatModelConfig
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import score_examples
 
 needs_tagger = pytest.mark.needs("tagger")
@@ -32,7 +33,7 @@ def test_percontrast_metrics_match_an_independent_recomputation(tiny, examples) 
     model, tokenizer = tiny
     config = IdentifyConfig(methods="percontrast", threshold=0.0)
     result = run_identification(model, tokenizer, examples, config, progress=False)
-    scores = score_examples(model, tokenizer, examples, template=result.template, progress=False)
+    scores = score_examples(model, tokenizer, examples, ScoreConfig(template=result.template), progress=False)
     labels, pir = [], []
     for example, score in zip(examples, scores, strict=True):
         labels += token_labels(
@@ -181,9 +182,13 @@ def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
     model, tokenizer = tiny
     config = IdentifyConfig(methods="percontrast", template="persona_chat", donors=1)
     result = run_identification(model, tokenizer, examples[:3], config, progress=False)
-    plain = score_examples(model, tokenizer, examples[:3], template="persona_chat", progress=False)
+    plain = score_examples(
+        model, tokenizer, examples[:3], ScoreConfig(template="persona_chat"), progress=False
+    )
     donor = replace(examples[0], persona=examples[1].persona)  # example 0's donor is example 1
-    (donor_scores,) = score_examples(model, tokenizer, [donor], template="persona_chat", progress=False)
+    (donor_scores,) = score_examples(
+        model, tokenizer, [donor], ScoreConfig(template="persona_chat"), progress=False
+    )
     expected = [w - d for w, d in zip(plain[0].logp_with, donor_scores.logp_with, strict=True)]
     assert result.examples[0]["pir"] == pytest.approx(expected, abs=1e-4)
     assert "1 donor personas" in result.template
@@ -238,12 +243,15 @@ def test_per_fact_pir_is_the_maximum_over_facts_scored_alone(tiny, examples) -> 
     methods = "percontrast,percontrast_facts,percontrast_facts_word"
     config = IdentifyConfig(methods=methods, threshold=0.0, template="persona_chat")
     result = run_identification(model, tokenizer, items, config, progress=False)
-    plain = score_examples(model, tokenizer, items, template="persona_chat", progress=False)
+    plain = score_examples(model, tokenizer, items, ScoreConfig(template="persona_chat"), progress=False)
     token_pir, word_pir, labels = [], [], []
     for index, example in enumerate(items):
         singles = [replace(example, persona=[fact]) for fact in example.persona]
         per_fact = [
-            s.pir for s in score_examples(model, tokenizer, singles, template="persona_chat", progress=False)
+            s.pir
+            for s in score_examples(
+                model, tokenizer, singles, ScoreConfig(template="persona_chat"), progress=False
+            )
         ]
         assert len(per_fact) == len(example.persona) > 1
         expected = [max(column) for column in zip(*per_fact, strict=True)]

@@ -283,12 +283,12 @@ def _check_arguments(
 
 def _pir_scores(model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings):
     """PerContrast: every answer token's PIR (Eq. 2, or marginalised over ``donors`` other personas)."""
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     started = time.perf_counter()
-    scores = score_examples(
-        model, tokenizer, examples, template=template, max_batch_size=batch_size, progress=progress
-    )
+    config = ScoreConfig(template=template, batch_size=batch_size)
+    scores = score_examples(model, tokenizer, examples, config, progress=progress)
     if donors:
         from percontrast.identification.counterfactual import counterfactual_scores
 
