@@ -209,6 +209,14 @@ BASE = {
         ({"training": {"max_steps": "four"}}, "training: key 'max_steps': 'four' is not a valid int"),
         ({"training": {"max_steps": 0}}, "training: max_steps must be a positive number"),
         ({"training": {"num_train_epochs": -1}}, "training: num_train_epochs must be a positive"),
+        # Issue 27: generation is a SamplingConfig checked at load, not when the first cell decodes.
+        (
+            {"generation": {"temperature": 0}},
+            "generation: temperature must be a finite number > 0 when sampling",
+        ),
+        ({"generation": {"backend": "vlm"}}, "generation: backend must be one of"),
+        ({"generation": {"max_new_tokens": 0}}, "generation: max_new_tokens must be >= 1"),
+        ({"generation": {"seed": 1}}, "generation: unknown keys ['seed']"),  # each cell samples with its own
         # Issue 25: --dry-run accepted both precisions and every cell failed in transformers.
         ({"training": {"bf16": True, "fp16": True}}, "training: bf16 and fp16 are both set"),
     ],

@@ -240,17 +240,12 @@ class GridConfig:
 
 
 @dataclass
-class GenerationSettings:
-    """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens)."""
+class GenerationSettings(SamplingConfig):
+    """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens): `SamplingConfig`
+    (``max_new_tokens``, ``temperature``, ``greedy``: their definitions, defaults and checks), sampled with
+    the cell's seed, plus `DecodingConfig`'s ``batch_size`` and ``backend`` and which examples to use."""
 
-    # The defaults are `generate`'s own (`generation_config`), defined there once.
-    max_new_tokens: int = field(
-        default=SamplingConfig.max_new_tokens, metadata={"help": "most new tokens per answer"}
-    )
-    temperature: float = field(default=SamplingConfig.temperature, metadata={"help": "sampling temperature"})
-    greedy: bool = field(
-        default=SamplingConfig.greedy, metadata={"help": "greedy decoding instead of sampling"}
-    )
+    seed: int = field(default=SamplingConfig.seed, init=False, metadata={"help": "the cell's seed"})
     batch_size: int = field(
         default=DecodingConfig.batch_size, metadata={"help": "examples per generate call"}
     )
@@ -265,14 +260,13 @@ class GenerationSettings:
 
     def decoding_config(self, seed: int) -> DecodingConfig:
         """The `DecodingConfig` of a cell's predictions, sampled with the cell's seed."""
-        sampling = SamplingConfig(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, greedy=self.greedy, seed=seed
-        )
+        sampling = {item.name: getattr(self, item.name) for item in dataclasses.fields(SamplingConfig)}
+        sampling = SamplingConfig(**(sampling | {"seed": seed}))
         return DecodingConfig(sampling=sampling, batch_size=self.batch_size, backend=self.backend)
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ConfigError("generation.max_new_tokens and generation.batch_size must be >= 1")
+        super().__post_init__()
+        self.decoding_config(self.seed)  # DecodingConfig's checks (batch_size, backend) at load, not per cell
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"generation.limit must be >= 1 or null, got {self.limit}")
 
@@ -554,7 +548,7 @@ def _build(cls: type, values: Any, where: str, base: Any = None) -> Any:
             values = nest_flat_keys(values)  # simulator_max_new_tokens: the flat spelling, still read
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-    known = {item.name: item for item in dataclasses.fields(cls)}
+    known = {item.name: item for item in dataclasses.fields(cls) if item.init}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; allowed: {sorted(known)}")

@@ -46,7 +46,7 @@ RESULTS_NAME = "results.jsonl"
 # Settings that do not change a cell's results, by section: a rerun may change them. (The launch, the name,
 # output_dir, save_steps and the grid are not compared at all: a cell's axes are in its id.)
 _NOT_RESULTS = {
-    "generation": ("batch_size",),  # left out of `generate`'s settings record too
+    "generation": ("batch_size", "seed"),  # batch_size: left out of `generate`'s record too; seed: the cell's
     "judge": ("url", "key_env"),  # where the judge runs, not which model it is
     # conversations run at a time; the runner uses the cell's seed; the judge section's url and key_env
     "aloe": ("chunk_size", "seed", "simulator.url", "simulator.key_env", "judge.url", "judge.key_env"),
