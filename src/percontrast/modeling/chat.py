@@ -207,7 +207,7 @@ class OpenAIChat:
 
     base_url: str
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = ChatModelConfig.key_env
     timeout: float = 60.0
     max_retries: int = 4
     backoff: float = 1.0
