@@ -270,6 +270,7 @@ def score_stage(args: argparse.Namespace) -> None:
     from percontrast.modeling.load import load_model
     from percontrast.prompts.encoding import tokenize_response
     from percontrast.prompts.registry import get_template
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     examples = test_examples(args.n)
@@ -310,7 +311,9 @@ def score_stage(args: argparse.Namespace) -> None:
                 response=predictions[row],
                 template=TEMPLATE,
             )
-            reference = score_examples(ruler, tokenizer, [item], template=TEMPLATE, progress=False)[0]
+            reference = score_examples(
+                ruler, tokenizer, [item], ScoreConfig(template=TEMPLATE), progress=False
+            )[0]
             assert torch.allclose(logp_with[row], torch.tensor(reference.logp_with), atol=2e-3), "logp_with"
             assert torch.allclose(logp_with[row] - logp_without[row], torch.tensor(reference.pir), atol=2e-3)
             checked = True

@@ -36,6 +36,7 @@ from percontrast.identification.labels import personal_words, token_labels, word
 from percontrast.identification.metrics import auroc, bootstrap_prf, precision_recall_f1
 from percontrast.modeling.load import load_model
 from percontrast.prompts.registry import get_template
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import score_examples
 from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
@@ -51,7 +52,7 @@ def main() -> None:
     examples = read_persona_qa()
     oracle = [json.loads(line)["persona_fact_index"] for line in PERSONA_TOKENS_DEV.read_text().splitlines()]
     started = time.perf_counter()
-    scores = score_examples(model, tokenizer, examples, template=template, progress=False)
+    scores = score_examples(model, tokenizer, examples, ScoreConfig(template=template), progress=False)
     singles = fact_logprobs(model, tokenizer, examples, template=template, progress=False)
     without_one = [
         replace(ex, persona=[p for k, p in enumerate(ex.persona) if k != j], id=f"{ex.id}-{j}")

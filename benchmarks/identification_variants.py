@@ -13,6 +13,7 @@ import time
 
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.identification import run_identification
+from percontrast.identification.config import IdentifyConfig
 from percontrast.modeling.load import load_model
 from percontrast.prompts.registry import PromptTemplate, get_template
 
@@ -72,15 +73,8 @@ def main() -> None:
         if donors == "facts":
             methods, donors = ("percontrast_facts", "percontrast_facts_word"), 0
         started = time.perf_counter()
-        result = run_identification(
-            model,
-            tokenizer,
-            examples,
-            methods=methods,
-            template=get_template(template),
-            donors=donors,
-            progress=False,
-        )
+        config = IdentifyConfig(methods=",".join(methods), template=get_template(template), donors=donors)
+        result = run_identification(model, tokenizer, examples, config, progress=False)
         seconds = time.perf_counter() - started
         for method in methods:
             prf, area = result.methods[method], result.aurocs[method]

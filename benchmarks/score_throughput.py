@@ -35,6 +35,7 @@ from percontrast.data.schema import Example
 from percontrast.modeling.load import load_model
 from percontrast.modeling.response_forward import unwrap_model
 from percontrast.prompts.encoding import encode_example, pad_sequences
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import length_buckets, pad_token_id, score_examples
 from percontrast.utils.bundled import PERSONA_TOKENS_DEV
 
@@ -137,14 +138,8 @@ def main() -> None:
     ratios, bare_ratios = [], []
     for repeat in range(args.repeats):
         start = time.perf_counter()
-        score_examples(
-            model,
-            tokenizer,
-            examples,
-            max_batch_size=args.batch_size,
-            max_batch_tokens=args.max_batch_tokens,
-            progress=False,
-        )
+        config = ScoreConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens)
+        score_examples(model, tokenizer, examples, config, progress=False)
         ours = time.perf_counter() - start
         start = time.perf_counter()
         bare_forwards(model, tokenizer, examples, args.batch_size, args.max_batch_tokens)

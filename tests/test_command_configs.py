@@ -2,9 +2,10 @@
 
 Each ``percontrast.commands.<name>`` module declares ``config_classes()`` -> ``{Config: fields that
 are not flags}``; this builds the real parser of every subcommand and compares each flag's default
-with its field's default, so a setting (default included) is defined in one place. Library functions
-that keep keyword defaults for notebooks must agree with the dataclasses; and each command's ``run``
-is held to "parse and call one library function".
+with its field's default (a role's, ``AloeConfig.judge``: with its field's ``default_factory``'s), so a
+setting (default included) is defined in one place. The library entry points take the same dataclass
+(`score_examples`, `run_identification`, `evaluate_predictions`), so they have no defaults of their own
+to compare; and each command's ``run`` is held to "parse and call one library function".
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from percontrast.commands.config_flags import (
     config_from_args,
     flag_dest,
     is_negated,
+    role_fields,
+    role_flags,
 )
 
 
@@ -83,62 +86,16 @@ def test_every_flag_defaults_to_its_dataclass_field(name: str) -> None:
                 f"{name}: the flag of {config_class.__name__}.{item.name} defaults to "
                 f"{parser.get_default(dest)!r}, the field to {field_default(item)!r}"
             )
-
-
-def library_defaults():
-    from percontrast.data.build import build_examples
-    from percontrast.data.config import DataConfig
-    from percontrast.data.construct_config import ConstructConfig
-    from percontrast.data.retrieval import make_retriever
-    from percontrast.data.synthetic import construct_dataset
-    from percontrast.evaluation.config import EvaluateConfig
-    from percontrast.evaluation.files import evaluate_predictions
-    from percontrast.evaluation.judge import Judge
-    from percontrast.evaluation.judge_config import JudgeConfig
-    from percontrast.identification import run_identification
-    from percontrast.identification.config import IdentifyConfig
-    from percontrast.modeling.chat import OpenAIChat
-    from percontrast.scoring.config import ScoreConfig
-    from percontrast.scoring.pir import score_examples
-
-    data = DataConfig("lamp", "LaMP_4")
-    return [
-        (
-            build_examples,
-            {n: getattr(data, n) for n in ("k", "template", "max_length", "sample", "seed", "skip_invalid")},
-        ),
-        (
-            make_retriever,
-            {"name": data.retriever}
-            | {
-                n: getattr(data, n) for n in ("seed", "k", "random_with_replacement", "dense_model", "device")
-            },
-        ),
-        (score_examples, ScoreConfig().score_kwargs()),
-        (run_identification, IdentifyConfig().run_kwargs()),
-        (evaluate_predictions, EvaluateConfig().evaluate_kwargs()),
-        (
-            Judge,
-            {
-                "n_samples": JudgeConfig.samples,
-                "temperature": JudgeConfig.temperature,
-                "max_new_tokens": JudgeConfig.max_tokens,
-            },
-        ),
-        (OpenAIChat, {"api_key_env": JudgeConfig.key_env}),
-        (
-            construct_dataset,
-            {k: getattr(ConstructConfig("u", "m"), k) for k in ("temperature", "max_new_tokens", "seed")},
-        ),
-    ]
-
-
-def test_config_defaults_are_the_library_functions_defaults() -> None:
-    """The library functions keep keyword defaults for notebooks: they must be the CLI's."""
-    for function, kwargs in library_defaults():
-        parameters = inspect.signature(function).parameters
-        for name, value in kwargs.items():
-            assert parameters[name].default == value, f"{function.__qualname__}({name}=...)"
+        for role in role_fields(config_class):  # a nested chat model: --<prefix>-<field>
+            spec = role_flags(config_class, role.name)
+            assert spec.fields(), f"{name}: {config_class.__name__}.{role.name} has no flag"
+            for item in spec.fields():
+                where = f"{config_class.__name__}.{role.name}.{item.name}"
+                assert spec.dest(item) in dests, f"{name}: {where} has no flag"
+                assert parser.get_default(spec.dest(item)) == getattr(spec.default, item.name), (
+                    f"{name}: the flag of {where} defaults to {parser.get_default(spec.dest(item))!r}, the "
+                    f"role to {getattr(spec.default, item.name)!r}"
+                )
 
 
 @dataclasses.dataclass
@@ -164,6 +121,43 @@ def test_flags_round_trip_into_the_dataclass() -> None:
         parser.parse_args(["p", "--mode", "c"])
     assert "--ratio R" in parser.format_help() and "--label LABEL" in parser.format_help()
     assert (args.label, args.no_x) == ("n", True)  # dests follow the flags, as hand-written ones
+
+
+@dataclasses.dataclass
+class Voice:
+    words: int = dataclasses.field(default=5, metadata={"help": "words of the {role}"})
+    loud: bool = dataclasses.field(default=False, metadata={"help": "a switch"})
+    tone: str = dataclasses.field(default="calm", metadata={"help": "not a flag"})
+
+
+@dataclasses.dataclass
+class Show:
+    size: int = dataclasses.field(default=3, metadata={"help": "a size"})
+    host: Voice = dataclasses.field(
+        default_factory=lambda: Voice(words=9),  # the role's own default, stated once
+        metadata={
+            "help": "a role",
+            "prefix": "host",
+            "only": ("words", "loud"),
+            "flags": {"words": "--host-n"},
+        },
+    )
+
+
+def test_a_role_s_flags_default_to_its_factory_and_round_trip() -> None:
+    from percontrast.commands.config_flags import add_role_arguments
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Show)
+    add_role_arguments(parser, Show, "host")
+    assert parser.get_default("host_n") == 9 and "words of the host" in parser.format_help()
+    assert "--host-tone" not in parser.format_help()
+    assert config_from_args(Show, parser.parse_args([])) == Show()
+    args = parser.parse_args(["--host-n", "2", "--host-loud", "--size", "4"])
+    assert config_from_args(Show, args) == Show(size=4, host=Voice(words=2, loud=True))
+    plain = argparse.ArgumentParser()
+    add_config_arguments(plain, Show)  # no role flags: the role keeps its factory's value
+    assert config_from_args(Show, plain.parse_args([])).host == Voice(words=9)
 
 
 # Lines a command's run() may take: read the flags, call one library function, say what it wrote.
@@ -238,7 +232,7 @@ ONE_CALL = [
         ],
         "percontrast.data.synthetic.construct_files",
         "ConstructConfig",
-        lambda config: config.api_model == "m" and config.temperature == 0.7,
+        lambda config: config.writer.api_model == "m" and config.writer.temperature == 0.7,
     ),
 ]
 

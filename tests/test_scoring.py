@@ -9,6 +9,7 @@ import torch
 
 from percontrast.data.schema import Example
 from percontrast.prompts.encoding import encode_example
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import length_buckets, pir_from_logprobs, score_examples
 from percontrast.utils.errors import ConfigError, DataError
 
@@ -41,7 +42,7 @@ def brute_force_logprobs(model, prompt_ids, response_ids):
 
 def test_scores_equal_brute_force_loop(tiny):
     model, tokenizer = tiny
-    scores = score_examples(model, tokenizer, EXAMPLES, max_batch_size=3, progress=False)
+    scores = score_examples(model, tokenizer, EXAMPLES, ScoreConfig(batch_size=3), progress=False)
     for example, item in zip(EXAMPLES, scores, strict=True):
         encoded = encode_example(example, tokenizer, "persona_chat")
         expected_with = brute_force_logprobs(model, encoded.prompt_with_ids, encoded.response_ids)
@@ -60,7 +61,7 @@ def test_batched_and_padded_equal_one_at_a_time(tiny, side, batch_size):
     model, tokenizer = tiny
     alone = [score_examples(model, tokenizer, [example], progress=False)[0] for example in EXAMPLES]
     batched = score_examples(
-        model, tokenizer, EXAMPLES, max_batch_size=batch_size, padding_side=side, progress=False
+        model, tokenizer, EXAMPLES, ScoreConfig(batch_size=batch_size), padding_side=side, progress=False
     )
     for one, many in zip(alone, batched, strict=True):
         assert one.id == many.id
@@ -71,7 +72,9 @@ def test_batched_and_padded_equal_one_at_a_time(tiny, side, batch_size):
 def test_ratio_form_is_exp_of_log_form(tiny):
     model, tokenizer = tiny
     log_form = score_examples(model, tokenizer, EXAMPLES[:1], progress=False)[0]
-    ratio_form = score_examples(model, tokenizer, EXAMPLES[:1], pir_form="ratio", progress=False)[0]
+    ratio_form = score_examples(
+        model, tokenizer, EXAMPLES[:1], ScoreConfig(pir_form="ratio"), progress=False
+    )[0]
     assert ratio_form.pir == pytest.approx([math.exp(v) for v in log_form.pir], rel=1e-5)
     with pytest.raises(ConfigError, match="pir form"):
         pir_from_logprobs(torch.zeros(1), torch.zeros(1), "diff")

@@ -18,19 +18,20 @@ import percontrast
 
 # name -> why the classes that define it mean different things by it (each class keeps its own default).
 SHARED_NAMES = {
-    "api_model": "construct needs a server (required); a chat model may be local (None)",
     "batch_size": "each job's own batch: scoring, generation, QA, the demo",
     "benchmark": "evaluate's optional benchmark name vs the data builder's required one",
     "bootstrap": "evaluate's switch (bool) vs the resample counts of identify, groups and the demo",
     "clip_max": "a grid cell's axis (required) vs PerCEConfig's default M",
     "clip_min": "a grid cell's axis (required) vs PerCEConfig's default m",
     "history": "the demo's short SPC prompts (2) vs an experiment task's (6)",
-    "judge_max_new_tokens": "ALOE's judge replies (the protocol's 300) vs identify's keyword lists (32)",
+    "judge": "each job's judge with its role's defaults, stated once in its default_factory: evaluate's "
+    "Table 10 judge, ALOE's (the protocol's 300 tokens, gpt-4o-mini), identify's greedy keyword lists; "
+    "the experiment's optional section (None: off)",
     "learning_rate": "a grid cell's axis (required) vs the demo's",
     "learning_rates": "the grid's axis (required) vs a task's optional override",
     "loss": "a grid cell's axis (required) vs PerCEConfig's default",
     "max_length": "each job's own limit: training's 5000 (the paper's), the demo's 256, none elsewhere",
-    "max_new_tokens": "each job's own reply length: generation 512 (the paper's), ALOE, construct, demo",
+    "max_new_tokens": "the model under test's reply length: generation's 512 (the paper's) vs the demo's 24",
     "metrics": "evaluate's comma list (a flag) vs the experiment's YAML list",
     "mode": "launch mode (single, torchrun, accelerate) vs the judge's scoring mode",
     "model": "a chat model may be unset (the judge's by default) vs the models that default to SmolLM2",
@@ -38,8 +39,7 @@ SHARED_NAMES = {
     "seeds": "the grid's list vs the demo's tuple",
     "task": "a cell's task key vs a benchmark task name",
     "tasks": "the grid's task keys, the experiment's task sections, the QA tasks",
-    "temperature": "each role's own sampling: generation 0.4 (the paper's), chat models, construct",
-    "url": "construct needs a server (required); a chat model may be local (None)",
+    "temperature": "the model under test's sampling (0.4, the paper's) vs a chat model's (1.0, the API default)",
 }
 
 

@@ -8,6 +8,7 @@ import torch
 from percontrast.commands.demo import demo_examples_path
 from percontrast.data.schema import Example
 from percontrast.data.sources import read_examples
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import score_examples
 
 pytestmark = pytest.mark.smollm2
@@ -35,7 +36,7 @@ def test_batched_equals_unbatched_on_real_model(smollm2):
     alone = [score_examples(model, tokenizer, [example], progress=False)[0] for example in examples[:4]]
     for side in ("left", "right"):
         batched = score_examples(
-            model, tokenizer, examples[:4], max_batch_size=6, padding_side=side, progress=False
+            model, tokenizer, examples[:4], ScoreConfig(batch_size=6), padding_side=side, progress=False
         )
         for one, many in zip(alone, batched, strict=True):
             assert many.pir == pytest.approx(one.pir, abs=1e-4)

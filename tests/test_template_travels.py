@@ -47,6 +47,7 @@ def test_template_field_round_trips_through_jsonl(tmp_path):
 
 
 def test_score_renders_a_mixed_file_with_each_examples_template(tiny):
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     model, tokenizer = tiny
@@ -56,7 +57,7 @@ def test_score_renders_a_mixed_file_with_each_examples_template(tiny):
     assert "You are a person with this persona: I sew." in scores[1].prompt_with
     assert scores[2].prompt_with == scores[1].prompt_with
     with pytest.raises(ConfigError, match="built for template 'persona_text'"):
-        score_examples(model, tokenizer, mixed, template="persona_chat", progress=False)
+        score_examples(model, tokenizer, mixed, ScoreConfig(template="persona_chat"), progress=False)
 
 
 class _Recorder:

@@ -291,17 +291,20 @@ def test_examples_whose_persona_is_truncated_away_are_skipped_and_counted(tmp_pa
 
 
 def test_scoring_skips_and_counts_examples_whose_persona_is_truncated_away(caplog):
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     model, tokenizer = load_model("tiny", seed=0)
     lost, max_length = _persona_lost_example(tokenizer)
     kept = make_examples(1)[0]
     with caplog.at_level("WARNING", logger="percontrast.scoring.pir"):
-        scores = score_examples(model, tokenizer, [kept, lost], max_length=max_length, progress=False)
+        scores = score_examples(
+            model, tokenizer, [kept, lost], ScoreConfig(max_length=max_length), progress=False
+        )
     assert [item.id for item in scores] == [kept.id]
     assert "skipped 1 of 2 examples" in caplog.text and "persona-lost" in caplog.text
     with pytest.raises(DataError, match="no example keeps any persona"):
-        score_examples(model, tokenizer, [lost], max_length=max_length, progress=False)
+        score_examples(model, tokenizer, [lost], ScoreConfig(max_length=max_length), progress=False)
 
 
 def test_max_length_is_clamped_to_the_model_context(tmp_path):

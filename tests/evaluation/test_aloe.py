@@ -133,6 +133,22 @@ def test_config_validation() -> None:
         AloeConfig(n_turns=3, average_from=6)
 
 
+def test_the_settings_record_keeps_its_flat_names(tmp_path: Path) -> None:
+    """A conversations file written before the simulator and judge were nested `ChatModelConfig` roles
+    resumes: the record names their settings as it did (``judge_max_new_tokens``...)."""
+    from percontrast.evaluation.aloe import _aloe_settings
+
+    config = AloeConfig(profiles=str(PROFILES), personalities=str(PERSONALITIES))
+    identity = {"model": ["m"], "dtype": "auto", "simulator": ["s"], "judge": ["j"]}
+    record = _aloe_settings(config, identity)
+    expected = {"simulator_max_new_tokens": 300, "simulator_temperature": 1.0, "judge_max_new_tokens": 300}
+    expected |= {"judge_temperature": 1.0, "judge_mode": None, "judge_samples": 1, "max_new_tokens": 512}
+    expected |= {"temperature": 0.4, "n_turns": 10, "seed": 0, "average_from": 6, "chunk_size": 10} | identity
+    assert {
+        key: value for key, value in record.items() if key not in ("profiles", "personalities")
+    } == expected
+
+
 def test_cli_defaults_are_the_official_run() -> None:
     from percontrast.cli import build_parser
 

@@ -9,6 +9,7 @@ import pytest
 
 from percontrast.cli import main
 from percontrast.data.schema import Example
+from percontrast.evaluation.config import EvaluateConfig
 from percontrast.evaluation.files import evaluate_predictions, parse_metrics
 from percontrast.evaluation.predictions import read_predictions
 from percontrast.utils.errors import ConfigError, DataError
@@ -88,7 +89,7 @@ def test_empty_rule_follows_the_examples_task(
 ) -> None:
     predictions = _write(tmp_path / "p.jsonl", [json.dumps(r) for r in RECORDS])
     data = _examples(tmp_path / "ex.jsonl", task)
-    result = evaluate_predictions(predictions, ["rouge1"], data_path=data, benchmark=benchmark)
+    result = evaluate_predictions(predictions, EvaluateConfig("rouge1", benchmark=benchmark), data_path=data)
     assert result["empty_rule"] == rule and result["n"] == n
     assert result["rouge1"] == pytest.approx(rouge1)
     assert result["coverage"] == {
@@ -104,7 +105,7 @@ def test_benchmark_flag_cannot_contradict_the_examples(tmp_path: Path) -> None:
     predictions = _write(tmp_path / "p.jsonl", [json.dumps(r) for r in RECORDS])
     data = _examples(tmp_path / "ex.jsonl", "LaMP_4")
     with pytest.raises(ConfigError, match="contradicts"):
-        evaluate_predictions(predictions, ["rouge1"], data_path=data, benchmark="longlamp")
+        evaluate_predictions(predictions, EvaluateConfig("rouge1", benchmark="longlamp"), data_path=data)
 
 
 def test_missing_predictions_are_an_error_unless_partial(tmp_path: Path, capsys) -> None:
@@ -123,7 +124,7 @@ def test_missing_predictions_are_an_error_unless_partial(tmp_path: Path, capsys)
         DataError,
         match=r"8 of the 10 examples in .*ex.jsonl have no prediction \(first: 'c', 'd', 'extra0', ",
     ) as caught:
-        evaluate_predictions(predictions, ["rouge1"], data_path=data)
+        evaluate_predictions(predictions, EvaluateConfig("rouge1"), data_path=data)
     assert "--partial" in str(caught.value)
     assert main(["evaluate", "--predictions", str(predictions), "--data", str(data)]) == 2
     out = tmp_path / "m.json"
@@ -135,7 +136,7 @@ def test_missing_predictions_are_an_error_unless_partial(tmp_path: Path, capsys)
     assert result["n"] == 2 and result["rouge1"] == pytest.approx((5 / 6 + 1.0) / 2)
     assert "**PARTIAL evaluation**: 2 of 10 examples predicted (8 missing)" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="--partial needs --data"):
-        evaluate_predictions(predictions, ["rouge1"], partial=True)
+        evaluate_predictions(predictions, EvaluateConfig("rouge1", partial=True))
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,7 @@ def test_ids_missing_from_the_references_are_named(tmp_path: Path) -> None:
     data = tmp_path / "ex.jsonl"
     write_jsonl(data, [Example(id="a", persona=["p"], query="q", response="r")])
     with pytest.raises(DataError, match=r"3 prediction id\(s\) are not in the references .*: 'b', 'c', 'd'"):
-        evaluate_predictions(predictions, ["rouge1"], data_path=data)
+        evaluate_predictions(predictions, EvaluateConfig("rouge1"), data_path=data)
     assert main(["evaluate", "--predictions", str(predictions), "--data", str(data)]) == 2
 
 
@@ -185,7 +186,7 @@ def test_judge_needs_the_examples(tmp_path: Path, tiny) -> None:
     predictions = _write(tmp_path / "p.jsonl", [json.dumps(r) for r in RECORDS])
     judge = Judge(TransformersChat(*tiny))
     with pytest.raises(ConfigError, match="needs --data"):
-        evaluate_predictions(predictions, ["judge"], judge=judge)
+        evaluate_predictions(predictions, EvaluateConfig("judge"), judge=judge)
     data = tmp_path / "ex.jsonl"
     write_jsonl(
         data,
@@ -196,7 +197,7 @@ def test_judge_needs_the_examples(tmp_path: Path, tiny) -> None:
     )
     result = evaluate_predictions(
         predictions,
-        ["rouge1", "judge"],
+        EvaluateConfig("rouge1,judge"),
         data_path=data,
         judge=judge,
         judge_criteria=("personalization", "quality"),

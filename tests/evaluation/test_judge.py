@@ -15,6 +15,7 @@ from percontrast.evaluation.judge import (
     parse_quality,
     parse_score,
 )
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.modeling.chat import BackendError, OpenAIChat, TransformersChat
 from percontrast.utils.bundled import load_published_prompt
 from percontrast.utils.errors import ConfigError
@@ -145,7 +146,7 @@ def test_probability_quality_teacher_forces_the_greedy_digits(tiny) -> None:
 
 def test_probability_mode_needs_a_local_backend() -> None:
     with pytest.raises(ConfigError, match="local judge"):
-        Judge(OpenAIChat("http://127.0.0.1:9/v1", "m"), mode="probability")
+        Judge(OpenAIChat("http://127.0.0.1:9/v1", "m"), JudgeConfig(mode="probability"))
 
 
 def test_http_backend_serves_the_tiny_model(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,7 +165,7 @@ def test_http_backend_serves_the_tiny_model(tiny, monkeypatch: pytest.MonkeyPatc
 def test_http_sampled_scores_count_parse_failures() -> None:
     replies = ["4", "5", "no idea", "gibberish", "Score: 2", "2"]
     with ChatServer(replies=replies) as server:
-        judge = Judge(OpenAIChat(server.url, "judge"), n_samples=2)
+        judge = Judge(OpenAIChat(server.url, "judge"), JudgeConfig(samples=2))
         result = judge_predictions(
             judge, ["q1", "q2", "q3"], ["p1", "p2", "p3"], ["r1", "r2", "r3"], criteria=("personalization",)
         )

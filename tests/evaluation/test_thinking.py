@@ -13,6 +13,7 @@ from chat_server import ChatServer
 from percontrast.evaluation.aloe import Conversation, run_aloe
 from percontrast.evaluation.aloe_config import AloeConfig
 from percontrast.evaluation.judge import SINGLE, Judge, judge_predictions
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.modeling.chat import OpenAIChat, TransformersChat, holds_reasoning
 from percontrast.prompts.registry import render_chat
 
@@ -53,13 +54,13 @@ def test_http_backend_sends_chat_template_kwargs_only_when_set() -> None:
 def test_judge_replies_holding_reasoning_are_counted_not_parsed() -> None:
     replies = ["<think>The score is 5, surely.</think>\n\n2", "3"]
     with ChatServer(replies=replies) as server:
-        judgement = Judge(OpenAIChat(server.url, "m"), mode="sample", n_samples=2).score([MESSAGES], SINGLE)[
-            0
-        ]
+        judgement = Judge(OpenAIChat(server.url, "m"), JudgeConfig(mode="sample", samples=2)).score(
+            [MESSAGES], SINGLE
+        )[0]
     assert judgement.score == 3.0 and judgement.n_reasoning == 1 and judgement.n_failed == 1
     with ChatServer(replies=["<think>Score: 5</think> 5 / 5 / 5 / 5", "<think>score 5"]) as server:
         results = judge_predictions(
-            Judge(OpenAIChat(server.url, "m"), mode="sample"), ["q"], ["p"], ["r"], ("quality",)
+            Judge(OpenAIChat(server.url, "m"), JudgeConfig(mode="sample")), ["q"], ["p"], ["r"], ("quality",)
         )
     assert results["coherence"]["n_reasoning_replies"] == 1 and results["coherence"]["mean"] is None
 
@@ -76,7 +77,7 @@ class _Scripted:
 
 def test_aloe_counts_simulator_and_judge_replies_holding_reasoning() -> None:
     simulator = _Scripted(["<think>I should pretend to hike.</think> Hi!", "Nice."])
-    judge = Judge(_Scripted(["<think>4</think>4", "5"]), mode="sample")
+    judge = Judge(_Scripted(["<think>4</think>4", "5"]), JudgeConfig(mode="sample"))
     conversations = [Conversation("a", '"p"', '"q"')]
     summary = run_aloe(_Scripted(["hello", "sure"]), simulator, judge, conversations, AloeConfig(n_turns=2))
     assert summary["n_reasoning_user_messages"] == {1: 1, 2: 0}
@@ -90,10 +91,11 @@ def test_holds_reasoning(text: str) -> None:
 
 
 def test_chat_template_kwargs_flag_takes_a_json_object() -> None:
-    from percontrast.commands.evaluate import add_judge_arguments
+    from percontrast.commands.evaluate import add_chat_arguments
+    from percontrast.evaluation.config import EvaluateConfig
 
     parser = argparse.ArgumentParser()
-    add_judge_arguments(parser)
+    add_chat_arguments(parser, EvaluateConfig, "judge")
     args = parser.parse_args(["--judge-chat-template-kwargs", '{"enable_thinking": false}'])
     assert args.judge_chat_template_kwargs == {"enable_thinking": False}
     for bad in ("enable_thinking", "[1]"):

@@ -71,8 +71,8 @@ def test_a_runner_cell_and_percontrast_aloe_send_identical_requests(tmp_path: Pa
     defaults = AloeConfig()
     assert (simulator["max_tokens"], simulator["temperature"]) == (300, 1.0)
     assert (judge["max_tokens"], judge["temperature"]) == (
-        defaults.judge_max_new_tokens,
-        defaults.judge_temperature,
+        defaults.judge.max_tokens,
+        defaults.judge.temperature,
     )
     assert judge["chat_template_kwargs"] == KWARGS
     assert {r["metric"]: r["value"] for r in rows}["AL_avg"] == 3.0  # average_from = min(6, 2) = 2

@@ -119,8 +119,14 @@ BASE = {
     [
         ({"grid": BASE["grid"] | {"losses": ["ce", "focal"]}}, "grid.losses"),
         # Review of issue 18/21's merge: these passed --dry-run and failed only after every cell had trained.
-        ({"evaluation": {"judge": {"model": "tiny", "mode": "probabilty"}}}, "judge.mode must be one of"),
-        ({"evaluation": {"judge": {"model": "tiny", "samples": 0}}}, "judge.samples must be an integer >= 1"),
+        (
+            {"evaluation": {"judge": {"model": "tiny", "mode": "probabilty"}}},
+            "evaluation.judge: mode must be one of",
+        ),
+        (
+            {"evaluation": {"judge": {"model": "tiny", "samples": 0}}},
+            "evaluation.judge: samples must be an integer >= 1",
+        ),
         (
             {"evaluation": {"judge": {"model": "tiny", "limit": 0}}},
             "evaluation.judge.limit must be an integer",
@@ -160,7 +166,35 @@ BASE = {
             {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "turns": 3}}},
             "unknown keys ['turns']",
         ),
-        ({"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge_mode": "x"}}}, "judge_mode"),
+        (
+            {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge_mode": "x"}}},
+            "aloe.judge: mode",
+        ),
+        (
+            {"evaluation": {"aloe": {"profiles": "p", "personalities": "q", "judge": {"samples": 0}}}},
+            "evaluation.aloe.judge: samples must be an integer >= 1",
+        ),
+        (
+            {
+                "evaluation": {
+                    "aloe": {"profiles": "p", "personalities": "q", "judge": {"url": "http://x/v1"}}
+                }
+            },
+            "evaluation.aloe.judge.url: the experiment runs ALOE's simulator and judge on the judge section's",
+        ),
+        (
+            {
+                "evaluation": {
+                    "aloe": {
+                        "profiles": "p",
+                        "personalities": "q",
+                        "judge_mode": "sample",
+                        "judge": {"mode": "sample"},
+                    }
+                }
+            },
+            "judge_mode and judge.mode are one setting",
+        ),
         ({"evaluation": {"judge": {"chat_template_kwargs": "enable_thinking"}}}, "must be a mapping"),
         # Issue 19: each of these passed --dry-run and then failed in every cell (or ran the wrong cell).
         ({"grid": BASE["grid"] | {"seeds": [-1]}}, "grid.seeds must be integers >= 0"),
@@ -175,6 +209,14 @@ BASE = {
         ({"training": {"max_steps": "four"}}, "training: key 'max_steps': 'four' is not a valid int"),
         ({"training": {"max_steps": 0}}, "training: max_steps must be a positive number"),
         ({"training": {"num_train_epochs": -1}}, "training: num_train_epochs must be a positive"),
+        # Issue 27: generation is a SamplingConfig checked at load, not when the first cell decodes.
+        (
+            {"generation": {"temperature": 0}},
+            "generation: temperature must be a finite number > 0 when sampling",
+        ),
+        ({"generation": {"backend": "vlm"}}, "generation: backend must be one of"),
+        ({"generation": {"max_new_tokens": 0}}, "generation: max_new_tokens must be >= 1"),
+        ({"generation": {"seed": 1}}, "generation: unknown keys ['seed']"),  # each cell samples with its own
         # Issue 25: --dry-run accepted both precisions and every cell failed in transformers.
         ({"training": {"bf16": True, "fp16": True}}, "training: bf16 and fp16 are both set"),
     ],
@@ -184,6 +226,26 @@ def test_bad_configs_name_the_key(tmp_path, change, message):
         load_experiment_config(_write(tmp_path, BASE | change))
     assert message in str(error.value)
     assert "x.yaml" in str(error.value)
+
+
+def test_aloe_s_roles_load_nested_or_flat_from_their_defaults(tmp_path):
+    """``aloe: {judge: {mode: sample}}`` keeps ALOE's other judge settings (300 tokens, not JudgeConfig's
+    32), and the flat spelling of configs/cpu/tiny_all_tables.yaml (``simulator_max_new_tokens``) is the
+    same setting."""
+    files = {"profiles": "p", "personalities": "q"}
+    nested = {"simulator": {"max_tokens": 4}, "judge": {"mode": "sample"}}
+    flat = {"simulator_max_new_tokens": 4, "judge_mode": "sample"}
+    loaded = [
+        load_experiment_config(
+            _write(tmp_path, BASE | {"evaluation": {"aloe": files | aloe}})
+        ).evaluation.aloe
+        for aloe in (nested, flat)
+    ]
+    assert loaded[0] == loaded[1]
+    assert (loaded[0].simulator.max_tokens, loaded[0].simulator.temperature) == (4, 1.0)
+    assert (loaded[0].judge.mode, loaded[0].judge.max_tokens) == ("sample", 300)
+    # Both run on the judge section's model (here its default, a local SmolLM2), and the config says so.
+    assert loaded[0].judge.model == loaded[0].simulator.model == "smollm2-135m-instruct"
 
 
 def test_a_task_s_learning_rates_replace_the_grid_s(tmp_path):

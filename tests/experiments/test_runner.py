@@ -428,3 +428,27 @@ def test_a_new_label_or_learning_rate_list_reuses_the_task_data(tmp_path):
     directory = _Context(config, "run-1").data_dir("tiny", "spc")
     config.tasks["spc"].label, config.tasks["spc"].learning_rates = "Persona-Chat", [1e-3, 2e-3]
     assert _Context(config, "run-2").data_dir("tiny", "spc") == directory
+
+
+def test_a_run_record_with_aloe_s_flat_keys_resumes():
+    """Before issue 27 an ``aloe:`` section recorded the simulator's and judge's settings flat
+    (``judge_max_new_tokens``); they are the nested roles' settings, so its finished cells are kept, and a
+    changed one is named under its nested name."""
+    from percontrast.experiments.runner import check_finished_cells
+    from percontrast.utils.errors import ConfigError
+
+    config = load_experiment_config(ROOT / "configs/cpu/tiny_all_tables.yaml", {"output_dir": "elsewhere"})
+    cells = expand(config)
+    recorded = json.loads(json.dumps(config.to_dict(), default=str))
+    del recorded["generation"]["seed"]  # not recorded before either
+    aloe = recorded["evaluation"]["aloe"]
+    simulator, judge = aloe.pop("simulator"), aloe.pop("judge")
+    aloe |= {"simulator_max_new_tokens": simulator["max_tokens"], "simulator_temperature": 1.0}
+    aloe |= {"judge_max_new_tokens": judge["max_tokens"], "judge_temperature": 1.0, "judge_mode": None}
+    aloe |= {"judge_samples": 1}
+    records = [{"kind": "run", "run": "r1", "config": recorded}]
+    records += [{"kind": "cell", "cell": cell.id, "status": "ok", "run": "r1"} for cell in cells[:2]]
+    assert check_finished_cells(config, records, cells) == {cell.id for cell in cells[:2]}
+    aloe["judge_max_new_tokens"] = 5
+    with pytest.raises(ConfigError, match=r"evaluation.aloe.judge.max_tokens: 5 there, 300 now"):
+        check_finished_cells(config, records, cells)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from chat_server import ChatServer
 
 from percontrast.cli import main
+from percontrast.data.construct_config import ConstructConfig
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.data.synthetic import construct_dataset
 from percontrast.identification import plot_pir_breakdown, run_identification
+from percontrast.identification.config import IdentifyConfig
 from percontrast.identification.labels import personal_words, token_labels
 from percontrast.identification.metrics import auroc, precision_recall_f1
 from percontrast.modeling.chat import OpenAIChat
+from percontrast.modeling.config import ChatModelConfig
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import score_examples
 
 needs_tagger = pytest.mark.needs("tagger")
@@ -26,10 +31,9 @@ def examples():
 
 def test_percontrast_metrics_match_an_independent_recomputation(tiny, examples) -> None:
     model, tokenizer = tiny
-    result = run_identification(
-        model, tokenizer, examples, methods=("percontrast",), threshold=0.0, progress=False
-    )
-    scores = score_examples(model, tokenizer, examples, template=result.template, progress=False)
+    config = IdentifyConfig(methods="percontrast", threshold=0.0)
+    result = run_identification(model, tokenizer, examples, config, progress=False)
+    scores = score_examples(model, tokenizer, examples, ScoreConfig(template=result.template), progress=False)
     labels, pir = [], []
     for example, score in zip(examples, scores, strict=True):
         labels += token_labels(
@@ -54,7 +58,9 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
     replies[1] = "I cannot tell."
     with ChatServer(replies) as server:
         judge = OpenAIChat(server.url, "judge")
-        result = run_identification(*tiny, examples, methods=("llm_judge",), judge=judge, progress=False)
+        result = run_identification(
+            *tiny, examples, IdentifyConfig(methods="llm_judge"), judge, progress=False
+        )
     assert "User 2: " + examples[0].query in server.requests[0]["messages"][0]["content"]
     assert server.requests[0]["temperature"] == 0.0
     stats = result.judge
@@ -70,10 +76,9 @@ def test_http_judge_replies_are_matched_back_and_unmatched_keywords_counted(tiny
 def test_the_local_judge_shows_a_progress_bar(tiny, examples, progress, capsys) -> None:
     """The demo's local LLM-judge step (120 generations, minutes on 2 cores) printed one line and no bar."""
     model, tokenizer = tiny
-    run_identification(
-        model, tokenizer, examples[:3], methods=("llm_judge",), judge_max_new_tokens=2, batch_size=2,
-        progress=progress,
-    )  # fmt: skip
+    judge = ChatModelConfig(temperature=0.0, max_tokens=2)
+    config = IdentifyConfig(methods="llm_judge", batch_size=2, judge=judge)
+    run_identification(model, tokenizer, examples[:3], config, progress=progress)
     err = capsys.readouterr().err
     assert ("LLM judge: keywords" in err and "3/3" in err) == progress
 
@@ -84,9 +89,7 @@ def test_local_judge_runs_on_the_model_itself(smollm2, examples) -> None:
     identified, 'ferry', 'boat' and 'schedule' (the personal ones) among them. (`tiny`'s random replies
     leave only F1's range to check, which a judge that identifies nothing passes.)"""
     (example,) = [ex for ex in examples if "ferry" in ex.response]
-    result = run_identification(
-        *smollm2, [example], methods=("llm_judge",), judge_max_new_tokens=32, progress=False
-    )
+    result = run_identification(*smollm2, [example], IdentifyConfig(methods="llm_judge"), progress=False)
     assert result.judge["n_replies"] == 1 and result.judge["backend"] == "local model"
     (row,) = result.examples
     keywords = [k.strip(" \"'.") for k in row["judge_reply"].removeprefix("User 1:").split(",")]
@@ -107,7 +110,7 @@ def test_local_judge_runs_on_the_model_itself(smollm2, examples) -> None:
 
 @needs_tagger
 def test_word_matching_identifies_shared_content_words(tiny, examples) -> None:
-    result = run_identification(*tiny, examples, methods=("word_match",), progress=False)
+    result = run_identification(*tiny, examples, IdentifyConfig(methods="word_match"), progress=False)
     row = next(
         r for r in result.examples if r["id"] == "pqa_0001"
     )  # persona "i like pepsi.", answer "... Pepsi."
@@ -141,7 +144,7 @@ def read_persona_qa_lines(n: int) -> list[str]:
 
 
 def test_plot_writes_a_png(tiny, examples, tmp_path) -> None:
-    result = run_identification(*tiny, examples[:2], methods=("percontrast",), progress=False)
+    result = run_identification(*tiny, examples[:2], IdentifyConfig(methods="percontrast"), progress=False)
     path = plot_pir_breakdown(result, tmp_path / "sub" / "fig5.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
 
@@ -157,7 +160,8 @@ def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path)
         "Question: Food?\nAnswer: I " + "really " * 17 + "love to **cook**.",  # 21 words
     ]
     with ChatServer(replies) as server:
-        records, report = construct_dataset(personas, OpenAIChat(server.url, "strong"), temperature=0.0)
+        config = ConstructConfig(replace(ConstructConfig().writer, temperature=0.0))  # 256 tokens kept
+        records, report = construct_dataset(personas, OpenAIChat(server.url, "strong"), config)
     assert "I like to sew." in server.requests[0]["messages"][0]["content"]
     assert report.to_dict() == {
         "n_personas": 5,
@@ -175,21 +179,16 @@ def test_construction_over_http_keeps_good_replies_and_counts_the_rest(tmp_path)
 
 def test_donor_personas_replace_the_persona_free_term(tiny, examples) -> None:
     """With donors, logp_with is unchanged and PIR = logp_with - the donor marginal (checked with K=1: one donor's log-probs)."""
-    from dataclasses import replace
-
     model, tokenizer = tiny
-    result = run_identification(
-        model,
-        tokenizer,
-        examples[:3],
-        methods=("percontrast",),
-        template="persona_chat",
-        donors=1,
-        progress=False,
+    config = IdentifyConfig(methods="percontrast", template="persona_chat", donors=1)
+    result = run_identification(model, tokenizer, examples[:3], config, progress=False)
+    plain = score_examples(
+        model, tokenizer, examples[:3], ScoreConfig(template="persona_chat"), progress=False
     )
-    plain = score_examples(model, tokenizer, examples[:3], template="persona_chat", progress=False)
     donor = replace(examples[0], persona=examples[1].persona)  # example 0's donor is example 1
-    (donor_scores,) = score_examples(model, tokenizer, [donor], template="persona_chat", progress=False)
+    (donor_scores,) = score_examples(
+        model, tokenizer, [donor], ScoreConfig(template="persona_chat"), progress=False
+    )
     expected = [w - d for w, d in zip(plain[0].logp_with, donor_scores.logp_with, strict=True)]
     assert result.examples[0]["pir"] == pytest.approx(expected, abs=1e-4)
     assert "1 donor personas" in result.template
@@ -241,21 +240,18 @@ def test_per_fact_pir_is_the_maximum_over_facts_scored_alone(tiny, examples) -> 
 
     model, tokenizer = tiny
     items = examples[:3]
-    result = run_identification(
-        model,
-        tokenizer,
-        items,
-        methods=("percontrast", "percontrast_facts", "percontrast_facts_word"),
-        threshold=0.0,
-        template="persona_chat",
-        progress=False,
-    )
-    plain = score_examples(model, tokenizer, items, template="persona_chat", progress=False)
+    methods = "percontrast,percontrast_facts,percontrast_facts_word"
+    config = IdentifyConfig(methods=methods, threshold=0.0, template="persona_chat")
+    result = run_identification(model, tokenizer, items, config, progress=False)
+    plain = score_examples(model, tokenizer, items, ScoreConfig(template="persona_chat"), progress=False)
     token_pir, word_pir, labels = [], [], []
     for index, example in enumerate(items):
         singles = [replace(example, persona=[fact]) for fact in example.persona]
         per_fact = [
-            s.pir for s in score_examples(model, tokenizer, singles, template="persona_chat", progress=False)
+            s.pir
+            for s in score_examples(
+                model, tokenizer, singles, ScoreConfig(template="persona_chat"), progress=False
+            )
         ]
         assert len(per_fact) == len(example.persona) > 1
         expected = [max(column) for column in zip(*per_fact, strict=True)]
@@ -287,4 +283,5 @@ def test_per_fact_pir_is_the_maximum_over_facts_scored_alone(tiny, examples) -> 
     low, high = got["intervals"]["percontrast_facts"]["f1_minus_percontrast"]
     assert f"percontrast_facts [{low:+.3f}, {high:+.3f}]" in table and "F1 95% CI" in table
     with pytest.raises(Exception, match="donors"):
-        run_identification(model, tokenizer, items, methods=("percontrast_facts",), donors=1, progress=False)
+        config = IdentifyConfig(methods="percontrast_facts", donors=1)
+        run_identification(model, tokenizer, items, config, progress=False)

@@ -10,14 +10,14 @@ import pytest
 
 from percontrast.data.persona_qa import read_persona_qa
 from percontrast.identification import run_identification
+from percontrast.identification.config import IdentifyConfig
 
 pytestmark = [pytest.mark.smollm2, pytest.mark.slow]
 
 
 def test_pir_separates_personal_tokens_on_the_dev_set(smollm2) -> None:
-    result = run_identification(
-        *smollm2, read_persona_qa(), methods=("percontrast", "percontrast_word"), progress=False
-    )
+    config = IdentifyConfig(methods="percontrast,percontrast_word")
+    result = run_identification(*smollm2, read_persona_qa(), config, progress=False)
     assert result.n_tokens > 1500 and 0.2 < result.n_personal / result.n_tokens < 0.4
     assert result.auroc > 0.6
     assert (

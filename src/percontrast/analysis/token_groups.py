@@ -269,6 +269,7 @@ def measure_groups(
         dtype, device: as in `percontrast.modeling.load.load_model`.
     """
     from percontrast.modeling.load import load_model
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     if not models:
@@ -277,15 +278,8 @@ def measure_groups(
     def score(path: str) -> list[TokenScores]:
         model, tokenizer = load_model(path, dtype=dtype, device=device)
         model.eval()
-        return score_examples(
-            model,
-            tokenizer,
-            examples,
-            template=template,
-            max_length=max_length,
-            max_batch_size=batch_size,
-            progress=progress,
-        )
+        config = ScoreConfig(template=template, max_length=max_length, batch_size=batch_size)
+        return score_examples(model, tokenizer, examples, config, progress=progress)
 
     reference = reference or models[0][0]
     named = [path for name, path in models if name == reference]

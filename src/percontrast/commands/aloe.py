@@ -3,9 +3,10 @@
 The protocol is ALOE's own ``evaluation/eval_own.py`` (see `percontrast.evaluation.aloe`). Every
 setting is a field of `AloeConfig` (``evaluation/aloe_config.py``): the flags below take their
 defaults and help from it, and the experiment runner's ``aloe:`` section is the same dataclass. The
-simulator and judge default to ALOE's official settings when they point at an HTTP server
-(``gpt-4o-mini-2024-07-18``, 300 tokens, temperature 1.0); the model under test to the paper's
-inference settings (temperature 0.4, 512 new tokens). Both ``percontrast aloe`` and the runner call
+simulator and judge are its roles ``simulator`` (a `ChatModelConfig`: ``--simulator-*``) and ``judge``
+(a `JudgeConfig`: ``--judge-*``), whose defaults are ALOE's official settings when they point at an
+HTTP server (``gpt-4o-mini-2024-07-18``, 300 tokens, temperature 1.0); the model under test samples
+with the paper's inference settings (temperature 0.4, 512 new tokens). Both ``percontrast aloe`` and the runner call
 `evaluation.aloe.evaluate_aloe`.
 """
 
@@ -17,38 +18,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percontrast.commands import positive_int, temperature
-from percontrast.commands.evaluate import add_judge_arguments, build_chat_backend
+from percontrast.commands.evaluate import add_chat_arguments
 from percontrast.commands.generate import add_contrast_arguments
 from percontrast.commands.score import add_model_arguments
 from percontrast.utils.errors import ConfigError
 
 if TYPE_CHECKING:
     from percontrast.evaluation.aloe_config import AloeConfig
+    from percontrast.modeling.config import ChatModelConfig
 
 logger = logging.getLogger(__name__)
 
-# AloeConfig fields whose flags add_judge_arguments builds (-> their dest), or that are no flag (None).
-BACKEND_FIELDS = {
-    "simulator_max_new_tokens": "simulator_max_tokens",
-    "simulator_temperature": "simulator_temperature",
-    "judge_max_new_tokens": "judge_max_tokens",
-    "judge_temperature": "judge_temperature",
-    "judge_mode": "judge_mode",
-    "judge_samples": "judge_samples",
-}
-NOT_FLAGS = {"average_from": None}  # the runner's: the CLI reports the paper's AL(6..10)
+NOT_FLAGS = ("average_from",)  # the runner's: the CLI reports the paper's AL(6..10)
 
 
-def config_classes() -> dict[type, dict[str, str | None]]:
-    """The dataclasses this command's flags come from, with the fields whose flags are built apart."""
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from, with the fields that are not flags (the simulator
+    and the judge are roles: ``--simulator-*``, ``--judge-*``)."""
     from percontrast.evaluation.aloe_config import AloeConfig
 
-    return {AloeConfig: BACKEND_FIELDS | NOT_FLAGS}
+    return {AloeConfig: NOT_FLAGS}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.evaluation.aloe_config import ALOE_API_MODEL, AloeConfig, aloe_default
+    from percontrast.evaluation.aloe_config import AloeConfig
 
     parser = subparsers.add_parser(
         "aloe",
@@ -64,36 +58,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_config_arguments(
         parser,
         AloeConfig,
-        exclude=("profiles", "personalities", *BACKEND_FIELDS, *NOT_FLAGS),
+        exclude=("profiles", "personalities", *NOT_FLAGS),
         types={"temperature": temperature, "max_new_tokens": positive_int, "chunk_size": positive_int},
         show_default=True,
     )
-    add_judge_arguments(
-        parser,
-        prefix="simulator",
-        role="user simulator",
-        api_model=ALOE_API_MODEL,
-        temperature=aloe_default("simulator_temperature"),
-        max_tokens=aloe_default("simulator_max_new_tokens"),
-    )
-    add_judge_arguments(
-        parser,
-        api_model=ALOE_API_MODEL,
-        temperature=aloe_default("judge_temperature"),
-        max_tokens=aloe_default("judge_max_new_tokens"),
-    )
+    add_chat_arguments(parser, AloeConfig, "simulator")
+    add_chat_arguments(parser, AloeConfig, "judge")
     add_contrast_arguments(parser)
     return parser
 
 
 def aloe_config(args: argparse.Namespace) -> AloeConfig:
-    """The `AloeConfig` of the parsed flags."""
+    """The `AloeConfig` of the parsed flags (its simulator and judge from ``--simulator-*``, ``--judge-*``)."""
     from percontrast.commands.config_flags import config_from_args
     from percontrast.evaluation.aloe_config import AloeConfig
 
-    return config_from_args(
-        AloeConfig, args, **{name: getattr(args, dest) for name, dest in BACKEND_FIELDS.items()}
-    )
+    return config_from_args(AloeConfig, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,32 +104,32 @@ def run(args: argparse.Namespace) -> int:
     identity = {
         "model": model_identity(args.model),
         "dtype": args.dtype,
-        "simulator": backend_identity(args, "simulator") or backend_identity(args, "judge"),
-        "judge": backend_identity(args, "judge"),
+        "simulator": backend_identity(config.simulator) or backend_identity(config.judge),
+        "judge": backend_identity(config.judge),
     }
-    summary = evaluate_aloe(config, args.out, lambda: aloe_backends(args), identity)
+    summary = evaluate_aloe(config, args.out, lambda: aloe_backends(config, args), identity)
     print(aloe_table(summary), end="")
     logger.info("wrote %s, %s and the conversations %s", args.out, Path(args.out).with_suffix(".md"), saved)
     return 0
 
 
-def backend_identity(args: argparse.Namespace, prefix: str) -> list | None:
-    """What the settings record says about the ``--<prefix>-*`` chat model (None: not given)."""
+def backend_identity(config: ChatModelConfig) -> list | None:
+    """What the settings record says about a chat model (None: it names none)."""
     from percontrast.modeling.load import model_identity
 
-    url, api_model, local = (getattr(args, f"{prefix}_{key}") for key in ("url", "api_model", "model"))
-    if url:
-        kwargs = getattr(args, f"{prefix}_chat_template_kwargs")
-        return [url, api_model] + ([kwargs] if kwargs else [])
-    return [model_identity(local)] if local else None
+    if config.url:
+        kwargs = config.chat_template_kwargs
+        return [config.url, config.api_model] + ([kwargs] if kwargs else [])
+    return [model_identity(config.model)] if config.model else None
 
 
-def aloe_backends(args: argparse.Namespace):
-    """The model under test, the user simulator (default: the judge) and the judge of the flags."""
-    from percontrast.modeling.chat import TransformersChat
+def aloe_backends(config: AloeConfig, args: argparse.Namespace):
+    """The model under test (``--model``), the user simulator (default: the judge's backend) and the
+    judge's backend."""
+    from percontrast.modeling.chat import TransformersChat, chat_backend
     from percontrast.modeling.load import load_model
 
-    judge = build_chat_backend(args, "judge")
-    simulator = build_chat_backend(args, "simulator") or judge
+    judge = chat_backend(config.judge, "judge")
+    simulator = chat_backend(config.simulator, "simulator") or judge
     model = TransformersChat(*load_model(args.model, dtype=args.dtype, device=args.device), name=args.model)
     return model, simulator, judge

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from percontrast.commands import positive_int, temperature
-
 
 def config_classes() -> dict[type, tuple[str, ...]]:
-    """The dataclasses this command's flags come from, each with the fields that are not flags."""
+    """The dataclasses this command's flags come from, each with the fields that are not flags (the
+    construction model is a role: ``--url``, ``--api-model``, ...)."""
     from percontrast.data.construct_config import ConstructConfig
 
     return {ConstructConfig: ()}
@@ -23,6 +22,7 @@ def config_classes() -> dict[type, tuple[str, ...]]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.commands.evaluate import add_chat_arguments
     from percontrast.data.construct_config import ConstructConfig
 
     parser = subparsers.add_parser(
@@ -34,9 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--out", required=True, help="JSONL of kept items (read by `percontrast identify --data`)"
     )
-    add_config_arguments(
-        parser, ConstructConfig, types={"temperature": temperature, "max_new_tokens": positive_int}
-    )
+    add_chat_arguments(parser, ConstructConfig, "writer", required=("url", "api_model"), show_default=False)
+    add_config_arguments(parser, ConstructConfig)
     return parser
 
 

@@ -8,45 +8,23 @@ from percontrast.commands import positive_int
 from percontrast.commands import temperature as temperature_type
 
 
-def add_judge_arguments(
-    parser: argparse.ArgumentParser,
-    *,
-    api_model: str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    prefix: str = "judge",
-    role: str = "judge",
-) -> None:
-    """Flags of one chat model played by a local model or an HTTP server (``--judge-*``, ``--simulator-*``).
+def chat_types() -> dict:
+    """The argparse types of the chat-model fields (`ChatModelConfig`, `JudgeConfig`), whatever the role."""
+    return {
+        "chat_template_kwargs": chat_template_kwargs,
+        "temperature": temperature_type,
+        "max_tokens": positive_int,
+        "samples": positive_int,
+    }
 
-    The flags are `JudgeConfig`'s fields (the judge) or `ChatModelConfig`'s (another role).
 
-    Args:
-        parser: where the flags go.
-        api_model: default of ``--<prefix>-api-model`` (the model name sent to the server).
-        temperature: default sampling temperature of its replies (None: the dataclass's).
-        max_tokens: default reply length in tokens (None: the dataclass's).
-        prefix: flag prefix.
-        role: what the model does, for the help texts.
-    """
-    from percontrast.commands.config_flags import add_config_arguments
-    from percontrast.evaluation.judge_config import JudgeConfig
-    from percontrast.modeling.config import ChatModelConfig
+def add_chat_arguments(parser: argparse.ArgumentParser, config_class: type, name: str, **kwargs) -> None:
+    """The flags of a chat model that ``config_class`` holds as its role ``name`` (``EvaluateConfig.judge``:
+    ``--judge-*``; ``AloeConfig.simulator``: ``--simulator-*``): `config_flags.add_role_arguments` with
+    the chat fields' argparse types; ``kwargs`` go to it (``required``)."""
+    from percontrast.commands.config_flags import add_role_arguments
 
-    overrides = {"api_model": api_model, "temperature": temperature, "max_tokens": max_tokens}
-    add_config_arguments(
-        parser.add_argument_group(role),
-        JudgeConfig if prefix == "judge" else ChatModelConfig,
-        prefix=prefix,
-        types={
-            "chat_template_kwargs": chat_template_kwargs,
-            "temperature": temperature_type,
-            "max_tokens": positive_int,
-        },
-        defaults={name: value for name, value in overrides.items() if value is not None},
-        help_values={"role": role},
-        show_default=True,
-    )
+    add_role_arguments(parser, config_class, name, types=chat_types(), **kwargs)
 
 
 def chat_template_kwargs(text: str) -> dict:
@@ -64,33 +42,11 @@ def chat_template_kwargs(text: str) -> dict:
     return value
 
 
-def chat_config(args: argparse.Namespace, prefix: str = "judge"):
-    """The `JudgeConfig` (``judge``) or `ChatModelConfig` (another role) of the ``--<prefix>-*`` flags."""
-    from percontrast.commands.config_flags import config_from_args
-    from percontrast.evaluation.judge_config import JudgeConfig
-    from percontrast.modeling.config import ChatModelConfig
-
-    return config_from_args(JudgeConfig if prefix == "judge" else ChatModelConfig, args, prefix=prefix)
-
-
-def build_chat_backend(args: argparse.Namespace, prefix: str = "judge"):
-    """The chat backend the ``--<prefix>-*`` flags name: an HTTP server, else a local model (or None)."""
-    from percontrast.modeling.chat import chat_backend
-
-    return chat_backend(chat_config(args, prefix), prefix)
-
-
-def config_classes() -> dict[type, tuple[str, ...] | dict[str, str]]:
-    """The dataclasses this command's flags come from (the judge's: ``--judge-<field>``)."""
-    from dataclasses import fields
-
+def config_classes() -> dict[type, tuple[str, ...]]:
+    """The dataclasses this command's flags come from (its judge: ``--judge-<field>``, a role)."""
     from percontrast.evaluation.config import EvaluateConfig
-    from percontrast.evaluation.judge_config import JudgeConfig
 
-    return {
-        EvaluateConfig: (),
-        JudgeConfig: {item.name: f"judge_{item.name}" for item in fields(JudgeConfig)},
-    }
+    return {EvaluateConfig: ()}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -109,7 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--out", default=None, help="metrics JSON (a .md table is written beside it)")
     add_config_arguments(parser, EvaluateConfig)
-    add_judge_arguments(parser)
+    add_chat_arguments(parser, EvaluateConfig, "judge")
     return parser
 
 
@@ -119,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from percontrast.evaluation.files import evaluate_file
 
     config = config_from_args(EvaluateConfig, args)
-    _, table = evaluate_file(
-        config, args.predictions, data=args.data, out=args.out, judge=chat_config(args, "judge")
-    )
+    _, table = evaluate_file(config, args.predictions, data=args.data, out=args.out)
     print(table, end="")
     return 0

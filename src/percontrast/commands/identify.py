@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from percontrast.commands import positive_int
-
 
 def config_classes() -> dict[type, tuple[str, ...]]:
-    """The dataclasses this command's flags come from, each with the fields that are not flags."""
+    """The dataclasses this command's flags come from, each with the fields that are not flags (the
+    judge is a role: ``--judge-*``)."""
     from percontrast.identification.config import IdentifyConfig
 
     return {IdentifyConfig: ()}
@@ -20,6 +19,7 @@ def config_classes() -> dict[type, tuple[str, ...]]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from percontrast.commands.config_flags import add_config_arguments
+    from percontrast.commands.evaluate import add_chat_arguments
     from percontrast.commands.score import add_model_arguments
     from percontrast.identification.config import IdentifyConfig
 
@@ -32,12 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--out", required=True, help="results JSON (a .md table is written beside it)")
     parser.add_argument("--plot", default=None, help="write Figure 5 (PIR ranges) as a PNG here")
-    judge_fields = ("judge_url", "judge_api_model", "judge_key_env")
-    add_config_arguments(
-        parser, IdentifyConfig, exclude=judge_fields, types={"judge_max_new_tokens": positive_int}
-    )
-    group = parser.add_argument_group("judge (default: the --model itself)")
-    add_config_arguments(group, IdentifyConfig, only=judge_fields)
+    add_config_arguments(parser, IdentifyConfig)
+    add_chat_arguments(parser, IdentifyConfig, "judge", show_default=False)
     return parser
 
 

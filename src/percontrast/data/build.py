@@ -134,13 +134,13 @@ def build_examples(
     spec: TaskSpec,
     retriever: Retriever,
     *,
-    k: int = 4,
-    template: str | None = None,
+    k: int = DataConfig.k,
+    template: str | None = DataConfig.template,
     tokenizer: Any = None,
-    max_length: int | None = None,
-    sample: int | None = None,
-    seed: int = 0,
-    skip_invalid: bool = False,
+    max_length: int | None = DataConfig.max_length,
+    sample: int | None = DataConfig.sample,
+    seed: int = DataConfig.seed,
+    skip_invalid: bool = DataConfig.skip_invalid,
 ) -> tuple[list[Example], BuildSummary]:
     """Turn validated records into `Example`s with the top-k retrieved, rendered profile items.
 

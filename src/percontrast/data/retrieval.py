@@ -55,7 +55,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from percontrast.data.config import DEFAULT_RETRIEVER, RETRIEVERS  # noqa: F401 (re-exported)
+from percontrast.data.config import DEFAULT_RETRIEVER, RETRIEVERS, DataConfig  # noqa: F401 (re-exported)
 from percontrast.data.dense import (  # noqa: F401 (re-exported: the dense retrievers' public names)
     CONTRIEVER,
     DenseRetriever,
@@ -259,11 +259,11 @@ def make_retriever(
     name: str = DEFAULT_RETRIEVER,
     *,
     date_field: str | None = None,
-    seed: int = 0,
-    k: int = 4,
-    random_with_replacement: bool = False,
-    dense_model: str | None = None,
-    device: str = "cpu",
+    seed: int = DataConfig.seed,
+    k: int = DataConfig.k,
+    random_with_replacement: bool = DataConfig.random_with_replacement,
+    dense_model: str | None = DataConfig.dense_model,
+    device: str = DataConfig.device,
     batch_size: int = 64,
 ) -> Retriever:
     """Build a retriever by name (one of `RETRIEVERS`; see the module docstring).

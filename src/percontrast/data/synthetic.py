@@ -20,14 +20,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from percontrast.data.construct_config import ConstructConfig
 from percontrast.data.schema import iter_jsonl
 from percontrast.utils.bundled import load_published_prompt
 from percontrast.utils.errors import DataError
-
-if TYPE_CHECKING:
-    from percontrast.data.construct_config import ConstructConfig
 
 logger = logging.getLogger(__name__)
 
@@ -158,10 +155,8 @@ ANSWER_WORDS = (5, 20)
 def construct_dataset(
     personas: Sequence[tuple[str, list[str]]],
     backend,
+    config: ConstructConfig | None = None,
     *,
-    temperature: float = 0.7,
-    max_new_tokens: int = 256,
-    seed: int = 0,
     id_prefix: str = "synth",
     answer_words: tuple[int, int] = ANSWER_WORDS,
     finished: Mapping[str, dict] | None = None,
@@ -172,6 +167,10 @@ def construct_dataset(
     Every item (kept or set aside) has the id ``<id_prefix>_<index>``, so a run can resume.
 
     Args:
+        personas: ``(persona id, sentences)`` pairs.
+        backend: the construction model (its server is ``config.writer``'s in `construct_files`).
+        config: the settings (default: `ConstructConfig`'s): ``writer.temperature``,
+            ``writer.max_tokens`` and ``seed`` of every request.
         finished: items of an earlier run by id (kept records, and set-aside ones with a ``reason``);
             their personas are not asked again.
         on_item: called with each new item and whether it was kept, as soon as it is known (the CLI
@@ -184,6 +183,7 @@ def construct_dataset(
         The kept records (bundled format, finished ones included) and the report (set-aside replies
         are in ``report.rejected``).
     """
+    config = config or ConstructConfig()
     finished = finished or {}
     report = ConstructionReport(n_personas=len(personas))
     records = []
@@ -193,9 +193,9 @@ def construct_dataset(
         if item is None:
             (reply,) = backend.chat(
                 [construction_messages(sentences)],
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-                seed=seed,
+                max_new_tokens=config.writer.max_tokens,
+                temperature=config.writer.temperature,
+                seed=config.seed,
             )
             item = _construction_item(item_id, persona_id, sentences, reply[0], answer_words)
             if on_item is not None:
@@ -234,6 +234,27 @@ def _construction_item(
     }
 
 
+def construct_settings(config: ConstructConfig, personas_path: str) -> dict:
+    """Everything that decides a constructed item, as recorded beside the files (under the names of the
+    records written before the construction model was a `ChatModelConfig`); ``limit`` may grow between runs."""
+    from pathlib import Path
+
+    from percontrast.utils.files import file_fingerprint
+
+    writer = config.writer
+    settings = {
+        "personas": f"{Path(personas_path).resolve()} (sha256 {file_fingerprint([personas_path], full=True)})",
+        "url": writer.url,
+        "api_model": writer.api_model,
+        "temperature": writer.temperature,
+        "max_new_tokens": writer.max_tokens,
+        "seed": config.seed,
+    }
+    if writer.chat_template_kwargs is not None:
+        settings["chat_template_kwargs"] = writer.chat_template_kwargs
+    return settings
+
+
 def construct_files(config: ConstructConfig, personas_path: str, out: str) -> ConstructionReport:
     """`construct_dataset` into files, resumable: what ``percontrast construct`` runs.
 
@@ -244,14 +265,13 @@ def construct_files(config: ConstructConfig, personas_path: str, out: str) -> Co
     """
     from pathlib import Path
 
-    from percontrast.modeling.chat import OpenAIChat
-    from percontrast.utils.errors import Interrupted
+    from percontrast.modeling.chat import chat_backend
+    from percontrast.utils.errors import ConfigError, Interrupted
     from percontrast.utils.files import (
         JsonlAppender,
         atomic_write_json,
         check_outputs,
         check_run_settings,
-        file_fingerprint,
         read_finished,
         settings_path,
     )
@@ -270,16 +290,10 @@ def construct_files(config: ConstructConfig, personas_path: str, out: str) -> Co
         resumable=("--out", "the set-aside replies beside --out"),
     )
     personas = read_personas(personas_path)[: config.limit]
-    backend = OpenAIChat(config.url, config.api_model, api_key_env=config.key_env)
-    # Everything that decides an item; limit may grow between runs.
-    settings = {
-        "personas": f"{Path(personas_path).resolve()} (sha256 {file_fingerprint([personas_path], full=True)})",
-        "url": config.url,
-        "api_model": config.api_model,
-        "temperature": config.temperature,
-        "max_new_tokens": config.max_new_tokens,
-        "seed": config.seed,
-    }
+    if not config.writer.url:
+        raise ConfigError("construct asks an OpenAI-compatible server: give its --url and --api-model")
+    backend = chat_backend(config.writer, "")
+    settings = construct_settings(config, personas_path)
     check_run_settings(out_path, settings, kind="construct")
     check_run_settings(rejected_path, settings, kind="construct")
     finished = read_finished(out_path) | read_finished(rejected_path)
@@ -292,9 +306,7 @@ def construct_files(config: ConstructConfig, personas_path: str, out: str) -> Co
             _, report = construct_dataset(
                 personas,
                 backend,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                seed=config.seed,
+                config,
                 finished=finished,
                 on_item=lambda item, keep: (kept if keep else set_aside).write(item),
             )

@@ -48,6 +48,7 @@ from percontrast.data.persona_chat import TEMPLATE
 from percontrast.data.schema import Example
 from percontrast.demo.config import LABELS, UNTRAINED, VARIANTS, DemoConfig
 from percontrast.generation.generate import SamplingConfig, generate_from_ids, render_prompts
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.pir import score_examples
 
 logger = logging.getLogger(__name__)
@@ -198,15 +199,8 @@ def evaluate_model(
     Returns:
         The evaluation and, when METEOR could not be computed (WordNet missing), why.
     """
-    scores = score_examples(
-        model,
-        tokenizer,
-        eval_examples,
-        template=TEMPLATE,
-        max_length=config.max_length,
-        max_batch_size=config.eval_batch_size,
-        progress=config.progress,
-    )
+    settings = ScoreConfig(template=TEMPLATE, max_length=config.max_length, batch_size=config.eval_batch_size)
+    scores = score_examples(model, tokenizer, eval_examples, settings, progress=config.progress)
     nll_sum = np.array([-sum(item.logp_with) for item in scores])
     pir_sum = np.array([sum(item.pir) for item in scores])
     n_tokens = np.array([len(item.pir) for item in scores], dtype=float)

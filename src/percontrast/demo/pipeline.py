@@ -232,6 +232,7 @@ def _results(
 def _identify(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple[dict | None, Path | None]:
     """Step 2, if `percontrast.identification` is available; returns its results dict and Figure 5's PNG."""
     try:
+        from percontrast.identification.config import IdentifyConfig
         from percontrast.identification.identify import run_identification
         from percontrast.identification.plot import plot_pir_breakdown
     except ImportError as exc:
@@ -251,15 +252,10 @@ def _identify(model, tokenizer, config: DemoConfig, out_dir: Path, say) -> tuple
             methods = ("percontrast", "llm_judge")
     except ImportError:
         pass
-    result = run_identification(
-        model,
-        tokenizer,
-        examples,
-        methods=methods,
-        batch_size=config.eval_batch_size,
-        progress=config.progress,
-        bootstrap=config.bootstrap,
+    settings = IdentifyConfig(
+        methods=",".join(methods), batch_size=config.eval_batch_size, bootstrap=config.bootstrap
     )
+    result = run_identification(model, tokenizer, examples, settings, progress=config.progress)
     values = result.to_dict()
     (out_dir / "identification.json").write_text(json.dumps(values, indent=2), encoding="utf-8")
     figure5 = plot_pir_breakdown(result, out_dir / "figure5_pir_breakdown.png")

@@ -4,10 +4,12 @@
   gamma 0.5 on ``word_tokenize`` tokens), per-example scores and their mean, optional bootstrap.
 - `wordnet`: builds the offline NLTK data (WordNet from Debian's packages, English Punkt).
 - `predictions`: reading and validating ``{"id", "prediction", "reference"}`` files.
-- `backends`: the chat backends (local transformers model, OpenAI-compatible HTTP).
-- `prompts`: the published judge and user-simulator prompts (paper Appendix D.1, ALOE's eval_own.py).
-- `judge`: the LLM judge (Table 10's personalization and four-score quality prompts; 1-5 scores).
+- `judge_prompts`: the published judge and user-simulator prompts (paper Appendix D.1, ALOE's eval_own.py).
+- `judge_config`: `JudgeConfig`, a judge's settings (a `modeling.config.ChatModelConfig` plus its score mode).
+- `judge`: the LLM judge (Table 10's personalization and four-score quality prompts; 1-5 scores) and
+  `judge_from_config`, which builds every judge.
 - `aloe_config`: `AloeConfig`, the one definition of ALOE's settings (``percontrast aloe`` and the runner).
 - `aloe`: the ALOE protocol as ALOE's own evaluation script runs it (user simulator, judge per turn, AL(k)).
-- `report`: `evaluate_predictions`, the library call behind ``percontrast evaluate``.
+- `config`, `files`: `EvaluateConfig` and `evaluate_predictions`, the library call behind ``percontrast
+  evaluate``. (The chat backends are `percontrast.modeling.chat`.)
 """

@@ -55,7 +55,7 @@ from percontrast.evaluation.aloe_config import (  # noqa: F401 (re-exported: the
     ALOE_TEMPERATURE,
     AloeConfig,
 )
-from percontrast.evaluation.judge import ALOE, Judge
+from percontrast.evaluation.judge import ALOE, Judge, judge_from_config
 from percontrast.modeling.chat import ChatBackend, Messages, holds_reasoning
 from percontrast.utils.errors import ConfigError, DataError
 from percontrast.utils.tables import markdown_table
@@ -173,8 +173,8 @@ def run_aloe(
         seed = config.seed + 7919 * turn
         user_messages = simulator.chat(
             [simulator_messages(c) for c in conversations],
-            max_new_tokens=config.simulator_max_new_tokens,
-            temperature=config.simulator_temperature,
+            max_new_tokens=config.simulator.max_tokens,
+            temperature=config.simulator.temperature,
             seed=seed,
         )
         for conversation, (message,) in zip(conversations, user_messages, strict=True):
@@ -324,7 +324,7 @@ def evaluate_aloe(
         who = _run_conversations(todo, finished, len(conversations), saved, config, backends, progress)
     summary = summarise([Conversation(**finished[c.id]) for c in conversations], config)
     summary["simulator"] = who["simulator"]
-    summary["judge"] = {"mode": config.judge_mode, "n_samples": config.judge_samples} | who["judge"]
+    summary["judge"] = {"mode": config.judge.mode, "n_samples": config.judge.samples} | who["judge"]
     write_aloe(summary, out, write_conversations=False)
     return summary
 
@@ -334,14 +334,21 @@ def _aloe_settings(config: AloeConfig, identity: dict) -> dict:
     under other settings is refused); the grid size may grow between runs."""
     from percontrast.utils.files import file_fingerprint
 
-    skip = ("n_profiles", "n_personalities", "profiles", "personalities")
-    return {key: value for key, value in asdict(config).items() if key not in skip} | {
-        # The files' contents too: the same paths with other profiles must not resume.
-        "profiles": f"{Path(config.profiles).resolve()} (sha256 {file_fingerprint([config.profiles], full=True)})",
-        "personalities": f"{Path(config.personalities).resolve()} "
-        f"(sha256 {file_fingerprint([config.personalities], full=True)})",
-        **identity,
-    }
+    skip = ("n_profiles", "n_personalities", "profiles", "personalities", "simulator", "judge")
+    # The simulator's and judge's backends are in ``identity``; how they are asked under the flat names of
+    # earlier records (`AloeConfig.protocol_settings`), so a run recorded before the roles nested resumes.
+    settings = {key: value for key, value in asdict(config).items() if key not in skip}
+    return (
+        settings
+        | config.protocol_settings()
+        | {
+            # The files' contents too: the same paths with other profiles must not resume.
+            "profiles": f"{Path(config.profiles).resolve()} (sha256 {file_fingerprint([config.profiles], full=True)})",
+            "personalities": f"{Path(config.personalities).resolve()} "
+            f"(sha256 {file_fingerprint([config.personalities], full=True)})",
+            **identity,
+        }
+    )
 
 
 def _run_conversations(
@@ -359,14 +366,7 @@ def _run_conversations(
     from percontrast.utils.files import JsonlAppender
 
     model, simulator, judge_backend = backends()
-    judge = Judge(
-        judge_backend,
-        mode=config.judge_mode,
-        n_samples=config.judge_samples,
-        temperature=config.judge_temperature,
-        max_new_tokens=config.judge_max_new_tokens,
-        seed=config.seed,
-    )
+    judge = judge_from_config(config.judge, judge_backend, seed=config.seed)
     who = {"simulator": simulator.name, "judge": {"backend": judge_backend.name, "mode": judge.mode}}
     logger.info(
         "ALOE: %d conversations x %d turns; simulator %s, judge %s (%s)",

@@ -13,9 +13,11 @@ simulator and judge are ``gpt-4o-mini-2024-07-18`` called by ``call_gpt`` (lines
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from typing import Any
 
-from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.evaluation.judge_config import JudgeConfig
+from percontrast.modeling.config import ChatModelConfig
 from percontrast.utils.errors import ConfigError
 
 # ALOE's call_gpt (eval_own.py lines 25-32): the official simulator and judge.
@@ -23,6 +25,18 @@ ALOE_API_MODEL = "gpt-4o-mini-2024-07-18"
 ALOE_API_URL = "https://api.openai.com/v1"
 ALOE_MAX_TOKENS = 300
 ALOE_TEMPERATURE = 1.0  # not set in call_gpt: the API's default
+
+
+def aloe_simulator() -> ChatModelConfig:
+    """ALOE's user simulator: ``gpt-4o-mini`` over HTTP (when a url is given), 300 tokens, temperature
+    1.0; no model of its own (the judge's backend plays it)."""
+    return ChatModelConfig(api_model=ALOE_API_MODEL, temperature=ALOE_TEMPERATURE, max_tokens=ALOE_MAX_TOKENS)
+
+
+def aloe_judge() -> JudgeConfig:
+    """ALOE's judge: ``gpt-4o-mini`` over HTTP (when a url is given), 300 tokens, temperature 1.0, one
+    reply per turn; `JudgeConfig`'s local model otherwise."""
+    return JudgeConfig(api_model=ALOE_API_MODEL, temperature=ALOE_TEMPERATURE, max_tokens=ALOE_MAX_TOKENS)
 
 
 @dataclass
@@ -51,27 +65,20 @@ class AloeConfig:
         default=0.4,
         metadata={"help": "sampling temperature of the model under test (paper: 0.4; 0: greedy)"},
     )
-    simulator_max_new_tokens: int = field(
-        default=ALOE_MAX_TOKENS, metadata={"help": "length of the simulated user's messages (ALOE: 300)"}
-    )
-    simulator_temperature: float = field(
-        default=ALOE_TEMPERATURE, metadata={"help": "sampling temperature of the user simulator (ALOE: 1.0)"}
-    )
-    judge_max_new_tokens: int = field(
-        default=ALOE_MAX_TOKENS, metadata={"help": "length of the judge's replies (ALOE: 300)"}
-    )
-    judge_temperature: float = field(
-        default=ALOE_TEMPERATURE, metadata={"help": "sampling temperature of the judge (ALOE: 1.0)"}
-    )
-    judge_mode: str | None = field(
-        default=None,
+    simulator: ChatModelConfig = field(
+        default_factory=aloe_simulator,
         metadata={
-            "help": "probability (local judge: expected digit) or sample (parse the reply with int(), "
-            "as ALOE); default: probability for a local judge, sample over HTTP"
+            "help": "the user simulator (ALOE: 300 tokens, temperature 1.0); no model of its own: the judge's",
+            "prefix": "simulator",
+            "role": "user simulator",
         },
     )
-    judge_samples: int = field(
-        default=JudgeConfig.samples, metadata={"help": "judge replies per turn in sample mode (ALOE: 1)"}
+    judge: JudgeConfig = field(
+        default_factory=aloe_judge,
+        metadata={
+            "help": "the judge (ALOE: 300 tokens, temperature 1.0, one reply parsed with int())",
+            "prefix": "judge",
+        },
     )
     seed: int = field(default=0, metadata={"help": "base seed (the runner uses the cell's seed)"})
     average_from: int | None = field(
@@ -87,20 +94,51 @@ class AloeConfig:
     )
 
     def __post_init__(self) -> None:
-        positive = ("n_personalities", "n_turns", "max_new_tokens", "simulator_max_new_tokens")
-        for name in (*positive, "judge_max_new_tokens", "judge_samples", "chunk_size"):
+        for name in ("n_personalities", "n_turns", "max_new_tokens", "chunk_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_profiles is not None and self.n_profiles < 1:
             raise ConfigError(f"n_profiles must be >= 1 (or None: all), got {self.n_profiles}")
-        if self.judge_mode is not None and self.judge_mode not in JUDGE_MODES:
-            raise ConfigError(f"judge_mode must be one of {JUDGE_MODES} or unset, got {self.judge_mode!r}")
+        for name, kind in (("simulator", ChatModelConfig), ("judge", JudgeConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
         if self.average_from is None:
             self.average_from = min(6, self.n_turns)
         if not 1 <= self.average_from <= self.n_turns:
             raise ConfigError(f"average_from must be in 1..n_turns={self.n_turns}, got {self.average_from}")
 
+    def protocol_settings(self) -> dict[str, Any]:
+        """How the simulator and the judge are asked, under the names of the settings records written
+        before the roles were nested (`FLAT_KEYS`), so those runs still resume."""
+        return {key: getattr(getattr(self, role), name) for key, (role, name) in FLAT_KEYS.items()}
 
-def aloe_default(name: str):
-    """The default of an `AloeConfig` field (what a CLI flag defaults to)."""
-    return next(item.default for item in fields(AloeConfig) if item.name == name)
+
+# The flat spellings of the simulator's and the judge's settings, as the `aloe:` section of an experiment
+# config (configs/cpu/tiny_all_tables.yaml) and the settings records of earlier runs write them: still read
+# (`nest_flat_keys`), each the same setting as the nested one (``simulator: {max_tokens: 4}``).
+FLAT_KEYS = {
+    "simulator_max_new_tokens": ("simulator", "max_tokens"),
+    "simulator_temperature": ("simulator", "temperature"),
+    "judge_max_new_tokens": ("judge", "max_tokens"),
+    "judge_temperature": ("judge", "temperature"),
+    "judge_mode": ("judge", "mode"),
+    "judge_samples": ("judge", "samples"),
+}
+
+
+def nest_flat_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """An ``aloe:`` mapping with its flat keys (`FLAT_KEYS`) moved into the ``simulator`` and ``judge``
+    mappings; a key given both ways is refused."""
+    values = dict(values)
+    for key, (role, name) in FLAT_KEYS.items():
+        if key not in values:
+            continue
+        nested = values.get(role)
+        nested = {} if nested is None else dict(nested) if isinstance(nested, dict) else nested
+        if not isinstance(nested, dict):
+            continue  # the role's own check names it
+        if name in nested:
+            raise ConfigError(f"{key} and {role}.{name} are one setting: give it once")
+        nested[name] = values.pop(key)
+        values[role] = nested
+    return values

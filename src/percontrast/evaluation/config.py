@@ -1,15 +1,17 @@
-"""`EvaluateConfig`: the one definition of ``percontrast evaluate``'s metric settings.
+"""`EvaluateConfig`: the one definition of ``percontrast evaluate``'s settings.
 
-``percontrast evaluate`` builds its flags from these fields (defaults and help text) and passes them
-to `evaluation.evaluate_run.evaluate_predictions` with `EvaluateConfig.evaluate_kwargs`; the judge's own
-flags (``--judge-*``) are `commands.evaluate.add_judge_arguments`. Kept free of torch so that
-``percontrast --help`` stays fast.
+``percontrast evaluate`` builds its flags from these fields (defaults and help text; the judge's,
+``--judge-*``, from its `JudgeConfig`) and `evaluation.files.evaluate_predictions` takes the dataclass.
+Kept free of torch so that ``percontrast --help`` stays fast.
+
+    result = evaluate_predictions("predictions.jsonl", EvaluateConfig(metrics="rouge"), data_path="test.jsonl")
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from percontrast.evaluation.judge_config import JudgeConfig
 
 ROUGE_TOKENIZERS = ("default", "multilingual")
 
@@ -49,13 +51,7 @@ class EvaluateConfig:
             "choices": ROUGE_TOKENIZERS,
         },
     )
-
-    def evaluate_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `evaluation.evaluate_run.evaluate_predictions` (but the metrics list)."""
-        return dict(
-            bootstrap=self.bootstrap,
-            seed=self.seed,
-            benchmark=self.benchmark,
-            partial=self.partial,
-            rouge_tokenizer=self.rouge_tokenizer,
-        )
+    judge: JudgeConfig = field(
+        default_factory=JudgeConfig,
+        metadata={"help": "the LLM judge of the metric 'judge' (Table 10's prompts)", "prefix": "judge"},
+    )

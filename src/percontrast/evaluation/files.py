@@ -2,8 +2,11 @@
 
 Reads a predictions file, optionally checks it against the examples it was generated from (the
 judge needs their queries), computes ROUGE-1 / ROUGE-L / METEOR and the judge's criteria, and
-returns the metrics dict; `markdown_table` renders it. `evaluate_file` adds the path checks, the judge
-of a `JudgeConfig` and the output files: what ``percontrast evaluate`` runs.
+returns the metrics dict; `markdown_table` renders it. The settings are an `EvaluateConfig` (its
+judge: a `JudgeConfig`). `evaluate_file` adds the path checks and the output files: what
+``percontrast evaluate`` runs.
+
+    result = evaluate_predictions("predictions.jsonl", EvaluateConfig(metrics="rouge,meteor"), data_path="test.jsonl")
 
 Output keys: ``rouge1``, ``rougeL``, ``meteor`` (means of per-example scores, fractions),
 ``judge_<criterion>`` (mean 1-5), ``empty_rule`` and ``empty_rule_from`` (which benchmark's
@@ -19,7 +22,6 @@ import logging
 from pathlib import Path
 
 from percontrast.evaluation.config import EvaluateConfig
-from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.evaluation.metrics import EMPTY_RULES, LEXICAL_METRICS, empty_rule_of_task, lexical_metrics
 from percontrast.evaluation.predictions import check_coverage, check_references_match, read_predictions
 from percontrast.utils.errors import ConfigError
@@ -72,24 +74,28 @@ def resolve_empty_rule(tasks: set[str | None], benchmark: str | None) -> tuple[s
 
 def evaluate_predictions(
     predictions_path: str | Path,
-    metrics: list[str],
+    config: EvaluateConfig | None = None,
     *,
     data_path: str | Path | None = None,
     judge=None,
     judge_criteria: tuple[str, ...] | None = None,
-    bootstrap: bool = False,
-    seed: int = 0,
-    benchmark: str | None = None,
-    partial: bool = False,
-    rouge_tokenizer: str = "default",
 ) -> dict:
     """Score a predictions file; see the module docstring for the keys.
 
     Args:
-        benchmark: ``lamp`` or ``longlamp``, whose empty-text rule applies when the examples' task
-            does not say (see `resolve_empty_rule`).
-        partial: with ``data_path``, allow examples without a prediction (``coverage.partial``).
+        predictions_path: JSONL of ``{id, prediction, reference}``.
+        config: the settings (default: `EvaluateConfig`'s): ``metrics`` (a comma list), ``bootstrap``
+            and ``seed``, ``benchmark`` (``lamp`` or ``longlamp``, whose empty-text rule applies when the
+            examples' task does not say, see `resolve_empty_rule`), ``partial`` (with ``data_path``,
+            allow examples without a prediction: ``coverage.partial``), ``rouge_tokenizer`` and
+            ``judge`` (the `JudgeConfig` of the metric ``judge``).
+        data_path: the examples the predictions came from (ids checked; the judge reads their queries).
+        judge: a `Judge` to use instead of building ``config.judge``'s (the experiment's, loaded once).
+        judge_criteria: Table 10's criteria to judge (default: both).
     """
+    config = config or EvaluateConfig()
+    metrics = parse_metrics(config.metrics)
+    partial = config.partial
     predictions = read_predictions(predictions_path)
     queries = None
     coverage = None
@@ -104,16 +110,16 @@ def evaluate_predictions(
         tasks = {examples[p.id].task for p in predictions}
     elif partial:
         raise ConfigError("--partial needs --data, the examples file that defines the whole reference set")
-    rule, rule_from = resolve_empty_rule(tasks, benchmark)
+    rule, rule_from = resolve_empty_rule(tasks, config.benchmark)
     lexical = [m for m in metrics if m in LEXICAL_METRICS]
     result = lexical_metrics(
         [p.prediction for p in predictions],
         [p.reference for p in predictions],
         lexical,
         rule=rule,
-        bootstrap=bootstrap,
-        seed=seed,
-        rouge_tokenizer=rouge_tokenizer,
+        bootstrap=config.bootstrap,
+        seed=config.seed,
+        rouge_tokenizer=config.rouge_tokenizer,
     )
     result["empty_rule_from"] = rule_from
     if coverage is not None:
@@ -121,14 +127,13 @@ def evaluate_predictions(
     kept = result.pop("kept")
     result.pop("per_example")
     if "judge" in metrics:
-        from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_predictions
+        from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_from_config, judge_predictions
 
-        if judge is None:
-            raise ConfigError("metric 'judge' needs a judge (--judge-model or --judge-url)")
         if queries is None:
             raise ConfigError(
                 "metric 'judge' needs --data, the examples file with the task inputs the judge reads"
             )
+        judge = judge or judge_from_config(config.judge)
         details = judge_predictions(
             judge,
             [queries[i] for i in kept],
@@ -182,12 +187,11 @@ def evaluate_file(
     *,
     data: str | None = None,
     out: str | None = None,
-    judge: JudgeConfig | None = None,
 ) -> tuple[dict, str]:
     """`evaluate_predictions` with its outputs: what ``percontrast evaluate`` runs.
 
-    Checks the paths first; builds the judge of ``judge`` only when the metrics ask for it; with
-    ``out``, writes the metrics JSON and the markdown table beside it.
+    Checks the paths and the metric names first (the judge of ``config.judge`` is built only when
+    the metrics ask for it); with ``out``, writes the metrics JSON and the markdown table beside it.
 
     Returns:
         The metrics (as `evaluate_predictions`) and their markdown table.
@@ -199,13 +203,12 @@ def evaluate_file(
         inputs={"--predictions": predictions, "--data": data},
         outputs={"--out": out, "the markdown table beside --out": table_path},
     )
-    metrics = parse_metrics(config.metrics)
-    from percontrast.evaluation.judge import judge_from_config
+    judge = None
+    if "judge" in parse_metrics(config.metrics):  # built (a bad url refused) before anything is read
+        from percontrast.evaluation.judge import judge_from_config
 
-    chat_judge = judge_from_config(judge or JudgeConfig()) if "judge" in metrics else None
-    result = evaluate_predictions(
-        predictions, metrics, data_path=data, judge=chat_judge, **config.evaluate_kwargs()
-    )
+        judge = judge_from_config(config.judge)
+    result = evaluate_predictions(predictions, config, data_path=data, judge=judge)
     table = markdown_table(result)
     if out:
         atomic_write_json(out, result)

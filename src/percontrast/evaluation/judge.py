@@ -17,7 +17,7 @@ Two ways to turn a judge model into scores (G-Eval, Liu et al. 2023):
   rule; each score is the mean over the replies that parse. Replies that do not parse are counted and
   reported; an item none of whose replies parse has score None, never 0.
 
-    judge = Judge(TransformersChat(*load_model("smollm2-135m-instruct")))
+    judge = judge_from_config(JudgeConfig(model="smollm2-135m-instruct"))  # Judge(backend, config): yours
     judge_predictions(judge, queries, predictions, references)  # Table 10, on a 1-5 scale
 """
 
@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 import torch
 
 from percontrast.evaluation import judge_prompts as prompt_texts
-from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.modeling.chat import ChatBackend, Messages, TransformersChat, chat_backend, holds_reasoning
 from percontrast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-MODES = JUDGE_MODES
 JUDGE_CRITERIA = ("personalization", "quality")  # the two prompts of Table 10
 
 # A reply parses if it starts with the score ("4", "4.", "4/5", "Score: 4") or says "score ... is N".
@@ -141,38 +140,29 @@ class Judge:
     """Scores chat prompts from 1 to 5.
 
     Args:
-        backend: the judge model.
-        mode: ``probability`` (local backends only) or ``sample``; default: probability where the
-            backend offers it, else sample.
-        n_samples: samples per judgement in sample mode.
-        temperature: sampling temperature in sample mode (0: one greedy reply).
-        max_new_tokens: reply length in sample mode.
+        backend: the judge model (the config's own backend fields are not read: `judge_from_config`
+            builds the backend they name).
+        config: how the judge is asked (`JudgeConfig`: ``mode``, ``samples``, ``temperature``,
+            ``max_tokens``); default: `JudgeConfig`'s defaults. A ``mode`` of None is probability
+            where the backend offers it (a local model), else sample; ``temperature`` 0 is one greedy
+            reply.
         seed: sampling seed.
     """
 
-    def __init__(
-        self,
-        backend: ChatBackend,
-        mode: str | None = None,
-        n_samples: int = 1,
-        temperature: float = 1.0,
-        max_new_tokens: int = 32,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, backend: ChatBackend, config: JudgeConfig | None = None, *, seed: int = 0) -> None:
+        config = config or JudgeConfig()
         can_probability = isinstance(backend, TransformersChat)
-        mode = mode or ("probability" if can_probability else "sample")
-        if mode not in MODES:
-            raise ConfigError(f"judge mode must be one of {list(MODES)}, got {mode!r}")
+        mode = config.mode or ("probability" if can_probability else "sample")
         if mode == "probability" and not can_probability:
             raise ConfigError(
                 "probability scores need the next-token distribution: use a local judge model, or mode='sample'"
             )
-        if n_samples < 1:
-            raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
-        if max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        self.backend, self.mode, self.n_samples = backend, mode, n_samples
-        self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
+        self.backend, self.config, self.mode, self.seed = backend, config, mode, seed
+
+    @property
+    def n_samples(self) -> int:
+        """Replies per judgement in sample mode."""
+        return self.config.samples
 
     def score(self, conversations: list[Messages], fmt: ScoreFormat = SINGLE) -> list[Judgement]:
         """One `Judgement` per conversation (its last message asks for the score or scores)."""
@@ -182,8 +172,8 @@ class Judge:
             return self._probability(conversations, fmt)
         replies = self.backend.chat(
             conversations,
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
+            max_new_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
             n=self.n_samples,
             seed=self.seed,
         )
@@ -294,14 +284,19 @@ def judge_predictions(
     return results
 
 
-def judge_from_config(config: JudgeConfig, seed: int = 0) -> Judge:
-    """The `Judge` of a `JudgeConfig` (``--judge-*`` flags, an experiment's ``judge:`` section), on its
-    backend."""
-    return Judge(
-        chat_backend(config, "judge"),
-        mode=config.mode,
-        n_samples=config.samples,
-        temperature=config.temperature,
-        max_new_tokens=config.max_tokens,
-        seed=seed,
-    )
+def judge_from_config(config: JudgeConfig, backend: ChatBackend | None = None, *, seed: int = 0) -> Judge:
+    """The `Judge` of a `JudgeConfig` (``--judge-*`` flags, ``AloeConfig.judge``, an experiment's
+    ``judge:`` section): the one place a judge is built from its settings.
+
+    Args:
+        config: the judge's settings.
+        backend: the model that judges, where the caller holds it already (the experiment's judge,
+            loaded once; ALOE's, built beside its simulator); None: the backend ``config`` names
+            (`modeling.chat.chat_backend`).
+        seed: sampling seed.
+    """
+    if backend is None:
+        backend = chat_backend(config, "judge")
+        if backend is None:
+            raise ConfigError("the judge needs a local model or a url (--judge-model or --judge-url)")
+    return Judge(backend, config, seed=seed)

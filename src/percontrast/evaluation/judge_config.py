@@ -1,11 +1,9 @@
 """`JudgeConfig`: the judge's settings, a `ChatModelConfig` (modeling/config.py) plus how scores are read.
 
-A chat model is a local model or an OpenAI-compatible server. ``percontrast evaluate`` builds its
-``--judge-*`` flags from `JudgeConfig`, ``percontrast aloe`` its ``--judge-*`` and ``--simulator-*``
-flags from `JudgeConfig` and `ChatModelConfig` (with ALOE's defaults, from `AloeConfig`), and the
-experiment runner's ``judge:`` section takes its defaults from here. The help texts name the role
-and the flag prefix (``{role}``, ``{prefix}``) and, where they say it, the default (``{default}``).
-Kept free of torch so that ``percontrast --help`` stays fast.
+``EvaluateConfig.judge`` (``percontrast evaluate --judge-*``) and ``AloeConfig.judge`` (``percontrast
+aloe --judge-*``, with ALOE's defaults) are `JudgeConfig` fields, and the experiment runner's
+``judge:`` section is one (``experiments.config.JudgeSettings``); `evaluation.judge.judge_from_config`
+builds the `Judge` of every one of them. Kept free of torch so that ``percontrast --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from percontrast.modeling.config import ChatModelConfig
+from percontrast.utils.errors import ConfigError
 
 JUDGE_MODES = ("probability", "sample")
 DEFAULT_JUDGE_MODEL = "smollm2-135m-instruct"
@@ -24,7 +23,9 @@ class JudgeConfig(ChatModelConfig):
 
     model: str | None = field(
         default=DEFAULT_JUDGE_MODEL,
-        metadata={"help": "local {role} model (default: " + DEFAULT_JUDGE_MODEL + ")"},
+        metadata={
+            "help": "local {role} model (default: " + DEFAULT_JUDGE_MODEL + "); {flag_prefix}url overrides it"
+        },
     )
     mode: str | None = field(
         default=None,
@@ -35,3 +36,14 @@ class JudgeConfig(ChatModelConfig):
         },
     )
     samples: int = field(default=1, metadata={"help": "samples per judgement in sample mode"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mode is not None and self.mode not in JUDGE_MODES:
+            raise ConfigError(f"mode must be one of {JUDGE_MODES} or unset, got {self.mode!r}")
+        if self.mode == "probability" and self.url:
+            raise ConfigError(
+                "mode 'probability' reads a local model's digit probabilities; over a url use 'sample'"
+            )
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise ConfigError(f"samples must be an integer >= 1, got {self.samples!r}")

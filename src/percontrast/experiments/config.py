@@ -16,6 +16,8 @@ import dataclasses
 import itertools
 import math
 import re
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,8 @@ from typing import Any
 import yaml
 
 from percontrast.data.config import DataConfig
-from percontrast.evaluation.aloe_config import AloeConfig
-from percontrast.evaluation.judge_config import JUDGE_MODES, JudgeConfig
+from percontrast.evaluation.aloe_config import AloeConfig, aloe_judge, aloe_simulator, nest_flat_keys
+from percontrast.evaluation.judge_config import JudgeConfig
 from percontrast.generation.config import DecodingConfig, SamplingConfig
 from percontrast.training.options import check_clip_range
 from percontrast.utils.errors import ConfigError
@@ -238,17 +240,12 @@ class GridConfig:
 
 
 @dataclass
-class GenerationSettings:
-    """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens)."""
+class GenerationSettings(SamplingConfig):
+    """Decoding of every cell's test predictions (paper: temperature 0.4, 512 new tokens): `SamplingConfig`
+    (``max_new_tokens``, ``temperature``, ``greedy``: their definitions, defaults and checks), sampled with
+    the cell's seed, plus `DecodingConfig`'s ``batch_size`` and ``backend`` and which examples to use."""
 
-    # The defaults are `generate`'s own (`generation_config`), defined there once.
-    max_new_tokens: int = field(
-        default=SamplingConfig.max_new_tokens, metadata={"help": "most new tokens per answer"}
-    )
-    temperature: float = field(default=SamplingConfig.temperature, metadata={"help": "sampling temperature"})
-    greedy: bool = field(
-        default=SamplingConfig.greedy, metadata={"help": "greedy decoding instead of sampling"}
-    )
+    seed: int = field(default=SamplingConfig.seed, init=False, metadata={"help": "the cell's seed"})
     batch_size: int = field(
         default=DecodingConfig.batch_size, metadata={"help": "examples per generate call"}
     )
@@ -263,23 +260,22 @@ class GenerationSettings:
 
     def decoding_config(self, seed: int) -> DecodingConfig:
         """The `DecodingConfig` of a cell's predictions, sampled with the cell's seed."""
-        sampling = SamplingConfig(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, greedy=self.greedy, seed=seed
-        )
+        sampling = {item.name: getattr(self, item.name) for item in dataclasses.fields(SamplingConfig)}
+        sampling = SamplingConfig(**(sampling | {"seed": seed}))
         return DecodingConfig(sampling=sampling, batch_size=self.batch_size, backend=self.backend)
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ConfigError("generation.max_new_tokens and generation.batch_size must be >= 1")
+        super().__post_init__()
+        self.decoding_config(self.seed)  # DecodingConfig's checks (batch_size, backend) at load, not per cell
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"generation.limit must be >= 1 or null, got {self.limit}")
 
 
 @dataclass
 class JudgeSettings(JudgeConfig):
-    """The LLM judge (Table 10; also ALOE's judge and user simulator): `JudgeConfig`, the settings of
-    ``percontrast evaluate --judge-*`` (model, url, api_model, key_env, chat_template_kwargs,
-    temperature, max_tokens, mode, samples), and which predictions to judge."""
+    """The LLM judge (Table 10; also the model behind ALOE's judge and user simulator): `JudgeConfig`, the
+    settings of ``percontrast evaluate --judge-*`` (model, url, api_model, key_env, chat_template_kwargs,
+    temperature, max_tokens, mode, samples; checked by it), and which predictions to judge."""
 
     limit: int | None = field(default=None, metadata={"help": "judge only the first N predictions"})
     predictions: bool = field(
@@ -288,28 +284,12 @@ class JudgeSettings(JudgeConfig):
     )
 
     def __post_init__(self) -> None:
+        # Checked here, at load time (also by --dry-run), not after every cell has trained.
+        super().__post_init__()
         if self.url and not self.api_model:
             raise ConfigError("judge.url needs judge.api_model")
         if not self.url and not self.model:
             raise ConfigError("judge needs a local model or a url")
-        if not (math.isfinite(self.temperature) and self.temperature >= 0) or self.max_tokens < 1:
-            raise ConfigError(
-                f"judge.temperature must be a finite number >= 0 and judge.max_tokens >= 1, got "
-                f"{self.temperature} and {self.max_tokens}"
-            )
-        if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
-            raise ConfigError(
-                f"judge.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}"
-            )
-        # Checked here, at load time (also by --dry-run), not after every cell has trained.
-        if self.mode is not None and self.mode not in JUDGE_MODES:
-            raise ConfigError(f"judge.mode must be one of {JUDGE_MODES} or unset, got {self.mode!r}")
-        if self.mode == "probability" and self.url:
-            raise ConfigError(
-                "judge.mode 'probability' reads a local model's digit probabilities; over a url use 'sample'"
-            )
-        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
-            raise ConfigError(f"judge.samples must be an integer >= 1, got {self.samples!r}")
         if self.limit is not None and (
             isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
         ):
@@ -352,7 +332,8 @@ class EvaluationSettings:
         default=None,
         metadata={
             "help": "ALOE (Tables 4, 9): the fields of `percontrast aloe` (AloeConfig, ALOE's defaults); "
-            "its simulator and judge are the judge section's backend; null: off"
+            "its simulator and judge run on the judge section's model, asked as simulator: and judge: say "
+            "(temperature, max_tokens; the judge's mode and samples); null: off"
         },
     )
     qa: QASettings | None = field(default=None, metadata={"help": "general QA (Table 11); null: off"})
@@ -373,6 +354,28 @@ class EvaluationSettings:
             raise ConfigError(f"evaluation.metrics: unknown {bad}; allowed: rouge, rouge1, rougeL, meteor")
         if self.aloe is not None and not (self.aloe.profiles and self.aloe.personalities):
             raise ConfigError("evaluation.aloe needs profiles and personalities (ALOE's *_eval.jsonl files)")
+        if self.aloe is not None:
+            self.aloe = aloe_on_the_judge_model(self.aloe, self.judge or JudgeSettings())
+
+
+def aloe_on_the_judge_model(aloe: AloeConfig, judge: JudgeSettings) -> AloeConfig:
+    """``aloe`` with its simulator and judge on the judge section's model (the experiment loads it once and
+    runs both roles on it), so the config says which model they ran on. An ``aloe:`` section that names
+    another model for them is refused rather than ignored."""
+    roles = {}
+    for role, default in (("simulator", aloe_simulator()), ("judge", aloe_judge())):
+        given = getattr(aloe, role).backend_settings()
+        changed = [name for name, value in given.items() if value != getattr(default, name)]
+        if changed:
+            raise ConfigError(
+                f"evaluation.aloe.{role}.{changed[0]}: the experiment runs ALOE's simulator and judge on "
+                f"the judge section's model; set {changed[0]} under evaluation.judge"
+            )
+        try:
+            roles[role] = dataclasses.replace(getattr(aloe, role), **judge.backend_settings())
+        except ConfigError as exc:
+            raise ConfigError(f"evaluation.aloe.{role} on the judge section's model: {exc}") from None
+    return dataclasses.replace(aloe, **roles)
 
 
 @dataclass
@@ -535,27 +538,28 @@ def training_defaults() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ loading
 
 
-def _build(cls: type, values: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, recursively; unknown keys name ``where``."""
+def _build(cls: type, values: Any, where: str, base: Any = None) -> Any:
+    """Build dataclass ``cls`` from a mapping, recursively; unknown keys name ``where``. A role (a nested
+    chat model, ``aloe.judge``) starts from its field's defaults (``base``: ALOE's 300 tokens)."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
-    known = {item.name: item for item in dataclasses.fields(cls)}
+    if cls is AloeConfig:
+        try:
+            values = nest_flat_keys(values)  # simulator_max_new_tokens: the flat spelling, still read
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    known = {item.name: item for item in dataclasses.fields(cls) if item.init}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; allowed: {sorted(known)}")
-    nested = {
-        "grid": GridConfig,
-        "generation": GenerationSettings,
-        "evaluation": EvaluationSettings,
-        "launch": LaunchSettings,
-        "judge": JudgeSettings,
-        "aloe": AloeConfig,
-        "qa": QASettings,
-    }
-    kwargs = {}
+    hints = typing.get_type_hints(cls)
+    kwargs = {item.name: getattr(base, item.name) for item in dataclasses.fields(base)} if base else {}
     for key, value in values.items():
-        if key in nested and value is not None:
-            value = _build(nested[key], value, f"{where}.{key}")
+        nested = _dataclass_of(hints[key])
+        if nested is not None and value is not None:
+            role = known[key]
+            default = role.default_factory() if "prefix" in role.metadata else None
+            value = _build(nested, value, f"{where}.{key}", default)
         elif cls is ExperimentConfig and key == "tasks":
             if not isinstance(value, dict) or not value:
                 raise ConfigError(f"{where}.tasks: expected a non-empty mapping of name -> task")
@@ -567,6 +571,14 @@ def _build(cls: type, values: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field's type names (``JudgeSettings | None`` -> JudgeSettings), or None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = args[0] if len(args) == 1 else None
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
 
 
 def load_experiment_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

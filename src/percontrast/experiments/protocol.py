@@ -127,7 +127,7 @@ def _aloe_rows(config: ExperimentConfig) -> list[Row]:
     aloe = config.evaluation.aloe
     judge = config.evaluation.judge or JudgeSettings()
     where = "Table 4, 9"
-    mode = aloe.judge_mode or ("sample" if judge.url else "probability")
+    mode = aloe.judge.mode or ("sample" if judge.url else "probability")
     n_profiles = "all" if aloe.n_profiles is None else aloe.n_profiles
     return [
         (where, "conversations", f"{n_profiles} profiles x first {aloe.n_personalities} personalities"),
@@ -147,15 +147,15 @@ def _aloe_rows(config: ExperimentConfig) -> list[Row]:
         (
             where,
             "simulator sampling",
-            f"temperature {aloe.simulator_temperature:g}, {aloe.simulator_max_new_tokens} tokens",
+            f"temperature {aloe.simulator.temperature:g}, {aloe.simulator.max_tokens} tokens",
         ),
         (where, "judge", _backend(judge)),
         (where, "judge prompt", "aloe_judge (one user message)"),
         (
             where,
             "judge sampling",
-            f"{mode}, {aloe.judge_samples} sample(s), temperature {aloe.judge_temperature:g}, "
-            f"{aloe.judge_max_new_tokens} tokens; parsed with int(), 1-5; replies holding a reasoning block counted",
+            f"{mode}, {aloe.judge.samples} sample(s), temperature {aloe.judge.temperature:g}, "
+            f"{aloe.judge.max_tokens} tokens; parsed with int(), 1-5; replies holding a reasoning block counted",
         ),
     ]
 

@@ -46,9 +46,10 @@ RESULTS_NAME = "results.jsonl"
 # Settings that do not change a cell's results, by section: a rerun may change them. (The launch, the name,
 # output_dir, save_steps and the grid are not compared at all: a cell's axes are in its id.)
 _NOT_RESULTS = {
-    "generation": ("batch_size",),  # left out of `generate`'s settings record too
+    "generation": ("batch_size", "seed"),  # batch_size: left out of `generate`'s record too; seed: the cell's
     "judge": ("url", "key_env"),  # where the judge runs, not which model it is
-    "aloe": ("chunk_size", "seed"),  # conversations run at a time; the runner uses the cell's seed
+    # conversations run at a time; the runner uses the cell's seed; the judge section's url and key_env
+    "aloe": ("chunk_size", "seed", "simulator.url", "simulator.key_env", "judge.url", "judge.key_env"),
     "qa": ("batch_size",),
 }
 
@@ -226,12 +227,15 @@ def cell_settings(config: Mapping[str, Any], cell: Cell, targets: Sequence[str])
     record holds it): the data settings of the tasks it is trained and tested on (``targets``), the shared
     training values that decide what is trained (`perce_config.RESUME_SETTINGS`, defaults filled in),
     decoding and the evaluations; without `_NOT_RESULTS`. JSON values."""
+    from percontrast.evaluation.aloe_config import nest_flat_keys
     from percontrast.experiments.config import CELL_FIELDS, training_defaults
     from percontrast.training.config import RESUME_SETTINGS
 
     tasks = config.get("tasks") or {}
     training = training_defaults() | dict(config.get("training") or {})
     evaluation = dict(config.get("evaluation") or {})
+    if isinstance(evaluation.get("aloe"), dict):  # recorded before the roles nested: the same settings
+        evaluation["aloe"] = nest_flat_keys(evaluation["aloe"])
     for name in ("judge", "aloe", "qa"):
         if isinstance(evaluation.get(name), dict):
             evaluation[name] = _without(evaluation[name], _NOT_RESULTS[name])
@@ -251,7 +255,17 @@ def cell_settings(config: Mapping[str, Any], cell: Cell, targets: Sequence[str])
 
 
 def _without(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if key not in keys}
+    """``values`` without ``keys``; ``"judge.url"`` is the key ``url`` of the mapping under ``judge``."""
+    inner: dict[str, list[str]] = {}
+    for key in keys:
+        if "." in key:
+            outer, rest = key.split(".", 1)
+            inner.setdefault(outer, []).append(rest)
+    return {
+        key: _without(value, inner[key]) if key in inner and isinstance(value, Mapping) else value
+        for key, value in values.items()
+        if key not in keys
+    }
 
 
 def _paired_flat(

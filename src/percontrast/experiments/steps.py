@@ -3,7 +3,7 @@
 Each function wraps one public function of the library: data (`data.build.build_benchmark`,
 `data.persona_chat.next_reply_split`), training (`training.train`, or ``percontrast train`` under
 ``torchrun`` / ``accelerate launch``), generation (`generation.generate_predictions`), evaluation
-(`evaluation.evaluate_run.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
+(`evaluation.files.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
 (`experiments.qa`, lm-evaluation-harness). The runner (`experiments.runner`) decides what to run
 and when; nothing here knows about grids or result tables.
 """
@@ -188,17 +188,20 @@ def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: Experime
 
 def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[str, Any]:
     """ROUGE-1/L and METEOR of a predictions file, ids checked against its data."""
-    from percontrast.evaluation.files import evaluate_predictions, parse_metrics
+    from percontrast.evaluation.config import EvaluateConfig
+    from percontrast.evaluation.files import evaluate_predictions
 
-    return evaluate_predictions(predictions, parse_metrics(",".join(metrics)), data_path=data)
+    return evaluate_predictions(predictions, EvaluateConfig(metrics=",".join(metrics)), data_path=data)
 
 
 def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:
     """The judge's mean score per criterion (1-5) on a predictions file (``partial``: of a subset of
     the examples in ``data``, as a judge limit keeps)."""
+    from percontrast.evaluation.config import EvaluateConfig
     from percontrast.evaluation.files import evaluate_predictions
 
-    result = evaluate_predictions(predictions, ["judge"], data_path=data, judge=judge, partial=partial)
+    config = EvaluateConfig(metrics="judge", partial=partial)
+    result = evaluate_predictions(predictions, config, data_path=data, judge=judge)
     return {key[len("judge_") :]: value for key, value in result.items() if key.startswith("judge_")}
 
 
@@ -210,16 +213,10 @@ def judge_backend(settings: Any) -> Any:
 
 
 def build_judge(settings: Any, backend: Any) -> Any:
-    """The Table 10 `Judge` of the experiment's judge settings on ``backend``."""
-    from percontrast.evaluation.judge import Judge
+    """The Table 10 `Judge` of the experiment's judge settings on ``backend`` (`judge_from_config`)."""
+    from percontrast.evaluation.judge import judge_from_config
 
-    return Judge(
-        backend,
-        mode=settings.mode,
-        n_samples=settings.samples,
-        temperature=settings.temperature,
-        max_new_tokens=settings.max_tokens,
-    )
+    return judge_from_config(settings, backend)
 
 
 def judge_identity(settings: Any) -> list:

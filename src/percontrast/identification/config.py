@@ -1,23 +1,30 @@
 """`IdentifyConfig`: the one definition of ``percontrast identify``'s settings (Section 5.1, Figure 5).
 
-``percontrast identify`` builds its flags from these fields (defaults and help text) and passes them
-to `identification.run_identification` with `IdentifyConfig.run_kwargs`. Kept free of torch so that
-``percontrast --help`` stays fast.
+``percontrast identify`` builds its flags from these fields (defaults and help text; the keyword judge's,
+``--judge-*``, from its `ChatModelConfig`) and `identification.run_identification` takes the dataclass.
+Kept free of torch so that ``percontrast --help`` stays fast.
 
-    result = run_identification(model, tokenizer, examples, judge=None, **IdentifyConfig().run_kwargs())
+    result = run_identification(model, tokenizer, examples, IdentifyConfig(methods="percontrast,word_match"))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from percontrast.modeling.config import ChatModelConfig
+from percontrast.prompts.template import PromptTemplate
+
+
+def keyword_judge() -> ChatModelConfig:
+    """The LLM-judge baseline's model: greedy keyword lists of at most 32 tokens; no model of its own
+    (the model under test judges, unless a url or a model is given)."""
+    return ChatModelConfig(temperature=0.0, max_tokens=32)
 
 
 @dataclass
 class IdentifyConfig:
-    """Which methods find the personal tokens, and how PIR and the judge are run."""
+    """Which methods find the personal tokens, and how PIR and the judge are run (``template``: a name, or
+    in the library a `PromptTemplate`)."""
 
     methods: str = field(
         default="percontrast,word_match,llm_judge",
@@ -28,8 +35,9 @@ class IdentifyConfig:
         },
     )
     threshold: float = field(default=1.0, metadata={"help": "PIR above this is personal (default 1)"})
-    template: str | None = field(
-        default=None, metadata={"help": "prompt template for PIR (default: identify's own)"}
+    template: str | PromptTemplate | None = field(
+        default=None,
+        metadata={"help": "prompt template for PIR (default: identify's own)"},
     )
     donors: int = field(
         default=0,
@@ -42,30 +50,20 @@ class IdentifyConfig:
         default=1000, metadata={"help": "resamples of the answers for 95%% intervals (0: none)"}
     )
     batch_size: int = field(default=16, metadata={"help": "sequences per forward / generate call"})
-    judge_max_new_tokens: int = field(
-        default=32, metadata={"help": "length of the judge's keyword reply (greedy)"}
-    )
-    judge_url: str | None = field(
-        default=None, metadata={"help": "OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1"}
-    )
-    judge_api_model: str | None = field(default=None, metadata={"help": "model name sent to --judge-url"})
-    judge_key_env: str = field(
-        default=ChatModelConfig.key_env, metadata={"help": "environment variable holding the API key"}
+    judge: ChatModelConfig = field(
+        default_factory=keyword_judge,
+        metadata={
+            "help": "the LLM judge baseline's model (default: the model under test, greedy)",
+            "prefix": "judge",
+            "role": "keyword judge",
+            "title": "judge (default: the --model itself)",
+            # The command's judge flags (the model under test judges unless --judge-url names a server):
+            "only": ("url", "api_model", "key_env", "max_tokens"),
+            "flags": {"max_tokens": "--judge-max-new-tokens"},  # identify's spelling, kept
+        },
     )
 
     @property
     def method_list(self) -> tuple[str, ...]:
         """``methods`` split at the commas."""
         return tuple(m.strip() for m in self.methods.split(",") if m.strip())
-
-    def run_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `identification.run_identification` (all but ``judge``)."""
-        return dict(
-            methods=self.method_list,
-            threshold=self.threshold,
-            template=self.template,
-            batch_size=self.batch_size,
-            judge_max_new_tokens=self.judge_max_new_tokens,
-            donors=self.donors,
-            bootstrap=self.bootstrap,
-        )

@@ -1,7 +1,7 @@
 """``percontrast identify``'s run: an annotated persona QA file -> results JSON, a markdown table, Figure 5.
 
 `identify_files` reads the set (the bundled dev set by default), builds the judge the config names (an
-HTTP server, else the model itself), runs `run_identification`, and writes the results, the tables
+HTTP server or a local model, else the model under test itself), runs `run_identification`, and writes the results, the tables
 beside them and, optionally, Figure 5.
 
     identify_files(IdentifyConfig(), "smollm2-135m-instruct", None, "results.json", plot="fig5.png")
@@ -35,23 +35,20 @@ def identify_files(
     from percontrast.data.persona_qa import read_persona_qa
     from percontrast.identification.identify import run_identification
     from percontrast.identification.plot import plot_pir_breakdown
+    from percontrast.modeling.chat import chat_backend
     from percontrast.modeling.load import load_model
     from percontrast.utils.files import atomic_write_json, atomic_write_text, sibling
 
-    judge = None
-    if config.judge_url:
-        from percontrast.modeling.chat import OpenAIChat
-
-        if not config.judge_api_model:
-            raise ConfigError("--judge-url needs --judge-api-model, the model name the server expects")
-        judge = OpenAIChat(config.judge_url, config.judge_api_model, api_key_env=config.judge_key_env)
+    # The judge config names (a server, a local model), built before the model under test is loaded so
+    # that a bad url is refused first; None: the model under test judges.
+    judge = chat_backend(config.judge, "judge") if "llm_judge" in config.method_list else None
     examples = read_persona_qa(data)
     if config.donors >= len(examples):
         raise ConfigError(
             f"--donors {config.donors}: only {len(examples) - 1} other personas in {data or 'the bundled set'}"
         )
     model, tokenizer = load_model(model_spec, dtype=dtype, device=device)
-    result = run_identification(model, tokenizer, examples, judge=judge, **config.run_kwargs())
+    result = run_identification(model, tokenizer, examples, config, judge=judge)
     payload = result.to_dict() | {"model": model_spec, "data": str(data or "bundled dev set")}
     atomic_write_json(out, payload)
     atomic_write_text(sibling(out, ".md"), tables(result))

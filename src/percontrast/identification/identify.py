@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from percontrast.data.schema import Example
+from percontrast.identification.config import IdentifyConfig
 from percontrast.identification.labels import (
     personal_words,
     token_labels,
@@ -154,39 +155,32 @@ def run_identification(
     model,
     tokenizer,
     examples: Sequence[Example],
-    *,
-    methods: Sequence[str] = METHODS,
-    threshold: float = 1.0,
+    config: IdentifyConfig | None = None,
     judge=None,
-    template=None,
-    batch_size: int = 16,
+    *,
     progress: bool = True,
-    judge_max_new_tokens: int = 32,
-    donors: int = 0,
     donor_pooling: str = "posterior",
-    bootstrap: int = 1000,
 ) -> IdentificationResult:
     """Identify personal tokens three ways and score each against the annotation.
 
     Args:
-        model: a causal LM in eval mode (it scores PIR, and is the judge when ``judge`` is None).
+        model: a causal LM in eval mode (it scores PIR, and is the judge when neither ``judge`` nor
+            ``config.judge`` names another).
         tokenizer: its tokenizer (with a chat template for chat templates and the local judge).
         examples: persona QA examples whose ``meta["personal_spans"]`` hold the ground truth
             (`percontrast.data.persona_qa.read_persona_qa`).
-        methods: any of ``"percontrast"``, ``"word_match"``, ``"llm_judge"`` (the paper's three) and
-            ``"percontrast_word"`` (word-level PIR), ``"percontrast_facts"`` / ``"percontrast_facts_word"``
-            (PIR of each persona fact alone, maximum over facts, token / word level; one forward per fact).
-        threshold: PerContrast calls a token personal when its PIR (log form, Eq. 2) exceeds this.
-        judge: a `ChatBackend` (e.g. `percontrast.modeling.chat.OpenAIChat`); None: the local model.
-        template: prompt template (name or object) for PIR; None: ``DEFAULT_IDENTIFY_TEMPLATE``.
-        batch_size: sequences per forward / generate call.
+        config: the settings (default: `IdentifyConfig`'s: the paper's three methods, a token is
+            personal when its PIR (log form, Eq. 2) exceeds ``threshold`` 1). ``methods`` may also hold
+            ``percontrast_word`` (word-level PIR) and ``percontrast_facts`` / ``percontrast_facts_word``
+            (PIR of each persona fact alone, maximum over facts; one forward per fact); ``donors`` K > 0
+            marginalises the persona-free term over K other examples' personas
+            (`percontrast.identification.counterfactual`); ``bootstrap`` resamples the answers for 95%
+            intervals (`bootstrap_prf`; 0: none); ``judge`` is the LLM judge's model (a server or a
+            local model, else the model under test), reply length and temperature.
+        judge: a `ChatBackend` that judges instead of the one ``config.judge`` names (a test's
+            scripted backend; ``config.judge``'s reply length and temperature still apply).
         progress: show progress bars.
-        judge_max_new_tokens: the judge's reply length (greedy).
-        donors: 0 (default): PIR as Eq. 2 with the persona removed from the prompt. K > 0: the persona-free
-            term is marginalised over K other examples' personas instead
-            (`percontrast.identification.counterfactual`; K more forwards per example).
-        donor_pooling: ``"posterior"`` or ``"mean"`` (see `marginal_logprobs`).
-        bootstrap: resamples of the answers for 95% intervals of P / R / F1 (`bootstrap_prf`; 0: none).
+        donor_pooling: ``"posterior"`` or ``"mean"`` (see `marginal_logprobs`), with donors.
 
     Returns:
         An `IdentificationResult`. PIR (hence AUROC and the breakdown) is always computed: it defines
@@ -194,8 +188,10 @@ def run_identification(
     """
     from percontrast.prompts.registry import get_template
 
-    _check_arguments(methods, examples, bootstrap, donors)
-    template = get_template(template or DEFAULT_IDENTIFY_TEMPLATE)
+    config = config or IdentifyConfig()
+    methods, donors, batch_size = config.method_list, config.donors, config.batch_size
+    _check_arguments(methods, examples, config.bootstrap, donors)
+    template = get_template(config.template or DEFAULT_IDENTIFY_TEMPLATE)
     timings: dict[str, float] = {}
     scores = _pir_scores(
         model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings
@@ -208,7 +204,7 @@ def run_identification(
             model, tokenizer, examples, scores, template, batch_size, progress, timings
         )
     identified: dict[str, list[list[bool]]] = {
-        name: [[value > threshold for value in row] for row in pir_rows[name]]
+        name: [[value > config.threshold for value in row] for row in pir_rows[name]]
         for name in PIR_METHODS
         if name in methods
     }
@@ -217,12 +213,12 @@ def run_identification(
         identified["word_match"], word_stats = _word_match(examples, scores, timings)
     if "llm_judge" in methods:
         identified["llm_judge"], replies, judge_stats = _llm_judge(
-            model, tokenizer, examples, scores, judge, batch_size, judge_max_new_tokens, progress, timings
+            model, tokenizer, examples, scores, judge, config, progress, timings
         )
     return IdentificationResult(
-        **_measures(identified, labels, pir_rows, threshold, bootstrap),
+        **_measures(identified, labels, pir_rows, config.threshold, config.bootstrap),
         n_examples=len(examples),
-        threshold=threshold,
+        threshold=config.threshold,
         template=template.name + (f" + {donors} donor personas ({donor_pooling})" if donors else ""),
         timings_s={k: round(v, 2) for k, v in timings.items()},
         judge=judge_stats,
@@ -287,12 +283,12 @@ def _check_arguments(
 
 def _pir_scores(model, tokenizer, examples, template, donors, donor_pooling, batch_size, progress, timings):
     """PerContrast: every answer token's PIR (Eq. 2, or marginalised over ``donors`` other personas)."""
+    from percontrast.scoring.config import ScoreConfig
     from percontrast.scoring.pir import score_examples
 
     started = time.perf_counter()
-    scores = score_examples(
-        model, tokenizer, examples, template=template, max_batch_size=batch_size, progress=progress
-    )
+    config = ScoreConfig(template=template, batch_size=batch_size)
+    scores = score_examples(model, tokenizer, examples, config, progress=progress)
     if donors:
         from percontrast.identification.counterfactual import counterfactual_scores
 
@@ -343,18 +339,21 @@ def _word_match(examples, scores, timings) -> tuple[list[list[bool]], dict]:
     return identified, stats
 
 
-def _llm_judge(model, tokenizer, examples, scores, judge, batch_size, max_new_tokens, progress, timings):
-    """The LLM-judge baseline (the local model when ``judge`` is None, with a progress bar over its
-    replies): its keywords' tokens, its replies and its parse statistics."""
+def _llm_judge(model, tokenizer, examples, scores, judge, config: IdentifyConfig, progress, timings):
+    """The LLM-judge baseline (``judge``, else the backend ``config.judge`` names, else the model under
+    test with a progress bar over its replies): its keywords' tokens, its replies and its parse statistics."""
     from percontrast.identification.llm_judge import judge_keywords
+    from percontrast.modeling.chat import TransformersChat, chat_backend
 
     if judge is None:
-        from percontrast.modeling.chat import TransformersChat
-
+        judge = chat_backend(config.judge, "judge")
+    if judge is None:
         bar = "LLM judge: keywords" if progress else None
-        judge = TransformersChat(model, tokenizer, batch_size=batch_size, name="local model", progress=bar)
+        judge = TransformersChat(
+            model, tokenizer, batch_size=config.batch_size, name="local model", progress=bar
+        )
     started = time.perf_counter()
-    ranges, replies, stats = judge_keywords(examples, judge, max_new_tokens=max_new_tokens)
+    ranges, replies, stats = judge_keywords(examples, judge, config.judge)
     timings["llm_judge"] = time.perf_counter() - started
     identified = [
         tokens_overlapping(ex.response, s.offsets, r)

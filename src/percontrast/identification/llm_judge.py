@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from percontrast.data.schema import Example
 from percontrast.identification.labels import CharRange, occurrences
+from percontrast.modeling.config import ChatModelConfig
 from percontrast.utils.bundled import load_published_prompt
 
 logger = logging.getLogger(__name__)
@@ -84,20 +85,27 @@ class JudgeStats:
 
 
 def judge_keywords(
-    examples: Sequence[Example], backend, *, max_new_tokens: int = 32
+    examples: Sequence[Example], backend, config: ChatModelConfig
 ) -> tuple[list[list[CharRange]], list[str], JudgeStats]:
     """Ask ``backend`` (a `ChatBackend`) for each answer's keywords and match them back.
+
+    Args:
+        examples: the answers.
+        backend: the judge model.
+        config: its reply length and temperature (``IdentifyConfig().judge``: 32 tokens, greedy).
 
     Returns:
         Per example the matched character ranges of its answer, the raw replies, and the counts.
     """
     conversations = [judge_messages(example) for example in examples]
     logger.info(
-        "asking the judge for the keywords of %d answers (greedy, %d new tokens)",
+        "asking the judge for the keywords of %d answers (temperature %g, %d new tokens)",
         len(examples),
-        max_new_tokens,
+        config.temperature,
+        config.max_tokens,
     )
-    replies = [r[0] for r in backend.chat(conversations, max_new_tokens=max_new_tokens, temperature=0.0)]
+    replies = backend.chat(conversations, max_new_tokens=config.max_tokens, temperature=config.temperature)
+    replies = [r[0] for r in replies]
     stats = JudgeStats(backend=getattr(backend, "name", type(backend).__name__), n_replies=len(replies))
     ranges = []
     for example, reply in zip(examples, replies, strict=True):

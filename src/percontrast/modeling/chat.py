@@ -207,7 +207,7 @@ class OpenAIChat:
 
     base_url: str
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = ChatModelConfig.key_env
     timeout: float = 60.0
     max_retries: int = 4
     backoff: float = 1.0
@@ -317,11 +317,13 @@ def check_sampling(max_new_tokens: int, temperature: float) -> None:
 def chat_backend(config: ChatModelConfig, prefix: str = "judge") -> ChatBackend | None:
     """The chat backend a `ChatModelConfig` names: an HTTP server, else a local model (None: neither given).
 
-    ``prefix`` names the flags in the error message (``--judge-url``, ``--simulator-url``).
+    ``prefix`` names the flags in the error message (``--judge-url``, ``--simulator-url``; ``""``:
+    ``--url``).
     """
     if config.url:
         if not config.api_model:
-            raise ConfigError(f"--{prefix}-url needs --{prefix}-api-model, the model name the server expects")
+            flags = f"--{prefix}-" if prefix else "--"
+            raise ConfigError(f"{flags}url needs {flags}api-model, the model name the server expects")
         return OpenAIChat(
             config.url,
             config.api_model,

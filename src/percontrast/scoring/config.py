@@ -1,26 +1,27 @@
 """`ScoreConfig`: the one definition of ``percontrast score``'s settings.
 
-``percontrast score`` builds its flags from these fields (defaults and help text) and passes them to
-`scoring.score_examples` with `ScoreConfig.score_kwargs`. Kept free of torch so that
-``percontrast --help`` stays fast.
+``percontrast score`` builds its flags from these fields (defaults and help text) and
+`scoring.score_examples` takes the dataclass. Kept free of torch so that ``percontrast --help`` stays
+fast.
 
-    scores = score_examples(model, tokenizer, examples, **ScoreConfig(pir_form="ratio").score_kwargs())
+    scores = score_examples(model, tokenizer, examples, ScoreConfig(pir_form="ratio"))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from percontrast.prompts.template import PromptTemplate
 from percontrast.scoring.formula import PIR_FORMS
 from percontrast.utils.errors import ConfigError
 
 
 @dataclass
 class ScoreConfig:
-    """How PerContrast token scores (PIR, Eq. 2) are computed."""
+    """How PerContrast token scores (PIR, Eq. 2) are computed (``template``: a name, or in the library a
+    `PromptTemplate`)."""
 
-    template: str | None = field(
+    template: str | PromptTemplate | None = field(
         default=None,
         metadata={
             "help": "prompt template name (default: each example's own `template` field, else persona_chat)"
@@ -39,13 +40,6 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         if self.pir_form not in PIR_FORMS:
             raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {self.pir_form!r}")
-
-    def score_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `scoring.score_examples`."""
-        return dict(
-            template=self.template,
-            pir_form=self.pir_form,
-            max_batch_size=self.batch_size,
-            max_batch_tokens=self.max_batch_tokens,
-            max_length=self.max_length,
-        )
+        for name, value in (("batch size", self.batch_size), ("max batch tokens", self.max_batch_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value}")

@@ -34,7 +34,7 @@ def score_file(
     check_outputs(inputs={"--data": data}, outputs={"--out": out, "--html": html})
     examples = read_examples(data)
     model, tokenizer = load_model(model_spec, dtype=dtype, device=device)
-    scores = score_examples(model, tokenizer, examples, **config.score_kwargs())
+    scores = score_examples(model, tokenizer, examples, config)
     write_jsonl(out, scores)
     logger.info("wrote token scores of %d examples to %s", len(scores), out)
     if html:

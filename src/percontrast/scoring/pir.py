@@ -27,7 +27,7 @@ from percontrast.data.schema import Example
 from percontrast.modeling.load import max_context
 from percontrast.modeling.response_forward import enable_response_forward, response_logprobs
 from percontrast.prompts.encoding import EncodedExample, fit_examples, pad_responses, pad_sequences
-from percontrast.prompts.registry import PromptTemplate
+from percontrast.scoring.config import ScoreConfig
 from percontrast.scoring.formula import PIR_FORMS, PirForm, pir_from_logprobs  # noqa: F401 (re-exported)
 from percontrast.utils.errors import ConfigError, DataError
 
@@ -157,13 +157,9 @@ def score_examples(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
+    config: ScoreConfig | None = None,
     *,
-    template: PromptTemplate | str | None = None,
-    pir_form: PirForm = "log",
-    max_batch_size: int = 16,
-    max_batch_tokens: int = 8192,
     padding_side: str = "right",
-    max_length: int | None = None,
     chunk_size: int = 512,
     progress: bool = True,
 ) -> list[TokenScores]:
@@ -174,13 +170,13 @@ def score_examples(
             (idempotent; its own forward, ``generate`` and ``save_pretrained`` are unchanged by it).
         tokenizer: its tokenizer.
         examples: the examples; results come back in the same order.
-        template: prompt template (name or object); None: each example's own (`resolve_template`).
-        pir_form: ``"log"`` (Eq. 2) or ``"ratio"``.
-        max_batch_size: most sequences per forward.
-        max_batch_tokens: most padded tokens per forward (batches are length-bucketed).
+        config: the settings (default: `ScoreConfig`'s): ``template`` (a name or a `PromptTemplate`;
+            None: each example's own, `resolve_template`), ``pir_form`` (``"log"``, Eq. 2, or
+            ``"ratio"``), ``batch_size`` (most sequences per forward), ``max_batch_tokens`` (most
+            padded tokens per forward; batches are length-bucketed) and ``max_length`` (truncate the
+            persona so prompt plus response fits, invariant 6; None: the model's context, and a
+            response that cannot fit is an error).
         padding_side: ``"right"`` or ``"left"``; results are the same either way.
-        max_length: truncate the persona so prompt plus response fits (invariant 6); default: the
-            model's context, and a response that cannot fit is an error.
         chunk_size: rows of the vocabulary projection computed at a time.
         progress: show a progress bar.
 
@@ -188,16 +184,13 @@ def score_examples(
         One `TokenScores` per example, in order, except examples whose persona truncation removed
         entirely (no persona text left to measure): those are skipped, counted and named in a warning.
     """
-    if pir_form not in PIR_FORMS:
-        raise ConfigError(f"pir_form must be one of {PIR_FORMS}, got {pir_form!r}")
-    for name, value in (("batch size", max_batch_size), ("max batch tokens", max_batch_tokens)):
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value}")
+    config = config or ScoreConfig()
+    max_length = config.max_length
     enable_response_forward(model)
     context = max_context(model, tokenizer)
     if max_length is not None and not 2 <= max_length <= context:
         raise ConfigError(f"max_length must be in 2..{context} (the model's context), got {max_length}")
-    fitted = fit_examples(examples, tokenizer, template, max_length=max_length, skip_unfitting=False)
+    fitted = fit_examples(examples, tokenizer, config.template, max_length=max_length, skip_unfitting=False)
     if max_length is None:
         for item in fitted.encoded:
             if item.length_with > context:
@@ -215,14 +208,14 @@ def score_examples(
         prompts,
         [item.response_ids for item in encoded for _ in range(2)],
         pad_token_id(tokenizer),
-        max_batch_size=max_batch_size,
-        max_batch_tokens=max_batch_tokens,
+        max_batch_size=config.batch_size,
+        max_batch_tokens=config.max_batch_tokens,
         padding_side=padding_side,
         chunk_size=chunk_size,
         progress=progress,
     )
     return [
-        _token_scores(examples[i], encoded[i], tokenizer, logps[2 * i], logps[2 * i + 1], pir_form)
+        _token_scores(examples[i], encoded[i], tokenizer, logps[2 * i], logps[2 * i + 1], config.pir_form)
         for i in range(len(encoded))
     ]
 

@@ -371,6 +371,7 @@ class PerCELossMixin:
         """Top personal tokens of the probe example under the current parameters (main process)."""
         if not self.is_world_process_zero():
             return {}
+        from percontrast.scoring.config import ScoreConfig
         from percontrast.scoring.pir import score_examples
 
         args: PerCEConfig = self.args
@@ -378,17 +379,12 @@ class PerCELossMixin:
         was_training = model.training
         model.eval()
         try:
+            max_length = args.max_length
+            if max_length is not None:  # the paper's default (5000) is clamped to the context, as in train()
+                max_length = min(max_length, max_context(model, self.processing_class))
+            settings = ScoreConfig(template=args.template, pir_form=args.pir_form, max_length=max_length)
             scores = score_examples(
-                model,
-                self.processing_class,
-                [self.probe_example],
-                template=args.template,
-                pir_form=args.pir_form,
-                # The paper's default max_length (5000) is clamped to the context, as in train().
-                max_length=None
-                if args.max_length is None
-                else min(args.max_length, max_context(model, self.processing_class)),
-                progress=False,
+                model, self.processing_class, [self.probe_example], settings, progress=False
             )[0]
         finally:
             model.train(was_training)
