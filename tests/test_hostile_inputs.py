@@ -157,6 +157,25 @@ def test_generate_refuses_a_prompt_whose_persona_would_be_cut_away(tiny, tmp_pat
     assert "(I like to sew" in tokenizer.decode(ids)
 
 
+def test_a_persona_free_prompt_past_its_budget_is_refused(tiny) -> None:
+    """A generation without persona checked nothing: a query longer than the room beside max_new_tokens
+    went to generate unchecked."""
+    from percontrast.data.schema import Example
+    from percontrast.generation.generate import render_prompts
+    from percontrast.prompts.encoding import fit_prompt
+    from percontrast.utils.errors import DataError
+
+    model, tokenizer = tiny
+    example = Example(id="long", persona=["I sew."], query="Tell me everything. " * 40, response="Fine.")
+    ids, _ = fit_prompt(example, tokenizer, with_persona=False)
+    with pytest.raises(
+        DataError, match="the prompt without persona needs .* tokens but only 10 fit"
+    ) as error:
+        render_prompts([example], tokenizer, None, with_persona=False, max_prompt_tokens=10)
+    assert error.value.record_id == "long"
+    assert render_prompts([example], tokenizer, None, False, max_prompt_tokens=len(ids))[0] == ids
+
+
 def test_prompts_past_the_context_are_refused_everywhere(tiny) -> None:
     model, tokenizer = tiny
     with pytest.raises(DataError, match="exceeds the model's context"):

@@ -271,3 +271,16 @@ def test_a_config_that_is_not_a_mapping_is_one_line(tmp_path):
     path.write_text("- name: x\n- output_dir: out\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="x.yaml: expected a mapping of section: value, got a list"):
         load_experiment_config(path)
+
+
+def test_the_aloe_roles_on_the_judge_model_survive_a_second_check():
+    """Putting ALOE's roles on the judge section's model must be idempotent: a replace of the evaluation
+    section checks them again (it refused its own result: a review finding)."""
+    import dataclasses
+
+    from percontrast.evaluation.aloe_config import AloeConfig
+    from percontrast.experiments.config import EvaluationSettings
+
+    settings = EvaluationSettings(aloe=AloeConfig(profiles="p", personalities="q"))
+    again = dataclasses.replace(settings, metrics=["rouge"])
+    assert again.aloe == settings.aloe

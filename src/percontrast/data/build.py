@@ -10,7 +10,7 @@ official files into `RawRecord`s; `build_examples` does the rest for both:
    paper's) and keep the top k (the paper: 4); the persona list order is the retrieval rank, most
    relevant first;
 4. render each kept item for the chosen template (`percontrast.prompts.benchmarks`);
-5. with a tokenizer: truncate the persona to ``max_length`` with `encoding.fit_example` (invariant 6;
+5. with a tokenizer: truncate the persona to ``max_length`` with `prompts.encoding.fit_example` (invariant 6;
    an example left with no persona item does not fit) and measure prompt lengths with and without
    persona, as the paper's Table 6.
 
@@ -304,7 +304,7 @@ def _example(
 def _fit(
     example: Example, tokenizer: Any, prompt_template: Any, max_length: int | None, summary: BuildSummary
 ) -> tuple[int, int, int]:
-    """Encode ``example`` within ``max_length`` (`encoding.fit_example`); a truncated persona is written back
+    """Encode ``example`` within ``max_length`` (`prompts.encoding.fit_example`); a truncated persona is written back
     into it, recorded in its meta and counted in ``summary``. Returns the token counts of the prompt with
     and without persona and of the response."""
     from percontrast.prompts.encoding import fit_example

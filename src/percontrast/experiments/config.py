@@ -363,16 +363,20 @@ def aloe_on_the_judge_model(aloe: AloeConfig, judge: JudgeSettings) -> AloeConfi
     runs both roles on it), so the config says which model they ran on. An ``aloe:`` section that names
     another model for them is refused rather than ignored."""
     roles = {}
+    on_judge = judge.backend_settings()
     for role, default in (("simulator", aloe_simulator()), ("judge", aloe_judge())):
         given = getattr(aloe, role).backend_settings()
-        changed = [name for name, value in given.items() if value != getattr(default, name)]
+        # ALOE's default, or already the judge's (a section checked before: the check is idempotent).
+        changed = [
+            name for name, value in given.items() if value not in (getattr(default, name), on_judge[name])
+        ]
         if changed:
             raise ConfigError(
                 f"evaluation.aloe.{role}.{changed[0]}: the experiment runs ALOE's simulator and judge on "
                 f"the judge section's model; set {changed[0]} under evaluation.judge"
             )
         try:
-            roles[role] = dataclasses.replace(getattr(aloe, role), **judge.backend_settings())
+            roles[role] = dataclasses.replace(getattr(aloe, role), **on_judge)
         except ConfigError as exc:
             raise ConfigError(f"evaluation.aloe.{role} on the judge section's model: {exc}") from None
     return dataclasses.replace(aloe, **roles)

@@ -225,7 +225,7 @@ def check_finished_cells(config: ExperimentConfig, records: list[dict], cells: S
 def cell_settings(config: Mapping[str, Any], cell: Cell, targets: Sequence[str]) -> dict[str, Any]:
     """What decides a cell's results in an experiment config (``ExperimentConfig.to_dict()``, as a ``run``
     record holds it): the data settings of the tasks it is trained and tested on (``targets``), the shared
-    training values that decide what is trained (`perce_config.RESUME_SETTINGS`, defaults filled in),
+    training values that decide what is trained (`training.config.RESUME_SETTINGS`, defaults filled in),
     decoding and the evaluations; without `_NOT_RESULTS`. JSON values."""
     from percontrast.evaluation.aloe_config import nest_flat_keys
     from percontrast.experiments.config import CELL_FIELDS, training_defaults

@@ -1,7 +1,7 @@
 """The library calls an experiment cell makes, kept in one module so API changes land in one place.
 
 Each function wraps one public function of the library: data (`data.build.build_benchmark`,
-`data.persona_chat.next_reply_split`), training (`training.train`, or ``percontrast train`` under
+`data.persona_chat.next_reply_split`), training (`training.trainer.train`, or ``percontrast train`` under
 ``torchrun`` / ``accelerate launch``), generation (`generation.generate_predictions`), evaluation
 (`evaluation.files.evaluate_predictions`, `evaluation.judge`, `evaluation.aloe`) and general QA
 (`experiments.qa`, lm-evaluation-harness). The runner (`experiments.runner`) decides what to run

@@ -73,7 +73,7 @@ class DecodingConfig:
 
     Attributes:
         sampling: decoding settings.
-        template: prompt template name; None: each example's own (`templates.resolve_template`).
+        template: prompt template name; None: each example's own (`prompts.registry.resolve_template`).
         with_persona: include the persona in the prompt (False: the no-persona ablation).
         batch_size: examples per ``generate`` call.
         backend: ``transformers`` or ``vllm`` (optional, GPU).

@@ -1,7 +1,7 @@
 """Batched generation: ``percontrast generate`` turns a JSONL of examples into a predictions file.
 
 Each example is rendered with its prompt template (with persona by default, as the personalized
-model sees it; ``with_persona=False`` is the ablation), tokenized with `encoding.tokenize_prompt`,
+model sees it; ``with_persona=False`` is the ablation), tokenized with `prompts.encoding.tokenize_prompt`,
 left-padded with explicit attention masks and passed to ``model.generate``. The defaults are the
 paper's sampling: temperature 0.4 and at most 512 new tokens (pure temperature sampling: no top-k,
 top-p 1). ``greedy=True`` decodes greedily.
@@ -173,10 +173,10 @@ def render_prompts(
     max_prompt_tokens: int | None = None,
 ) -> list[list[int]]:
     """Prompt token ids of each example (with or without persona), each with its own template unless
-    ``template`` names one (`templates.resolve_template`).
+    ``template`` names one (`prompts.registry.resolve_template`).
 
     With ``max_prompt_tokens``, a longer prompt with persona is fitted by the policy training and scoring
-    use (`encoding.fit_prompt`: lowest-ranked persona items first, the query never cut, and an example
+    use (`prompts.encoding.fit_prompt`: lowest-ranked persona items first, the query never cut, and an example
     whose persona would be cut away entirely refused with a `PersonaLostError`); the count is logged.
     """
     prompts, truncated = [], 0
@@ -235,7 +235,7 @@ def generate_predictions(
         progress: show a progress bar.
         settings: when given (the CLI gives them), the settings that make the file, recorded in
             ``<out>.settings.json``; resuming under other settings is refused
-            (`outputs.check_run_settings`). See `generation_settings`.
+            (`utils.files.check_run_settings`). See `generation_settings`.
     """
     from tqdm.auto import tqdm
 

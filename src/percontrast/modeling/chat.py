@@ -88,7 +88,7 @@ class TransformersChat:
         self.progress = progress
 
     def prompt_ids(self, conversation: Messages) -> list[int]:
-        """The prompt of ``conversation``, rendered by `templates.render_chat` (thinking off)."""
+        """The prompt of ``conversation``, rendered by `prompts.registry.render_chat` (thinking off)."""
         text = render_chat(self.tokenizer, conversation)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 

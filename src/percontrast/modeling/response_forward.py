@@ -105,7 +105,7 @@ def enable_response_forward(model: nn.Module) -> None:
     keyword it is the model's own forward, with the same signature. A class swap (not an instance
     attribute) survives ``copy.deepcopy`` and FSDP2's own class swap, and keeps ``save_pretrained``'s
     architecture name. Idempotent. This is the one place that changes the caller's model: `response_logprobs`
-    refuses a model that was not prepared; `scoring.score_examples`, `scoring.score_units` and `PerCETrainer`
+    refuses a model that was not prepared; `scoring.pir.score_examples`, `scoring.pir.score_units` and `PerCETrainer`
     call it on the model they are given (so after them the model has the response forward; its own forward,
     ``generate`` and ``save_pretrained`` behave as before).
 
@@ -278,7 +278,7 @@ def pair_logprobs(
     chunk_size: int = 512,
     with_entropy: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`response_logprobs` of one side of a paired batch (`encoding.pad_pairs`, `collator.PairedCollator`).
+    """`response_logprobs` of one side of a paired batch (`prompts.encoding.pad_pairs`, `training.collator.PairedCollator`).
 
     Args:
         model: a causal LM (possibly wrapped).

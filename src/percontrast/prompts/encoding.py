@@ -182,7 +182,7 @@ def encode_example(
         example: the example.
         tokenizer: the model's tokenizer.
         template: a `PromptTemplate` or its registered name; None (the default) renders the example
-            with its own ``template`` (`templates.resolve_template`).
+            with its own ``template`` (`prompts.registry.resolve_template`).
         max_length: if set, the longest allowed sequence (prompt with persona plus response); the
             persona is truncated to fit (invariant 6). A response that cannot fit is an error.
         add_eos: append the EOS token to the response (for training, so the model learns to stop).
@@ -266,14 +266,23 @@ def fit_prompt(
         The prompt's token ids and what was cut (None when nothing had to be).
 
     Raises:
-        DataError: the prompt without any persona item does not fit.
+        DataError: the prompt without any persona item (or, ``with_persona=False``, the persona-free
+            prompt) does not fit.
         PersonaLostError: with persona, no persona item fits beside the query; the prompt would carry an
             empty persona frame, so a "with persona" generation would be a persona-free one.
     """
     template = resolve_template(example, template)
     ids = tokenize_prompt(tokenizer, template.render(example, with_persona, tokenizer=tokenizer), template)
-    if not with_persona or max_prompt_tokens is None or len(ids) <= max_prompt_tokens:
+    if max_prompt_tokens is None or len(ids) <= max_prompt_tokens:
         return ids, None
+    if not with_persona:  # nothing to cut: the query is never truncated
+        raise DataError(
+            f"the prompt without persona needs {len(ids)} tokens but only {max_prompt_tokens} fit beside "
+            "max_new_tokens within the model's context; the query is never cut: lower max_new_tokens or "
+            "shorten the query",
+            record_id=example.id,
+            field="query",
+        )
     persona, report = truncate_persona(example, tokenizer, template, max_prompt_tokens)
     if report.items_kept == 0:
         raise PersonaLostError(

@@ -1,7 +1,7 @@
 """`ScoreConfig`: the one definition of ``percontrast score``'s settings.
 
 ``percontrast score`` builds its flags from these fields (defaults and help text) and
-`scoring.score_examples` takes the dataclass. Kept free of torch so that ``percontrast --help`` stays
+`scoring.pir.score_examples` takes the dataclass. Kept free of torch so that ``percontrast --help`` stays
 fast.
 
     scores = score_examples(model, tokenizer, examples, ScoreConfig(pir_form="ratio"))

@@ -323,7 +323,7 @@ class PerCEConfig(PerCESettings, TrainingArguments):
 
         `RESUME_SETTINGS` (the length of the schedule and the precision among them; ``num_train_epochs``
         only when it sets the length, i.e. without ``max_steps``) and ``data_sha256``, a sha256 of the
-        training data file (`outputs.file_fingerprint`, as ``generate`` records), so data edited in place
+        training data file (`utils.files.file_fingerprint`, as ``generate`` records), so data edited in place
         is noticed. Logging, saving and devices may change.
         """
         from percontrast.utils.files import file_fingerprint
