@@ -112,6 +112,31 @@ def test_summarize_point_estimates_and_intervals():
     assert "two-level" in summary["method"]
 
 
+def test_summarize_model_with_fewer_seeds_resamples_its_own():
+    """A grid read before its last cells finished: 3 CE seeds beside 2 of another loss.
+
+    Its point estimate averages both seeds (1.0 and 3.0 nats per token: 2.0), so its interval must span
+    the resamples of both; resampling only its first seed (the old behaviour) gave [1.0, 1.0], which
+    excludes the estimate. Reference: with two seeds drawn with replacement, the seed means are 1, 2 or 3.
+    """
+    ce = [_evaluation([2.0, 2.0, 2.0], [2, 2, 2], [0.3, 0.3]) for _ in range(3)]
+    partial = [
+        _evaluation([2.0, 2.0, 2.0], [2, 2, 2], [0.3, 0.3]),  # 1.0 per token
+        _evaluation([6.0, 6.0, 6.0], [2, 2, 2], [0.3, 0.3]),  # 3.0 per token
+    ]
+    summary = summarize({"ce": ce, "frozen": partial}, n_bootstrap=400)
+    figure = summary["models"]["frozen"]["nll"]
+    assert figure["mean"] == pytest.approx(2.0)
+    assert figure["ci"] == pytest.approx([1.0, 3.0])
+    difference = summary["differences"]["frozen"]["nll"]
+    assert difference["mean"] == pytest.approx(1.0)
+    assert difference["ci"] == pytest.approx([0.0, 2.0])
+    assert "2 seed(s) have theirs resampled on their own" in summary["method"]
+    # The main draws do not depend on whether another count is present: CE's interval is unchanged.
+    alone = summarize({"ce": ce}, n_bootstrap=400)
+    assert alone["models"]["ce"]["nll"]["ci"] == summary["models"]["ce"]["nll"]["ci"]
+
+
 def test_demo_config_errors():
     with pytest.raises(ConfigError, match="n_generate"):
         DemoConfig(n_eval=3, n_generate=5)

@@ -9,7 +9,10 @@ replacement (one draw shared by every model, so comparisons are paired) and, whe
 seeds, the seeds with replacement too (one draw shared by every variant): a two-level bootstrap that
 carries both the example-sampling and the training-seed variance. With one seed only the examples vary,
 so the interval says nothing about seed-to-seed variation. Differences (a variant minus CE) are
-bootstrapped the same way, from the same resamples.
+bootstrapped the same way, from the same resamples. A model with one entry (the untrained one) is the same
+in every resample; a model with another number of seeds than the most (a grid read before all its cells
+finished: 2 seeds beside 3) has its own seeds drawn with replacement, independently of the others', so
+its differences are paired over examples but not over seeds.
 
 `TokenGroups` (which tokens are in which group) and `GroupSums` (one model's per-example sums over them)
 are defined here, beside the bootstrap that resamples them; `analysis.token_groups` computes them.
@@ -152,7 +155,9 @@ def summarize(
     n_seeds = max(len(items) for items in evaluations.values())
     first = next(iter(evaluations.values()))[0]
     n_scored, n_generated = len(first.n_tokens), len(first.rougeL)
-    boot = _Bootstrap(evaluations, n_seeds, _draws(n_bootstrap, seed, n_seeds, n_scored, n_generated))
+    other_counts = sorted({len(items) for items in evaluations.values()} - {1, n_seeds})
+    draws = _draws(n_bootstrap, seed, n_seeds, n_scored, n_generated, other_counts)
+    boot = _Bootstrap(evaluations, n_seeds, draws)
     models = {name: boot.figures(name) for name in evaluations}
     differences: dict = {}
     if baseline in evaluations:
@@ -165,6 +170,12 @@ def summarize(
             else " (one seed: example variance only)"
         )
         + f", paired across models; differences are against {baseline}"
+        + (
+            f"; models with {', '.join(map(str, other_counts))} seed(s) have theirs resampled on their own"
+            " (paired over examples only)"
+            if other_counts
+            else ""
+        )
     )
     return {
         "models": models,
@@ -177,14 +188,29 @@ def summarize(
     }
 
 
-def _draws(n_bootstrap: int, seed: int, n_seeds: int, n_scored: int, n_generated: int) -> list[tuple]:
-    """``n_bootstrap`` resamples ``(seeds, scored rows, generated rows)``, each shared by every model."""
+def _draws(
+    n_bootstrap: int,
+    seed: int,
+    n_seeds: int,
+    n_scored: int,
+    n_generated: int,
+    other_counts: Sequence[int] = (),
+) -> list[tuple]:
+    """``n_bootstrap`` resamples ``(seeds, scored rows, generated rows, other seeds)``, each shared by every
+    model; ``other seeds`` maps each count in ``other_counts`` to a draw of that many seeds (from a stream
+    of its own, so the main draws are the same with or without them)."""
     rng = np.random.default_rng(seed)
+    others = {count: np.random.default_rng([seed, count]) for count in other_counts}
     draws = []
     for _ in range(n_bootstrap):
         seeds = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=int)
         draws.append(
-            (seeds, rng.integers(0, n_scored, n_scored), rng.integers(0, max(n_generated, 1), n_generated))
+            (
+                seeds,
+                rng.integers(0, n_scored, n_scored),
+                rng.integers(0, max(n_generated, 1), n_generated),
+                {count: other.integers(0, count, count) for count, other in others.items()},
+            )
         )
     return draws
 
@@ -210,19 +236,26 @@ class _Bootstrap:
     n_seeds: int
     draws: list[tuple]
 
-    def _seeds_for(self, items: Sequence[Evaluation], drawn: np.ndarray | None) -> np.ndarray:
-        if drawn is None:
+    def _seeds_for(self, items: Sequence[Evaluation], draw: tuple | None) -> np.ndarray:
+        """Which of a model's seeds a resample uses: all of them on the data itself; the shared seed draw
+        for a model with every seed; its one entry for a single one; its own draw for another count."""
+        if draw is None:
             return np.arange(len(items))
-        return drawn if len(items) == self.n_seeds else np.zeros(len(drawn), dtype=int)
+        seeds, _, _, others = draw
+        if len(items) == self.n_seeds:
+            return seeds
+        if len(items) == 1:
+            return np.zeros(len(seeds), dtype=int)
+        return others[len(items)]
 
     def value(self, name: str, metric: str, draw: tuple | None) -> float:
         """A model's metric on all the data (``draw`` None) or on one resample."""
         items = self.evaluations[name]
         if draw is None:
             return _metric(items, metric, self._seeds_for(items, None), None)
-        seeds, scored_rows, generated_rows = draw
+        _, scored_rows, generated_rows, _ = draw
         rows = scored_rows if metric in ("nll", "pir") else generated_rows
-        return _metric(items, metric, self._seeds_for(items, seeds), rows)
+        return _metric(items, metric, self._seeds_for(items, draw), rows)
 
     def figures(self, name: str) -> dict:
         """Per metric: the point estimate, its interval and the per-seed values."""
