@@ -10,7 +10,7 @@ import pytest
 
 from percontrast.experiments.report import write_reports
 from percontrast.experiments.results import ResultSet
-from percontrast.experiments.tables import table_lr_sweep, table_methods
+from percontrast.experiments.tables import table_lr_sweep, table_methods, table_token_groups
 
 TASKS = {"pag": "PAG", "prw": "PRW", "ptw": "PTW"}
 # Paper Table 1, Qwen3-4B: (ROUGE-L, METEOR) per task.
@@ -158,3 +158,82 @@ def test_table10_quality_is_the_mean_of_the_four_dimensions_only(tmp_path):
         ]
     (table,) = table_judge(ResultSet(_write(tmp_path / "r.jsonl", rows)))
     assert table.rows[0][table.header.index("PAG Quality")] == "3.000"  # (4 + 4 + 2 + 2) / 4, not 3.4
+
+
+def _group_cell(out, cell, loss, lr, seed, nll, tokens):
+    """One cell's token-group rows and per-example sums: ``nll`` and ``tokens`` map group -> per example."""
+    sums = {
+        "reference": "base",
+        "threshold": 1.0,
+        "ids": ["a", "b", "c"],
+        "nll_sum": nll,
+        "pir_sum": {g: [0.0] * 3 for g in nll},
+        "n_tokens": tokens,
+    }
+    (out / "cells" / cell).mkdir(parents=True)
+    (out / "cells" / cell / "token_groups.json").write_text(json.dumps(sums))
+    clip = (0.8, 5.0) if loss == "perce" else (None, None)
+    common = {"kind": "metric", "run": "r", "cell": cell, "model": "m", "loss": loss, "task": "pag"}
+    common |= {"learning_rate": lr, "clip_min": clip[0], "clip_max": clip[1], "seed": seed}
+    rows = [common | {"eval": "lexical", "target": "pag", "metric": "rougeL", "value": 0.3, "n": 3}]
+    for group in nll:
+        value = sum(nll[group]) / sum(tokens[group])
+        rows.append(
+            common | {"eval": "groups", "target": "pag", "metric": f"nll_{group}", "value": value, "n": 9}
+        )
+    return rows
+
+
+def test_token_groups_by_learning_rate(tmp_path):
+    """Every learning rate gets its group row and its paired difference from CE (issue 26), checked
+    against numpy on the cells' per-example sums; the report draws the differences against the rate."""
+    out = tmp_path / "grid"
+    masks = {
+        g: [[True, False], [False, True], [True, True]]
+        for g in ("reference_personal", "reference_rest", "all")
+    }
+    groups_file = out / "data" / "m" / "pag" / "token_groups.json"
+    groups_file.parent.mkdir(parents=True)
+    groups_file.write_text(
+        json.dumps({"ids": ["a", "b", "c"], "token_ids": [[1, 2], [3, 4], [5, 6]], "masks": masks,
+                    "reference": "base", "threshold": 1.0})
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    tokens = {"reference_personal": [1, 1, 1], "reference_rest": [2, 3, 4], "all": [3, 4, 5]}
+    rows, pooled = [], {}
+    for loss in ("ce", "perce"):
+        for lr in (1e-5, 1e-4):
+            for seed in (0, 1):
+                nll = {g: (rng.uniform(1, 3, 3) * np.array(tokens[g])).tolist() for g in tokens}
+                cell = f"m__pag__{loss}__lr{lr:g}__s{seed}"
+                rows += _group_cell(out, cell, loss, lr, seed, nll, tokens)
+                for g in tokens:
+                    pooled.setdefault((loss, lr, g), []).append(sum(nll[g]) / sum(tokens[g]))
+    path = _write(out / "results.jsonl", rows)
+    tables = {t.title: t for t in table_token_groups(ResultSet(path))}
+    by_rate = tables["NLL per token by token group and learning rate (m, PAG)"]
+    assert [row[:2] for row in by_rate.rows] == [
+        ["CE", "1e-05"],
+        ["CE", "0.0001"],
+        ["PerCE", "1e-05"],
+        ["PerCE", "0.0001"],
+    ]
+    for row in by_rate.rows:
+        loss, lr = {"CE": "ce", "PerCE": "perce"}[row[0]], float(row[1])
+        assert float(row[2].split(" ± ")[0]) == pytest.approx(
+            np.mean(pooled[(loss, lr, "reference_personal")]), abs=5e-4
+        )
+    paired = tables["NLL per token by token group and learning rate, minus CE (m, PAG)"]
+    assert [row[:2] for row in paired.rows] == [["PerCE", "1e-05"], ["PerCE", "0.0001"]]
+    for row in paired.rows:
+        lr = float(row[1])
+        for column, group in enumerate(("reference_personal", "reference_rest", "all"), start=2):
+            expected = np.mean(pooled[("perce", lr, group)]) - np.mean(pooled[("ce", lr, group)])
+            mean, interval = row[column].split(" [")
+            assert float(mean) == pytest.approx(expected, abs=5e-4)
+            low, high = (float(v) for v in interval.rstrip("]").split(", "))
+            assert low <= float(mean) <= high
+    assert set(paired.plot["series"]) == {f"PerCE: {g}" for g in tokens}
+    assert [point[0] for point in paired.plot["series"]["PerCE: all"]] == [1e-5, 1e-4]
+    written = write_reports(path, tmp_path / "report")
+    assert any(p.name.startswith("token_groups_paired_lr") and p.stat().st_size > 0 for p in written)

@@ -52,22 +52,52 @@ def html_table(table: Table) -> str:
 
 
 def plot_table(table: Table, path: Path) -> Path | None:
-    """Draw a table's plot (Table 2: ROUGE-L against learning rate, error bars over seeds)."""
-    if not table.plot:
+    """Draw a table's plot against the learning rate: kind ``lr`` (Table 2: ROUGE-L, error bars of one sd
+    over seeds) or ``lr_interval`` (the token groups' differences from CE, 95% intervals, a line at 0)."""
+    if not table.plot or table.plot["kind"] not in ("lr", "lr_interval"):
         return None
     from percontrast.utils.plots import pyplot
 
     plt = pyplot()
 
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    for label, points in table.plot["series"].items():
-        rates, means, sds = zip(*points, strict=True)
-        axis.errorbar(rates, means, yerr=sds, marker="o", capsize=3, label=label)
+    intervals = table.plot["kind"] == "lr_interval"
+    figure, axis = plt.subplots(figsize=(8, 4) if intervals else (5, 3.2))
+    series = table.plot["series"]
+    # lr_interval labels are "<method>: <group>": one colour per group, one marker and line style per method.
+    groups = list(dict.fromkeys(label.rpartition(": ")[2] for label in series))
+    methods = list(dict.fromkeys(label.rpartition(": ")[0] for label in series))
+    for index, (label, points) in enumerate(series.items()):
+        if intervals:
+            method, _, group = label.rpartition(": ")
+            rates, means, lows, highs = zip(*points, strict=True)
+            shift = 1 + 0.05 * (index - (len(series) - 1) / 2)  # side by side at each rate (log axis)
+            errors = [
+                [m - lo for m, lo in zip(means, lows, strict=True)],
+                [hi - m for m, hi in zip(means, highs, strict=True)],
+            ]
+            axis.errorbar(
+                [r * shift for r in rates],
+                means,
+                yerr=errors,
+                capsize=3,
+                label=label,
+                color=f"C{groups.index(group)}",
+                marker="osD^v"[methods.index(method) % 5],
+                linestyle=("-", "--", ":", "-.")[methods.index(method) % 4],
+            )
+        else:
+            rates, means, sds = zip(*points, strict=True)
+            axis.errorbar(rates, means, yerr=sds, marker="o", capsize=3, label=label)
+    if intervals:
+        axis.axhline(0, color="grey", linewidth=0.8)
     axis.set_xscale("log")
     axis.set_xlabel("learning rate")
-    axis.set_ylabel("ROUGE-L")
+    axis.set_ylabel(table.plot.get("ylabel", "ROUGE-L"))
     axis.set_title(table.plot["title"])
-    axis.legend()
+    if intervals:
+        axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    else:
+        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -133,7 +133,9 @@ class ResultSet:
             self._chosen[key] = self._choose(model, loss, task)
         return self._chosen[key]
 
-    def _choose(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
+    def settings(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
+        """The cell settings but the learning rate: model, loss, task and, for a clipped loss, its clip
+        ((0.8, 5) when the grid has it, else the first); None when a clipped loss has no rows."""
         where: dict[str, Any] = {"model": model, "loss": loss, "task": task}
         if loss in CLIPPED_LOSSES:
             clips = self.clips(model, task, loss)
@@ -141,6 +143,12 @@ class ResultSet:
                 return None
             clip = DEFAULT_CLIP if DEFAULT_CLIP in clips else clips[0]
             where |= {"clip_min": clip[0], "clip_max": clip[1]}
+        return where
+
+    def _choose(self, model: str, loss: str, task: str) -> dict[str, Any] | None:
+        where = self.settings(model, loss, task)
+        if where is None:
+            return None
         best, best_value = None, -math.inf
         for lr in self.learning_rates(**where):
             stat = self.stat(**where, learning_rate=lr, eval="lexical", target=task, metric="rougeL")

@@ -387,8 +387,10 @@ def table_clip(results: ResultSet) -> list[Table]:
 
 
 def table_token_groups(results: ResultSet) -> list[Table]:
-    """NLL per token by token group (issue 21), per model and task, each loss at its chosen learning rate;
-    the last columns: the gap NLL(reference_personal) - NLL(reference_rest), which PerCE should narrow."""
+    """NLL per token by token group (issue 21), per model and task: each loss at its chosen learning rate
+    (the rate Table 1 uses), then every learning rate; each with its paired differences from CE. The
+    ``personal - rest`` column is the gap NLL(reference_personal) - NLL(reference_rest), which PerCE should
+    narrow."""
     group_rows = [r for r in results.rows if r["eval"] == "groups"]
     if not group_rows:
         return []
@@ -405,6 +407,8 @@ def table_token_groups(results: ResultSet) -> list[Table]:
                 g: next(r["n"] for r in group_rows if r["task"] == task and r["metric"] == f"nll_{g}")
                 for g in groups
             }
+            chosen = {loss: results.chosen(model, loss, task) for loss in results.losses}
+            chosen = {loss: where for loss, where in chosen.items() if where is not None}
             table = Table(
                 "token_groups",
                 f"NLL per token by token group ({model}, {results.label(task)})",
@@ -417,60 +421,129 @@ def table_token_groups(results: ResultSet) -> list[Table]:
                     SPREAD_NOTE,
                 ],
             )
-            for loss in results.losses:
-                choice = results.chosen(model, loss, task)
-                if choice is None:
-                    continue
-                stats = [
-                    results.stat(**choice, eval="groups", target=task, metric=f"nll_{g}") for g in groups
-                ]
-                gap = None
-                if "reference_personal" in groups:
-                    high = results.stat(**choice, eval="groups", target=task, metric="nll_reference_personal")
-                    rest = results.stat(**choice, eval="groups", target=task, metric="nll_reference_rest")
-                    if high and rest and len(high.values) == len(rest.values):
-                        gap = Stat([a - b for a, b in zip(high.values, rest.values, strict=True)])
-                table.rows.append([LOSS_NAMES[loss]] + [_cell(s, 3) for s in stats] + [_cell(gap, 3)])
+            table.rows = [
+                [LOSS_NAMES[loss]] + _group_cells(results, where, task, groups)
+                for loss, where in chosen.items()
+            ]
             tables.append(table)
-            paired = _paired_group_table(results, model, task, groups)
+            paired = _paired_group_table(
+                results,
+                task,
+                groups,
+                {loss: _cells_of(results, where) for loss, where in chosen.items()},
+                f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
+            )
             if paired is not None:
                 tables.append(paired)
+            tables += _token_groups_by_rate(results, model, task, groups)
     return tables
 
 
-def _paired_group_table(results: ResultSet, model: str, task: str, groups: list[str]) -> Table | None:
+def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: list[str]) -> list[Table]:
+    """The group table and the paired differences from CE at every learning rate of the grid, with a plot
+    of each loss's difference per group against the rate."""
+    label = results.label(task)
+    by_rate: dict[float, dict[str, dict]] = defaultdict(dict)  # lr -> loss -> cell settings
+    for loss in results.losses:
+        settings = results.settings(model, loss, task)
+        if settings is None:
+            continue
+        for lr in results.learning_rates(**settings, eval="groups"):
+            by_rate[lr][loss] = settings | {"learning_rate": lr}
+    if len(by_rate) < 2:  # one rate: the tables above already show it
+        return []
+    table = Table(
+        "token_groups_lr",
+        f"NLL per token by token group and learning rate ({model}, {label})",
+        ["Method", "lr"] + groups + ["personal - rest"],
+        notes=["Mean ± sd over seeds, on the same tokens as above.", SPREAD_NOTE],
+    )
+    for loss in results.losses:
+        for lr in sorted(by_rate):
+            if loss in by_rate[lr]:
+                table.rows.append(
+                    [LOSS_NAMES[loss], f"{lr:g}"] + _group_cells(results, by_rate[lr][loss], task, groups)
+                )
+    tables = [table]
+    paired = Table(
+        "token_groups_paired_lr",
+        f"NLL per token by token group and learning rate, minus CE ({model}, {label})",
+        ["Method", "lr"] + groups,
+    )
+    plot: dict[str, list[tuple[float, float, float, float]]] = {}
+    for lr in sorted(by_rate):
+        if "ce" not in by_rate[lr] or len(by_rate[lr]) < 2:
+            continue
+        cells = {loss: _cells_of(results, where) for loss, where in by_rate[lr].items()}
+        one = _paired_group_table(results, task, groups, cells, "")
+        if one is None:
+            continue
+        for row, loss in zip(one.rows, one.plot["losses"], strict=True):
+            paired.rows.append([row[0], f"{lr:g}"] + row[1:])
+            for group, (mean, low, high) in zip(groups, one.plot["values"][loss], strict=True):
+                if mean is not None and low is not None:
+                    plot.setdefault(f"{LOSS_NAMES[loss]}: {group}", []).append((lr, mean, low, high))
+        paired.notes = one.notes
+    if paired.rows:
+        paired.plot = {
+            "kind": "lr_interval",
+            "series": plot,
+            "title": f"{model} {label}: NLL minus CE, 95% intervals",
+            "ylabel": "NLL per token, minus CE (nats)",
+        }
+        tables.append(paired)
+    return tables
+
+
+def _cells_of(results: ResultSet, where: dict) -> list[str]:
+    """The ids of the cells (one per seed) with token-group rows under the settings ``where``."""
+    return sorted(
+        {
+            r["cell"]
+            for r in results.rows
+            if r["eval"] == "groups" and all(r.get(k) == v for k, v in where.items())
+        }
+    )
+
+
+def _group_cells(results: ResultSet, where: dict, task: str, groups: list[str]) -> list[str]:
+    """One loss's NLL per group (mean ± sd over seeds) and its personal - rest gap, as table cells."""
+    stats = [results.stat(**where, eval="groups", target=task, metric=f"nll_{g}") for g in groups]
+    gap = None
+    if "reference_personal" in groups:
+        high = results.stat(**where, eval="groups", target=task, metric="nll_reference_personal")
+        rest = results.stat(**where, eval="groups", target=task, metric="nll_reference_rest")
+        if high and rest and len(high.values) == len(rest.values):
+            gap = Stat([a - b for a, b in zip(high.values, rest.values, strict=True)])
+    return [_cell(s, 3) for s in stats] + [_cell(gap, 3)]
+
+
+def _paired_group_table(
+    results: ResultSet, task: str, groups: list[str], cells: dict[str, list[str]], title: str
+) -> Table | None:
     """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
-    (from the cells' per-example sums)."""
+    (from the cells' per-example sums); ``cells``: loss -> its cell ids. The table's ``plot`` carries the
+    losses and their (mean, low, high) per group for `_token_groups_by_rate`."""
     from percontrast.experiments.groups import paired_differences
 
-    cells: dict[str, list[str]] = {}
-    for loss in results.losses:
-        choice = results.chosen(model, loss, task)
-        if choice is not None:
-            rows = [
-                r
-                for r in results.rows
-                if r["eval"] == "groups" and all(r.get(k) == v for k, v in choice.items())
-            ]
-            cells[loss] = sorted({r["cell"] for r in rows})
     summary = paired_differences(results.path.parent, task, cells)
     if summary is None or not summary["groups"]["all"]["differences"]:
         return None
-    table = Table(
-        "token_groups_paired",
-        f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
-        ["Method"] + groups,
-        notes=[summary["method"]],
-    )
+    table = Table("token_groups_paired", title, ["Method"] + groups, notes=[summary["method"]])
+    values = {}
     for loss in summary["groups"]["all"]["differences"]:
-        row = []
+        row, values[loss] = [], []
         for group in groups:
             cell = summary["groups"][group]["differences"][loss]["nll"]
             text = "-" if cell["mean"] is None else f"{cell['mean']:+.3f}"
             if cell["mean"] is not None and cell["ci"]:
                 text += f" [{cell['ci'][0]:+.3f}, {cell['ci'][1]:+.3f}]"
             row.append(text)
+            low, high = cell["ci"] if cell["mean"] is not None and cell["ci"] else (None, None)
+            values[loss].append((cell["mean"], low, high))
         table.rows.append([LOSS_NAMES[loss]] + row)
+    # Data for the by-rate plot only; the report draws plots of kind "lr" and "lr_interval".
+    table.plot = {"kind": "data", "losses": list(values), "values": values}
     return table
 
 
@@ -484,7 +557,8 @@ def table_train_time(results: ResultSet) -> list[Table]:
         "Training time per cell (s) and ratio to CE at the same learning rate",
         ["Model", "Task", "Method", "lr", "seconds", "ratio to CE"],
         notes=[
-            "Wall time of each cell's training (a resumed cell counts its last part only); mean ± sd over seeds."
+            "Wall time of each cell's training (a resumed cell counts its last part only); mean ± sd over seeds. "
+            "A cell that shared its cores with other work took longer: compare cells run under the same load."
         ],
     )
     for model in results.models:
