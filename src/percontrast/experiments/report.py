@@ -54,7 +54,7 @@ def html_table(table: Table) -> str:
 def plot_table(table: Table, path: Path) -> Path | None:
     """Draw a table's plot against the learning rate: kind ``lr`` (Table 2: ROUGE-L, error bars of one sd
     over seeds) or ``lr_interval`` (the token groups' differences from CE, 95% intervals, a line at 0)."""
-    if not table.plot or table.plot["kind"] not in ("lr", "lr_interval"):
+    if not table.plot:
         return None
     from percontrast.utils.plots import pyplot
 

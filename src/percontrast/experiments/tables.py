@@ -426,15 +426,20 @@ def table_token_groups(results: ResultSet) -> list[Table]:
                 for loss, where in chosen.items()
             ]
             tables.append(table)
-            paired = _paired_group_table(
-                results,
-                task,
-                groups,
-                {loss: _cells_of(results, where) for loss, where in chosen.items()},
-                f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
-            )
+            paired = _paired_nll(results, task, chosen)
             if paired is not None:
-                tables.append(paired)
+                method, differences = paired
+                table = Table(
+                    "token_groups_paired",
+                    f"NLL per token by token group, minus CE ({model}, {results.label(task)})",
+                    ["Method"] + groups,
+                    notes=[method],
+                )
+                table.rows = [
+                    [LOSS_NAMES[loss]] + [_interval_text(*differences[loss][g]) for g in groups]
+                    for loss in differences
+                ]
+                tables.append(table)
             tables += _token_groups_by_rate(results, model, task, groups)
     return tables
 
@@ -474,16 +479,17 @@ def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: lis
     for lr in sorted(by_rate):
         if "ce" not in by_rate[lr] or len(by_rate[lr]) < 2:
             continue
-        cells = {loss: _cells_of(results, where) for loss, where in by_rate[lr].items()}
-        one = _paired_group_table(results, task, groups, cells, "")
-        if one is None:
+        found = _paired_nll(results, task, by_rate[lr])
+        if found is None:
             continue
-        for row, loss in zip(one.rows, one.plot["losses"], strict=True):
-            paired.rows.append([row[0], f"{lr:g}"] + row[1:])
-            for group, (mean, low, high) in zip(groups, one.plot["values"][loss], strict=True):
+        method, differences = found
+        for loss, by_group in differences.items():
+            paired.rows.append([LOSS_NAMES[loss], f"{lr:g}"] + [_interval_text(*by_group[g]) for g in groups])
+            for group in groups:
+                mean, low, high = by_group[group]
                 if mean is not None and low is not None:
                     plot.setdefault(f"{LOSS_NAMES[loss]}: {group}", []).append((lr, mean, low, high))
-        paired.notes = one.notes
+        paired.notes = [method]
     if paired.rows:
         paired.plot = {
             "kind": "lr_interval",
@@ -518,33 +524,35 @@ def _group_cells(results: ResultSet, where: dict, task: str, groups: list[str]) 
     return [_cell(s, 3) for s in stats] + [_cell(gap, 3)]
 
 
-def _paired_group_table(
-    results: ResultSet, task: str, groups: list[str], cells: dict[str, list[str]], title: str
-) -> Table | None:
+def _paired_nll(
+    results: ResultSet, task: str, settings: dict[str, dict]
+) -> tuple[str, dict[str, dict[str, tuple]]] | None:
     """Each loss minus CE, NLL per group, with 95% paired bootstrap intervals over test examples and seeds
-    (from the cells' per-example sums); ``cells``: loss -> its cell ids. The table's ``plot`` carries the
-    losses and their (mean, low, high) per group for `_token_groups_by_rate`."""
+    (from the cells' per-example sums); ``settings``: loss -> its cell settings (CE among them).
+
+    Returns the bootstrap's method line and loss -> group -> ``(mean, low, high)`` (None where absent), or
+    None when a cell's sums are missing or no loss but CE has cells."""
     from percontrast.experiments.groups import paired_differences
 
+    cells = {loss: _cells_of(results, where) for loss, where in settings.items()}
     summary = paired_differences(results.path.parent, task, cells)
     if summary is None or not summary["groups"]["all"]["differences"]:
         return None
-    table = Table("token_groups_paired", title, ["Method"] + groups, notes=[summary["method"]])
-    values = {}
+    differences: dict[str, dict[str, tuple]] = {}
     for loss in summary["groups"]["all"]["differences"]:
-        row, values[loss] = [], []
-        for group in groups:
-            cell = summary["groups"][group]["differences"][loss]["nll"]
-            text = "-" if cell["mean"] is None else f"{cell['mean']:+.3f}"
-            if cell["mean"] is not None and cell["ci"]:
-                text += f" [{cell['ci'][0]:+.3f}, {cell['ci'][1]:+.3f}]"
-            row.append(text)
+        differences[loss] = {}
+        for group, entry in summary["groups"].items():
+            cell = entry["differences"][loss]["nll"]
             low, high = cell["ci"] if cell["mean"] is not None and cell["ci"] else (None, None)
-            values[loss].append((cell["mean"], low, high))
-        table.rows.append([LOSS_NAMES[loss]] + row)
-    # Data for the by-rate plot only; the report draws plots of kind "lr" and "lr_interval".
-    table.plot = {"kind": "data", "losses": list(values), "values": values}
-    return table
+            differences[loss][group] = (cell["mean"], low, high)
+    return summary["method"], differences
+
+
+def _interval_text(mean: float | None, low: float | None, high: float | None) -> str:
+    """``+0.123 [-0.010, +0.250]``, ``+0.123`` without an interval, ``-`` without a value."""
+    if mean is None:
+        return "-"
+    return f"{mean:+.3f}" + ("" if low is None else f" [{low:+.3f}, {high:+.3f}]")
 
 
 def table_train_time(results: ResultSet) -> list[Table]:
