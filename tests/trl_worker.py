@@ -32,6 +32,11 @@ def main(out: Path) -> None:
         )
         assert trainer.accelerator.num_processes == 2, "not launched as 2 processes"
         torch.save({"loss": loss, "gradients": gradients}, out / f"{case}-rank{rank}.pt")
+    # Leave the gloo group in step before exiting: without it a rank can exit while the other's gloo
+    # threads still run, and torch 2.11 aborted that rank at teardown ("terminate called without an
+    # active exception", SIGABRT) after every case had been saved.
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
