@@ -33,6 +33,8 @@ def main(out: Path) -> None:
                 **KIND_OPTIONS[kind],
             )
             torch.save(gradients, out / f"{kind}-{normalization}-rank{rank}.pt")
+    torch.distributed.barrier()  # leave the gloo group together (see tests/trl_worker.py)
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -228,3 +228,22 @@ def test_a_run_config_of_an_older_version_still_resumes(tmp_path: Path, data4: P
     assert _train(data4, output, *argv, "--resume_from_checkpoint", "latest") == 0
     assert "did not record bf16, data_sha256" in caplog.text
     assert (output / "checkpoint-3").exists()
+
+
+def test_a_finished_train_command_leaves_its_process_group(tmp_path: Path, data: Path, monkeypatch) -> None:
+    """A launched `percontrast train` ends by leaving its process group together (barrier, destroy): CI saw
+    torch 2.11 abort a rank at teardown when it was left alive. A real 1-process gloo group is destroyed;
+    without one the step is a no-op; the command takes it after training, before returning."""
+    import torch.distributed as dist
+
+    from percontrast.commands import train as train_command
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    train_command.leave_process_group()
+    assert not dist.is_initialized()
+    train_command.leave_process_group()  # nothing to leave
+
+    calls = []
+    monkeypatch.setattr(train_command, "leave_process_group", lambda: calls.append(True))
+    assert _train(data, tmp_path / "run", "--max_steps", "1") == 0
+    assert calls == [True]

@@ -95,6 +95,7 @@ def main(argv: list[str]) -> int:
         raise Interrupted(
             f"the last checkpoint is {checkpoint}; add --resume_from_checkpoint latest to the same command to resume"
         ) from None
+    leave_process_group()
     if run.already_finished:
         logger.info(
             "the run in %s had already finished (step %d): nothing trained; its model is saved there",
@@ -110,6 +111,18 @@ def main(argv: list[str]) -> int:
         config.output_dir,
     )
     return 0
+
+
+def leave_process_group() -> None:
+    """End a launched run (``torchrun``, ``accelerate launch``) with every rank together: a barrier, then the
+    process group destroyed. A rank that exits while another's gloo threads still run can be aborted at
+    teardown (SIGABRT, "terminate called without an active exception", seen with torch 2.11), failing a run
+    whose model was already saved. Nothing to do in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def run(args: argparse.Namespace) -> int:
