@@ -33,6 +33,18 @@ def main(out: Path) -> None:
                 **KIND_OPTIONS[kind],
             )
             torch.save(gradients, out / f"{kind}-{normalization}-rank{rank}.pt")
+    # The frozen-PIR ablation over 8 examples: each process reads its shard ahead and scores the 2 it draws.
+    gradients = step_gradients(
+        out / "runs" / "frozen",
+        make_examples(8),
+        loss="perce",
+        pir_source="frozen",
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=2,
+        ddp_backend="gloo",
+        **KIND_OPTIONS["perce"],
+    )
+    torch.save(gradients, out / f"frozen-rank{rank}.pt")
     torch.distributed.barrier()  # leave the gloo group together (see tests/trl_worker.py)
     torch.distributed.destroy_process_group()
 

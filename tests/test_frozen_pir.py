@@ -9,7 +9,9 @@ from unittest import mock
 import pytest
 import torch
 from training_helpers import SRC, make_config, make_examples, sharpened_tiny, step_gradients
+from transformers import TrainerCallback
 
+from percontrast.training.collator import EncodedDataset
 from percontrast.training.config import PerCEConfig
 from percontrast.utils.errors import ConfigError
 
@@ -109,8 +111,8 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
 
     def run(name, examples):
         model, tokenizer = sharpened_tiny()
-        config = make_config(
-            tmp_path / name, loss="perce", pir_source="frozen", frozen_pir_cache=str(cache), max_steps=1
+        config = make_config(  # 3 steps of 2: an epoch of 4 or 6 examples, so every example is scored
+            tmp_path / name, loss="perce", pir_source="frozen", frozen_pir_cache=str(cache), max_steps=3
         )
         with mock.patch.object(module, "frozen_pir", counting):
             return training.train(config, model=model, tokenizer=tokenizer, examples=examples)
@@ -121,6 +123,109 @@ def test_frozen_pir_cache_is_reused_only_for_the_same_data(tmp_path):
     torch.testing.assert_close(first.trainer.model.lm_head.weight, second.trainer.model.lm_head.weight)
     run("c", make_examples(6))  # two more examples: only those are scored
     assert len(calls) == 2 and scored[-1] == 2
+
+
+class _StopAt(TrainerCallback):
+    """Ends training after step ``step`` (an interrupted run: its checkpoint at that step is saved)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+def _frozen_run(output, examples, callbacks=None, **overrides):
+    """A frozen-PIR run of the sharpened tiny model; returns it with the ids of every batch collated."""
+    from percontrast.training import frozen_pir as module
+    from percontrast.training import trainer as training
+
+    seen: list[list[str]] = []
+    original = module.FrozenPIRCollator.__call__
+
+    def record(self, encoded):
+        seen.append([item.id for item in encoded])
+        return original(self, encoded)
+
+    model, tokenizer = sharpened_tiny()
+    values = dict(loss="perce", pir_source="frozen", max_steps=3, per_device_train_batch_size=2)
+    config = make_config(output, **(values | overrides))
+    with mock.patch.object(module.FrozenPIRCollator, "__call__", record):
+        run = training.train(config, model=model, tokenizer=tokenizer, examples=examples, callbacks=callbacks)
+    return run, seen
+
+
+def test_frozen_scores_only_the_examples_the_run_draws(tmp_path):
+    """Issue 26: 3 steps of 2 over 16 examples draw 6; only those are scored, and the run is the one that
+    scoring all 16 gives (the same batches in the same order, the same trained weights to float error: the
+    read-ahead of the train dataloader leaves the sampler and the RNG as they were)."""
+    from percontrast.training import trainer as training
+
+    examples = make_examples(16)
+    run, seen = _frozen_run(tmp_path / "drawn", examples)
+    scored = set(run.trainer.data_collator.pir)
+    # The 3 batches trained on, and a 4th the dataloader prefetches (collated, unscored, never trained on).
+    assert len(seen) == 4 and len(scored) == 6
+    assert scored == {i for batch in seen[:3] for i in batch}
+
+    with mock.patch.object(training, "drawn_examples", lambda trainer, dataset, config: dataset):
+        every, every_seen = _frozen_run(tmp_path / "all", examples)
+    assert len(every.trainer.data_collator.pir) == 16
+    assert every_seen == seen
+    # Scored in other batches (other padding), the PIR agree to float error, and so do the trained weights.
+    for example_id in scored:
+        torch.testing.assert_close(
+            run.trainer.data_collator.pir[example_id], every.trainer.data_collator.pir[example_id]
+        )
+    for (name, value), other in zip(
+        run.trainer.model.state_dict().items(), every.trainer.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(value, other, msg=name)
+
+    # An epoch or more draws every example: all are scored.
+    whole, _ = _frozen_run(tmp_path / "epoch", make_examples(4))
+    assert len(whole.trainer.data_collator.pir) == 4
+
+
+def test_a_resumed_frozen_run_has_the_weights_of_the_batches_it_trains_on(tmp_path):
+    """Resumed from step 2 of 4, the run reads the train dataloader ahead again from its start (its own 4
+    steps' examples), skips the 2 batches done, and ends where the uninterrupted run ends."""
+    examples = make_examples(16)
+    straight, straight_seen = _frozen_run(tmp_path / "straight", examples, max_steps=4)
+    output = tmp_path / "resumed"
+    _frozen_run(output, examples, [_StopAt(2)], max_steps=4, save_strategy="steps", save_steps=2)
+    resumed, resumed_seen = _frozen_run(
+        output,
+        examples,
+        max_steps=4,
+        save_strategy="steps",
+        save_steps=2,
+        resume_from_checkpoint=str(output / "checkpoint-2"),
+    )
+    assert resumed_seen == straight_seen[2:]
+    assert set(resumed.trainer.data_collator.pir) == set(straight.trainer.data_collator.pir)
+    for (name, value), other in zip(
+        resumed.trainer.model.state_dict().items(), straight.trainer.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(value, other, msg=name)
+
+
+def test_a_step_on_an_example_that_was_not_scored_is_an_error(tmp_path):
+    """Were the read-ahead ever wrong, the unscored example's weights are NaN in the batch and the step is
+    refused, never trained with made-up weights (a prefetched batch that is never trained on passes)."""
+    from percontrast.training import trainer as training
+
+    drawn = training.drawn_examples
+
+    def one_short(trainer, dataset, config):
+        return EncodedDataset(drawn(trainer, dataset, config).examples[1:])
+
+    with (
+        mock.patch.object(training, "drawn_examples", one_short),
+        pytest.raises(ConfigError, match="trains on an example that was not scored"),
+    ):
+        _frozen_run(tmp_path / "short", make_examples(16))
 
 
 # The subprocesses import the test helpers and this checkout's source (not another installed copy).

@@ -159,8 +159,8 @@ class PerCESettings:
         metadata={
             "help": f"Where PerCE's PIR comes from, one of {PIR_SOURCES}. online (the paper): the model being "
             "trained, at every step (one extra no-grad forward per step). frozen (not in the paper): the "
-            "starting model, computed once for every training example before the first step, so a step "
-            "costs what a CE step costs."
+            "starting model, computed once before the first step for the training examples the run draws (all of "
+            "them when it trains an epoch or more), so a step costs what a CE step costs."
         },
     )
     frozen_pir_cache: str | None = field(

@@ -1,8 +1,9 @@
 """PerCE's weights from the frozen starting model (``pir_source='frozen'``): an ablation, not the paper's.
 
 The paper's E-step recomputes PIR (Eq. 2) with the model being trained at every step, at the cost of one
-no-grad forward over the persona-free sequence per step. Here every training example's PIR is computed
-once, before the first step, by the starting model (`frozen_pir`), and travels in the batch
+no-grad forward over the persona-free sequence per step. Here the PIR of every training example the run
+draws (`percontrast.training.trainer.drawn_examples`) is computed once, before the first step, by the
+starting model (`frozen_pir`), and travels in the batch
 (`FrozenPIRCollator` adds ``frozen_pir`` (B, R) beside ``response_mask``), so a PerCE step costs what a CE
 step costs. `percontrast.training.trainer.train` wires it in for ``--pir_source frozen``.
 """
@@ -140,7 +141,8 @@ def frozen_pir(
 
 @dataclass
 class FrozenPIRCollator:
-    """`PairedCollator` plus ``frozen_pir`` (B, R): each example's precomputed PIR, 0 past its response."""
+    """`PairedCollator` plus ``frozen_pir`` (B, R): each example's precomputed PIR, 0 past its response,
+    NaN for an example that was not scored."""
 
     collator: PairedCollator
     pir: dict[str, torch.Tensor]
@@ -149,6 +151,8 @@ class FrozenPIRCollator:
         batch = self.collator(encoded)
         values = torch.zeros(batch["response_mask"].shape, dtype=torch.float32)  # (B, R)
         for row, item in enumerate(encoded):
-            values[row, : len(item.response_ids)] = self.pir[item.id]
+            # An unscored example is NaN: a batch the dataloader prefetches past the last step is collated
+            # but never trained on; one that is trained on is refused by the loss (`PerCETrainer`).
+            values[row, : len(item.response_ids)] = self.pir.get(item.id, float("nan"))
         batch["frozen_pir"] = values
         return batch

@@ -17,8 +17,9 @@ counted like ``num_items_in_batch`` (over micro-batches, gathered over processes
 place (`PerCETrainer.get_batch_samples`); DDP's average is undone the same way. All three are exact,
 whatever the accumulation and the process count.
 
-``pir_source='frozen'`` (an ablation, not the paper's): no E-step; the PIR of every training example is
-computed once by the starting model before the first step (`frozen_pir`) and travels in the batch
+``pir_source='frozen'`` (an ablation, not the paper's): no E-step; the PIR of every training example the
+run draws (`drawn_examples`) is computed once by the starting model before the first step (`frozen_pir`)
+and travels in the batch
 (`FrozenPIRCollator`), so a PerCE step costs what a CE step costs.
 
 CLI: ``percontrast train --model tiny --data train.jsonl --loss perce --output_dir runs/x``
@@ -210,6 +211,12 @@ class PerCELossMixin:
             if "frozen_pir" not in inputs:
                 raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
             starting_pir = inputs["frozen_pir"]
+            if torch.isnan(starting_pir).any():
+                raise ConfigError(
+                    "pir_source='frozen': this step trains on an example that was not scored (only the examples "
+                    "the run was read ahead to draw were, `drawn_examples`); its weights would be made up. "
+                    "Please report this with the run's settings"
+                )
         elif args.loss == "perce":
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
@@ -519,7 +526,8 @@ def train(
         trainer.remove_callback(callback)
     frozen_seconds = None
     if config.loss == "perce" and config.pir_source == "frozen":
-        frozen_seconds = _use_frozen_pir(trainer, collator, dataset, pad_id, config)
+        drawn = drawn_examples(trainer, dataset, config)
+        frozen_seconds = _use_frozen_pir(trainer, collator, drawn, pad_id, config)
     _refuse_ignored_mixed_precision(trainer)
     if trainer.is_world_process_zero():
         write_run_info(config, dataset, max_length, distributed=describe_distributed(trainer))
@@ -551,10 +559,52 @@ def _finished_checkpoint(checkpoint: str | None) -> bool:
     return True
 
 
+def drawn_examples(trainer: Trainer, dataset: EncodedDataset, config: PerCEConfig) -> EncodedDataset:
+    """The examples this process's run will train on, for ``pir_source='frozen'`` to score only those: with
+    ``max_steps`` shorter than an epoch, the first ``max_steps x gradient_accumulation_steps`` batches of the
+    trainer's own train dataloader (its sampler, seed and sharding over processes), read ahead with a
+    collator that returns ids and nothing else. The whole dataset otherwise (an epoch or more draws it all).
+
+    The read-ahead leaves the run as it was: the torch RNG state is restored (a DataLoader iterator draws a
+    base seed from it) and the extra dataloader is taken off accelerate's list (whose order `save_state`
+    and `load_state` use for the samplers' states). An example the run draws outside this set fails the
+    step with a `ConfigError` (`FrozenPIRCollator`), never with a made-up weight."""
+    if config.max_steps is None or config.max_steps <= 0:
+        return dataset
+    batches = config.max_steps * config.gradient_accumulation_steps
+    collator, registered = trainer.data_collator, len(trainer.accelerator._dataloaders)
+    trainer.data_collator = _example_ids
+    ids: set[str] = set()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            loader = trainer.get_train_dataloader()
+            if batches >= len(loader):
+                return dataset
+            for index, batch in enumerate(loader):
+                if index == batches:
+                    break
+                ids.update(batch)
+        finally:
+            trainer.data_collator = collator
+            del trainer.accelerator._dataloaders[registered:]
+    drawn = EncodedDataset([item for item in dataset.examples if item.id in ids])
+    logger.info(
+        "pir_source='frozen': %d step(s) draw %d of the %d training examples in this process; scoring only those",
+        config.max_steps,
+        len(drawn),
+        len(dataset),
+    )
+    return drawn
+
+
+def _example_ids(items: list) -> list[str]:
+    return [item.id for item in items]
+
+
 def _use_frozen_pir(
     trainer: PerCETrainer, collator: PairedCollator, dataset: EncodedDataset, pad_id: int, config: PerCEConfig
 ) -> float:
-    """``pir_source='frozen'``: score every training example once with the starting model, on the
+    """``pir_source='frozen'``: score the given training examples once with the starting model, on the
     trainer's device and under its mixed precision (rank 0 first, so the other ranks read its cache), and
     put the PIR in the batches; returns the seconds it took."""
     started = time.perf_counter()
