@@ -114,6 +114,37 @@ def test_grid_runs_every_cell_and_writes_reports(finished):
     assert (finished / "report" / "report.html").exists()
 
 
+def test_cells_keep_their_per_example_reply_scores(finished, tmp_path):
+    """Each cell writes its targets' per-example scores beside the predictions (the report's paired reply
+    differences): ROUGE straight from rouge-score, each metric's mean the cell's row. `percontrast report
+    --score-replies` writes the same files for a grid that lacks them, from the predictions alone."""
+    import shutil
+
+    from rouge_score.rouge_scorer import RougeScorer
+
+    values = metric_values(finished / RESULTS_NAME)
+    scorer = RougeScorer(["rougeL"], use_stemmer=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy, ignore=shutil.ignore_patterns("model", "report"))
+    written = sorted(copy.glob("cells/*/scores/*.json"))
+    assert len(written) == 8  # 4 cells x (in-domain, cross-task)
+    for path in written:
+        cell, target = path.parent.parent.name, path.stem
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        rows = [json.loads(line) for line in (path.parent.parent / "predictions" / f"{target}.jsonl").open()]
+        assert saved["ids"] == [row["id"] for row in rows]
+        expected = [scorer.score(row["reference"], row["prediction"])["rougeL"].fmeasure for row in rows]
+        assert saved["rougeL"] == pytest.approx(expected)
+        for metric in ("rouge1", "rougeL", "meteor"):
+            assert statistics.fmean(saved[metric]) == pytest.approx(values[(cell, "lexical", target, metric)])
+        path.unlink()
+    assert main(["report", str(copy / RESULTS_NAME), "--score-replies"]) == 0
+    for path in written:
+        original = finished / path.relative_to(copy)
+        assert json.loads(path.read_text()) == json.loads(original.read_text())
+    assert "minus CE, paired" in (copy / "report" / "report.md").read_text()
+
+
 def test_rerun_skips_finished_cells(finished):
     before = len(read_results(finished / RESULTS_NAME))
     config = load_experiment_config(finished.parent / "tiny.yaml")

@@ -237,3 +237,75 @@ def test_token_groups_by_learning_rate(tmp_path):
     assert [point[0] for point in paired.plot["series"]["PerCE: all"]] == [1e-5, 1e-4]
     written = write_reports(path, tmp_path / "report")
     assert any(p.name.startswith("token_groups_paired_lr") and p.stat().st_size > 0 for p in written)
+
+
+def _reply_cell(out, cell, loss, lr, seed, ids, scores):
+    """One cell's lexical rows and per-example reply scores (``scores``: metric -> per id)."""
+    folder = out / "cells" / cell / "scores"
+    folder.mkdir(parents=True)
+    (folder / "pag.json").write_text(json.dumps({"ids": ids, **scores}))
+    clip = (0.8, 5.0) if loss == "perce" else (None, None)
+    common = {"kind": "metric", "run": "r", "cell": cell, "model": "m", "loss": loss, "task": "pag"}
+    common |= {"learning_rate": lr, "clip_min": clip[0], "clip_max": clip[1], "seed": seed}
+    return [
+        common | {"eval": "lexical", "target": "pag", "metric": m, "value": float(np.mean(v)), "n": len(ids)}
+        for m, v in scores.items()
+    ]
+
+
+def test_reply_scores_minus_ce_with_paired_intervals(tmp_path):
+    """PerCE minus CE in ROUGE-L and METEOR at each rate, from per-example scores, against numpy: the point
+    is the difference of the seed-mean of example means, and the interval a two-level bootstrap (seeds, then
+    examples, from numpy's default_rng(0), 1000 resamples) computed here independently. One cell scored an
+    example fewer (an empty-text drop): that example is left out of every cell, and the note says so."""
+    from percontrast.experiments.tables import table_replies_paired
+
+    out = tmp_path / "grid"
+    ids = [f"e{i}" for i in range(6)]
+    rng = np.random.default_rng(1)
+    rows, kept = [], {}
+    for loss in ("ce", "perce"):
+        for lr in (1e-5, 1e-4):
+            for seed in (0, 1, 2):
+                scores = {m: rng.uniform(0, 0.5, 6).tolist() for m in ("rougeL", "meteor")}
+                cell_ids = ids
+                if (loss, lr, seed) == ("perce", 1e-4, 1):  # e3 dropped in this cell only
+                    cell_ids = [i for i in ids if i != "e3"]
+                    scores = {
+                        m: [v for i, v in zip(ids, values, strict=True) if i != "e3"]
+                        for m, values in scores.items()
+                    }
+                rows += _reply_cell(
+                    out, f"m__pag__{loss}__lr{lr:g}__s{seed}", loss, lr, seed, cell_ids, scores
+                )
+                kept[(loss, lr, seed)] = dict(
+                    zip(cell_ids, zip(scores["rougeL"], scores["meteor"], strict=True), strict=True)
+                )
+    path = _write(out / "results.jsonl", rows)
+    (table,) = table_replies_paired(ResultSet(path))
+    assert [row[:2] for row in table.rows] == [["PerCE", "1e-05"], ["PerCE", "0.0001"]]
+
+    def matrix(loss, lr, common, column):  # seeds x examples
+        return np.array([[kept[(loss, lr, s)][i][column] for i in common] for s in (0, 1, 2)])
+
+    for row in table.rows:
+        lr = float(row[1])
+        common = [i for i in ids if lr == 1e-5 or i != "e3"]
+        for column, text in enumerate(row[2:]):
+            perce, ce = matrix("perce", lr, common, column), matrix("ce", lr, common, column)
+            generator = np.random.default_rng(0)
+            samples = []
+            for _ in range(1000):
+                seeds = generator.integers(0, 3, 3)
+                generator.integers(0, 1, 0)  # the draw of the (absent) scored examples
+                examples = generator.integers(0, len(common), len(common))
+                samples.append(
+                    perce[seeds][:, examples].mean(axis=1).mean() - ce[seeds][:, examples].mean(axis=1).mean()
+                )
+            low, high = np.percentile(samples, [2.5, 97.5])
+            expected = f"{perce.mean(axis=1).mean() - ce.mean(axis=1).mean():+.4f} [{low:+.4f}, {high:+.4f}]"
+            assert text == expected
+    assert "5 generated examples (1 scored by some cells only, left out)" in table.notes[0]
+    assert set(table.plot["series"]) == {"PerCE: ROUGE-L", "PerCE: METEOR"}
+    written = write_reports(path, tmp_path / "report")
+    assert any(p.name.startswith("replies_paired") and p.stat().st_size > 0 for p in written)

@@ -138,6 +138,7 @@ def summarize(
     n_bootstrap: int = 1000,
     seed: int = 0,
     baseline: str = "ce",
+    metrics: Sequence[str] = METRICS,
 ) -> dict:
     """Point estimates, per-seed values, intervals and differences from ``baseline``.
 
@@ -147,6 +148,7 @@ def summarize(
         n_bootstrap: resamples (0: no intervals).
         seed: the bootstrap's random seed.
         baseline: the model differences are taken from.
+        metrics: the figures to compute (of `METRICS`); ``("rougeL", "meteor")`` needs no scored examples.
 
     Returns:
         ``{"models": {name: {metric: {"mean", "ci": [lo, hi] | None, "per_seed": [...]}}},
@@ -157,7 +159,7 @@ def summarize(
     n_scored, n_generated = len(first.n_tokens), len(first.rougeL)
     other_counts = sorted({len(items) for items in evaluations.values()} - {1, n_seeds})
     draws = _draws(n_bootstrap, seed, n_seeds, n_scored, n_generated, other_counts)
-    boot = _Bootstrap(evaluations, n_seeds, draws)
+    boot = _Bootstrap(evaluations, n_seeds, draws, tuple(metrics))
     models = {name: boot.figures(name) for name in evaluations}
     differences: dict = {}
     if baseline in evaluations:
@@ -207,7 +209,7 @@ def _draws(
         draws.append(
             (
                 seeds,
-                rng.integers(0, n_scored, n_scored),
+                rng.integers(0, max(n_scored, 1), n_scored),
                 rng.integers(0, max(n_generated, 1), n_generated),
                 {count: other.integers(0, count, count) for count, other in others.items()},
             )
@@ -235,6 +237,7 @@ class _Bootstrap:
     evaluations: Mapping[str, Sequence[Evaluation]]
     n_seeds: int
     draws: list[tuple]
+    metrics: tuple[str, ...] = METRICS
 
     def _seeds_for(self, items: Sequence[Evaluation], draw: tuple | None) -> np.ndarray:
         """Which of a model's seeds a resample uses: all of them on the data itself; the shared seed draw
@@ -268,13 +271,13 @@ class _Bootstrap:
                 else None,
                 "per_seed": [_finite(_metric(items, metric, np.array([i]), None)) for i in range(len(items))],
             }
-            for metric in METRICS
+            for metric in self.metrics
         }
 
     def differences(self, name: str, baseline: str) -> dict:
         """Per metric: ``name`` minus ``baseline``, with its interval from the same resamples."""
         figures = {}
-        for metric in METRICS:
+        for metric in self.metrics:
             point = self.value(name, metric, None) - self.value(baseline, metric, None)
             samples = [self.value(name, metric, d) - self.value(baseline, metric, d) for d in self.draws]
             figures[metric] = {"mean": _finite(point), "ci": _interval(samples) if self.draws else None}

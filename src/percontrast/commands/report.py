@@ -19,6 +19,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("results", help="results.jsonl written by `percontrast experiment`")
     parser.add_argument("--out", default=None, help="output folder (default: report/ beside the results)")
+    parser.add_argument(
+        "--score-replies",
+        action="store_true",
+        help="first write the per-example ROUGE/METEOR of cells whose predictions lack them (cells of a grid "
+        "run before they were kept; METEOR reads WordNet): the paired reply differences need them",
+    )
     return parser
 
 
@@ -40,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(
             "no metric or cell record: not the results of `percontrast experiment`", path=str(results)
         )
+    if args.score_replies:
+        from percontrast.experiments.replies import score_missing
+
+        counts = score_missing(results.parent, ["rouge", "meteor"])
+        print(f"per-example reply scores: {counts['scored']} written, {counts['present']} already there")
     paths = write_reports(results, out)
     print("\n".join(str(path) for path in paths))
     return 0

@@ -79,6 +79,7 @@ def evaluate_predictions(
     data_path: str | Path | None = None,
     judge=None,
     judge_criteria: tuple[str, ...] | None = None,
+    per_example: bool = False,
 ) -> dict:
     """Score a predictions file; see the module docstring for the keys.
 
@@ -92,6 +93,8 @@ def evaluate_predictions(
         data_path: the examples the predictions came from (ids checked; the judge reads their queries).
         judge: a `Judge` to use instead of building ``config.judge``'s (the experiment's, loaded once).
         judge_criteria: Table 10's criteria to judge (default: both).
+        per_example: also return ``"per_example": {"ids": [...], metric: [score per id]}`` for the lexical
+            metrics, over the pairs scored (the empty-text rule's drops left out), for paired comparisons.
     """
     config = config or EvaluateConfig()
     metrics = parse_metrics(config.metrics)
@@ -125,7 +128,9 @@ def evaluate_predictions(
     if coverage is not None:
         result["coverage"] = coverage.to_dict()
     kept = result.pop("kept")
-    result.pop("per_example")
+    scores = result.pop("per_example")
+    if per_example:
+        result["per_example"] = {"ids": [predictions[i].id for i in kept], **scores}
     if "judge" in metrics:
         from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_from_config, judge_predictions
 

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 HOW_TO_FILL = {
     "Table 1": "in-domain results on LongLaMP or persona_chat tasks",
     "Table 2": "a grid over learning rates",
+    "Replies, paired": "CE and another loss with per-example reply scores (cells/<id>/scores/; "
+    "`percontrast report --score-replies` writes them from the predictions)",
     "Table 3": "evaluation.cross_task: true with two or more tasks",
     "Table 4": "evaluation.aloe",
     "Table 5": "tasks with source: lamp",
@@ -53,7 +55,7 @@ def html_table(table: Table) -> str:
 
 def plot_table(table: Table, path: Path) -> Path | None:
     """Draw a table's plot against the learning rate: kind ``lr`` (Table 2: ROUGE-L, error bars of one sd
-    over seeds) or ``lr_interval`` (the token groups' differences from CE, 95% intervals, a line at 0)."""
+    over seeds) or ``lr_interval`` (differences from CE with 95% intervals, a line at 0: token groups, reply scores)."""
     if not table.plot:
         return None
     from percontrast.utils.plots import pyplot

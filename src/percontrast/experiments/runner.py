@@ -35,6 +35,7 @@ from percontrast.experiments import steps as pipeline
 from percontrast.experiments.config import ExperimentConfig, task_data_settings
 from percontrast.experiments.grid import Cell, expand, plan, target_tasks
 from percontrast.experiments.protocol import protocol_table
+from percontrast.experiments.replies import write_example_scores
 from percontrast.experiments.store import ResultsStore, finished_runs, locked
 from percontrast.utils.errors import ConfigError
 from percontrast.utils.files import atomic_write_json, settings_differences
@@ -388,6 +389,8 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
         )
         pipeline.generate(model, tokenizer, generated, predictions, config, cell.seed)
         scores = pipeline.lexical_scores(predictions, generated, evaluation.metrics)
+        # Per-example scores: the report's paired differences between losses (`experiments.replies`).
+        write_example_scores(cell_dir, target, scores.pop("per_example"))
         for metric in ("rouge1", "rougeL", "meteor"):
             if metric in scores:
                 rows.append(_row(context, cell, "lexical", target, metric, scores[metric], n=scores.get("n")))

@@ -187,11 +187,13 @@ def generate(model: Any, tokenizer: Any, data: Path, out: Path, config: Experime
 
 
 def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[str, Any]:
-    """ROUGE-1/L and METEOR of a predictions file, ids checked against its data."""
+    """ROUGE-1/L and METEOR of a predictions file, ids checked against its data, with the per-example
+    scores (``per_example``: ids and a list per metric)."""
     from percontrast.evaluation.config import EvaluateConfig
     from percontrast.evaluation.files import evaluate_predictions
 
-    return evaluate_predictions(predictions, EvaluateConfig(metrics=",".join(metrics)), data_path=data)
+    config = EvaluateConfig(metrics=",".join(metrics))
+    return evaluate_predictions(predictions, config, data_path=data, per_example=True)
 
 
 def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:

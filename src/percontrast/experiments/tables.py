@@ -501,15 +501,70 @@ def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: lis
     return tables
 
 
-def _cells_of(results: ResultSet, where: dict) -> list[str]:
-    """The ids of the cells (one per seed) with token-group rows under the settings ``where``."""
+def _cells_of(results: ResultSet, where: dict, kind: str = "groups") -> list[str]:
+    """The ids of the cells (one per seed) with rows of eval ``kind`` under the settings ``where``."""
     return sorted(
         {
             r["cell"]
             for r in results.rows
-            if r["eval"] == "groups" and all(r.get(k) == v for k, v in where.items())
+            if r["eval"] == kind and all(r.get(k) == v for k, v in where.items())
         }
     )
+
+
+def table_replies_paired(results: ResultSet) -> list[Table]:
+    """Each loss minus CE in ROUGE-L and METEOR of the in-domain replies, at every learning rate CE has,
+    with 95% paired bootstrap intervals over the generated examples and the seeds (from the cells'
+    per-example scores, `experiments.replies`); a plot of the differences against the rate."""
+    from percontrast.experiments.replies import paired_replies
+
+    tables = []
+    for model in results.models:
+        for task in results.tasks():
+            by_rate: dict[float, dict[str, dict]] = defaultdict(dict)
+            for loss in results.losses:
+                settings = results.settings(model, loss, task)
+                if settings is None:
+                    continue
+                for lr in results.learning_rates(**settings, eval="lexical", target=task):
+                    by_rate[lr][loss] = settings | {"learning_rate": lr, "target": task}
+            label = results.label(task)
+            table = Table(
+                "replies_paired",
+                f"ROUGE-L and METEOR minus CE, paired ({model}, {label})",
+                ["Method", "lr", "ROUGE-L", "METEOR"],
+            )
+            plot: dict[str, list[tuple[float, float, float, float]]] = {}
+            for lr in sorted(by_rate):
+                if "ce" not in by_rate[lr]:
+                    continue
+                cells = {loss: _cells_of(results, where, "lexical") for loss, where in by_rate[lr].items()}
+                found = paired_replies(results.path.parent, task, cells)
+                if found is None:
+                    continue
+                method, differences, _ = found
+                table.notes = [method]
+                for loss, by_metric in differences.items():
+                    table.rows.append(
+                        [LOSS_NAMES[loss], f"{lr:g}"]
+                        + [
+                            _interval_text(*by_metric.get(m, (None, None, None)), digits=4)
+                            for m in ("rougeL", "meteor")
+                        ]
+                    )
+                    for metric, (mean, low, high) in by_metric.items():
+                        if mean is not None and low is not None:
+                            series = f"{LOSS_NAMES[loss]}: {METRIC_NAMES[metric]}"
+                            plot.setdefault(series, []).append((lr, mean, low, high))
+            if table.rows:
+                table.plot = {
+                    "kind": "lr_interval",
+                    "series": plot,
+                    "title": f"{model} {label}: reply scores minus CE, 95% intervals",
+                    "ylabel": "score minus CE",
+                }
+                tables.append(table)
+    return tables
 
 
 def _group_cells(results: ResultSet, where: dict, task: str, groups: list[str]) -> list[str]:
@@ -548,11 +603,11 @@ def _paired_nll(
     return summary["method"], differences
 
 
-def _interval_text(mean: float | None, low: float | None, high: float | None) -> str:
+def _interval_text(mean: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
     """``+0.123 [-0.010, +0.250]``, ``+0.123`` without an interval, ``-`` without a value."""
     if mean is None:
         return "-"
-    return f"{mean:+.3f}" + ("" if low is None else f" [{low:+.3f}, {high:+.3f}]")
+    return f"{mean:+.{digits}f}" + ("" if low is None else f" [{low:+.{digits}f}, {high:+.{digits}f}]")
 
 
 def table_train_time(results: ResultSet) -> list[Table]:
@@ -604,6 +659,7 @@ def all_tables(results: ResultSet) -> list[tuple[str, list[Table]]]:
             ),
         ),
         ("Table 2", table_lr_sweep(results)),
+        ("Replies, paired", table_replies_paired(results)),
         ("Table 3", table_cross_task(results)),
         ("Table 4", table_aloe(results)),
         (
