@@ -215,29 +215,50 @@ def markdown_table(summary: Mapping) -> str:
 
 
 def groups_png(summary: Mapping) -> bytes:
-    """One panel per group: each model's NLL per token with its 95% interval."""
+    """One column per group: each model's NLL per token with its 95% interval (top) and, when there is a
+    baseline, each other model's paired difference from it with its interval and a line at 0 (bottom):
+    the comparison the bars' scale hides."""
     from percontrast.utils.plots import _to_png, pyplot
 
     plt = pyplot()
     group_names = list(summary["groups"])
     models = summary["models"]
-    fig, axes = plt.subplots(1, len(group_names), figsize=(2.6 * len(group_names) + 1, 3.4), squeeze=False)
-    for ax, group in zip(axes[0], group_names, strict=True):
+    baseline = summary.get("baseline")
+    others = [name for name in models if name != baseline] if baseline in models else []
+    rows = 2 if others else 1
+    fig, axes = plt.subplots(
+        rows, len(group_names), figsize=(2.6 * len(group_names) + 1, 3.4 * rows), squeeze=False
+    )
+
+    def span(cell: Mapping) -> tuple[float, float, float]:
+        mean = cell["mean"] if cell and cell["mean"] is not None else float("nan")
+        low, high = (cell["ci"] if cell else None) or (mean, mean)
+        return mean, max(mean - low, 0.0), max(high - mean, 0.0)
+
+    for column, group in enumerate(group_names):
         entry = summary["groups"][group]
-        means, errors = [], [[], []]
-        for name in models:
-            cell = entry["models"][name]["nll"]
-            mean = cell["mean"] if cell["mean"] is not None else float("nan")
-            low, high = cell["ci"] or (mean, mean)
-            means.append(mean)
-            errors[0].append(max(mean - low, 0.0))
-            errors[1].append(max(high - mean, 0.0))
-        ax.bar(range(len(models)), means, yerr=errors, capsize=3, color="#1f77b4")
-        ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
-        ax.set_title(f"{group}\n({entry['n_tokens']} tokens)", fontsize=9)
+        top = axes[0][column]
+        means, below, above = zip(*(span(entry["models"][name]["nll"]) for name in models), strict=True)
+        top.bar(range(len(models)), means, yerr=[below, above], capsize=3, color="#1f77b4")
+        top.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
+        top.set_title(f"{group}\n({entry['n_tokens']} tokens)", fontsize=9)
+        if others:
+            bottom = axes[1][column]
+            points = [span(entry["differences"].get(name, {}).get("nll")) for name in others]
+            means, below, above = zip(*points, strict=True)
+            bottom.errorbar(
+                range(len(others)), means, yerr=[below, above], fmt="o", capsize=3, color="#d62728"
+            )
+            bottom.axhline(0, color="grey", linewidth=0.8)
+            bottom.set_xticks(range(len(others)), others, rotation=30, ha="right", fontsize=8)
+            bottom.set_xlim(-0.6, len(others) - 0.4)
     axes[0][0].set_ylabel("NLL per token")
+    if others:
+        axes[1][0].set_ylabel(f"NLL minus {baseline}")
     fig.suptitle(
-        f"NLL by token group (reference {summary['reference']}, PIR > {summary['threshold']:g})", fontsize=9
+        f"NLL by token group (reference {summary['reference']}, PIR > {summary['threshold']:g}; "
+        "95% intervals)",
+        fontsize=9,
     )
     fig.tight_layout()
     return _to_png(fig)
