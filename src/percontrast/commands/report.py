@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
             "no metric or cell record: not the results of `percontrast experiment`", path=str(results)
         )
     if args.score_replies:
-        from percontrast.experiments.replies import score_missing
+        from percontrast.experiments.steps import score_missing_replies
 
-        counts = score_missing(results.parent, ["rouge", "meteor"])
+        counts = score_missing_replies(results.parent, ["rouge", "meteor"])
         print(f"per-example reply scores: {counts['scored']} written, {counts['present']} already there")
     paths = write_reports(results, out)
     print("\n".join(str(path) for path in paths))

@@ -132,27 +132,37 @@ def evaluate_predictions(
     if per_example:
         result["per_example"] = {"ids": [predictions[i].id for i in kept], **scores}
     if "judge" in metrics:
-        from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_from_config, judge_predictions
-
         if queries is None:
             raise ConfigError(
                 "metric 'judge' needs --data, the examples file with the task inputs the judge reads"
             )
-        judge = judge or judge_from_config(config.judge)
-        details = judge_predictions(
-            judge,
-            [queries[i] for i in kept],
-            [predictions[i].prediction.strip() for i in kept],
-            [predictions[i].reference.strip() for i in kept],
-            judge_criteria or JUDGE_CRITERIA,
+        result |= _judge_metrics(
+            config, judge, judge_criteria, [queries[i] for i in kept], [predictions[i] for i in kept]
         )
-        for criterion, values in details.items():
-            result[f"judge_{criterion}"] = values["mean"]
-        result["judge"] = {
-            "backend": judge.backend.name,
-            "mode": judge.mode,
-            "n_samples": judge.n_samples,
-        } | {criterion: {k: v for k, v in values.items()} for criterion, values in details.items()}
+    return result
+
+
+def _judge_metrics(
+    config: EvaluateConfig, judge, criteria: tuple[str, ...] | None, queries: list, kept: list
+) -> dict:
+    """The judge's rows of `evaluate_predictions`: ``judge_<criterion>`` means and the ``judge`` details, over
+    the scored pairs ``kept`` and their ``queries``."""
+    from percontrast.evaluation.judge import JUDGE_CRITERIA, judge_from_config, judge_predictions
+
+    judge = judge or judge_from_config(config.judge)
+    details = judge_predictions(
+        judge,
+        queries,
+        [pair.prediction.strip() for pair in kept],
+        [pair.reference.strip() for pair in kept],
+        criteria or JUDGE_CRITERIA,
+    )
+    result = {f"judge_{criterion}": values["mean"] for criterion, values in details.items()}
+    result["judge"] = {
+        "backend": judge.backend.name,
+        "mode": judge.mode,
+        "n_samples": judge.n_samples,
+    } | {criterion: {k: v for k, v in values.items()} for criterion, values in details.items()}
     return result
 
 

@@ -6,7 +6,8 @@ its empty-text rule scored). The report compares losses on them with the two-lev
 `percontrast.analysis.bootstrap` (test examples and seeds), as it does the token groups.
 
 A grid run before the cells wrote them (or copied without them) gets them from its committed predictions
-with ``percontrast report --score-replies``: the same scoring, no model needed (METEOR reads WordNet).
+with ``percontrast report --score-replies`` (`experiments.steps.score_missing_replies`): the same scoring,
+no model needed (METEOR reads WordNet).
 """
 
 from __future__ import annotations
@@ -33,28 +34,6 @@ def scores_path(cell_dir: Path, target: str) -> Path:
 def write_example_scores(cell_dir: Path, target: str, per_example: dict[str, list]) -> Path:
     """Save one target's per-example scores (`evaluate_predictions`'s ``per_example``) in the cell."""
     return atomic_write_json(scores_path(cell_dir, target), per_example)
-
-
-def score_missing(out_dir: Path, metrics: list[str]) -> dict[str, int]:
-    """Write the per-example scores of every cell's predictions that lack them, from the predictions and
-    the examples they were generated for (the cell's ``generated_<target>.jsonl``, else the task's test
-    file); returns ``{"scored": n, "present": n}`` (files written, files already there)."""
-    from percontrast.experiments.steps import lexical_scores
-
-    counts = {"scored": 0, "present": 0}
-    for predictions in sorted(out_dir.glob("cells/*/predictions/*.jsonl")):
-        cell_dir, target = predictions.parent.parent, predictions.stem
-        if scores_path(cell_dir, target).exists():
-            counts["present"] += 1
-            continue
-        data = cell_dir / f"generated_{target}.jsonl"
-        if not data.exists():
-            model = cell_dir.name.split("__")[0]
-            data = out_dir / "data" / model / target / "test.jsonl"
-        scores = lexical_scores(predictions, data, metrics)
-        write_example_scores(cell_dir, target, scores["per_example"])
-        counts["scored"] += 1
-    return counts
 
 
 def _read_scores(path: Path) -> dict[str, Any]:

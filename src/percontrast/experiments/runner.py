@@ -352,25 +352,7 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
     model_dir = cell_dir / "model"
     done_marker = model_dir / "training_done.json"
     if not done_marker.exists():
-        if model_dir.exists() and pipeline.last_checkpoint(model_dir) is None:
-            shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
-        values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
-        train_started = time.perf_counter()
-        trained = pipeline.train_cell(values, config.launch, callbacks=callbacks)
-        # The Trainer's time when trained here (the frozen ablation's one-off scoring is recorded apart,
-        # not in its step time); the launcher's wall time otherwise.
-        train_seconds = trained.get("train_seconds") or time.perf_counter() - train_started
-        for checkpoint in model_dir.glob("checkpoint-*"):
-            shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
-        atomic_write_json(
-            done_marker,
-            {
-                "train_loss": trained.get("train_loss"),
-                "run": context.run_id,
-                "train_seconds": train_seconds,
-                "frozen_pir_seconds": trained.get("frozen_pir_seconds"),
-            },
-        )
+        _train(context, cell, data, model_dir, callbacks)
     # Training wall time of this cell's last (uninterrupted) training: the ablation's time ratio to CE.
     train_seconds = pipeline.read_json(done_marker).get("train_seconds")
     if train_seconds is not None:
@@ -421,6 +403,32 @@ def run_cell(context: _Context, cell: Cell, callbacks: list | None = None) -> li
             for metric, value in metrics.items():
                 rows.append(_row(context, cell, "qa", task, metric, value, n=None if n is None else int(n)))
     return rows
+
+
+def _train(context: _Context, cell: Cell, data: Path, model_dir: Path, callbacks: list | None) -> None:
+    """Train a cell's model into ``model_dir`` (resuming from its last checkpoint), then drop the
+    checkpoints and write ``training_done.json`` with the loss and the training seconds."""
+    config = context.config
+    done_marker = model_dir / "training_done.json"
+    if model_dir.exists() and pipeline.last_checkpoint(model_dir) is None:
+        shutil.rmtree(model_dir)  # killed before its first checkpoint: nothing to resume from
+    values = pipeline.training_values(config, cell, data / "train.jsonl", model_dir)
+    train_started = time.perf_counter()
+    trained = pipeline.train_cell(values, config.launch, callbacks=callbacks)
+    # The Trainer's time when trained here (the frozen ablation's one-off scoring is recorded apart,
+    # not in its step time); the launcher's wall time otherwise.
+    train_seconds = trained.get("train_seconds") or time.perf_counter() - train_started
+    for checkpoint in model_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)  # resume points only; the final model is in model_dir
+    atomic_write_json(
+        done_marker,
+        {
+            "train_loss": trained.get("train_loss"),
+            "run": context.run_id,
+            "train_seconds": train_seconds,
+            "frozen_pir_seconds": trained.get("frozen_pir_seconds"),
+        },
+    )
 
 
 def aloe_rows(context: _Context, cell: Cell, model: Any, tokenizer: Any, cell_dir: Path) -> list[dict]:

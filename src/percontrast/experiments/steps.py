@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from percontrast.experiments import replies
 from percontrast.experiments.config import ExperimentConfig, LaunchSettings, TaskConfig
 from percontrast.experiments.grid import Cell
 from percontrast.utils.errors import ConfigError
@@ -194,6 +195,26 @@ def lexical_scores(predictions: Path, data: Path, metrics: list[str]) -> dict[st
 
     config = EvaluateConfig(metrics=",".join(metrics))
     return evaluate_predictions(predictions, config, data_path=data, per_example=True)
+
+
+def score_missing_replies(out_dir: Path, metrics: list[str]) -> dict[str, int]:
+    """Write the per-example scores of every cell's predictions that lack them, from the predictions and
+    the examples they were generated for (the cell's ``generated_<target>.jsonl``, else the task's test
+    file); returns ``{"scored": n, "present": n}`` (files written, files already there)."""
+    counts = {"scored": 0, "present": 0}
+    for predictions in sorted(out_dir.glob("cells/*/predictions/*.jsonl")):
+        cell_dir, target = predictions.parent.parent, predictions.stem
+        if replies.scores_path(cell_dir, target).exists():
+            counts["present"] += 1
+            continue
+        data = cell_dir / f"generated_{target}.jsonl"
+        if not data.exists():
+            model = cell_dir.name.split("__")[0]
+            data = out_dir / "data" / model / target / "test.jsonl"
+        scores = lexical_scores(predictions, data, metrics)
+        replies.write_example_scores(cell_dir, target, scores["per_example"])
+        counts["scored"] += 1
+    return counts
 
 
 def judge_scores(predictions: Path, data: Path, judge: Any, partial: bool = False) -> dict[str, float | None]:

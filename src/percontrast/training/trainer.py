@@ -207,16 +207,7 @@ class PerCELossMixin:
         logp_without = None
         starting_pir = None
         if args.loss == "perce" and args.pir_source == "frozen":
-            # No E-step: the starting model's PIR, computed once in train() (`FrozenPIRCollator`). (B, R)
-            if "frozen_pir" not in inputs:
-                raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
-            starting_pir = inputs["frozen_pir"]
-            if torch.isnan(starting_pir).any():
-                raise ConfigError(
-                    "pir_source='frozen': this step trains on an example that was not scored (only the examples "
-                    "the run was read ahead to draw were, `drawn_examples`); its weights would be made up. "
-                    "Please report this with the run's settings"
-                )
+            starting_pir = _frozen_pir_of(inputs)
         elif args.loss == "perce":
             # E-step: the persona-free sequence, same parameters and adapters, no grad. It runs in
             # the same mode as the pass above (train mode while training), so the PIR compares like
@@ -557,6 +548,21 @@ def _finished_checkpoint(checkpoint: str | None) -> bool:
         state["max_steps"],
     )
     return True
+
+
+def _frozen_pir_of(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """No E-step: the starting model's PIR (B, R), computed once in train() (`FrozenPIRCollator`); a step on
+    an example that was not scored (NaN) is refused."""
+    if "frozen_pir" not in inputs:
+        raise ConfigError("pir_source='frozen' needs `frozen_pir` in the batch (train() adds it)")
+    starting_pir = inputs["frozen_pir"]
+    if torch.isnan(starting_pir).any():
+        raise ConfigError(
+            "pir_source='frozen': this step trains on an example that was not scored (only the examples "
+            "the run was read ahead to draw were, `drawn_examples`); its weights would be made up. "
+            "Please report this with the run's settings"
+        )
+    return starting_pir
 
 
 def drawn_examples(trainer: Trainer, dataset: EncodedDataset, config: PerCEConfig) -> EncodedDataset:
