@@ -7,6 +7,7 @@ processes, as one process with batch 4 does.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -45,7 +46,8 @@ def main(out: Path) -> None:
         **KIND_OPTIONS["perce"],
     )
     torch.save(gradients, out / f"frozen-rank{rank}.pt")
-    torch.distributed.barrier()  # leave the gloo group together (see tests/trl_worker.py)
+    gc.collect()  # the trainers go first, then every rank leaves the gloo group (see tests/trl_worker.py)
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 

@@ -7,6 +7,7 @@ as one process with batch 4 does (`test_trl.DDP_CASES` lists the cases).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -32,9 +33,12 @@ def main(out: Path) -> None:
         )
         assert trainer.accelerator.num_processes == 2, "not launched as 2 processes"
         torch.save({"loss": loss, "gradients": gradients}, out / f"{case}-rank{rank}.pt")
-    # Leave the gloo group in step before exiting: without it a rank can exit while the other's gloo
-    # threads still run, and torch 2.11 aborted that rank at teardown ("terminate called without an
-    # active exception", SIGABRT) after every case had been saved.
+    # Free the trainer (its DDP model and dataloaders) while the gloo group exists, then leave the group
+    # in step: left alive to interpreter teardown, a rank was aborted there by torch 2.11 ("terminate called
+    # without an active exception", SIGABRT); destroyed while the trainer was still referenced, the trainer's
+    # teardown could hang.
+    del trainer
+    gc.collect()
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
