@@ -11,6 +11,7 @@ examples.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def main(out: Path) -> None:
         shard(model)
         loss, gradients = step(model, tokenizer, examples, kind, world)
         torch.save({"loss": loss, "gradients": gradients}, out / f"{name}-rank{rank}.pt")
+    del model  # freed while the group exists, then every rank leaves it together (see tests/trl_worker.py)
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
