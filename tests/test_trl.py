@@ -370,6 +370,18 @@ def test_frozen_pir_scores_the_train_and_eval_rows_once(tmp_path):
     assert trainer.evaluate()["eval_dev_loss"] > 0
     with pytest.raises(ConfigError, match="pass this dataset as eval_dataset when building"):
         trainer.evaluate(Dataset.from_list(rows[4:]))
+    # One step of 2 draws 2 of the 4 train rows: only those are scored (as PerCETrainer does), every eval row.
+    model, tokenizer = sharpened_tiny()
+    one_step = PerCESFTTrainer(
+        model=model,
+        args=sft_config(tmp_path / "one", pir_source="frozen", max_steps=1, per_device_train_batch_size=2),
+        train_dataset=Dataset.from_list(rows[:4]),
+        eval_dataset={"dev": Dataset.from_list(rows[4:])},
+        processing_class=tokenizer,
+    )
+    scored = sorted(one_step.data_collator.pir)
+    assert len(scored) == 4 and scored[:2] == ["eval_dev/0", "eval_dev/1"]
+    one_step.train()
 
 
 def test_a_persona_cut_away_by_truncation_is_skipped_and_counted(tmp_path, tiny):

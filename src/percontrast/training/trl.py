@@ -60,6 +60,7 @@ from percontrast.training.trainer import (
     _max_length,
     _refuse_ignored_mixed_precision,
     _use_frozen_pir,
+    drawn_examples,
 )
 from percontrast.utils.errors import ConfigError, DataError
 
@@ -338,7 +339,8 @@ class PerCESFTTrainer(PerCELossMixin, SFTTrainer):
         if args.loss == "perce" and args.pir_source == "frozen":
             evals = self.eval_dataset
             evals = [] if evals is None else list(evals.values()) if isinstance(evals, dict) else [evals]
-            everything = [item for dataset in (self.train_dataset, *evals) for item in dataset.examples]
+            drawn = drawn_examples(self, self.train_dataset, args)  # what max_steps draws, as PerCETrainer
+            everything = [item for dataset in (drawn, *evals) for item in dataset.examples]
             _use_frozen_pir(self, self.data_collator, EncodedDataset(everything), pad_id, args)
         _refuse_ignored_mixed_precision(self)
 
