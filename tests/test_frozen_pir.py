@@ -183,6 +183,21 @@ def test_frozen_scores_only_the_examples_the_run_draws(tmp_path):
     ):
         torch.testing.assert_close(value, other, msg=name)
 
+    # The read-ahead leaves no trace in accelerate's state: its dataloader list and gradient state.
+    model, tokenizer = sharpened_tiny()
+    config = make_config(tmp_path / "trace", loss="perce", pir_source="frozen", max_steps=3)
+    trainer = training.PerCETrainer(
+        model=model,
+        args=config,
+        train_dataset=run.dataset,
+        data_collator=run.trainer.data_collator.collator,
+        processing_class=tokenizer,
+    )
+    state = trainer.accelerator.gradient_state
+    before = (list(trainer.accelerator._dataloaders), list(state.dataloader_references))
+    assert len(training.drawn_examples(trainer, run.dataset, config)) == 6
+    assert (list(trainer.accelerator._dataloaders), list(state.dataloader_references)) == before
+
     # An epoch or more draws every example: all are scored.
     whole, _ = _frozen_run(tmp_path / "epoch", make_examples(4))
     assert len(whole.trainer.data_collator.pir) == 4

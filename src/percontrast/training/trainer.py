@@ -573,8 +573,10 @@ def drawn_examples(trainer: Trainer, dataset: EncodedDataset, config: PerCEConfi
 
     The read-ahead leaves the run as it was: the torch RNG state is restored (a DataLoader iterator draws a
     base seed from it) and the extra dataloader is taken off accelerate's list (whose order `save_state`
-    and `load_state` use for the samplers' states). An example the run draws outside this set fails the
-    step with a `ConfigError` (`FrozenPIRCollator`), never with a made-up weight."""
+    and `load_state` use for the samplers' states) and out of the gradient state (`_stop_reading`). An
+    example outside this set gets NaN weights in its batch (`FrozenPIRCollator`; a batch prefetched past the
+    last step is collated but never trained on), and a step that trains on one is refused with a
+    `ConfigError` (`_frozen_pir_of`), never run with made-up weights."""
     if config.max_steps is None or config.max_steps <= 0:
         return dataset
     batches = config.max_steps * config.gradient_accumulation_steps
@@ -586,10 +588,12 @@ def drawn_examples(trainer: Trainer, dataset: EncodedDataset, config: PerCEConfi
             loader = trainer.get_train_dataloader()
             if batches >= len(loader):
                 return dataset
-            for index, batch in enumerate(loader):
-                if index == batches:
-                    break
-                ids.update(batch)
+            batch_iterator = iter(loader)
+            try:
+                for _ in range(batches):
+                    ids.update(next(batch_iterator))
+            finally:
+                _stop_reading(loader, batch_iterator)
         finally:
             trainer.data_collator = collator
             del trainer.accelerator._dataloaders[registered:]
@@ -605,6 +609,16 @@ def drawn_examples(trainer: Trainer, dataset: EncodedDataset, config: PerCEConfi
 
 def _example_ids(items: list) -> list[str]:
     return [item.id for item in items]
+
+
+def _stop_reading(loader: Any, batch_iterator: Any) -> None:
+    """Close a read-ahead stopped before the end of its epoch: accelerate's dataloader registers itself in
+    the gradient state when iteration starts and leaves it only at the epoch's end, so it is taken off here
+    (else the training loop's gradient state would fall back to it)."""
+    getattr(batch_iterator, "close", lambda: None)()
+    state = getattr(loader, "gradient_state", None)
+    if state is not None and any(reference is loader for reference in state.dataloader_references):
+        loader.end()
 
 
 def _use_frozen_pir(
