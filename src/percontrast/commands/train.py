@@ -121,8 +121,8 @@ def leave_process_group() -> None:
     referenced (the trainer, its DDP model) is freed while the group exists, then a barrier, then the group
     is destroyed. Left alive to interpreter teardown, a rank was aborted there (SIGABRT, "terminate called
     without an active exception", torch 2.11), failing a run whose model was already saved; destroyed while
-    a trainer was still referenced, its later teardown could hang (seen once in 15 loaded launches, none in
-    40 in this order). Nothing to do in a single process."""
+    a trainer was still referenced, its later teardown could hang (tests/trl_worker.py: once in 15 launches on
+    loaded cores; none in 40 in this order). Nothing to do in a single process."""
     import gc
 
     import torch.distributed as dist
