@@ -217,6 +217,13 @@ def _draws(
     return draws
 
 
+def mean_and_interval(figure: Mapping) -> tuple[float | None, float | None, float | None]:
+    """A `summarize` figure (``{"mean", "ci"}``) as ``(mean, low, high)``; the bounds are None without a mean
+    or an interval."""
+    low, high = figure["ci"] if figure["mean"] is not None and figure["ci"] else (None, None)
+    return figure["mean"], low, high
+
+
 def _interval(samples: list[float]) -> list[float] | None:
     """The 95% percentile interval of the finite samples (None if there are none)."""
     finite = [s for s in samples if np.isfinite(s)]

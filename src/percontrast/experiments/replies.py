@@ -46,7 +46,7 @@ def paired_replies(
     The examples are those every cell scored (an empty-text rule may drop a pair in one cell only).
     Returns the method line (with that count), loss -> metric -> ``(mean, low, high)`` and the count of
     examples, or None when the baseline or a cell's scores file is missing."""
-    from percontrast.analysis.bootstrap import Evaluation, summarize
+    from percontrast.analysis.bootstrap import Evaluation, mean_and_interval, summarize
 
     if baseline not in cells or not all(cells.values()) or len(cells) < 2:
         return None
@@ -75,12 +75,10 @@ def paired_replies(
         baseline=baseline,
         metrics=metrics,
     )
-    differences: dict[str, dict[str, tuple]] = {}
-    for loss, by_metric in summary["differences"].items():
-        differences[loss] = {}
-        for metric, cell in by_metric.items():
-            low, high = cell["ci"] if cell["mean"] is not None and cell["ci"] else (None, None)
-            differences[loss][metric] = (cell["mean"], low, high)
+    differences = {
+        loss: {metric: mean_and_interval(figure) for metric, figure in by_metric.items()}
+        for loss, by_metric in summary["differences"].items()
+    }
     dropped = max(len(ids) for ids in every) - len(common)
     method = (
         summary["method"]

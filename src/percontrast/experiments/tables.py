@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from typing import Any
 
-from percontrast.analysis.bootstrap import GROUPS
+from percontrast.analysis.bootstrap import GROUPS, mean_and_interval
 from percontrast.evaluation.judge_prompts import QUALITY_DIMENSIONS
 from percontrast.experiments.config import CLIPPED_LOSSES
 from percontrast.experiments.results import LOSS_NAMES, METRIC_NAMES, ResultSet, Stat, Table, gain
@@ -448,13 +449,7 @@ def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: lis
     """The group table and the paired differences from CE at every learning rate of the grid, with a plot
     of each loss's difference per group against the rate."""
     label = results.label(task)
-    by_rate: dict[float, dict[str, dict]] = defaultdict(dict)  # lr -> loss -> cell settings
-    for loss in results.losses:
-        settings = results.settings(model, loss, task)
-        if settings is None:
-            continue
-        for lr in results.learning_rates(**settings, eval="groups"):
-            by_rate[lr][loss] = settings | {"learning_rate": lr}
+    by_rate = _settings_by_rate(results, model, task, "groups")
     if len(by_rate) < 2:  # one rate: the tables above already show it
         return []
     table = Table(
@@ -483,12 +478,7 @@ def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: lis
         if found is None:
             continue
         method, differences = found
-        for loss, by_group in differences.items():
-            paired.rows.append([LOSS_NAMES[loss], f"{lr:g}"] + [_interval_text(*by_group[g]) for g in groups])
-            for group in groups:
-                mean, low, high = by_group[group]
-                if mean is not None and low is not None:
-                    plot.setdefault(f"{LOSS_NAMES[loss]}: {group}", []).append((lr, mean, low, high))
+        _add_paired(paired, plot, lr, differences, {group: group for group in groups})
         paired.notes = [method]
     if paired.rows:
         paired.plot = {
@@ -499,6 +489,42 @@ def _token_groups_by_rate(results: ResultSet, model: str, task: str, groups: lis
         }
         tables.append(paired)
     return tables
+
+
+def _settings_by_rate(
+    results: ResultSet, model: str, task: str, kind: str, **where: Any
+) -> dict[float, dict]:
+    """lr -> loss -> the loss's cell settings at that rate (`ResultSet.settings` plus the learning rate), for
+    the rates that have rows of eval ``kind`` (and ``where``)."""
+    by_rate: dict[float, dict[str, dict]] = defaultdict(dict)
+    for loss in results.losses:
+        settings = results.settings(model, loss, task)
+        if settings is None:
+            continue
+        for lr in results.learning_rates(**settings, eval=kind, **where):
+            by_rate[lr][loss] = settings | {"learning_rate": lr}
+    return by_rate
+
+
+def _add_paired(
+    table: Table,
+    plot: dict[str, list[tuple[float, float, float, float]]],
+    lr: float,
+    differences: dict[str, dict[str, tuple]],
+    columns: dict[str, str],
+    digits: int = 3,
+) -> None:
+    """One row per loss of its differences from CE at ``lr`` (``columns``: key -> name in the plot's series),
+    and each difference with an interval as a point of the plot's series ``"<loss>: <name>"``."""
+    for loss, by_key in differences.items():
+        triples = {key: by_key.get(key, (None, None, None)) for key in columns}
+        table.rows.append(
+            [LOSS_NAMES[loss], f"{lr:g}"]
+            + [_interval_text(*triple, digits=digits) for triple in triples.values()]
+        )
+        for key, (mean, low, high) in triples.items():
+            if mean is not None and low is not None:
+                plot.setdefault(f"{LOSS_NAMES[loss]}: {columns[key]}", []).append((lr, mean, low, high))
 
 
 def _cells_of(results: ResultSet, where: dict, kind: str = "groups") -> list[str]:
@@ -521,13 +547,7 @@ def table_replies_paired(results: ResultSet) -> list[Table]:
     tables = []
     for model in results.models:
         for task in results.tasks():
-            by_rate: dict[float, dict[str, dict]] = defaultdict(dict)
-            for loss in results.losses:
-                settings = results.settings(model, loss, task)
-                if settings is None:
-                    continue
-                for lr in results.learning_rates(**settings, eval="lexical", target=task):
-                    by_rate[lr][loss] = settings | {"learning_rate": lr, "target": task}
+            by_rate = _settings_by_rate(results, model, task, "lexical", target=task)
             label = results.label(task)
             table = Table(
                 "replies_paired",
@@ -538,24 +558,17 @@ def table_replies_paired(results: ResultSet) -> list[Table]:
             for lr in sorted(by_rate):
                 if "ce" not in by_rate[lr]:
                     continue
-                cells = {loss: _cells_of(results, where, "lexical") for loss, where in by_rate[lr].items()}
+                cells = {
+                    loss: _cells_of(results, where | {"target": task}, "lexical")
+                    for loss, where in by_rate[lr].items()
+                }
                 found = paired_replies(results.path.parent, task, cells)
                 if found is None:
                     continue
                 method, differences, _ = found
                 table.notes = [method]
-                for loss, by_metric in differences.items():
-                    table.rows.append(
-                        [LOSS_NAMES[loss], f"{lr:g}"]
-                        + [
-                            _interval_text(*by_metric.get(m, (None, None, None)), digits=4)
-                            for m in ("rougeL", "meteor")
-                        ]
-                    )
-                    for metric, (mean, low, high) in by_metric.items():
-                        if mean is not None and low is not None:
-                            series = f"{LOSS_NAMES[loss]}: {METRIC_NAMES[metric]}"
-                            plot.setdefault(series, []).append((lr, mean, low, high))
+                names = {metric: METRIC_NAMES[metric] for metric in ("rougeL", "meteor")}
+                _add_paired(table, plot, lr, differences, names, digits=4)
             if table.rows:
                 table.plot = {
                     "kind": "lr_interval",
@@ -593,13 +606,13 @@ def _paired_nll(
     summary = paired_differences(results.path.parent, task, cells)
     if summary is None or not summary["groups"]["all"]["differences"]:
         return None
-    differences: dict[str, dict[str, tuple]] = {}
-    for loss in summary["groups"]["all"]["differences"]:
-        differences[loss] = {}
-        for group, entry in summary["groups"].items():
-            cell = entry["differences"][loss]["nll"]
-            low, high = cell["ci"] if cell["mean"] is not None and cell["ci"] else (None, None)
-            differences[loss][group] = (cell["mean"], low, high)
+    differences = {
+        loss: {
+            group: mean_and_interval(entry["differences"][loss]["nll"])
+            for group, entry in summary["groups"].items()
+        }
+        for loss in summary["groups"]["all"]["differences"]
+    }
     return summary["method"], differences
 
 
